@@ -1,0 +1,42 @@
+# Thin wrapper over CMake for the common targets.
+#   make            build (Release) into build/
+#   make test       install deps, build, run the whole suite (ctest)
+#   make golden     run the golden reference checks (GOLDEN=<dir>, default ../shared/golden)
+#   make asan       build and run the suite under AddressSanitizer + UBSan (build-asan/)
+#   make fuzz       build the libFuzzer targets with clang (build-fuzz/) and run each briefly
+#   make bench      build the benchmarks
+GOLDEN ?= $(abspath ../shared/golden)
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test golden asan fuzz bench clean
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+build:
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVG_GOLDEN_DIR=$(GOLDEN) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+
+test: deps build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+golden: build
+	./build/vgen-golden $(GOLDEN)
+
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVG_SANITIZE=ON -DVG_GOLDEN_DIR=$(GOLDEN) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DVG_FUZZ=ON -DVG_GOLDEN_DIR=$(GOLDEN) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+	./scripts/run-fuzz.sh build-fuzz
+
+bench: build
+
+clean:
+	rm -rf build build-asan build-fuzz

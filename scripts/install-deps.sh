@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package vgen needs to build, test and run.
+# Called by the README's two commands and by .ci/run. Safe to run repeatedly.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config
+  libopenblas-dev libopenblas0-openmp  # CPU GEMM; the OpenMP build nests safely inside our OpenMP loops
+  libjansson-dev             # JSON (safetensors headers, config.json, sidecars)
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # MP4 output
+  libx264-dev                # H.264 encoder used through libavcodec
+  libpng-dev                 # PNG frames
+  ffmpeg                     # ffprobe, used by the tests to check written videos
+  clang libclang-rt-14-dev   # libFuzzer targets
+  python3                    # test tooling only
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "vgen: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "vgen: dependencies present"

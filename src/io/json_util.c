@@ -1,0 +1,98 @@
+/* jansson helpers and path utilities. */
+#include "io/json_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+
+vg_status vg_json_load_file(const char *path, json_t **out) {
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0) return vg_err(VG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return vg_err(VG_ERR_IO, "%s: not a regular file", path);
+    if (sb.st_size > (64 << 20)) return vg_err(VG_ERR_FORMAT, "%s: JSON file is over 64 MiB", path);
+    json_error_t e;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    if (!j) return vg_err(VG_ERR_FORMAT, "%s:%d:%d: %s", path, e.line, e.column, e.text);
+    *out = j;
+    return VG_OK;
+}
+
+static vg_status field(const json_t *o, const char *key, bool required, json_t **v, const char *where) {
+    *v = json_is_object(o) ? json_object_get(o, key) : NULL;
+    if (*v && json_is_null(*v)) *v = NULL;
+    if (!*v && required) return vg_err(VG_ERR_MISSING, "%s: required key '%s' is missing", where, key);
+    return VG_OK;
+}
+
+vg_status vg_json_int(const json_t *o, const char *key, bool required, int64_t def, int64_t *out, const char *where) {
+    json_t *v;
+    VG_TRY(field(o, key, required, &v, where));
+    if (!v) { *out = def; return VG_OK; }
+    if (json_is_integer(v)) { *out = json_integer_value(v); return VG_OK; }
+    if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v)) {
+        *out = (int64_t)json_real_value(v);
+        return VG_OK;
+    }
+    return vg_err(VG_ERR_FORMAT, "%s: '%s' must be an integer", where, key);
+}
+
+vg_status vg_json_num(const json_t *o, const char *key, bool required, double def, double *out, const char *where) {
+    json_t *v;
+    VG_TRY(field(o, key, required, &v, where));
+    if (!v) { *out = def; return VG_OK; }
+    if (!json_is_number(v)) return vg_err(VG_ERR_FORMAT, "%s: '%s' must be a number", where, key);
+    *out = json_number_value(v);
+    return VG_OK;
+}
+
+vg_status vg_json_bool(const json_t *o, const char *key, bool required, bool def, bool *out, const char *where) {
+    json_t *v;
+    VG_TRY(field(o, key, required, &v, where));
+    if (!v) { *out = def; return VG_OK; }
+    if (!json_is_boolean(v)) return vg_err(VG_ERR_FORMAT, "%s: '%s' must be true or false", where, key);
+    *out = json_is_true(v);
+    return VG_OK;
+}
+
+vg_status vg_json_str(const json_t *o, const char *key, bool required, const char *def, const char **out, const char *where) {
+    json_t *v;
+    VG_TRY(field(o, key, required, &v, where));
+    if (!v) { *out = def; return VG_OK; }
+    if (!json_is_string(v)) return vg_err(VG_ERR_FORMAT, "%s: '%s' must be a string", where, key);
+    *out = json_string_value(v);
+    return VG_OK;
+}
+
+vg_status vg_json_num_array(const json_t *o, const char *key, double *out, int cap, int *n, const char *where) {
+    json_t *v;
+    VG_TRY(field(o, key, true, &v, where));
+    if (!json_is_array(v)) return vg_err(VG_ERR_FORMAT, "%s: '%s' must be an array", where, key);
+    if ((int)json_array_size(v) > cap)
+        return vg_err(VG_ERR_FORMAT, "%s: '%s' has %zu entries (at most %d)", where, key, json_array_size(v), cap);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *x = json_array_get(v, i);
+        if (!json_is_number(x)) return vg_err(VG_ERR_FORMAT, "%s: '%s'[%zu] must be a number", where, key, i);
+        out[i] = json_number_value(x);
+    }
+    *n = (int)json_array_size(v);
+    return VG_OK;
+}
+
+bool vg_path_join(char *buf, size_t cap, const char *a, const char *b) {
+    int n = snprintf(buf, cap, "%s/%s", a, b);
+    return n >= 0 && (size_t)n < cap;
+}
+
+bool vg_path_is_dir(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+bool vg_path_is_file(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}

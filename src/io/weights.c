@@ -1,0 +1,250 @@
+/* Weight store over one or several (sharded) safetensors files, with name maps. */
+#include "io/weights.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "io/json_util.h"
+
+typedef struct entry {
+    char *name;                 /* mapped name */
+    int file;
+    const vg_st_info *info;
+} entry;
+
+struct vg_weights {
+    char *path;
+    int nfiles;
+    vg_safetensors **files;
+    int n;
+    entry *e;                   /* sorted by name */
+};
+
+static int cmp_entry(const void *a, const void *b) {
+    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+static vg_status add_file(vg_weights *w, const char *path) {
+    vg_safetensors **f = realloc(w->files, sizeof *f * (w->nfiles + 1));
+    if (!f) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    w->files = f;
+    VG_TRY(vg_st_open(path, &w->files[w->nfiles]));
+    w->nfiles++;
+    return VG_OK;
+}
+
+static vg_status open_index(vg_weights *w, const char *index_path) {
+    json_t *j;
+    VG_TRY(vg_json_load_file(index_path, &j));
+    json_t *map = json_object_get(j, "weight_map");
+    if (!json_is_object(map)) {
+        json_decref(j);
+        return vg_err(VG_ERR_FORMAT, "%s: no 'weight_map' object", index_path);
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", index_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    /* open each distinct shard once */
+    const char *key; json_t *val;
+    vg_status s = VG_OK;
+    char **seen = NULL;
+    int nseen = 0;
+    json_object_foreach(map, key, val) {
+        if (!json_is_string(val)) { s = vg_err(VG_ERR_FORMAT, "%s: weight_map['%s'] is not a file name", index_path, key); break; }
+        const char *fn = json_string_value(val);
+        if (strchr(fn, '/') || strcmp(fn, "..") == 0) { s = vg_err(VG_ERR_FORMAT, "%s: shard name '%s' must be a plain file name", index_path, fn); break; }
+        int dup = 0;
+        for (int i = 0; i < nseen; i++) if (strcmp(seen[i], fn) == 0) dup = 1;
+        if (dup) continue;
+        char **ns = realloc(seen, sizeof *ns * (nseen + 1));
+        if (!ns) { s = vg_err(VG_ERR_NO_MEMORY, "out of memory"); break; }
+        seen = ns;
+        seen[nseen++] = (char *)fn;
+        char p[PATH_MAX];
+        if (!vg_path_join(p, sizeof p, dir, fn)) { s = vg_err(VG_ERR_INVALID_ARG, "%s: path too long", index_path); break; }
+        if ((s = add_file(w, p)) != VG_OK) break;
+    }
+    free(seen);
+    json_decref(j);
+    return s;
+}
+
+static bool ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static vg_status open_dir(vg_weights *w, const char *dir) {
+    static const char *names[] = {
+        "diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.safetensors",
+        "model.safetensors.index.json", "model.safetensors",
+    };
+    char p[PATH_MAX];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!vg_path_join(p, sizeof p, dir, names[i])) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", dir);
+        if (vg_path_is_file(p)) return ends_with(p, ".json") ? open_index(w, p) : add_file(w, p);
+    }
+    /* otherwise: exactly one *.safetensors file */
+    DIR *d = opendir(dir);
+    if (!d) return vg_err(VG_ERR_IO, "%s: cannot read folder", dir);
+    struct dirent *de;
+    int found = 0;
+    while ((de = readdir(d))) {
+        if (ends_with(de->d_name, ".safetensors")) {
+            found++;
+            if (found == 1 && !vg_path_join(p, sizeof p, dir, de->d_name)) found = 99;
+        }
+    }
+    closedir(d);
+    if (found == 1) return add_file(w, p);
+    if (found == 0) return vg_err(VG_ERR_MISSING, "%s: no .safetensors weights in this folder", dir);
+    return vg_err(VG_ERR_FORMAT, "%s: several .safetensors files and no index.json saying how they fit together", dir);
+}
+
+static vg_status build_index(vg_weights *w) {
+    int total = 0;
+    for (int f = 0; f < w->nfiles; f++) total += vg_st_count(w->files[f]);
+    w->e = calloc(total ? total : 1, sizeof *w->e);
+    if (!w->e) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    for (int f = 0; f < w->nfiles; f++) {
+        for (int i = 0; i < vg_st_count(w->files[f]); i++) {
+            const vg_st_info *inf = vg_st_at(w->files[f], i);
+            w->e[w->n].name = strdup(inf->name);
+            if (!w->e[w->n].name) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+            w->e[w->n].file = f;
+            w->e[w->n].info = inf;
+            w->n++;
+        }
+    }
+    qsort(w->e, w->n, sizeof *w->e, cmp_entry);
+    for (int i = 1; i < w->n; i++)
+        if (strcmp(w->e[i - 1].name, w->e[i].name) == 0)
+            return vg_err(VG_ERR_FORMAT, "%s: tensor '%s' appears in two files", w->path, w->e[i].name);
+    return VG_OK;
+}
+
+vg_status vg_weights_open(const char *path, vg_weights **out) {
+    *out = NULL;
+    vg_weights *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) { free(w); return vg_err(VG_ERR_NO_MEMORY, "out of memory"); }
+    vg_status s;
+    if (vg_path_is_dir(path)) s = open_dir(w, path);
+    else if (ends_with(path, ".json")) s = open_index(w, path);
+    else s = add_file(w, path);
+    if (s == VG_OK && w->nfiles == 0) s = vg_err(VG_ERR_MISSING, "%s: no weight files", path);
+    if (s == VG_OK) s = build_index(w);
+    if (s != VG_OK) { vg_weights_close(w); return s; }
+    *out = w;
+    return VG_OK;
+}
+
+void vg_weights_close(vg_weights *w) {
+    if (!w) return;
+    for (int i = 0; i < w->n; i++) free(w->e[i].name);
+    free(w->e);
+    for (int f = 0; f < w->nfiles; f++) vg_st_close(w->files[f]);
+    free(w->files);
+    free(w->path);
+    free(w);
+}
+
+/* Matches `pat` (with '#' = one decimal number) as a prefix of `name`; copies the
+ * number into num. Returns the length of `name` consumed, or -1. */
+static int match_prefix(const char *pat, const char *name, char *num, size_t numcap) {
+    const char *n = name;
+    num[0] = 0;
+    for (const char *p = pat; *p; p++) {
+        if (*p == '#') {
+            size_t k = 0;
+            if (!isdigit((unsigned char)*n)) return -1;
+            while (isdigit((unsigned char)*n)) {
+                if (k + 1 >= numcap) return -1;
+                num[k++] = *n++;
+            }
+            num[k] = 0;
+        } else if (*p != *n++) {
+            return -1;
+        }
+    }
+    return (int)(n - name);
+}
+
+bool vg_namemap_translate(const vg_namemap_rule *rules, int nr, const char *name, char *out, size_t cap) {
+    char num[24];
+    for (int r = 0; r < nr; r++) {
+        int used = match_prefix(rules[r].from, name, num, sizeof num);
+        if (used < 0) continue;
+        size_t o = 0;
+        for (const char *p = rules[r].to; *p; p++) {
+            const char *src = *p == '#' ? num : (char[2]){*p, 0};
+            size_t l = strlen(src);
+            if (o + l >= cap) return false;
+            memcpy(out + o, src, l);
+            o += l;
+        }
+        size_t rest = strlen(name + used);
+        if (o + rest >= cap) return false;
+        memcpy(out + o, name + used, rest + 1);
+        return true;
+    }
+    return false;
+}
+
+vg_status vg_weights_apply_namemap(vg_weights *w, const vg_namemap_rule *rules, int nr) {
+    char buf[512];
+    for (int i = 0; i < w->n; i++) {
+        if (vg_namemap_translate(rules, nr, w->e[i].name, buf, sizeof buf)) {
+            char *s = strdup(buf);
+            if (!s) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+            free(w->e[i].name);
+            w->e[i].name = s;
+        }
+    }
+    qsort(w->e, w->n, sizeof *w->e, cmp_entry);
+    for (int i = 1; i < w->n; i++)
+        if (strcmp(w->e[i - 1].name, w->e[i].name) == 0)
+            return vg_err(VG_ERR_FORMAT, "%s: two tensors map to the name '%s'", w->path, w->e[i].name);
+    return VG_OK;
+}
+
+int vg_weights_count(const vg_weights *w) { return w->n; }
+const char *vg_weights_name(const vg_weights *w, int i) { return w->e[i].name; }
+const vg_st_info *vg_weights_info(const vg_weights *w, int i) { return w->e[i].info; }
+const vg_safetensors *vg_weights_file(const vg_weights *w, int i) { return w->files[w->e[i].file]; }
+int vg_weights_nfiles(const vg_weights *w) { return w->nfiles; }
+const char *vg_weights_path(const vg_weights *w) { return w->path; }
+
+static const entry *find(const vg_weights *w, const char *name) {
+    entry key = {.name = (char *)name};
+    return bsearch(&key, w->e, w->n, sizeof *w->e, cmp_entry);
+}
+
+bool vg_weights_has(const vg_weights *w, const char *name) { return find(w, name) != NULL; }
+
+vg_status vg_weights_get(const vg_weights *w, const char *name, int nd, const int64_t *ne, vg_tensor *out) {
+    const entry *e = find(w, name);
+    if (!e) return vg_err(VG_ERR_MISSING, "%s: tensor '%s' is missing", w->path, name);
+    vg_tensor t = vg_st_tensor(w->files[e->file], e->info);
+    if (nd >= 0) {
+        bool ok = t.nd == nd;
+        for (int i = 0; ok && i < nd; i++) ok = ne[i] < 0 || ne[i] == t.ne[i];
+        if (!ok) {
+            char exp[128] = "[", act[128];
+            int o = 1;
+            for (int i = 0; i < nd; i++)
+                o += snprintf(exp + o, sizeof exp - o, ne[i] < 0 ? "%s*" : "%s%lld", i ? ", " : "", (long long)ne[i]);
+            snprintf(exp + o, sizeof exp - o, "]");
+            vg_tensor_shape_str(&t, act, sizeof act);
+            return vg_err(VG_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", vg_st_path(w->files[e->file]),
+                          name, act, exp);
+        }
+    }
+    *out = t;
+    return VG_OK;
+}

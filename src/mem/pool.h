@@ -1,0 +1,61 @@
+/* Budgeted memory pools.
+ *
+ * A pool stands for the memory of one device. It has a capacity (the budget) and
+ * counts bytes exactly: current, peak, and the peak of each named phase. An
+ * allocation that would pass the capacity fails with VG_ERR_OUT_OF_BUDGET and a
+ * message naming the requester, the size, the budget and the phase; it never
+ * falls back to anything else. Pools are thread-safe (prefetch threads allocate). */
+#ifndef VG_MEM_POOL_H
+#define VG_MEM_POOL_H
+
+#include <stdint.h>
+
+#include "vgen.h"
+
+#define VG_POOL_UNLIMITED UINT64_MAX
+#define VG_POOL_MAX_PHASES 16
+#define VG_POOL_ALIGN 64
+
+typedef struct vg_pool vg_pool;
+
+typedef struct vg_phase_peak {
+    char name[32];
+    uint64_t peak;        /* highest `current` seen while this phase was active */
+} vg_phase_peak;
+
+typedef struct vg_pool_stats {
+    uint64_t capacity;    /* VG_POOL_UNLIMITED if none */
+    uint64_t current;     /* bytes allocated now (requested sizes, rounded to VG_POOL_ALIGN) */
+    uint64_t peak;        /* highest `current` since creation or vg_pool_reset_peak */
+    uint64_t n_allocs;    /* live allocations */
+    uint64_t n_failed;    /* allocations refused for the budget */
+} vg_pool_stats;
+
+/* Returns an owned pool (free with vg_pool_free), NULL on host OOM. `name` is copied. */
+vg_pool *vg_pool_new(const char *name, uint64_t capacity);
+/* Frees the pool; accepts NULL. Live allocations are reported as a leak warning. */
+void vg_pool_free(vg_pool *p);
+
+/* Sets *out to VG_POOL_ALIGN-aligned memory owned by the pool. On failure *out is
+ * NULL and the status is VG_ERR_OUT_OF_BUDGET (message names `who`, the size, the
+ * budget and the phase), VG_ERR_INVALID_ARG (absurd size) or VG_ERR_NO_MEMORY.
+ * bytes == 0 is allowed. */
+vg_status vg_pool_alloc(vg_pool *p, uint64_t bytes, const char *who, void **out);
+/* Returns memory from vg_pool_alloc; accepts NULL. */
+void vg_pool_release(vg_pool *p, void *ptr);
+
+/* The bytes a request occupies in the pool's accounting. */
+uint64_t vg_pool_rounded(uint64_t bytes);
+
+const char *vg_pool_name(const vg_pool *p);
+vg_pool_stats vg_pool_get_stats(const vg_pool *p);
+/* Change the capacity (fails if current already exceeds it). */
+vg_status vg_pool_set_capacity(vg_pool *p, uint64_t capacity);
+/* Starts a named phase: from now on `current` feeds that phase's peak. A phase that
+ * was active before continues its own peak. NULL ends the active phase. */
+void vg_pool_begin_phase(vg_pool *p, const char *phase);
+/* Copies up to `max` phase peaks in the order phases were first begun; returns the count. */
+int vg_pool_phase_peaks(const vg_pool *p, vg_phase_peak *out, int max);
+void vg_pool_reset_peak(vg_pool *p);
+
+#endif

@@ -1,0 +1,36 @@
+/* Golden runner support: each set's checker compares vgen against the reference
+ * tensors in ../shared/golden/<set>/ and reports one line per check:
+ *   PASS <set> <check> max_abs=... tol=...
+ *   FAIL <set> <check> max_abs=... tol=...  (or a reason)
+ * Shapes and configs come only from the files. */
+#ifndef VG_GOLDEN_H
+#define VG_GOLDEN_H
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "ops/tensor.h"
+
+typedef struct vg_golden {
+    const char *root;        /* golden folder */
+    int pass, fail;
+    int n_threads;
+} vg_golden;
+
+/* Compares got against ref (same element count; ref f32) with
+ * max|got - ref| <= rel * max(1, max|ref|). Prints PASS/FAIL and counts it.
+ * Returns 1 on pass. NaN or Inf in `got` fails. */
+int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_tensor *got,
+                    const vg_tensor *ref, double rel);
+/* Exact comparison of integer or float arrays (e.g. token ids, timesteps). */
+int vg_golden_check_exact_i64(vg_golden *g, const char *set, const char *check, const int64_t *got,
+                              const int64_t *ref, int64_t n_got, int64_t n_ref);
+/* Records a failure with a reason (e.g. a load error). */
+void vg_golden_fail(vg_golden *g, const char *set, const char *check, const char *reason);
+/* Looks up a tensor in an open io file; records a FAIL and returns NULL-data tensor if absent. */
+vg_tensor vg_golden_tensor(vg_golden *g, const vg_safetensors *io, const char *set, const char *name);
+
+/* One function per set, each in its own file tests/golden/golden_<set>.c.
+ * dir = <root>/<set>. */
+typedef void (*vg_golden_fn)(vg_golden *g, const char *dir);
+
+#endif

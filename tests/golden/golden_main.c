@@ -1,0 +1,43 @@
+/* vgen-golden [GOLDEN_DIR] [SET...]: runs every known set found in the folder
+ * (or only the named ones) and exits non-zero on any FAIL. */
+#include <stdio.h>
+#include <string.h>
+
+#include "golden.h"
+#include "io/json_util.h"
+
+#define VG_GOLDEN_SET(name) void golden_##name(vg_golden *g, const char *dir) __attribute__((weak));
+#define VG_GOLDEN_SETS(X) \
+    X(sched_euler) X(sched_unipc) X(tokenizer_t5) X(t5) X(umt5) X(wan_dit) \
+    X(wan_dit_original_names) X(wan_vae) X(wan_vae_original_names) X(wan_pipeline)
+VG_GOLDEN_SETS(VG_GOLDEN_SET)
+
+typedef struct { const char *name; vg_golden_fn fn; } set_entry;
+#define VG_GOLDEN_ENTRY(name) {#name, golden_##name},
+
+int main(int argc, char **argv) {
+    vg_golden g = {.root = argc > 1 ? argv[1] : "../shared/golden"};
+    set_entry sets[] = {VG_GOLDEN_SETS(VG_GOLDEN_ENTRY)};
+    int nsets = (int)(sizeof sets / sizeof sets[0]);
+    int ran = 0;
+    for (int i = 0; i < nsets; i++) {
+        int wanted = argc <= 2;
+        for (int a = 2; a < argc; a++) wanted |= strcmp(argv[a], sets[i].name) == 0;
+        if (!wanted) continue;
+        char dir[4096];
+        if (!vg_path_join(dir, sizeof dir, g.root, sets[i].name) || !vg_path_is_dir(dir)) continue;
+        if (!sets[i].fn) {
+            printf("SKIP %s (no checker built)\n", sets[i].name);
+            continue;
+        }
+        sets[i].fn(&g, dir);
+        ran++;
+        fflush(stdout);
+    }
+    if (ran == 0) {
+        fprintf(stderr, "vgen-golden: no golden sets found under %s\n", g.root);
+        return 2;
+    }
+    printf("golden: %d passed, %d failed\n", g.pass, g.fail);
+    return g.fail ? 1 : 0;
+}

@@ -1,0 +1,90 @@
+/* Comparison and reporting for the golden runner. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "golden.h"
+
+static double at(const vg_tensor *t, int64_t i) {
+    /* element i in logical (row-major) order of a possibly strided tensor */
+    int64_t off = 0, rem = i;
+    for (int d = t->nd - 1; d >= 0; d--) {
+        off += (rem % t->ne[d]) * t->st[d];
+        rem /= t->ne[d];
+    }
+    switch (t->type) {
+    case VG_F32: return ((const float *)t->data)[off];
+    case VG_F16: return vg_f16_to_f32(((const uint16_t *)t->data)[off]);
+    case VG_BF16: return vg_bf16_to_f32(((const uint16_t *)t->data)[off]);
+    case VG_I64: return (double)((const int64_t *)t->data)[off];
+    case VG_I32: return ((const int32_t *)t->data)[off];
+    default: return NAN;
+    }
+}
+
+int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_tensor *got,
+                    const vg_tensor *ref, double rel) {
+    if (!got->data || !ref->data) {
+        vg_golden_fail(g, set, check, "missing tensor");
+        return 0;
+    }
+    int64_t n = vg_tensor_nelem(got);
+    if (n != vg_tensor_nelem(ref)) {
+        char a[96], b[96];
+        char why[256];
+        snprintf(why, sizeof why, "shape %s vs reference %s", vg_tensor_shape_str(got, a, sizeof a),
+                 vg_tensor_shape_str(ref, b, sizeof b));
+        vg_golden_fail(g, set, check, why);
+        return 0;
+    }
+    double max_abs = 0, max_ref = 0;
+    int64_t worst = 0;
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = at(got, i), r = at(ref, i);
+        if (!isfinite(x)) bad = 1;
+        double d = fabs(x - r);
+        if (d > max_abs) { max_abs = d; worst = i; }
+        if (fabs(r) > max_ref) max_ref = fabs(r);
+    }
+    double tol = rel * (max_ref > 1 ? max_ref : 1);
+    int ok = !bad && max_abs <= tol;
+    printf("%s %s %s max_abs=%.3g tol=%.3g%s", ok ? "PASS" : "FAIL", set, check, max_abs, tol,
+           bad ? " (NaN/Inf in output)" : "");
+    if (!ok && !bad) printf(" (worst at %lld: got %.6g ref %.6g)", (long long)worst, at(got, worst), at(ref, worst));
+    printf("\n");
+    if (ok) g->pass++; else g->fail++;
+    return ok;
+}
+
+int vg_golden_check_exact_i64(vg_golden *g, const char *set, const char *check, const int64_t *got,
+                              const int64_t *ref, int64_t n_got, int64_t n_ref) {
+    int64_t first = -1;
+    if (n_got != n_ref) first = n_got < n_ref ? n_got : n_ref;
+    for (int64_t i = 0; first < 0 && i < n_got; i++)
+        if (got[i] != ref[i]) first = i;
+    if (first < 0) {
+        printf("PASS %s %s exact (%lld values)\n", set, check, (long long)n_ref);
+        g->pass++;
+        return 1;
+    }
+    printf("FAIL %s %s first difference at %lld (count %lld vs %lld)\n", set, check, (long long)first,
+           (long long)n_got, (long long)n_ref);
+    g->fail++;
+    return 0;
+}
+
+void vg_golden_fail(vg_golden *g, const char *set, const char *check, const char *reason) {
+    printf("FAIL %s %s %s\n", set, check, reason);
+    g->fail++;
+}
+
+vg_tensor vg_golden_tensor(vg_golden *g, const vg_safetensors *io, const char *set, const char *name) {
+    const vg_st_info *inf = vg_st_find(io, name);
+    if (!inf) {
+        vg_golden_fail(g, set, name, "not in the golden file");
+        vg_tensor z = {0};
+        return z;
+    }
+    return vg_st_tensor(io, inf);
+}

@@ -93,6 +93,101 @@ const char *vg_ctx_last_error(const vg_ctx *ctx);
 /* Parses "8GiB", "21.3GiB", "512MiB", "1.5G", "1000000" into bytes. */
 vg_status vg_parse_size(const char *text, uint64_t *bytes);
 
+
+/* ---- models and text-to-video ------------------------------------------ */
+
+typedef struct vg_model vg_model;   /* immutable after load; shared by jobs */
+typedef struct vg_video vg_video;   /* frames produced by a job */
+
+/* Weight residency on the device (see docs/memory.md). */
+typedef enum vg_offload {
+    VG_OFFLOAD_AUTO = 0,   /* the fastest policy whose planned peak fits the budget */
+    VG_OFFLOAD_NONE,       /* every component resident for the whole run */
+    VG_OFFLOAD_MODEL,      /* one component (text encoder, transformer, VAE) at a time */
+    VG_OFFLOAD_BLOCK,      /* transformer blocks streamed through device slots, with prefetch */
+    VG_OFFLOAD_LEAF,       /* every weight matrix streamed on its own (lowest memory) */
+} vg_offload;
+
+const char *vg_offload_str(vg_offload o);
+vg_status vg_offload_parse(const char *s, vg_offload *out);
+
+typedef enum vg_scheduler_kind {
+    VG_SCHEDULER_DEFAULT = 0,  /* what the model folder's scheduler_config.json names */
+    VG_SCHEDULER_UNIPC,
+    VG_SCHEDULER_EULER,
+} vg_scheduler_kind;
+
+/* Progress: called after each denoise step (and per decoded frame chunk, with
+ * phase "decode"). Return false to stop the job (vg_t2v_generate then returns
+ * VG_ERR_ABORTED). */
+typedef bool (*vg_progress_fn)(const char *phase, int step, int n_steps, void *user_data);
+/* Abort: polled between denoise steps and between transformer blocks. */
+typedef bool (*vg_abort_fn)(void *user_data);
+
+typedef struct vg_t2v_params {
+    const char *prompt;
+    const char *negative_prompt;   /* NULL or "" : empty negative prompt */
+    int height, width;             /* pixels, multiples of 16 */
+    int num_frames;                /* 4k+1 */
+    int steps;
+    float guidance_scale;          /* <= 1: no classifier-free guidance */
+    float flow_shift;              /* <= 0: the scheduler config's value */
+    vg_scheduler_kind scheduler;
+    uint64_t seed;
+    int max_sequence_length;       /* text tokens; 0: the model's default (512 for Wan) */
+    const char *latents_path;      /* optional .safetensors with initial noise "latents" [1, z, F', H', W'] */
+    bool vae_tiling;               /* decode in overlapping spatial tiles */
+    vg_offload offload;
+    uint64_t vram_budget;          /* bytes; 0: the device's own budget */
+    vg_progress_fn progress;
+    void *progress_user_data;
+    vg_abort_fn abort;
+    void *abort_user_data;
+} vg_t2v_params;
+
+/* Defaults (labelled; new fields are appended at the end of the struct). */
+vg_t2v_params vg_t2v_default_params(void);
+
+/* Loads a diffusers Wan2.1 folder (model_index.json with transformer/, vae/,
+ * text_encoder/, tokenizer/, scheduler/). Weights stay memory-mapped on the host.
+ * Hands back an owned model (vg_model_free). */
+vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out);
+/* Accepts NULL. */
+void vg_model_free(vg_model *m);
+
+/* Runs text-to-video. Validates every parameter before any work. Hands back an
+ * owned video (vg_video_free). On failure the context keeps the reason and the
+ * device pool is back to where it was before the call. */
+vg_status vg_t2v_generate(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_video **out);
+
+int vg_video_frames(const vg_video *v);
+int vg_video_height(const vg_video *v);
+int vg_video_width(const vg_video *v);
+/* RGB frames in [0, 1], [frames, height, width, 3]; owned by the video. */
+const float *vg_video_data(const vg_video *v);
+/* Writes .mp4/.mkv (H.264), or PNG frames into a folder (a path ending in '/'). */
+vg_status vg_video_save(vg_ctx *ctx, const vg_video *v, const char *path, double fps);
+void vg_video_free(vg_video *v);
+
+/* Per-phase report of the last vg_t2v_generate on this context. */
+typedef struct vg_phase_report {
+    char name[32];          /* "text_encode", "denoise", "decode" */
+    double seconds;
+    uint64_t peak_bytes;    /* device pool peak while the phase ran */
+    uint64_t planned_bytes; /* the planner's prediction for the phase */
+} vg_phase_report;
+
+typedef struct vg_run_report {
+    int n_phases;
+    vg_phase_report phases[8];
+    vg_offload offload;     /* the policy that ran */
+    uint64_t budget;        /* device budget in bytes (UINT64_MAX: none) */
+    uint64_t peak_bytes;    /* over the whole run */
+    uint64_t bytes_uploaded;/* host -> device weight traffic */
+} vg_run_report;
+
+vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out);
+
 #ifdef __cplusplus
 }
 #endif

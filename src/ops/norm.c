@@ -11,12 +11,19 @@ static vg_status check(const char *op, const vg_tensor *y, const vg_tensor *x, c
     int64_t C = vg_cols(x);
     const vg_tensor *p[2] = {w, b};
     for (int i = 0; i < 2; i++)
-        if (p[i] && (p[i]->nd != 1 || p[i]->ne[0] != C || p[i]->type != VG_F32))
-            return vg_err(VG_ERR_SHAPE, "%s: %s %s must be f32 [%lld]", op, i ? "bias" : "weight", vg_shape_s(p[i], s1), (long long)C);
+        if (p[i] && (p[i]->nd != 1 || p[i]->ne[0] != C || !vg_type(p[i]->type)->is_float))
+            return vg_err(VG_ERR_SHAPE, "%s: %s %s must be a float vector [%lld]", op, i ? "bias" : "weight", vg_shape_s(p[i], s1), (long long)C);
     return VG_OK;
 }
 
-static inline float param(const vg_tensor *t, int64_t j) { return ((const float *)t->data)[j * t->st[0]]; }
+/* Norm parameters may be stored f32, f16 or bf16 (as checkpoints ship them). */
+static inline float param(const vg_tensor *t, int64_t j) {
+    switch (t->type) {
+    case VG_F16: return vg_f16_to_f32(((const uint16_t *)t->data)[j * t->st[0]]);
+    case VG_BF16: return vg_bf16_to_f32(((const uint16_t *)t->data)[j * t->st[0]]);
+    default: return ((const float *)t->data)[j * t->st[0]];
+    }
+}
 
 vg_status vg_op_layer_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b, float eps) {
     VG_TRY(check("layer_norm", y, x, w, b));

@@ -1,0 +1,308 @@
+/* T5 / UMT5 encoder forward pass (f32 compute, weights in their stored dtype).
+ *
+ * Shapes: B batch, L tokens, D d_model, H heads, Dk d_kv, I = H*Dk, F d_ff. */
+#include <float.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/t5.h"
+
+/* ---- relative position buckets ---------------------------------------------- */
+
+int vg_t5_rel_bucket(int64_t rel, int num_buckets, int max_distance) {
+    /* transformers _relative_position_bucket, bidirectional: half of the buckets for
+     * keys after the query, half for keys before; in each half, max_exact buckets
+     * of exact distances, then log-spaced ones up to max_distance. The log part is
+     * computed in float32 step by step like the reference (volatile keeps every
+     * intermediate rounded to float32) and truncated toward zero (.to(long)). */
+    int half = num_buckets / 2;
+    int bucket = rel > 0 ? half : 0;
+    int64_t rp = rel < 0 ? -rel : rel;
+    int max_exact = half / 2;
+    if (rp < max_exact) return bucket + (int)rp;
+    volatile float ratio = (float)rp / (float)max_exact;
+    volatile float lg = logf(ratio);
+    volatile float scaled = lg / (float)log((double)max_distance / (double)max_exact);
+    volatile float pos = scaled * (float)(half - max_exact);
+    int64_t large = max_exact + (int64_t)pos;
+    if (large > half - 1) large = half - 1;
+    return bucket + (int)large;
+}
+
+/* ---- activation memory ---------------------------------------------------------- */
+
+/* Mirrors the allocation sequence of vg_t5_encode below (each request rounded as
+ * the pool rounds it):
+ *   whole call:  buckets [L, L] i32 + bias [H, L, L] + comb [1, H, L, L] (the
+ *                combined bias+padding mask, only allocated when a mask is not a
+ *                plain prefix of ones, counted always);
+ *   attention:   max( x [B,L,D] + q,k,v [B,L,I] + linear tile,
+ *                     q,k,v + o [B,L,I] + attention scratch,
+ *                     o + y [B,L,D] + linear tile );
+ *   FFN:         max( x + g,u [B,L,F] + tile, g + y + tile ).
+ * Linear tile: non-f32 weights are converted max(16, 4 MiB / (4K)) rows (at most N)
+ * at a time (vg_op_linear). Attention scratch: per thread the packed K and V of one
+ * head [L, Dk] each plus a 64-query tile: 64*Dk + 64*256 + 64*Dk + 2*64 floats
+ * (vg_op_attention). */
+static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
+
+static uint64_t linear_tile(vg_dtype wtype, int64_t N, int64_t K) {
+    if (wtype == VG_F32) return 0;
+    int64_t rows = (int64_t)(4u << 20) / (K * 4);
+    if (rows < 16) rows = 16;
+    if (rows > N) rows = N;
+    return rnd((uint64_t)rows * K * 4);
+}
+
+static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
+uint64_t vg_t5_act_peak_bytes(const vg_t5_config *c, vg_dtype wtype, int batch, int len, int n_threads) {
+    uint64_t B = batch, L = len, D = c->d_model, H = c->num_heads, Dk = c->d_kv, I = H * Dk, F = c->d_ff;
+    int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+    uint64_t whole = rnd(L * L * 4) + 2 * rnd(H * L * L * 4);
+    uint64_t x = rnd(B * L * D * 4), qkv = rnd(B * L * I * 4), g = rnd(B * L * F * 4);
+    uint64_t t_in = linear_tile(wtype, I, D), t_out = linear_tile(wtype, D, I);
+    uint64_t t_ff_in = linear_tile(wtype, F, D), t_ff_out = linear_tile(wtype, D, F);
+    uint64_t att = rnd((uint64_t)nt * (L * Dk * 2 + 64 * Dk * 2 + 64 * 256 + 2 * 64) * 4);
+    uint64_t attn = max3(x + 3 * qkv + t_in, 4 * qkv + att, qkv + x + t_out);
+    uint64_t ffn = x + 2 * g + t_ff_in > g + x + t_ff_out ? x + 2 * g + t_ff_in : g + x + t_ff_out;
+    return whole + (attn > ffn ? attn : ffn);
+}
+
+/* ---- forward ------------------------------------------------------------------ */
+
+typedef struct enc {
+    vg_exec *ex;
+    const vg_t5 *m;
+    int B, L;
+    vg_tensor h;             /* [B, L, D] residual stream (the caller's out) */
+    vg_tensor bucket;        /* [L, L] i32 */
+    vg_tensor bias;          /* [1, H, L, L] relative bias of the current table */
+    vg_tensor comb;          /* [1, H, L, L] bias + padding mask, when a mask needs it */
+    vg_tensor pad;           /* [B, 1, 1, L] 0 or -FLT_MAX, when comb is used */
+    int *n_valid;            /* [B] length of the leading run of ones in the mask */
+    unsigned char *kind;     /* [B] 0: no padding, 1: prefix of ones, 2: general */
+    vg_t5_debug_fn dbg;
+    void *dbg_user;
+} enc;
+
+static void emit(enc *e, const char *fmt, int n, const vg_tensor *t) {
+    if (!e->dbg) return;
+    char name[64];
+    snprintf(name, sizeof name, fmt, n);
+    e->dbg(name, t, e->dbg_user);
+}
+
+/* bias[0, h, i, j] = table[bucket[i, j], h]   (table [buckets, H] f32) */
+static void fill_bias(enc *e, const float *table) {
+    int64_t H = e->m->cfg.num_heads, L = e->L;
+    const int32_t *bk = e->bucket.data;
+    float *bias = e->bias.data;
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t ij = 0; ij < L * L; ij++) bias[h * L * L + ij] = table[(int64_t)bk[ij] * H + h];
+}
+
+/* o = softmax(q k^T + bias + padding) v   (no 1/sqrt(Dk) scaling in T5)
+ * q, k, v, o [B, L, H, Dk]. Keys masked with the float32 minimum contribute
+ * exp(-huge) = 0 exactly, so a mask that is a prefix of ones is the same as
+ * attending to that prefix only; other masks use the combined [1, H, L, L] mask. */
+static vg_status attention(enc *e, vg_tensor *o, const vg_tensor *q, const vg_tensor *k, const vg_tensor *v) {
+    int any_pad = 0;
+    for (int b = 0; b < e->B; b++) any_pad |= e->kind[b] != 0;
+    if (!any_pad) return vg_op_attention(e->ex, o, q, k, v, &e->bias, 1.0f);
+    for (int b = 0; b < e->B; b++) {
+        vg_tensor qb = vg_view_slice(q, 0, b, 1), kb = vg_view_slice(k, 0, b, 1);
+        vg_tensor vb = vg_view_slice(v, 0, b, 1), ob = vg_view_slice(o, 0, b, 1);
+        vg_tensor mk = e->bias;
+        if (e->kind[b] == 1) {   // [1, n, H, Dk] keys, [1, H, L, n] mask
+            int n = e->n_valid[b];
+            kb = vg_view_slice(&kb, 1, 0, n);
+            vb = vg_view_slice(&vb, 1, 0, n);
+            mk = vg_view_slice(&mk, 3, 0, n);
+        } else if (e->kind[b] == 2) {   // comb = bias + pad[b]   [1, H, L, L]
+            vg_tensor pb = vg_view_slice(&e->pad, 0, b, 1);
+            VG_TRY(vg_op_add(e->ex, &e->comb, &e->bias, &pb));
+            mk = e->comb;
+        }
+        VG_TRY(vg_op_attention(e->ex, &ob, &qb, &kb, &vb, &mk, 1.0f));
+    }
+    return VG_OK;
+}
+
+static vg_status linear_new(enc *e, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const char *who) {
+    VG_TRY(vg_exec_scratch(e->ex, y, VG_SHAPE(e->B, e->L, w->ne[0]), who));
+    vg_status s = vg_op_linear(e->ex, y, x, w, NULL);
+    if (s != VG_OK) vg_tensor_release(y);
+    return s;
+}
+
+/* h += SelfAttention(RMSNorm(h)) */
+static vg_status attn_block(enc *e, const vg_t5_layer *ly) {
+    const vg_t5_config *c = &e->m->cfg;
+    int64_t B = e->B, L = e->L, D = c->d_model, H = c->num_heads, Dk = c->d_kv;
+    vg_tensor lnw = vg_tensor_wrap(VG_F32, VG_SHAPE(D), ly->ln_attn);
+    vg_tensor x = {0}, q = {0}, k = {0}, v = {0}, o = {0}, y = {0};
+    vg_status s;
+    // x = RMSNorm(h)                                   [B, L, D]
+    if ((s = vg_exec_scratch(e->ex, &x, VG_SHAPE(B, L, D), "t5.attn.x")) != VG_OK) goto done;
+    if ((s = vg_op_rms_norm(e->ex, &x, &e->h, &lnw, c->eps)) != VG_OK) goto done;
+    // q, k, v = x Wq^T, x Wk^T, x Wv^T                  [B, L, H*Dk]
+    if ((s = linear_new(e, &q, &x, &ly->q, "t5.attn.q")) != VG_OK) goto done;
+    if ((s = linear_new(e, &k, &x, &ly->k, "t5.attn.k")) != VG_OK) goto done;
+    if ((s = linear_new(e, &v, &x, &ly->v, "t5.attn.v")) != VG_OK) goto done;
+    vg_tensor_release(&x);
+    // o = softmax(q k^T + bias + mask) v  (scale 1)     [B, L, H, Dk]
+    vg_tensor q4, k4, v4, o4;
+    const int64_t ne4[4] = {B, L, H, Dk};
+    if ((s = vg_exec_scratch(e->ex, &o, VG_SHAPE(B, L, H * Dk), "t5.attn.o")) != VG_OK) goto done;
+    if ((s = vg_view_reshape(&q4, &q, 4, ne4)) != VG_OK || (s = vg_view_reshape(&k4, &k, 4, ne4)) != VG_OK ||
+        (s = vg_view_reshape(&v4, &v, 4, ne4)) != VG_OK || (s = vg_view_reshape(&o4, &o, 4, ne4)) != VG_OK)
+        goto done;
+    if ((s = attention(e, &o4, &q4, &k4, &v4)) != VG_OK) goto done;
+    vg_tensor_release(&q);
+    vg_tensor_release(&k);
+    vg_tensor_release(&v);
+    // h += o Wo^T                                       [B, L, D]
+    if ((s = linear_new(e, &y, &o, &ly->o, "t5.attn.out")) != VG_OK) goto done;
+    vg_tensor_release(&o);
+    s = vg_op_add(e->ex, &e->h, &e->h, &y);
+done:
+    vg_tensor_release(&x);
+    vg_tensor_release(&q);
+    vg_tensor_release(&k);
+    vg_tensor_release(&v);
+    vg_tensor_release(&o);
+    vg_tensor_release(&y);
+    return s;
+}
+
+/* h += Wo (gelu_tanh(Wi0 x) * (Wi1 x)),  x = RMSNorm(h) */
+static vg_status ffn_block(enc *e, const vg_t5_layer *ly) {
+    const vg_t5_config *c = &e->m->cfg;
+    int64_t B = e->B, L = e->L, D = c->d_model;
+    vg_tensor lnw = vg_tensor_wrap(VG_F32, VG_SHAPE(D), ly->ln_ffn);
+    vg_tensor x = {0}, g = {0}, u = {0}, y = {0};
+    vg_status s;
+    // x = RMSNorm(h)                                   [B, L, D]
+    if ((s = vg_exec_scratch(e->ex, &x, VG_SHAPE(B, L, D), "t5.ffn.x")) != VG_OK) goto done;
+    if ((s = vg_op_rms_norm(e->ex, &x, &e->h, &lnw, c->eps)) != VG_OK) goto done;
+    // g = x Wi0^T, u = x Wi1^T                          [B, L, F]
+    if ((s = linear_new(e, &g, &x, &ly->wi0, "t5.ffn.gate")) != VG_OK) goto done;
+    if ((s = linear_new(e, &u, &x, &ly->wi1, "t5.ffn.up")) != VG_OK) goto done;
+    vg_tensor_release(&x);
+    // g = gelu_new(g) * u                               [B, L, F]
+    if ((s = vg_op_gelu_tanh(e->ex, &g, &g)) != VG_OK) goto done;
+    if ((s = vg_op_mul(e->ex, &g, &g, &u)) != VG_OK) goto done;
+    vg_tensor_release(&u);
+    // h += g Wo^T                                       [B, L, D]
+    if ((s = linear_new(e, &y, &g, &ly->wo, "t5.ffn.down")) != VG_OK) goto done;
+    vg_tensor_release(&g);
+    s = vg_op_add(e->ex, &e->h, &e->h, &y);
+done:
+    vg_tensor_release(&x);
+    vg_tensor_release(&g);
+    vg_tensor_release(&u);
+    vg_tensor_release(&y);
+    return s;
+}
+
+/* Checks ids and mask, classifies each mask row, builds the padding row if needed. */
+static vg_status scan_inputs(enc *e, const int32_t *ids, const int32_t *mask, int *need_comb) {
+    const vg_t5_config *c = &e->m->cfg;
+    *need_comb = 0;
+    for (int b = 0; b < e->B; b++) {
+        int n = 0, ones = 0, bad = 0;
+        for (int l = 0; l < e->L; l++) {
+            int32_t id = ids[(int64_t)b * e->L + l];
+            if (id < 0 || id >= c->vocab_size)
+                return vg_err(VG_ERR_INVALID_ARG, "token id %d at [%d, %d] is outside the vocabulary (%d entries)",
+                              (int)id, b, l, c->vocab_size);
+            int32_t mv = mask ? mask[(int64_t)b * e->L + l] : 1;
+            if (mv != 0 && mv != 1)
+                return vg_err(VG_ERR_INVALID_ARG, "attention mask value %d at [%d, %d] (must be 0 or 1)", (int)mv, b, l);
+            ones += mv;
+            if (mv && n == l) n++;
+            if (mv && n != l + 1) bad = 1;   /* a one after a zero */
+        }
+        e->n_valid[b] = n;
+        e->kind[b] = ones == e->L ? 0 : (n > 0 && !bad) ? 1 : 2;
+        *need_comb |= e->kind[b] == 2;
+    }
+    return VG_OK;
+}
+
+vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const int32_t *mask, int batch, int len,
+                       vg_tensor *out, vg_t5_debug_fn dbg, void *dbg_user) {
+    if (!ex || !m || !ids || !out) return vg_err(VG_ERR_INVALID_ARG, "t5 encode: NULL argument");
+    const vg_t5_config *c = &m->cfg;
+    int64_t D = c->d_model, H = c->num_heads;
+    if (batch <= 0 || len <= 0 || len > 65536)
+        return vg_err(VG_ERR_INVALID_ARG, "t5 encode: batch %d and length %d must be positive (length at most 65536)", batch,
+                      len);
+    if (out->type != VG_F32 || out->nd != 3 || out->ne[0] != batch || out->ne[1] != len || out->ne[2] != D ||
+        !vg_tensor_is_contiguous(out)) {
+        char sh[96];
+        return vg_err(VG_ERR_SHAPE, "t5 encode: out is %s, expected contiguous [%d, %d, %lld] f32",
+                      vg_tensor_shape_str(out, sh, sizeof sh), batch, len, (long long)D);
+    }
+    enc e = {.ex = ex, .m = m, .B = batch, .L = len, .h = *out, .dbg = dbg, .dbg_user = dbg_user};
+    e.n_valid = malloc(sizeof(int) * (size_t)batch);
+    e.kind = malloc((size_t)batch);
+    int need_comb = 0;
+    int64_t L = len;
+    vg_status s = !e.n_valid || !e.kind ? vg_err(VG_ERR_NO_MEMORY, "out of memory") : scan_inputs(&e, ids, mask, &need_comb);
+    if (s != VG_OK) goto done;
+
+    // relative position buckets, one table for all blocks      [L, L] i32
+    if ((s = vg_tensor_alloc(&e.bucket, ex->pool, VG_I32, VG_SHAPE(L, L), "t5.rel_bucket")) != VG_OK) goto done;
+    int32_t *bk = e.bucket.data;
+    for (int64_t i = 0; i < L; i++)
+        for (int64_t j = 0; j < L; j++) bk[i * L + j] = vg_t5_rel_bucket(j - i, c->num_buckets, c->max_distance);
+    if ((s = vg_exec_scratch(ex, &e.bias, VG_SHAPE(1, H, L, L), "t5.rel_bias")) != VG_OK) goto done;
+    if (need_comb) {
+        // padding row: 0 for kept keys, float32 minimum for masked keys   [B, 1, 1, L]
+        if ((s = vg_exec_scratch(ex, &e.pad, VG_SHAPE(batch, 1, 1, L), "t5.pad_mask")) != VG_OK) goto done;
+        if ((s = vg_exec_scratch(ex, &e.comb, VG_SHAPE(1, H, L, L), "t5.attn_mask")) != VG_OK) goto done;
+        float *pad = e.pad.data;
+        for (int64_t i = 0; i < (int64_t)batch * L; i++) pad[i] = mask[i] ? 0.0f : -FLT_MAX;
+    }
+
+    // h = embed[ids]                                             [B, L, D]
+    const vg_type_traits *et = vg_type(m->embed.type);
+    for (int64_t r = 0; r < (int64_t)batch * L; r++)
+        et->to_f32((const char *)m->embed.data + (size_t)ids[r] * D * et->elem_size, vg_f32(&e.h) + r * D, D);
+    emit(&e, "act.embed", 0, &e.h);
+
+    for (int b = 0; b < c->num_layers; b++) {
+        const vg_t5_layer *ly = &m->layers[b];
+        if (ly->rel_bias) {
+            // bias[h, i, j] = table[bucket(j - i), h]   (UMT5: every block; T5: block 0, shared)
+            fill_bias(&e, ly->rel_bias);
+            if (dbg) {
+                vg_tensor bl = vg_view_select(&e.bias, 0, 0);                       // [H, L, L]
+                vg_tensor values = vg_view_permute(&bl, (const int[]){1, 2, 0});   // [L, L, H]
+                emit(&e, "act.block%d.rel_bucket", b, &e.bucket);
+                emit(&e, "act.block%d.rel_bias_values", b, &values);
+            }
+        }
+        if ((s = attn_block(&e, ly)) != VG_OK) goto done;
+        if ((s = ffn_block(&e, ly)) != VG_OK) goto done;
+        emit(&e, "act.block%d", b, &e.h);
+    }
+    // h = RMSNorm_final(h)
+    vg_tensor lnw = vg_tensor_wrap(VG_F32, VG_SHAPE(D), m->ln_final);
+    s = vg_op_rms_norm(ex, &e.h, &e.h, &lnw, c->eps);
+done:
+    vg_tensor_release(&e.bucket);
+    vg_tensor_release(&e.bias);
+    vg_tensor_release(&e.comb);
+    vg_tensor_release(&e.pad);
+    free(e.n_valid);
+    free(e.kind);
+    if (s != VG_OK) return vg_err_wrap(s, "t5 encode");
+    return VG_OK;
+}

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
+
 static int vg_t_pass, vg_t_fail, vg_t_cur_failed;
 
 #define VG_TEST(name) static void name(void)

@@ -1,0 +1,48 @@
+/* Public context: owns the device backend; keeps the last error and run report. */
+#include "pipeline/ctx.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+vg_ctx_params vg_ctx_default_params(void) {
+    return (vg_ctx_params){
+        .device = "cpu",
+        .n_threads = 0,
+    };
+}
+
+vg_ctx *vg_ctx_new(const vg_ctx_params *params) {
+    vg_ctx_params p = params ? *params : vg_ctx_default_params();
+    vg_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    if (vg_backend_from_spec(p.device, &ctx->dev) != VG_OK) {
+        vg_log(VG_LOG_ERROR, "%s", vg_err_msg());
+        free(ctx);
+        return NULL;
+    }
+    ctx->n_threads = p.n_threads > 0 ? p.n_threads : omp_get_max_threads();
+    return ctx;
+}
+
+void vg_ctx_free(vg_ctx *ctx) {
+    if (!ctx) return;
+    vg_backend_free(ctx->dev);
+    free(ctx);
+}
+
+const char *vg_ctx_last_error(const vg_ctx *ctx) { return ctx ? ctx->last_error : ""; }
+
+vg_status vg_ctx_fail(vg_ctx *ctx, vg_status s) {
+    if (s != VG_OK && ctx) snprintf(ctx->last_error, sizeof ctx->last_error, "%s", vg_err_msg());
+    return s;
+}
+
+vg_exec vg_ctx_exec(const vg_ctx *ctx) { return (vg_exec){.pool = ctx->dev->pool, .n_threads = ctx->n_threads}; }
+
+vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out) {
+    if (!ctx->has_report) return vg_err(VG_ERR_MISSING, "no run has finished on this context yet");
+    *out = ctx->report;
+    return VG_OK;
+}

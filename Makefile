@@ -5,11 +5,13 @@
 #   make asan       build and run the suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets with clang (build-fuzz/) and run each briefly
 #   make bench      build the benchmarks
+#   make demo       install deps, build, generate out.mp4 with the embedded tiny model
+#   make check      what CI runs: test, then the suite under ASan+UBSan, then a short fuzz run
 GOLDEN ?= $(abspath ../shared/golden)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test golden asan fuzz bench clean
+.PHONY: all deps build test golden asan fuzz bench clean demo check
 
 all: build
 
@@ -34,9 +36,17 @@ asan: deps
 fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DVG_FUZZ=ON -DVG_GOLDEN_DIR=$(GOLDEN) >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
-	./scripts/run-fuzz.sh build-fuzz
+	./scripts/run-fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
 bench: build
+
+DEMO_PROMPT ?= a red fox running through fresh snow
+demo: deps build
+	./build/vgen generate --model models/tiny-wan --prompt "$(DEMO_PROMPT)" --output out.mp4
+
+FUZZ_SECONDS ?= 20
+check: test asan
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,0 +1,111 @@
+/* Peak-memory arithmetic per phase and policy. */
+#include "mem/planner.h"
+
+#include "core/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const vg_phase_names[VG_PHASE_COUNT] = {"text_encode", "denoise", "decode"};
+
+const char *vg_offload_str(vg_offload o) {
+    switch (o) {
+    case VG_OFFLOAD_AUTO: return "auto";
+    case VG_OFFLOAD_NONE: return "none";
+    case VG_OFFLOAD_MODEL: return "model";
+    case VG_OFFLOAD_BLOCK: return "block";
+    case VG_OFFLOAD_LEAF: return "leaf";
+    }
+    return "?";
+}
+
+vg_status vg_offload_parse(const char *s, vg_offload *out) {
+    for (int o = VG_OFFLOAD_AUTO; o <= VG_OFFLOAD_LEAF; o++)
+        if (s && strcmp(s, vg_offload_str((vg_offload)o)) == 0) {
+            *out = (vg_offload)o;
+            return VG_OK;
+        }
+    return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy '%s' (use auto, none, model, block or leaf)", s ? s : "");
+}
+
+const char *vg_fmt_bytes(uint64_t b, char *buf, int cap) {
+    if (b == UINT64_MAX) snprintf(buf, cap, "unlimited");
+    else if (b >= (1ull << 30)) snprintf(buf, cap, "%.2f GiB", b / 1073741824.0);
+    else if (b >= (1ull << 20)) snprintf(buf, cap, "%.2f MiB", b / 1048576.0);
+    else if (b >= 1024) snprintf(buf, cap, "%.1f KiB", b / 1024.0);
+    else snprintf(buf, cap, "%llu B", (unsigned long long)b);
+    return buf;
+}
+
+/* Weights on the device while phase p runs under policy pol. */
+static uint64_t resident(const vg_plan_input *in, vg_offload pol, int p) {
+    if (in->host_weights) return 0;
+    const vg_plan_component *c = &in->comp[p];
+    switch (pol) {
+    case VG_OFFLOAD_NONE: {
+        uint64_t all = 0;
+        for (int i = 0; i < VG_PHASE_COUNT; i++) all += in->comp[i].weight_bytes;
+        return all;
+    }
+    case VG_OFFLOAD_BLOCK:
+        if (c->block_bytes) return c->nonblock_bytes + 2 * c->block_bytes;
+        return c->weight_bytes;
+    case VG_OFFLOAD_LEAF:
+        if (c->leaf_bytes) return c->small_bytes + 2 * c->leaf_bytes;
+        return c->weight_bytes;
+    case VG_OFFLOAD_MODEL:
+    case VG_OFFLOAD_AUTO:
+    default:
+        return c->weight_bytes;
+    }
+}
+
+vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy) {
+    vg_plan pl;
+    memset(&pl, 0, sizeof pl);
+    pl.policy = policy;
+    for (int p = 0; p < VG_PHASE_COUNT; p++) {
+        pl.phase_weights[p] = resident(in, policy, p);
+        pl.phase_peak[p] = pl.phase_weights[p] + in->held[p] + in->comp[p].act_peak;
+        if (pl.phase_peak[p] > pl.peak) pl.peak = pl.phase_peak[p];
+    }
+    pl.fits = in->budget == UINT64_MAX || pl.peak <= in->budget;
+    return pl;
+}
+
+vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested) {
+    if (requested != VG_OFFLOAD_AUTO) return vg_plan_policy(in, requested);
+    static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
+    vg_plan pl;
+    for (int i = 0; i < 4; i++) {
+        pl = vg_plan_policy(in, order[i]);
+        if (pl.fits) return pl;
+    }
+    return pl;
+}
+
+void vg_plan_explain(const vg_plan_input *in, const vg_plan *c, char *buf, int cap) {
+    char a[32], b[32], d[32];
+    int worst = 0;
+    for (int p = 1; p < VG_PHASE_COUNT; p++)
+        if (c->phase_peak[p] > c->phase_peak[worst]) worst = p;
+    if (c->fits) {
+        snprintf(buf, cap, "policy '%s' fits: peak %s (%s) within the %s budget%s", vg_offload_str(c->policy),
+                 vg_fmt_bytes(c->peak, a, sizeof a), vg_phase_names[worst], vg_fmt_bytes(in->budget, b, sizeof b),
+                 c->policy == VG_OFFLOAD_NONE ? "; every weight stays resident, the fastest setting"
+                 : c->policy == VG_OFFLOAD_MODEL ? "; a faster policy would need more memory"
+                 : c->policy == VG_OFFLOAD_BLOCK ? "; blocks stream with prefetch, which hides most copies behind compute"
+                 : "; only one weight matrix at a time is resident, the slowest setting");
+        return;
+    }
+    uint64_t act = in->comp[worst].act_peak + in->held[worst];
+    uint64_t w = c->phase_weights[worst];
+    const char *hint;
+    if (worst == VG_PHASE_DECODE) hint = "turn on VAE tiling (--vae-tiling), or lower the resolution";
+    else if (worst == VG_PHASE_DENOISE && act >= w) hint = "lower the resolution or the frame count (activations dominate), or run guidance sequentially";
+    else if (worst == VG_PHASE_DENOISE) hint = "store the transformer in a smaller dtype (bf16, fp8 or 8-bit)";
+    else hint = "keep the text encoder on the CPU, or store it in a smaller dtype";
+    snprintf(buf, cap, "nothing fits the %s budget: the smallest plan ('%s') peaks at %s in %s (%s weights, %s activations); %s",
+             vg_fmt_bytes(in->budget, a, sizeof a), vg_offload_str(c->policy), vg_fmt_bytes(c->peak, b, sizeof b),
+             vg_phase_names[worst], vg_fmt_bytes(w, d, sizeof d), vg_fmt_bytes(act, (char[32]){0}, 32), hint);
+}

@@ -1,0 +1,57 @@
+/* The memory planner: predicts the device peak of each phase of a text-to-video
+ * run (text encoding, denoising, decoding) for each weight-residency policy,
+ * without loading weights or computing, and picks the fastest policy that fits.
+ *
+ * Peak of a phase = weights resident on the device during it (by policy)
+ *                 + streaming slots (block / leaf policies)
+ *                 + tensors the pipeline holds across the phase (latents, text
+ *                   embeddings, guidance buffers)
+ *                 + the phase's own activation peak (each model's estimator).
+ * On a device that computes on host weights in place (cpu), weights cost nothing. */
+#ifndef VG_MEM_PLANNER_H
+#define VG_MEM_PLANNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vgen.h"
+
+enum { VG_PHASE_TEXT = 0, VG_PHASE_DENOISE = 1, VG_PHASE_DECODE = 2, VG_PHASE_COUNT = 3 };
+extern const char *const vg_phase_names[VG_PHASE_COUNT];   /* "text_encode", "denoise", "decode" */
+
+typedef struct vg_plan_component {
+    uint64_t weight_bytes;     /* every weight as stored (device-aligned) */
+    uint64_t block_bytes;      /* largest streamed block (block policy); 0: not streamable */
+    uint64_t nonblock_bytes;   /* weights outside the blocks (resident under block policy) */
+    uint64_t leaf_bytes;       /* largest single matrix (leaf policy) */
+    uint64_t small_bytes;      /* weights that stay resident under leaf policy (norms, biases, tables, embeddings) */
+    uint64_t act_peak;         /* the component's activation peak for this run */
+} vg_plan_component;
+
+typedef struct vg_plan_input {
+    vg_plan_component comp[VG_PHASE_COUNT];   /* the component that runs in each phase */
+    uint64_t held[VG_PHASE_COUNT];            /* pipeline tensors alive during each phase */
+    bool host_weights;                        /* device computes on host weights (cpu) */
+    uint64_t budget;                          /* UINT64_MAX: none */
+} vg_plan_input;
+
+typedef struct vg_plan {
+    vg_offload policy;
+    uint64_t phase_peak[VG_PHASE_COUNT];
+    uint64_t phase_weights[VG_PHASE_COUNT];   /* the weight part of each phase peak */
+    uint64_t peak;                            /* max over phases */
+    bool fits;                                /* peak <= budget */
+} vg_plan;
+
+/* The plan of one concrete policy (not AUTO). */
+vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy);
+/* AUTO: the fastest policy that fits (none, model, block, leaf in that order);
+ * if none fits, the leaf plan with fits = false. A concrete policy is planned as is. */
+vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested);
+/* Writes a one-paragraph explanation: the choice and why, or, if nothing fits,
+ * what would (which phase dominates and the knobs that shrink it). */
+void vg_plan_explain(const vg_plan_input *in, const vg_plan *chosen, char *buf, int cap);
+/* "12.34 GiB" style. */
+const char *vg_fmt_bytes(uint64_t b, char *buf, int cap);
+
+#endif

@@ -10,6 +10,13 @@
 
 static _Thread_local char g_err[VG_ERR_LEN];
 
+/* Messages are one line: control characters that came from file contents (a tensor
+ * name holding a newline or an escape sequence) become '?'. */
+static void one_line(char *m) {
+    for (unsigned char *p = (unsigned char *)m; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 const char *vg_status_str(vg_status s) {
     switch (s) {
     case VG_OK: return "ok";
@@ -32,6 +39,7 @@ vg_status vg_err(vg_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(g_err, sizeof g_err, fmt, ap);
     va_end(ap);
+    one_line(g_err);
     return s;
 }
 
@@ -43,6 +51,7 @@ vg_status vg_err_wrap(vg_status s, const char *fmt, ...) {
     va_end(ap);
     memcpy(old, g_err, sizeof old);
     snprintf(g_err, sizeof g_err, "%s: %s", prefix, old);
+    one_line(g_err);
     return s;
 }
 

@@ -36,8 +36,9 @@ static int cmp_name(const void *a, const void *b, void *ctx) {
     return strcmp(t[*(const int *)a].name, t[*(const int *)b].name);
 }
 
-static vg_status parse_entry(const char *label, const char *name, json_t *v, uint64_t data_len,
-                             vg_st_info *out) {
+/* data_start: file offset of the data area (8 + header length), for alignment. */
+static vg_status parse_entry(const char *label, const char *name, json_t *v, uint64_t data_start,
+                             uint64_t data_len, vg_st_info *out) {
     if (!json_is_object(v))
         return vg_err(VG_ERR_FORMAT, "%s: tensor '%s': entry is not a JSON object", label, name);
     json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
@@ -76,9 +77,10 @@ static vg_status parse_entry(const char *label, const char *name, json_t *v, uin
     if (end > data_len)
         return vg_err(VG_ERR_FORMAT, "%s: tensor '%s': span [%llu, %llu) passes the end of the data (%llu bytes)",
                       label, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_len);
-    if (begin % es)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': data is not aligned to its %llu-byte elements",
-                      label, name, (unsigned long long)es);
+    if ((data_start + begin) % es)
+        return vg_err(VG_ERR_UNSUPPORTED,
+                      "%s: tensor '%s': data at file offset %llu is not aligned to its %llu-byte elements",
+                      label, name, (unsigned long long)(data_start + begin), (unsigned long long)es);
     out->offset = begin;
     out->nbytes = end - begin;
     out->name = strdup(name);
@@ -121,19 +123,24 @@ static vg_status parse(vg_safetensors *st, const uint8_t *buf, size_t len, const
             st->meta = json_incref(val);
             continue;
         }
-        s = parse_entry(label, key, val, st->data_len, &st->t[st->n]);
+        s = parse_entry(label, key, val, 8 + hlen, st->data_len, &st->t[st->n]);
         if (s != VG_OK) goto done;
         st->n++;
     }
     qsort(st->t, st->n, sizeof *st->t, cmp_off);
-    for (int i = 1; i < st->n; i++) {
-        const vg_st_info *a = &st->t[i - 1], *b = &st->t[i];
-        if (b->nbytes && a->offset + a->nbytes > b->offset) {
-            s = vg_err(VG_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", label, a->name, b->name);
+    /* in offset order, each non-empty span starts at or after the furthest end so far
+     * (an empty span in between must not hide an overlap) */
+    const vg_st_info *last = NULL;   /* the non-empty span reaching furthest */
+    for (int i = 0; i < st->n; i++) {
+        const vg_st_info *b = &st->t[i];
+        if (!b->nbytes) continue;
+        if (last && last->offset + last->nbytes > b->offset) {
+            s = vg_err(VG_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap", label, last->name, b->name);
             goto done;
         }
+        if (!last || b->offset + b->nbytes > last->offset + last->nbytes) last = b;
     }
-    st->by_name = malloc(sizeof(int) * (st->n ? st->n : 1));
+    st->by_name = malloc(sizeof(int) * (size_t)(st->n > 0 ? st->n : 1));
     if (!st->by_name) { s = vg_err(VG_ERR_NO_MEMORY, "%s: out of memory", label); goto done; }
     for (int i = 0; i < st->n; i++) st->by_name[i] = i;
     qsort_r(st->by_name, st->n, sizeof(int), cmp_name, st->t);

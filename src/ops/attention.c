@@ -30,6 +30,16 @@ static void pack_rows(float *dst, const vg_tensor *t, int64_t b, int64_t h, int6
     }
 }
 
+static int64_t scratch_floats(int64_t Sk, int64_t D, int64_t Dv) {
+    return Sk * D + Sk * Dv + VG_ATT_BQ * D + VG_ATT_BQ * VG_ATT_BK + VG_ATT_BQ * Dv + 2 * VG_ATT_BQ;
+}
+
+uint64_t vg_op_attention_scratch_bytes(int64_t Sq, int64_t Sk, int64_t D, int64_t Dv, int n_threads) {
+    int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
+    if (Sq == 0) return 0;
+    return vg_pool_rounded((uint64_t)nt * scratch_floats(Sk, D, Dv) * 4);
+}
+
 vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const vg_tensor *k, const vg_tensor *v,
                           const vg_tensor *mask, float scale) {
     char s1[96], s2[96], s3[96];
@@ -50,7 +60,7 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
     if (B == 0 || Sq == 0 || H == 0) return VG_OK;
 
     int nt = ex && ex->n_threads > 0 ? ex->n_threads : omp_get_max_threads();
-    int64_t per = Sk * D + Sk * Dv + VG_ATT_BQ * D + VG_ATT_BQ * VG_ATT_BK + VG_ATT_BQ * Dv + 2 * VG_ATT_BQ;
+    int64_t per = scratch_floats(Sk, D, Dv);
     vg_tensor scratch;
     VG_TRY(vg_exec_scratch(ex, &scratch, VG_SHAPE(nt, per), "attention.tiles"));
 

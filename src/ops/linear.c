@@ -27,6 +27,17 @@ static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
     }
 }
 
+static int64_t tile_rows(int64_t N, int64_t K) {
+    int64_t rows = VG_LINEAR_TILE_BYTES / (K * 4);
+    if (rows < 16) rows = 16;
+    return rows > N ? N : rows;
+}
+
+uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype) {
+    if (wtype == VG_F32 || N == 0 || K == 0) return 0;
+    return vg_pool_rounded((uint64_t)tile_rows(N, K) * K * 4);
+}
+
 vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
     char s1[96], s2[96], s3[96];
     if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_type(w->type)->is_float)
@@ -59,9 +70,7 @@ vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, xa, (int)lda,
                     (const float *)w->data, (int)K, 0.0f, ya, (int)N);
     } else {
-        int64_t rows = VG_LINEAR_TILE_BYTES / (K * 4);
-        if (rows < 16) rows = 16;
-        if (rows > N) rows = N;
+        int64_t rows = tile_rows(N, K);
         vg_tensor tile;
         vg_status s = vg_exec_scratch(ex, &tile, VG_SHAPE(rows, K), "linear.weight_tile");
         if (s != VG_OK) { vg_tensor_release(&xpack); return s; }

@@ -55,6 +55,13 @@ vg_status vg_op_rope(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_ten
 vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const vg_tensor *k,
                           const vg_tensor *v, const vg_tensor *mask, float scale);
 
+/* Exact bytes vg_op_attention takes from ex->pool for these sizes (n_threads as
+ * in vg_exec; 0: the OpenMP default). For memory planners. */
+uint64_t vg_op_attention_scratch_bytes(int64_t Sq, int64_t Sk, int64_t D, int64_t Dv, int n_threads);
+/* Exact bytes vg_op_linear takes from ex->pool for a weight [N, K] of `wtype` when
+ * its input rows are evenly spaced (otherwise add the packed input, M*K floats). */
+uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype);
+
 /* ---- elementwise (y may alias an input; broadcasting by numpy rules) ---- */
 
 vg_status vg_op_gelu_tanh(vg_exec *ex, vg_tensor *y, const vg_tensor *x);

@@ -82,7 +82,10 @@ VG_TEST(test_linear_shapes_and_dtypes) {
             VG_CHECK_OK(vg_op_copy(&ex, &w, &wf));
             vg_tensor b = rnd(1, (int64_t[]){N}, -1, 1);
             guarded y = galloc(2, (int64_t[]){M, N});
+            uint64_t before = vg_pool_get_stats(pool).current;
+            vg_pool_reset_peak(pool);
             VG_CHECK_OK(vg_op_linear(&ex, &y.t, &x, &w, &b));
+            VG_CHECK(vg_pool_get_stats(pool).peak - before == vg_op_linear_scratch_bytes(N, K, wt));   /* evenly spaced rows: no packing */
             double *ref = calloc(M * N, sizeof(double));
             for (int64_t m = 0; m < M; m++)
                 for (int64_t n = 0; n < N; n++) {
@@ -260,6 +263,7 @@ VG_TEST(test_attention_memory_is_linear_in_tokens) {
     uint64_t peak = vg_pool_get_stats(p2).peak;
     uint64_t naive = (uint64_t)S * S * 4;
     uint64_t bound = (uint64_t)omp_get_max_threads() * (2 * S * D + 64 * D + 64 * 256 + 64 * D + 128) * 4 + 4096;
+    VG_CHECK(peak == vg_op_attention_scratch_bytes(S, S, D, D, 0));
     VG_CHECKF(peak <= bound, "peak %llu > bound %llu", (unsigned long long)peak, (unsigned long long)bound);
     VG_CHECKF(peak * 8 < naive, "peak %llu not far below the naive %llu", (unsigned long long)peak, (unsigned long long)naive);
     printf("     attention 4096x4096 d32: scratch peak %.2f MiB vs naive scores %.0f MiB (1/%.0f)\n", peak / 1048576.0, naive / 1048576.0, (double)naive / peak);

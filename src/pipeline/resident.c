@@ -1,0 +1,79 @@
+/* Whole-component device copies. */
+#include "pipeline/resident.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "mem/stream.h"
+
+vg_status vg_upload_tensors(vg_backend *dev, vg_tensor **list, int n, const char *who, void **mem) {
+    *mem = NULL;
+    if (dev->reads_host_weights || n == 0) return VG_OK;
+    const vg_tensor **host = malloc(sizeof *host * n);
+    vg_tensor *views = malloc(sizeof *views * n);
+    if (!host || !views) {
+        free(host);
+        free(views);
+        return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < n; i++) host[i] = list[i];
+    vg_wunit u = {.t = host, .n = n};
+    vg_status s = vg_wunit_upload(dev, &u, who, mem, views);
+    if (s == VG_OK)
+        for (int i = 0; i < n; i++) *list[i] = views[i];
+    free(host);
+    free(views);
+    return s;
+}
+
+/* every weight tensor of a T5 (pointers into m and its layer array) */
+static int t5_tensors(vg_t5 *m, vg_tensor **out) {
+    int n = 0;
+    if (out) out[n] = &m->embed;
+    n++;
+    for (int i = 0; i < m->cfg.num_layers; i++) {
+        vg_t5_layer *l = &m->layers[i];
+        vg_tensor *t[] = {&l->q, &l->k, &l->v, &l->o, &l->wi0, &l->wi1, &l->wo};
+        for (int j = 0; j < 7; j++) {
+            if (out) out[n] = t[j];
+            n++;
+        }
+    }
+    return n;
+}
+
+uint64_t vg_t5_resident_bytes(const vg_t5 *host) {
+    vg_t5 tmp = *host;
+    int n = t5_tensors(&tmp, NULL);
+    vg_tensor **list = malloc(sizeof *list * n);
+    if (!list) return 0;
+    t5_tensors(&tmp, list);
+    uint64_t b = 0;
+    for (int i = 0; i < n; i++) b += vg_pool_rounded(vg_tensor_nbytes(list[i]));
+    free(list);
+    return b;
+}
+
+vg_status vg_t5_make_resident(vg_backend *dev, const vg_t5 *host, vg_t5_resident *out) {
+    memset(out, 0, sizeof *out);
+    out->m = *host;
+    out->layers = malloc(sizeof *out->layers * host->cfg.num_layers);
+    if (!out->layers) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    memcpy(out->layers, host->layers, sizeof *out->layers * host->cfg.num_layers);
+    out->m.layers = out->layers;
+    int n = t5_tensors(&out->m, NULL);
+    vg_tensor **list = malloc(sizeof *list * n);
+    if (!list) { free(out->layers); out->layers = NULL; return vg_err(VG_ERR_NO_MEMORY, "out of memory"); }
+    t5_tensors(&out->m, list);
+    vg_status s = vg_upload_tensors(dev, list, n, "text_encoder.weights", &out->mem);
+    free(list);
+    if (s != VG_OK) { free(out->layers); out->layers = NULL; }
+    return s;
+}
+
+void vg_t5_resident_release(vg_backend *dev, vg_t5_resident *r) {
+    vg_backend_release(dev, r->mem);
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}

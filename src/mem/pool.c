@@ -2,6 +2,7 @@
 #include "mem/pool.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,19 @@ uint64_t vg_pool_rounded(uint64_t bytes) {
     return (bytes + VG_POOL_ALIGN - 1) / VG_POOL_ALIGN * VG_POOL_ALIGN;
 }
 
+/* Called with the lock held: true (and the refusal recorded) if r bytes do not fit. */
+static bool over_budget(vg_pool *p, uint64_t r, const char *who, vg_status *s) {
+    if (p->st.capacity == VG_POOL_UNLIMITED || p->st.current + r <= p->st.capacity) return false;
+    char a[32], c[32], cap[32], used[32];
+    p->st.n_failed++;
+    const char *phase = p->active >= 0 ? p->phases[p->active].name : "none";
+    *s = vg_err(VG_ERR_OUT_OF_BUDGET,
+                "%s needs %s on device '%s' but only %s of the %s budget is free (%s in use, phase '%s')",
+                who, fmt_bytes(r, a, sizeof a), p->name, fmt_bytes(p->st.capacity - p->st.current, c, sizeof c),
+                fmt_bytes(p->st.capacity, cap, sizeof cap), fmt_bytes(p->st.current, used, sizeof used), phase);
+    return true;
+}
+
 vg_status vg_pool_alloc(vg_pool *p, uint64_t bytes, const char *who, void **out) {
     *out = NULL;
     if (bytes > (UINT64_MAX >> 2)) {
@@ -64,35 +78,32 @@ vg_status vg_pool_alloc(vg_pool *p, uint64_t bytes, const char *who, void **out)
                p->name, (unsigned long long)bytes);
     }
     uint64_t r = vg_pool_rounded(bytes);
+    vg_status s = VG_OK;
+    /* refuse early without touching the host allocator ... */
     pthread_mutex_lock(&p->mu);
-    if (p->st.capacity != VG_POOL_UNLIMITED && p->st.current + r > p->st.capacity) {
-        char a[32], c[32], cap[32];
-        p->st.n_failed++;
-        const char *phase = p->active >= 0 ? p->phases[p->active].name : "none";
-        vg_status s = vg_err(VG_ERR_OUT_OF_BUDGET,
-               "%s needs %s on device '%s' but only %s of the %s budget is free (%s in use, phase '%s')",
-               who, fmt_bytes(r, a, sizeof a), p->name,
-               fmt_bytes(p->st.capacity - p->st.current, c, sizeof c),
-               fmt_bytes(p->st.capacity, cap, sizeof cap),
-               fmt_bytes(p->st.current, (char[32]){0}, 32), phase);
-        pthread_mutex_unlock(&p->mu);
-        return s;
-    }
-    p->st.current += r;
-    p->st.n_allocs++;
-    if (p->st.current > p->st.peak) p->st.peak = p->st.current;
-    if (p->active >= 0 && p->st.current > p->phases[p->active].peak)
-        p->phases[p->active].peak = p->st.current;
+    bool refused = over_budget(p, r, who, &s);
     pthread_mutex_unlock(&p->mu);
-
+    if (refused) return s;
     void *raw = NULL;
     if (posix_memalign(&raw, VG_POOL_ALIGN, (size_t)(r + sizeof(vg_alloc_hdr))) != 0 || !raw) {
-        pthread_mutex_lock(&p->mu);
-        p->st.current -= r;
-        p->st.n_allocs--;
-        pthread_mutex_unlock(&p->mu);
         char a[32];
-        return vg_err(VG_ERR_NO_MEMORY, "%s: host allocation of %s failed", who, fmt_bytes(r, a, sizeof a));
+        return vg_err(VG_ERR_NO_MEMORY, "%s: host allocation of %s for pool '%s' failed", who,
+                      fmt_bytes(r, a, sizeof a), p->name);
+    }
+    /* ... and count only memory that exists (another thread may have taken the room meanwhile) */
+    pthread_mutex_lock(&p->mu);
+    refused = over_budget(p, r, who, &s);
+    if (!refused) {
+        p->st.current += r;
+        p->st.n_allocs++;
+        if (p->st.current > p->st.peak) p->st.peak = p->st.current;
+        if (p->active >= 0 && p->st.current > p->phases[p->active].peak)
+            p->phases[p->active].peak = p->st.current;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (refused) {
+        free(raw);
+        return s;
     }
     vg_alloc_hdr *h = raw;
     h->bytes = r;

@@ -1,0 +1,391 @@
+/* Wan2.1 DiT forward pass (f32 activations, weights in their stored dtype).
+ *
+ * Shapes: B batch, Cin/Cout latent channels, F, H, W latent grid, (pt, ph, pw)
+ * patch, F' = F/pt, H' = H/ph, W' = W/pw, S = F'*H'*W' video tokens (frame-major,
+ * then row, then column), D = dim = heads * hd, L text tokens, Fd ffn_dim. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/wan_dit.h"
+
+/* Rows of the FFN processed at once: the [rows, Fd] hidden activation is the
+ * largest tensor of a block, and every FFN step is row-wise, so chunking lowers
+ * the peak without changing any result. */
+#define VG_WAN_FFN_CHUNK 4096
+
+static void emit(const vg_wan_dit_debug *dbg, const char *name, const vg_tensor *t) {
+    if (dbg && dbg->fn) dbg->fn(name, t, dbg->user);
+}
+
+static void emitf(const vg_wan_dit_debug *dbg, const char *fmt, int n, const vg_tensor *t) {
+    if (!dbg || !dbg->fn) return;
+    char name[64];
+    snprintf(name, sizeof name, fmt, n);
+    dbg->fn(name, t, dbg->user);
+}
+
+static vg_status alloc(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, const char *who) {
+    return vg_exec_scratch(ex, t, nd, ne, who);
+}
+
+/* y = x W^T + b into a new pool tensor [..., N] shaped like x with the last dim N. */
+static vg_status linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
+                            const char *who) {
+    int64_t ne[VG_MAX_DIMS];
+    for (int i = 0; i < x->nd; i++) ne[i] = x->ne[i];
+    ne[x->nd - 1] = w->ne[0];
+    VG_TRY(alloc(ex, y, x->nd, ne, who));
+    vg_status s = vg_op_linear(ex, y, x, w, b);
+    if (s != VG_OK) vg_tensor_release(y);
+    return s;
+}
+
+/* ---- RoPE tables ------------------------------------------------------------ */
+
+vg_status vg_wan_dit_rope(const vg_wan_dit_config *c, int64_t fp, int64_t hp, int64_t wp, vg_tensor *cos_t,
+                          vg_tensor *sin_t) {
+    int hd = c->head_dim;
+    int64_t S = fp * hp * wp, P = hd / 2;
+    if (cos_t->type != VG_F32 || sin_t->type != VG_F32 || cos_t->nd != 2 || cos_t->ne[0] != S || cos_t->ne[1] != P ||
+        !vg_tensor_same_shape(cos_t, sin_t) || !vg_tensor_is_contiguous(cos_t) || !vg_tensor_is_contiguous(sin_t))
+        return vg_err(VG_ERR_SHAPE, "wan_dit rope: tables must be contiguous f32 [S=%lld, head_dim/2=%lld]", (long long)S,
+                      (long long)P);
+    int64_t lim = c->rope_max_seq_len;
+    if (fp > lim || hp > lim || wp > lim)
+        return vg_err(VG_ERR_INVALID_ARG, "wan_dit: token grid %lldx%lldx%lld exceeds rope_max_seq_len %lld per axis",
+                      (long long)fp, (long long)hp, (long long)wp, (long long)lim);
+    /* the head's channel pairs are split t | h | w: h = w = 2*(hd/6) real dims,
+     * t = the rest; pair i of a part of size d rotates at 1/10000^(2i/d) */
+    int dh = 2 * (hd / 6), dw = dh, dt = hd - dh - dw;
+    int pt = dt / 2, ph = dh / 2, pw = dw / 2;
+    double freq[2048];
+    int axis[2048];
+    if (P > 2048) return vg_err(VG_ERR_UNSUPPORTED, "wan_dit rope: head_dim %d too large", hd);
+    for (int i = 0; i < pt; i++) freq[i] = 1.0 / pow(10000.0, (double)(2 * i) / dt), axis[i] = 0;
+    for (int i = 0; i < ph; i++) freq[pt + i] = 1.0 / pow(10000.0, (double)(2 * i) / dh), axis[pt + i] = 1;
+    for (int i = 0; i < pw; i++) freq[pt + ph + i] = 1.0 / pow(10000.0, (double)(2 * i) / dw), axis[pt + ph + i] = 2;
+    float *co = cos_t->data, *si = sin_t->data;
+#pragma omp parallel for if (S * P > 65536)
+    for (int64_t s = 0; s < S; s++) {
+        double pos[3] = {(double)(s / (hp * wp)), (double)((s / wp) % hp), (double)(s % wp)};
+        for (int64_t j = 0; j < P; j++) {
+            double a = pos[axis[j]] * freq[j];
+            co[s * P + j] = (float)cos(a);
+            si[s * P + j] = (float)sin(a);
+        }
+    }
+    return VG_OK;
+}
+
+/* ---- one transformer block ---------------------------------------------------- */
+
+/* y = LN(x) * (1 + scale) + shift   (LN without affine; shift/scale [B, 1, D]) */
+static vg_status norm_modulate(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *shift,
+                               const vg_tensor *scale, float eps) {
+    VG_TRY(vg_op_layer_norm(ex, y, x, NULL, NULL, eps));
+    return vg_op_modulate(ex, y, y, shift, scale);
+}
+
+/* o = softmax(q k^T / sqrt(hd)) v over heads, after the q/k RMSNorm across heads
+ * (and RoPE for self-attention). q [B, Sq, D], k, v [B, Sk, D] are consumed
+ * (normalised in place); o [B, Sq, D] is allocated. */
+static vg_status attend(vg_exec *ex, const vg_wan_dit_config *c, vg_tensor *o, vg_tensor *q, vg_tensor *k,
+                        const vg_tensor *v, const vg_tensor *norm_q, const vg_tensor *norm_k, const vg_tensor *rc,
+                        const vg_tensor *rs, const char *who) {
+    int64_t B = q->ne[0], Sq = q->ne[1], Sk = k->ne[1], H = c->num_heads, hd = c->head_dim;
+    // q, k = RMSNorm over all D channels (all heads together)      [B, S, D]
+    if (c->qk_norm) {
+        VG_TRY(vg_op_rms_norm(ex, q, q, norm_q, c->eps));
+        VG_TRY(vg_op_rms_norm(ex, k, k, norm_k, c->eps));
+    }
+    // split heads                                                   [B, S, H, hd]
+    vg_tensor q4, k4, v4, o4;
+    VG_TRY(vg_view_reshape(&q4, q, 4, (const int64_t[]){B, Sq, H, hd}));
+    VG_TRY(vg_view_reshape(&k4, k, 4, (const int64_t[]){B, Sk, H, hd}));
+    VG_TRY(vg_view_reshape(&v4, v, 4, (const int64_t[]){B, Sk, H, hd}));
+    // RoPE on adjacent channel pairs (self-attention only)
+    if (rc) {
+        VG_TRY(vg_op_rope(ex, &q4, &q4, rc, rs));
+        VG_TRY(vg_op_rope(ex, &k4, &k4, rc, rs));
+    }
+    // flash attention, scale 1/sqrt(hd), no mask                     [B, Sq, H, hd]
+    VG_TRY(alloc(ex, o, 3, (const int64_t[]){B, Sq, H * hd}, who));
+    vg_status s = vg_view_reshape(&o4, o, 4, (const int64_t[]){B, Sq, H, hd});
+    if (s == VG_OK) s = vg_op_attention(ex, &o4, &q4, &k4, &v4, NULL, 1.0f / sqrtf((float)hd));
+    if (s != VG_OK) vg_tensor_release(o);
+    return s;
+}
+
+vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, const vg_wan_block *w, vg_tensor *x,
+                                   const vg_wan_block_inputs *in, int index, const vg_wan_dit_debug *dbg) {
+    int64_t B = x->ne[0], S = x->ne[1], D = x->ne[2];
+    const int64_t ne6[3] = {B, 6, D};
+    vg_tensor mod = {0}, sst = {0}, a = {0}, q = {0}, k = {0}, v = {0}, o = {0}, y = {0}, h = {0}, ac = {0}, yc = {0};
+    vg_status s;
+    if (x->nd != 3 || in->tproj->nd != 3 || in->tproj->ne[0] != B || in->tproj->ne[1] != 6 || in->tproj->ne[2] != D ||
+        !vg_tensor_is_contiguous(x))
+        return vg_err(VG_ERR_SHAPE, "wan_dit block %d: x must be contiguous [B, S, D] and tproj [B, 6, D]", index);
+
+    // 0. modulation: (shift, scale, gate) x (attn, ffn) = table + tproj    [B, 6, D] f32
+    if ((s = alloc(ex, &sst, 3, (const int64_t[]){1, 6, D}, "dit.block.sst")) != VG_OK) goto done;
+    if ((s = vg_op_copy(ex, &sst, &w->scale_shift_table)) != VG_OK) goto done;
+    if ((s = alloc(ex, &mod, 3, ne6, "dit.block.mod")) != VG_OK) goto done;
+    if ((s = vg_op_add(ex, &mod, &sst, in->tproj)) != VG_OK) goto done;
+    vg_tensor_release(&sst);
+    vg_tensor sh_a = vg_view_slice(&mod, 1, 0, 1), sc_a = vg_view_slice(&mod, 1, 1, 1), g_a = vg_view_slice(&mod, 1, 2, 1);
+    vg_tensor sh_f = vg_view_slice(&mod, 1, 3, 1), sc_f = vg_view_slice(&mod, 1, 4, 1), g_f = vg_view_slice(&mod, 1, 5, 1);
+
+    // 1. self-attention on the modulated LayerNorm                       [B, S, D]
+    if ((s = alloc(ex, &a, 3, x->ne, "dit.block.norm1")) != VG_OK) goto done;
+    if ((s = norm_modulate(ex, &a, x, &sh_a, &sc_a, c->eps)) != VG_OK) goto done;
+    if ((s = linear_new(ex, &q, &a, &w->attn1_q_w, &w->attn1_q_b, "dit.block.attn1.q")) != VG_OK) goto done;
+    if ((s = linear_new(ex, &k, &a, &w->attn1_k_w, &w->attn1_k_b, "dit.block.attn1.k")) != VG_OK) goto done;
+    if ((s = linear_new(ex, &v, &a, &w->attn1_v_w, &w->attn1_v_b, "dit.block.attn1.v")) != VG_OK) goto done;
+    vg_tensor_release(&a);
+    if ((s = attend(ex, c, &o, &q, &k, &v, &w->attn1_norm_q, &w->attn1_norm_k, in->rope_cos, in->rope_sin,
+                    "dit.block.attn1.o")) != VG_OK)
+        goto done;
+    vg_tensor_release(&q);
+    vg_tensor_release(&k);
+    vg_tensor_release(&v);
+    if ((s = linear_new(ex, &y, &o, &w->attn1_o_w, &w->attn1_o_b, "dit.block.attn_out")) != VG_OK) goto done;
+    vg_tensor_release(&o);
+    emitf(dbg, "act.block%d.attn1", index, &y);
+    //    x = x + gate_a * y
+    if ((s = vg_op_add_gated(ex, x, x, &y, &g_a)) != VG_OK) goto done;
+    vg_tensor_release(&y);
+
+    // 2. cross-attention to the text: affine LayerNorm (norm2), no modulation, no gate
+    if ((s = alloc(ex, &a, 3, x->ne, "dit.block.norm2")) != VG_OK) goto done;
+    if (c->cross_attn_norm) s = vg_op_layer_norm(ex, &a, x, &w->norm2_w, &w->norm2_b, c->eps);
+    else s = vg_op_copy(ex, &a, x);
+    if (s != VG_OK) goto done;
+    if ((s = linear_new(ex, &q, &a, &w->attn2_q_w, &w->attn2_q_b, "dit.block.attn2.q")) != VG_OK) goto done;
+    vg_tensor_release(&a);
+    //    k, v from the projected text                                     [B, L, D]
+    if ((s = linear_new(ex, &k, in->context, &w->attn2_k_w, &w->attn2_k_b, "dit.block.attn2.k")) != VG_OK) goto done;
+    if ((s = linear_new(ex, &v, in->context, &w->attn2_v_w, &w->attn2_v_b, "dit.block.attn2.v")) != VG_OK) goto done;
+    if ((s = attend(ex, c, &o, &q, &k, &v, &w->attn2_norm_q, &w->attn2_norm_k, NULL, NULL, "dit.block.attn2.o")) != VG_OK)
+        goto done;
+    vg_tensor_release(&q);
+    vg_tensor_release(&k);
+    vg_tensor_release(&v);
+    if ((s = linear_new(ex, &y, &o, &w->attn2_o_w, &w->attn2_o_b, "dit.block.cross_out")) != VG_OK) goto done;
+    vg_tensor_release(&o);
+    emitf(dbg, "act.block%d.attn2", index, &y);
+    //    x = x + y
+    if ((s = vg_op_add(ex, x, x, &y)) != VG_OK) goto done;
+    vg_tensor_release(&y);
+
+    // 3. feed-forward on the modulated LayerNorm, in token chunks:
+    //    y = W2 gelu_tanh(W1 a + b1) + b2,  x = x + gate_f * y            [B, S, D]
+    //    (all of y is kept so that the debug hook sees the whole FFN output; the
+    //    residual add waits until every chunk has read x)
+    if ((s = alloc(ex, &y, 3, x->ne, "dit.block.ffn_out")) != VG_OK) goto done;
+    int64_t chunk = S < VG_WAN_FFN_CHUNK ? S : VG_WAN_FFN_CHUNK;
+    for (int64_t b = 0; b < B && s == VG_OK; b++) {
+        vg_tensor xb = vg_view_slice(x, 0, b, 1), yb = vg_view_slice(&y, 0, b, 1);
+        vg_tensor shb = vg_view_slice(&sh_f, 0, b, 1), scb = vg_view_slice(&sc_f, 0, b, 1);
+        for (int64_t s0 = 0; s0 < S && s == VG_OK; s0 += chunk) {
+            int64_t n = S - s0 < chunk ? S - s0 : chunk;
+            vg_tensor xc = vg_view_slice(&xb, 1, s0, n), yv = vg_view_slice(&yb, 1, s0, n);
+            //    a = LN(x) * (1 + scale_f) + shift_f                          [1, n, D]
+            if ((s = alloc(ex, &ac, 3, (const int64_t[]){1, n, D}, "dit.block.norm3")) != VG_OK) break;
+            if ((s = norm_modulate(ex, &ac, &xc, &shb, &scb, c->eps)) != VG_OK) break;
+            //    h = gelu_tanh(W1 a + b1)                                     [1, n, Fd]
+            if ((s = linear_new(ex, &h, &ac, &w->ffn1_w, &w->ffn1_b, "dit.block.ffn_hidden")) != VG_OK) break;
+            vg_tensor_release(&ac);
+            if ((s = vg_op_gelu_tanh(ex, &h, &h)) != VG_OK) break;
+            //    y = W2 h + b2                                                [1, n, D]
+            if ((s = vg_op_linear(ex, &yv, &h, &w->ffn2_w, &w->ffn2_b)) != VG_OK) break;
+            vg_tensor_release(&h);
+        }
+    }
+    if (s != VG_OK) goto done;
+    emitf(dbg, "act.block%d.ffn", index, &y);
+    if ((s = vg_op_add_gated(ex, x, x, &y, &g_f)) != VG_OK) goto done;
+    vg_tensor_release(&y);
+    emitf(dbg, "act.block%d", index, x);
+done:;
+    vg_tensor *all[] = {&mod, &sst, &a, &q, &k, &v, &o, &y, &h, &ac, &yc};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
+    return s;
+}
+
+/* ---- embeddings ------------------------------------------------------------------ */
+
+/* Sinusoidal timestep embedding as diffusers' Timesteps(freq_dim, flip_sin_to_cos=True,
+ * downscale_freq_shift=0), in float32 step by step like the reference:
+ * out[b, j] = cos(t_b * w_j), out[b, half + j] = sin(t_b * w_j), w_j = exp(-ln(1e4) * j / half). */
+static void timestep_sinusoid(const float *t, int64_t B, int freq_dim, float *out) {
+    int half = freq_dim / 2;
+    for (int64_t b = 0; b < B; b++)
+        for (int j = 0; j < half; j++) {
+            volatile float e = (float)(-log(10000.0)) * (float)j;
+            volatile float ed = e / (float)half;
+            volatile float fr = (float)exp((double)ed);
+            volatile float arg = t[b] * fr;
+            out[b * freq_dim + j] = (float)cos((double)arg);
+            out[b * freq_dim + half + j] = (float)sin((double)arg);
+        }
+}
+
+/* tokens[b, s, ((c*pt + kt)*ph + kh)*pw + kw] = lat[b, c, f*pt+kt, h*ph+kh, w*pw+kw]
+ * (the Conv3d kernel's input order, channel slowest). */
+static void patchify(const vg_tensor *lat, const int p[3], vg_tensor *tok) {
+    int64_t B = lat->ne[0], C = lat->ne[1];
+    int64_t fp = lat->ne[2] / p[0], hp = lat->ne[3] / p[1], wp = lat->ne[4] / p[2];
+    int64_t S = fp * hp * wp, K = C * p[0] * p[1] * p[2];
+    const float *src = lat->data;
+    float *dst = tok->data;
+    const int64_t *st = lat->st;
+#pragma omp parallel for collapse(2) if (B * S * K > 65536)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t s = 0; s < S; s++) {
+            int64_t f = s / (hp * wp), h = (s / wp) % hp, w = s % wp;
+            float *row = dst + (b * S + s) * K;
+            int64_t i = 0;
+            for (int64_t c = 0; c < C; c++)
+                for (int kt = 0; kt < p[0]; kt++)
+                    for (int kh = 0; kh < p[1]; kh++)
+                        for (int kw = 0; kw < p[2]; kw++)
+                            row[i++] = src[b * st[0] + c * st[1] + (f * p[0] + kt) * st[2] + (h * p[1] + kh) * st[3] +
+                                           (w * p[2] + kw) * st[4]];
+        }
+}
+
+/* out[b, c, f*pt+i, h*ph+j, w*pw+l] = o[b, s, ((i*ph + j)*pw + l)*Cout + c]  (channel fastest) */
+static void unpatchify(const vg_tensor *o, const int p[3], vg_tensor *out) {
+    int64_t B = out->ne[0], C = out->ne[1], F = out->ne[2], H = out->ne[3], W = out->ne[4];
+    int64_t hp = H / p[1], wp = W / p[2];
+    const float *src = o->data;
+    float *dst = out->data;
+    int64_t N = o->ne[2];
+#pragma omp parallel for collapse(2) if (B * C * F * H * W > 65536)
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t f = 0; f < F; f++)
+                for (int64_t y = 0; y < H; y++)
+                    for (int64_t x = 0; x < W; x++) {
+                        int64_t s = ((f / p[0]) * hp + y / p[1]) * wp + x / p[2];
+                        int64_t j = (((f % p[0]) * p[1] + y % p[1]) * p[2] + x % p[2]) * C + c;
+                        dst[(((b * C + c) * F + f) * H + y) * W + x] = src[(b * (hp * wp * (F / p[0])) + s) * N + j];
+                    }
+}
+
+/* ---- the whole model ------------------------------------------------------------ */
+
+vg_status vg_wan_dit_forward(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
+                             const vg_tensor *text, vg_tensor *out, const vg_wan_dit_debug *dbg) {
+    const vg_wan_dit_config *c = &m->cfg;
+    const vg_wan_globals *g = &m->g;
+    const int *p = c->patch;
+    char s1[96], s2[96], s3[96];
+    if (latents->nd != 5 || latents->type != VG_F32 || latents->ne[1] != c->in_channels || text->nd != 3 ||
+        text->type != VG_F32 || text->ne[0] != latents->ne[0] || text->ne[2] != c->text_dim || out->nd != 5 ||
+        out->type != VG_F32 || !vg_tensor_is_contiguous(out) || out->ne[0] != latents->ne[0] ||
+        out->ne[1] != c->out_channels || out->ne[2] != latents->ne[2] || out->ne[3] != latents->ne[3] ||
+        out->ne[4] != latents->ne[4])
+        return vg_err(VG_ERR_SHAPE,
+                      "wan_dit forward: latents %s (want [B, %d, F, H, W] f32), text %s (want [B, L, %d] f32), out %s "
+                      "(want contiguous [B, %d, F, H, W] f32)",
+                      vg_tensor_shape_str(latents, s1, 96), c->in_channels, vg_tensor_shape_str(text, s2, 96), c->text_dim,
+                      vg_tensor_shape_str(out, s3, 96), c->out_channels);
+    int64_t B = latents->ne[0], F = latents->ne[2], H = latents->ne[3], W = latents->ne[4];
+    if (F % p[0] || H % p[1] || W % p[2] || F == 0 || H == 0 || W == 0)
+        return vg_err(VG_ERR_SHAPE, "wan_dit forward: latent grid %lldx%lldx%lld is not a positive multiple of the patch %dx%dx%d",
+                      (long long)F, (long long)H, (long long)W, p[0], p[1], p[2]);
+    int64_t fp = F / p[0], hp = H / p[1], wp = W / p[2], S = fp * hp * wp;
+    int64_t D = (int64_t)c->num_heads * c->head_dim, K = g->patch_w.ne[1], P = g->proj_out_w.ne[0];
+    vg_tensor rc = {0}, rs = {0}, raw = {0}, x = {0}, tp = {0}, t1 = {0}, temb = {0}, st = {0}, tproj = {0}, c1 = {0},
+              ctx = {0}, hsst = {0}, hmod = {0}, o = {0};
+    vg_status s;
+
+    // 1. 3D RoPE tables: pairs split t | h | w, angles in float64         [S, hd/2]
+    if ((s = alloc(ex, &rc, 2, (const int64_t[]){S, c->head_dim / 2}, "dit.rope_cos")) != VG_OK) goto done;
+    if ((s = alloc(ex, &rs, 2, (const int64_t[]){S, c->head_dim / 2}, "dit.rope_sin")) != VG_OK) goto done;
+    if ((s = vg_wan_dit_rope(c, fp, hp, wp, &rc, &rs)) != VG_OK) goto done;
+    emit(dbg, "act.rope_cos", &rc);
+    emit(dbg, "act.rope_sin", &rs);
+
+    // 2. patch embedding: Conv3d(stride = kernel) = gather patches + linear   [B, S, D]
+    if ((s = alloc(ex, &raw, 3, (const int64_t[]){B, S, K}, "dit.patches")) != VG_OK) goto done;
+    patchify(latents, p, &raw);
+    if ((s = linear_new(ex, &x, &raw, &g->patch_w, &g->patch_b, "dit.x")) != VG_OK) goto done;
+    vg_tensor_release(&raw);
+    if (dbg && dbg->fn) {   // the Conv3d output layout [B, D, F', H', W'] as a view
+        vg_tensor pe = x;
+        pe.nd = 5;
+        int64_t ne[5] = {B, D, fp, hp, wp}, stv[5] = {S * D, 1, hp * wp * D, wp * D, D};
+        memcpy(pe.ne, ne, sizeof ne);
+        memcpy(pe.st, stv, sizeof stv);
+        emit(dbg, "act.patch_embed", &pe);
+        emit(dbg, "act.tokens_in", &x);
+    }
+
+    // 3. time: sinusoid (cos half first) -> Linear-SiLU-Linear = temb       [B, D]
+    if ((s = alloc(ex, &tp, 2, (const int64_t[]){B, c->freq_dim}, "dit.timesteps_proj")) != VG_OK) goto done;
+    timestep_sinusoid(timesteps, B, c->freq_dim, tp.data);
+    emit(dbg, "act.timesteps_proj", &tp);
+    if ((s = linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "dit.time_hidden")) != VG_OK) goto done;
+    vg_tensor_release(&tp);
+    if ((s = vg_op_silu(ex, &t1, &t1)) != VG_OK) goto done;
+    if ((s = linear_new(ex, &temb, &t1, &g->time2_w, &g->time2_b, "dit.temb")) != VG_OK) goto done;
+    vg_tensor_release(&t1);
+    emit(dbg, "act.temb", &temb);
+
+    // 4. block modulation input: time_proj(SiLU(temb))                     [B, 6D] = [B, 6, D]
+    if ((s = alloc(ex, &st, 2, (const int64_t[]){B, D}, "dit.temb_silu")) != VG_OK) goto done;
+    if ((s = vg_op_silu(ex, &st, &temb)) != VG_OK) goto done;
+    if ((s = linear_new(ex, &tproj, &st, &g->tproj_w, &g->tproj_b, "dit.timestep_proj")) != VG_OK) goto done;
+    vg_tensor_release(&st);
+    emit(dbg, "act.timestep_proj", &tproj);
+    vg_tensor tproj3;
+    if ((s = vg_view_reshape(&tproj3, &tproj, 3, (const int64_t[]){B, 6, D})) != VG_OK) goto done;
+
+    // 5. text projection: Linear-GELU(tanh)-Linear                         [B, L, D]
+    if ((s = linear_new(ex, &c1, text, &g->text1_w, &g->text1_b, "dit.context_hidden")) != VG_OK) goto done;
+    if ((s = vg_op_gelu_tanh(ex, &c1, &c1)) != VG_OK) goto done;
+    if ((s = linear_new(ex, &ctx, &c1, &g->text2_w, &g->text2_b, "dit.context")) != VG_OK) goto done;
+    vg_tensor_release(&c1);
+    emit(dbg, "act.context", &ctx);
+
+    // 6. the transformer blocks                                             [B, S, D]
+    vg_wan_block_inputs bin = {.tproj = &tproj3, .context = &ctx, .rope_cos = &rc, .rope_sin = &rs};
+    for (int i = 0; i < c->num_layers; i++)
+        if ((s = vg_wan_dit_block_forward(ex, c, &m->blocks[i], &x, &bin, i, dbg)) != VG_OK) goto done;
+    vg_tensor_release(&ctx);
+    vg_tensor_release(&tproj);
+    vg_tensor_release(&rc);
+    vg_tensor_release(&rs);
+
+    // 7. output head: (shift, scale) = head table + temb (no SiLU)          [B, 2, D]
+    if ((s = alloc(ex, &hsst, 3, (const int64_t[]){1, 2, D}, "dit.head_sst")) != VG_OK) goto done;
+    if ((s = vg_op_copy(ex, &hsst, &g->head_sst)) != VG_OK) goto done;
+    if ((s = alloc(ex, &hmod, 3, (const int64_t[]){B, 2, D}, "dit.head_mod")) != VG_OK) goto done;
+    vg_tensor temb3 = vg_view_unsqueeze(&temb, 1);   // [B, 1, D]
+    if ((s = vg_op_add(ex, &hmod, &hsst, &temb3)) != VG_OK) goto done;
+    vg_tensor_release(&hsst);
+    vg_tensor_release(&temb);
+    //    x = LN(x) * (1 + scale) + shift   (norm_out, no affine), in place  [B, S, D]
+    vg_tensor hsh = vg_view_slice(&hmod, 1, 0, 1), hsc = vg_view_slice(&hmod, 1, 1, 1);
+    if ((s = norm_modulate(ex, &x, &x, &hsh, &hsc, c->eps)) != VG_OK) goto done;
+    vg_tensor_release(&hmod);
+    //    o = proj_out(x)                                                    [B, S, pt*ph*pw*Cout]
+    if ((s = linear_new(ex, &o, &x, &g->proj_out_w, &g->proj_out_b, "dit.proj_out")) != VG_OK) goto done;
+    vg_tensor_release(&x);
+    emit(dbg, "act.proj_out", &o);
+    if (P != (int64_t)p[0] * p[1] * p[2] * c->out_channels) {
+        s = vg_err(VG_ERR_INTERNAL, "wan_dit: proj_out width %lld does not match the patch", (long long)P);
+        goto done;
+    }
+
+    // 8. unpatchify: token channels ordered (pt, ph, pw, c), c fastest      [B, Cout, F, H, W]
+    unpatchify(&o, p, out);
+done:;
+    vg_tensor *all[] = {&rc, &rs, &raw, &x, &tp, &t1, &temb, &st, &tproj, &c1, &ctx, &hsst, &hmod, &o};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
+    return s;
+}

@@ -33,9 +33,12 @@ vg_status vg_json_int(const json_t *o, const char *key, bool required, int64_t d
     VG_TRY(field(o, key, required, &v, where));
     if (!v) { *out = def; return VG_OK; }
     if (json_is_integer(v)) { *out = json_integer_value(v); return VG_OK; }
-    if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v)) {
-        *out = (int64_t)json_real_value(v);
-        return VG_OK;
+    if (json_is_real(v)) {   /* 3.0 is accepted; the range test comes first (the cast is UB outside it) */
+        double d = json_real_value(v);
+        if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d) {
+            *out = (int64_t)d;
+            return VG_OK;
+        }
     }
     return vg_err(VG_ERR_FORMAT, "%s: '%s' must be an integer", where, key);
 }

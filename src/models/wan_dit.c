@@ -309,11 +309,26 @@ static int row_nd(const bind_row *r, int64_t *ne, const vg_wan_dit_config *c) {
     return nd;
 }
 
-static vg_status bind_one(const vg_weights *w, const vg_wan_dit_config *c, const bind_row *r, const char *name, void *base) {
+/* For errors about a file in the original naming: the name the user's file has. */
+static vg_status name_original(vg_status s, const char *name) {
+    int n;
+    const vg_namemap_rule *r = vg_wan_dit_namemap(&n);
+    vg_namemap_rule rev[64];
+    if (n > 64) return s;
+    for (int i = 0; i < n; i++) rev[i] = (vg_namemap_rule){r[i].to, r[i].from};
+    char orig[256], msg[1024];
+    if (!vg_namemap_translate(rev, n, name, orig, sizeof orig)) return s;
+    snprintf(msg, sizeof msg, "%s", vg_err_msg());
+    return vg_err(s, "%s (original name '%s')", msg, orig);
+}
+
+static vg_status bind_one(const vg_weights *w, const vg_wan_dit_config *c, const bind_row *r, const char *name, void *base,
+                          bool original) {
     int64_t ne[5];
     int nd = row_nd(r, ne, c);
     vg_tensor t;
-    VG_TRY(vg_weights_get(w, name, nd, ne, &t));
+    vg_status s = vg_weights_get(w, name, nd, ne, &t);
+    if (s != VG_OK) return original ? name_original(s, name) : s;
     if (t.type != VG_F32 && t.type != VG_F16 && t.type != VG_BF16)
         return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16 or bf16)",
                       vg_weights_path(w), name, vg_type(t.type)->name);
@@ -336,7 +351,7 @@ static vg_status bind(vg_wan_dit *m) {
             return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' belongs to an image-to-video Wan model (not supported yet)", path,
                           i2v[i]);
     for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
-        VG_TRY(bind_one(w, c, &k_globals[i], k_globals[i].name, &m->g));
+        VG_TRY(bind_one(w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
     m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks);
     if (!m->blocks) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     char name[192];
@@ -344,7 +359,7 @@ static vg_status bind(vg_wan_dit *m) {
         for (size_t i = 0; i < sizeof k_block / sizeof k_block[0]; i++) {
             if (!row_wanted(c, &k_block[i])) continue;
             snprintf(name, sizeof name, "blocks.%d.%s", b, k_block[i].name);
-            VG_TRY(bind_one(w, c, &k_block[i], name, &m->blocks[b]));
+            VG_TRY(bind_one(w, c, &k_block[i], name, &m->blocks[b], m->original_names));
         }
     /* a block beyond num_layers means the config does not describe this file */
     snprintf(name, sizeof name, "blocks.%d.attn1.to_q.weight", c->num_layers);

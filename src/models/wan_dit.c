@@ -420,14 +420,6 @@ void vg_wan_dit_free(vg_wan_dit *m) {
 
 const vg_wan_dit_config *vg_wan_dit_cfg(const vg_wan_dit *m) { return &m->cfg; }
 
-const char *vg_wan_dit_describe(const vg_wan_dit_config *c, char *buf, size_t cap) {
-    snprintf(buf, cap,
-             "Wan2.1 DiT: %d layers, dim %d, %d heads x %d, ffn %d, text %d, in %d / out %d channels, patch %dx%dx%d",
-             c->num_layers, c->num_heads * c->head_dim, c->num_heads, c->head_dim, c->ffn_dim, c->text_dim, c->in_channels,
-             c->out_channels, c->patch[0], c->patch[1], c->patch[2]);
-    return buf;
-}
-
 /* ---- sizes ----------------------------------------------------------------- */
 
 static uint64_t table_elems(const vg_wan_dit_config *c, const bind_row *rows, size_t n) {

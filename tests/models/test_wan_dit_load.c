@@ -479,6 +479,40 @@ VG_TEST(test_no_cross_norm_and_bad_inputs) {
     vg_wan_dit_free(m);
 }
 
+/* the `vgen inspect` hook (cli/inspect.h), defined in wan_describe.c */
+const char *vg_inspect_describe(const vg_weights *w, const char *config_path, char *buf, size_t cap);
+
+VG_TEST(test_inspect_describe) {
+    g_seed = 7;
+    build(&g_l, &k_spec);
+    const char *pd = tmp_path("insp_diffusers.safetensors"), *po = tmp_path("insp_original.safetensors");
+    VG_CHECK_OK(write_list(&g_l, pd));
+    to_original(&g_l, "model.diffusion_model.");
+    VG_CHECK_OK(write_list(&g_l, po));
+    char buf[512];
+    vg_weights *w = NULL;
+    VG_CHECK_OK(vg_weights_open(pd, &w));
+    const char *s = w ? vg_inspect_describe(w, NULL, buf, sizeof buf) : NULL;
+    VG_CHECKF(s && strstr(s, "3 layers, dim 128, 1 heads x 128, ffn 96") && strstr(s, "diffusers names"), "%s", s ? s : "NULL");
+    vg_weights_close(w);
+    VG_CHECK_OK(vg_weights_open(po, &w));
+    s = w ? vg_inspect_describe(w, NULL, buf, sizeof buf) : NULL;
+    VG_CHECKF(s && strstr(s, "3 layers, dim 128") && strstr(s, "original Wan names"), "%s", s ? s : "NULL");
+    VG_CHECK(w && vg_weights_has(w, "model.diffusion_model.head.head.weight"));   /* w itself is not renamed */
+    vg_weights_close(w);
+    /* not a Wan DiT */
+    tlist *l = malloc(sizeof *l);
+    memset(l, 0, sizeof *l);
+    ADD(l, "encoder.block.0.layer.0.SelfAttention.q.weight", 8, 8);
+    const char *pt = tmp_path("insp_t5.safetensors");
+    VG_CHECK_OK(write_list(l, pt));
+    VG_CHECK_OK(vg_weights_open(pt, &w));
+    VG_CHECK(w && vg_inspect_describe(w, NULL, buf, sizeof buf) == NULL);
+    vg_weights_close(w);
+    free_list(l);
+    free(l);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/vgen_test_wan_dit_XXXXXX");
     if (!mkdtemp(g_dir)) return 2;
@@ -489,6 +523,7 @@ int main(void) {
     VG_RUN(test_wrong_shape);
     VG_RUN(test_unknown_architecture);
     VG_RUN(test_no_cross_norm_and_bad_inputs);
+    VG_RUN(test_inspect_describe);
     free_list(&g_l);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

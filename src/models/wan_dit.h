@@ -192,4 +192,19 @@ vg_status vg_wan_dit_rope(const vg_wan_dit_config *c, int64_t fp, int64_t hp, in
 vg_status vg_wan_dit_forward(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
                              const vg_tensor *text, vg_tensor *out, const vg_wan_dit_debug *dbg);
 
+/* Block hooks for the memory engine: acquire(i) hands the weights block i should run
+ * with (e.g. a copy streamed into device slots) and release(i) says it is done;
+ * abort is polled between blocks (true: stop with VG_ERR_ABORTED). Any may be NULL. */
+typedef struct vg_wan_dit_hooks {
+    vg_status (*acquire)(void *user, int block, const vg_wan_block **w);
+    void (*release)(void *user, int block);
+    bool (*abort)(void *user);
+    void *user;
+} vg_wan_dit_hooks;
+
+/* vg_wan_dit_forward with block hooks (hooks may be NULL). */
+vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
+                                    const vg_tensor *text, vg_tensor *out, const vg_wan_dit_hooks *hooks,
+                                    const vg_wan_dit_debug *dbg);
+
 #endif

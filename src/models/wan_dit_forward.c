@@ -279,6 +279,23 @@ static void unpatchify(const vg_tensor *o, const int p[3], vg_tensor *out) {
 
 vg_status vg_wan_dit_forward(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
                              const vg_tensor *text, vg_tensor *out, const vg_wan_dit_debug *dbg) {
+    return vg_wan_dit_forward_hooked(ex, m, latents, timesteps, text, out, NULL, dbg);
+}
+
+/* Runs block i with the weights the hooks hand out (or the model's own). */
+static vg_status run_block(vg_exec *ex, const vg_wan_dit *m, int i, vg_tensor *x, const vg_wan_block_inputs *bin,
+                           const vg_wan_dit_hooks *h, const vg_wan_dit_debug *dbg) {
+    if (h && h->abort && h->abort(h->user)) return vg_err(VG_ERR_ABORTED, "stopped before transformer block %d", i);
+    const vg_wan_block *w = &m->blocks[i];
+    if (h && h->acquire) VG_TRY(h->acquire(h->user, i, &w));
+    vg_status s = vg_wan_dit_block_forward(ex, &m->cfg, w, x, bin, i, dbg);
+    if (h && h->release) h->release(h->user, i);
+    return s;
+}
+
+vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
+                                    const vg_tensor *text, vg_tensor *out, const vg_wan_dit_hooks *hooks,
+                                    const vg_wan_dit_debug *dbg) {
     const vg_wan_dit_config *c = &m->cfg;
     const vg_wan_globals *g = &m->g;
     const int *p = c->patch;
@@ -355,7 +372,7 @@ vg_status vg_wan_dit_forward(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *
     // 6. the transformer blocks                                             [B, S, D]
     vg_wan_block_inputs bin = {.tproj = &tproj3, .context = &ctx, .rope_cos = &rc, .rope_sin = &rs};
     for (int i = 0; i < c->num_layers; i++)
-        if ((s = vg_wan_dit_block_forward(ex, c, &m->blocks[i], &x, &bin, i, dbg)) != VG_OK) goto done;
+        if ((s = run_block(ex, m, i, &x, &bin, hooks, dbg)) != VG_OK) goto done;
     vg_tensor_release(&ctx);
     vg_tensor_release(&tproj);
     vg_tensor_release(&rc);

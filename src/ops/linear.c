@@ -38,7 +38,19 @@ uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype) {
     return vg_pool_rounded((uint64_t)tile_rows(N, K) * K * 4);
 }
 
+static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b);
+
 vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
+    const vg_weight_hook *h = ex ? ex->weights : NULL;
+    if (!h || !h->fetch) return linear(ex, y, x, w, b);
+    vg_tensor use;
+    VG_TRY(h->fetch(h->user, w, &use));
+    vg_status s = linear(ex, y, x, &use, b);
+    if (h->done) h->done(h->user, w);
+    return s;
+}
+
+static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
     char s1[96], s2[96], s3[96];
     if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_type(w->type)->is_float)
         return VG_SHAPE_ERR("linear", "needs f32 x [..., K], float w [N, K], f32 y");

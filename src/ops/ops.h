@@ -14,9 +14,19 @@
 
 #include "ops/tensor.h"
 
+/* Weight fetching for the leaf offload policy: vg_op_linear asks fetch() for the
+ * copy of its weight matrix to compute with (a device slot the matrix was streamed
+ * into, or the weight itself) and calls done() when finished with it. */
+typedef struct vg_weight_hook {
+    vg_status (*fetch)(void *user, const vg_tensor *w, vg_tensor *use);
+    void (*done)(void *user, const vg_tensor *w);
+    void *user;
+} vg_weight_hook;
+
 typedef struct vg_exec {
     vg_pool *pool;      /* scratch memory is allocated here and counted */
     int n_threads;      /* 0: OpenMP default */
+    const vg_weight_hook *weights;   /* NULL: weights are used where they are */
 } vg_exec;
 
 /* ---- linear algebra ---------------------------------------------------- */

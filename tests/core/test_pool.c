@@ -242,7 +242,7 @@ static void *work(void *arg) {
             vg_status s = vg_pool_alloc(w->p, sz, "worker", &live[slot]);
             if (s == VG_ERR_OUT_OF_BUDGET) w->failed++;
             else if (s != VG_OK) w->errors++;
-            else ((volatile char *)live[slot])[0] = 1;
+            else if (sz) ((volatile char *)live[slot])[sz - 1] = 1;   /* the last requested byte is ours */
         }
     }
     for (int k = 0; k < 8; k++) vg_pool_release(w->p, live[k]);

@@ -34,7 +34,7 @@ static void write_text(const char *path, const char *text) {
 
 /* Writes a file whose tensors are f32 with value = 1000 * tensor number + element index. */
 static void write_st(const char *path, int n, const char *const *names, const int64_t (*shapes)[2], int base) {
-    vg_tensor t[8];
+    vg_tensor t[8] = {{0}};
     float *buf[8];
     for (int i = 0; i < n; i++) {
         int64_t ne = shapes[i][0] * shapes[i][1];

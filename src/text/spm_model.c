@@ -187,7 +187,7 @@ vg_status vg_spm_model_parse(vg_tokenizer *t, const uint8_t *buf, size_t len, co
     if (len == 0) return vg_err(VG_ERR_FORMAT, "%s: empty file", where);
     uint32_t f = 0;
     int w = 0;
-    bool have_normalizer = false;
+    bool have_normalizer = false, have_trainer = false;
     for (;;) {
         VG_TRY(pb_key(&r, &f, &w));
         if (!f) break;
@@ -197,14 +197,17 @@ vg_status vg_spm_model_parse(vg_tokenizer *t, const uint8_t *buf, size_t len, co
             VG_TRY(pb_bytes(&r, &sub));
         }
         if (f == 1) VG_TRY(read_piece(t, sub));
-        else if (f == 2) VG_TRY(read_trainer(t, sub, &ti));
+        else if (f == 2) { VG_TRY(read_trainer(t, sub, &ti)); have_trainer = true; }
         else if (f == 3) { VG_TRY(read_normalizer(t, sub)); have_normalizer = true; }
         else VG_TRY(pb_skip(&r, w));
     }
     if (t->vocab.n == 0) return vg_err(VG_ERR_FORMAT, "%s: not a sentencepiece model (no pieces)", where);
     if (ti.model_type != 1)
         return vg_err(VG_ERR_UNSUPPORTED, "%s: sentencepiece model type %llu is not supported (only Unigram = 1)", where, (unsigned long long)ti.model_type);
-    if (!have_normalizer) vg_log_debug("%s: no normalizer_spec, using identity normalisation", where);
+    /* sentencepiece writes pieces, then trainer_spec, then normalizer_spec: a file cut
+     * between fields is still a valid protobuf, so their absence is what shows it */
+    if (!have_trainer || !have_normalizer)
+        return vg_err(VG_ERR_FORMAT, "%s: no %s (truncated file?)", where, have_trainer ? "normalizer_spec" : "trainer_spec");
     VG_TRY(vg_spm_vocab_finish(&t->vocab, t->byte_fallback, where));
     t->eos_id = special_id(t, &ti.eos_piece, "</s>", ti.eos_id);
     t->pad_id = special_id(t, &ti.pad_piece, "<pad>", ti.pad_id);

@@ -149,6 +149,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
         goto done;
     }
     uint64_t before = vg_pool_get_stats(pool).current;
+    vg_pool_reset_peak(pool);
     act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag};
     vg_wan_dit_debug dbg = {.fn = on_act, .user = &a};
     vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
@@ -165,6 +166,19 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
             mr = r > mr ? r : mr;
         }
         printf("     %s: max|err| / max|ref| = %.3g (max|ref| %.3g)\n", check, ma / mr, mr);
+    }
+    /* the planner's prediction bounds the measured working set, and is tight */
+    uint64_t peak = vg_pool_get_stats(pool).peak - before;
+    uint64_t pred = vg_wan_dit_act_peak_bytes(c, m->blocks[0].attn1_q_w.type, B, hs.ne[2], hs.ne[3], hs.ne[4], ehs.ne[1],
+                                              g->n_threads);
+    snprintf(check, sizeof check, "%sact_peak_bytes%s", prefix, tag);
+    if (peak <= pred && pred - peak <= pred / 20) {
+        printf("PASS %s %s measured=%llu predicted=%llu\n", set, check, (unsigned long long)peak, (unsigned long long)pred);
+        g->pass++;
+    } else {
+        char why[160];
+        snprintf(why, sizeof why, "measured %llu bytes, predicted %llu", (unsigned long long)peak, (unsigned long long)pred);
+        vg_golden_fail(g, set, check, why);
     }
     if (vg_pool_get_stats(pool).current != before) {
         snprintf(check, sizeof check, "%spool_released%s", prefix, tag);

@@ -451,7 +451,13 @@ VG_TEST(test_no_cross_norm_and_bad_inputs) {
     check_spec_cfg(vg_wan_dit_cfg(m), &s, 128);
     vg_pool *pool = vg_pool_new("test", VG_POOL_UNLIMITED);
     vg_tensor out = {0};
+    vg_pool_reset_peak(pool);
     VG_CHECK_OK(run(m, pool, &out));
+    /* measured working set (out excluded) against the planner's bound */
+    uint64_t peak = vg_pool_get_stats(pool).peak - vg_pool_rounded(vg_tensor_nbytes(&out));
+    uint64_t pred = vg_wan_dit_act_peak_bytes(vg_wan_dit_cfg(m), VG_F32, 2, 2, 4, 6, 5, 0);
+    VG_CHECKF(peak <= pred && pred - peak <= pred / 20, "measured %llu predicted %llu", (unsigned long long)peak,
+              (unsigned long long)pred);
     vg_tensor_release(&out);
     VG_CHECK(vg_pool_get_stats(pool).current == 0);
     /* a latent width that is not a multiple of the patch */

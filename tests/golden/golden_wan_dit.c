@@ -254,6 +254,64 @@ static void bf16_run(vg_golden *g, const char *dir, const vg_wan_dit_config *cfg
     unlink(tmp);
 }
 
+/* Runs the model on the given tensors and compares with ref. */
+static void pipeline_call(vg_golden *g, const vg_wan_dit *m, vg_pool *pool, const vg_tensor *lat, float t,
+                          const vg_tensor *text, const vg_tensor *ref, const char *check) {
+    vg_tensor out = {0};
+    vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
+    if (vg_tensor_alloc(&out, pool, VG_F32, 5, ref->ne, "golden.out") != VG_OK ||
+        vg_wan_dit_forward(&ex, m, lat, &t, text, &out, NULL) != VG_OK)
+        vg_golden_fail(g, "wan_dit", check, vg_err_msg());
+    else
+        vg_golden_check(g, "wan_dit", check, &out, ref, 1e-4);
+    vg_tensor_release(&out);
+}
+
+/* The real diffusers layout: wan_pipeline/transformer/ (config.json +
+ * diffusion_pytorch_model.safetensors) loaded as a folder, and every denoising
+ * step's conditional and unconditional predictions of the WanPipeline run. */
+static void wan_pipeline_transformer(vg_golden *g) {
+    char pdir[4096], p[4096], n[128];
+    if (!vg_path_join(pdir, sizeof pdir, g->root, "wan_pipeline") || !vg_path_is_dir(pdir)) return;
+    vg_wan_dit *m = NULL;
+    vg_safetensors *io = NULL;
+    vg_pool *pool = NULL;
+    if (!vg_path_join(p, sizeof p, pdir, "transformer") || vg_wan_dit_load(p, &m) != VG_OK) {
+        vg_golden_fail(g, "wan_dit", "wan_pipeline.transformer_load", vg_err_msg());
+        goto done;
+    }
+    if (!vg_path_join(p, sizeof p, pdir, "io.safetensors") || vg_golden_wan_dit_open_io(p, &io) != VG_OK) {
+        vg_golden_fail(g, "wan_dit", "wan_pipeline.load_io", vg_err_msg());
+        goto done;
+    }
+    if (!(pool = vg_pool_new("golden.wan_dit.pipeline", VG_POOL_UNLIMITED))) goto done;
+    vg_tensor ts = vg_golden_tensor(g, io, "wan_dit", "act.timesteps");
+    vg_tensor pe = vg_golden_tensor(g, io, "wan_dit", "act.prompt_embeds");
+    vg_tensor ne = vg_golden_tensor(g, io, "wan_dit", "act.negative_prompt_embeds");
+    vg_tensor lat = vg_golden_tensor(g, io, "wan_dit", "in.latents");
+    if (!ts.data || !pe.data || !ne.data || !lat.data || ts.type != VG_I64) goto done;
+    for (int64_t i = 0; i < vg_tensor_nelem(&ts); i++) {
+        snprintf(n, sizeof n, "act.step%lld.noise_pred_cond", (long long)i);
+        if (!vg_st_find(io, n)) break;
+        vg_tensor rc = vg_golden_tensor(g, io, "wan_dit", n);
+        snprintf(n, sizeof n, "act.step%lld.noise_pred_uncond", (long long)i);
+        vg_tensor ru = vg_golden_tensor(g, io, "wan_dit", n);
+        if (!rc.data || !ru.data) break;
+        float t = (float)((const int64_t *)ts.data)[i];
+        snprintf(n, sizeof n, "wan_pipeline.step%lld.noise_pred_cond", (long long)i);
+        pipeline_call(g, m, pool, &lat, t, &pe, &rc, n);
+        snprintf(n, sizeof n, "wan_pipeline.step%lld.noise_pred_uncond", (long long)i);
+        pipeline_call(g, m, pool, &lat, t, &ne, &ru, n);
+        snprintf(n, sizeof n, "act.step%lld.latents", (long long)i);   /* the next step's input */
+        if (!vg_st_find(io, n)) break;
+        lat = vg_golden_tensor(g, io, "wan_dit", n);
+    }
+done:
+    vg_pool_free(pool);
+    vg_st_close(io);
+    vg_wan_dit_free(m);
+}
+
 void golden_wan_dit(vg_golden *g, const char *dir) {
     const char *set = "wan_dit";
     char p[4096], desc[256];
@@ -276,6 +334,7 @@ void golden_wan_dit(vg_golden *g, const char *dir) {
     vg_golden_wan_dit_case(g, set, m, io, "", "", 1, 1e-4);
     vg_golden_wan_dit_case(g, set, m, io, "batch2.", "", 1, 1e-4);
     bf16_run(g, dir, &cfg, io);
+    wan_pipeline_transformer(g);
 done:
     vg_st_close(io);
     vg_wan_dit_free(m);

@@ -1,0 +1,96 @@
+/* Wan VAE internals shared by wan_vae*.c: bound layers and the causal cache. */
+#ifndef VG_MODELS_WAN_VAE_INTERNAL_H
+#define VG_MODELS_WAN_VAE_INTERNAL_H
+
+#include "core/error.h"
+#include "io/weights.h"
+#include "models/wan_vae.h"
+
+/* A convolution as the VAE uses it; 2-D kernels are stored as [O, C, 1, kh, kw]
+ * views so every convolution runs as conv3d. */
+typedef struct vae_conv {
+    vg_tensor w;            /* [O, C, kt, kh, kw] (view into the weights) */
+    vg_tensor b;            /* [O] */
+    int O, C, kt, kh, kw;
+    int pad;                /* spatial zero padding (causal time padding is 2*pad_t by the cache) */
+    int cache;              /* cache slot index, -1 if none */
+} vae_conv;
+
+typedef struct vae_norm {
+    float *gamma;           /* [C] f32 copy (small) */
+    int C;
+} vae_norm;
+
+typedef enum vae_kind { VAE_RES, VAE_ATTN, VAE_UP2D, VAE_UP3D, VAE_DOWN2D, VAE_DOWN3D } vae_kind;
+
+typedef struct vae_layer {
+    vae_kind kind;
+    int in, out;            /* channels */
+    /* residual block */
+    vae_norm n1, n2;
+    vae_conv c1, c2, sc;    /* sc.O == 0: identity shortcut */
+    /* attention */
+    vae_norm an;
+    vae_conv qkv, proj;
+    /* resample */
+    vae_conv rs;            /* spatial conv: [out, in, 1, 3, 3] */
+    vae_conv tconv;         /* time conv (up3d: [2C, C, 3, 1, 1]; down3d: [C, C, 3, 1, 1]) */
+    int state;              /* up3d/down3d first-chunk flag slot */
+} vae_layer;
+
+typedef struct vae_net {
+    vae_conv conv_in;
+    vae_layer *layers;      /* encoder: down blocks + mid; decoder: mid + up blocks */
+    int n_layers;
+    vae_norm norm_out;
+    vae_conv conv_out;
+    int n_cache;            /* cache slots */
+    int n_state;            /* first-chunk flags */
+} vae_net;
+
+struct vg_wan_vae {
+    vg_wan_vae_cfg cfg;
+    vg_weights *w;
+    bool original_names;
+    vae_net enc, dec;
+    vae_conv quant_conv, post_quant_conv;
+};
+
+/* The causal cache of one run (one tile): for each kt=3 convolution, the last 2
+ * frames of its input (1 frame for the down3d time conv), kept across chunks. */
+typedef struct vae_cache {
+    vg_tensor *t;           /* [n] owned pool tensors, zeroed until first use */
+    bool *first_done;       /* [n_state]: the resample has seen its first chunk */
+    int n, n_state;
+} vae_cache;
+
+vg_status vae_cache_init(vae_cache *c, const vae_net *net);
+void vae_cache_reset(vae_cache *c);   /* releases tensors, clears flags */
+void vae_cache_free(vae_cache *c);
+
+/* Runs the encoder or decoder on one chunk. Consumes nothing; returns an owned
+ * pool tensor in *out. first_chunk: the decoder's first latent frame. */
+vg_status vae_net_forward(vg_exec *ex, const vae_net *net, vae_cache *cache, const vg_tensor *x, vg_tensor *out);
+
+/* y = conv(x) with no causal cache (1x1x1 convs such as quant_conv). */
+vg_status vae_conv_plain(vg_exec *ex, const vae_conv *c, const vg_tensor *x, vg_tensor *y, const char *who);
+
+/* Chunk loops shared by the untiled and tiled paths (wan_vae_codec.c). Each
+ * chunk's result (decoder output / quant_conv output, an owned contiguous pool
+ * tensor) is handed to `sink`, which may modify it in place; it is released after. */
+typedef vg_status (*vae_sink_fn)(void *user, int chunk, vg_tensor *piece);
+/* z [B, z_dim, T, h, w] (any strides) -> pieces [B, out, 1 or 4, 8h, 8w]. */
+vg_status vae_decode_stream(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vae_sink_fn sink, void *user,
+                            vg_wan_vae_debug_fn dbg, void *dbg_user);
+/* x [B, in, F, H, W] (any strides) -> pieces [B, 2 z_dim, 1, h, w] (quant_conv outputs). */
+vg_status vae_encode_stream(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *x, vae_sink_fn sink, void *user,
+                            vg_wan_vae_debug_fn dbg, void *dbg_user);
+
+/* Tiled runs (wan_vae_tiled.c). */
+vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vg_tensor *video,
+                           const vg_vae_tiling *t);
+/* h: contiguous [B, 2 z_dim, T', H/8, W/8] (quant_conv output, blended). */
+vg_status vae_tiled_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *video, vg_tensor *h,
+                           const vg_vae_tiling *t);
+
+#endif

@@ -8,7 +8,9 @@
  * sample_{i+1} after step i fed with the reference sample_i and model_output_i
  * (errors do not compound), tolerance 1e-5 * max(1, |ref|). A last check runs the
  * whole loop on vgen's own samples (stored model outputs) and compares the final
- * sample, which covers the multistep history carried between steps.
+ * sample, which covers the multistep history carried between steps. When the
+ * wan_pipeline set sits next to this one, its scheduler config and denoising loop
+ * are checked too ("pipeline.*").
  * The runner is shared with golden_sched_euler.c. */
 #include <math.h>
 #include <stdio.h>
@@ -272,4 +274,75 @@ void vg_golden_sched_run(vg_golden *g, const char *dir, const char *set, vg_sche
     free(image);
 }
 
-void golden_sched_unipc(vg_golden *g, const char *dir) { vg_golden_sched_run(g, dir, "sched_unipc", VG_SCHED_UNIPC); }
+/* The Wan pipeline run (if its set is present): the scheduler configured from the
+ * pipeline folder's scheduler/scheduler_config.json, fed with the pipeline's CFG
+ * noise predictions, must give its latents after every step ("" = current UniPC run,
+ * "unipc_v034." = the v0.34 run). */
+static void pipeline_run(vg_golden *g, const vg_safetensors *io, const char *cfg_path, const char *pfx,
+                         vg_sigma_schedule sched) {
+    const char *set = "sched_unipc";
+    char name[256], check[256];
+    vg_sched_config c;
+    vg_scheduler *s = NULL;
+    snprintf(name, sizeof name, "%sact.timesteps", pfx);
+    vg_tensor ts = vg_golden_tensor(g, io, set, name);
+    snprintf(name, sizeof name, "%sact.sigmas", pfx);
+    vg_tensor sg = vg_golden_tensor(g, io, set, name);
+    vg_tensor lat0 = vg_golden_tensor(g, io, set, "in.latents");
+    if (!ts.data || !sg.data || !lat0.data) return;
+    snprintf(check, sizeof check, "pipeline.%ssetup", pfx);
+    if (vg_sched_config_load(cfg_path, &c) != VG_OK) { vg_golden_fail(g, set, check, vg_err_msg()); return; }
+    c.sigma_schedule = sched;
+    int steps = (int)vg_tensor_nelem(&ts);
+    if (vg_sched_new(&c, steps, &s) != VG_OK) { vg_golden_fail(g, set, check, vg_err_msg()); return; }
+    snprintf(check, sizeof check, "pipeline.%stimesteps", pfx);
+    check_timesteps(g, set, check, s, &ts, VG_SCHED_UNIPC);
+    snprintf(check, sizeof check, "pipeline.%ssigmas", pfx);
+    check_sigmas(g, set, check, s, &sg);
+    int64_t n = vg_tensor_nelem(&lat0);
+    float *x = malloc((size_t)n * sizeof *x);
+    if (!x) { vg_golden_fail(g, set, check, "out of memory"); vg_sched_free(s); return; }
+    for (int i = 0; i < steps; i++) {
+        snprintf(name, sizeof name, "%sact.step%d.noise_pred", pfx, i);
+        vg_tensor np = vg_golden_tensor(g, io, set, name);
+        snprintf(name, sizeof name, "%sact.step%d.latents", pfx, i);
+        vg_tensor want = vg_golden_tensor(g, io, set, name);
+        vg_tensor prev = lat0;
+        if (i > 0) {
+            snprintf(name, sizeof name, "%sact.step%d.latents", pfx, i - 1);
+            prev = vg_golden_tensor(g, io, set, name);
+        }
+        if (!np.data || !want.data || !prev.data) break;
+        if (vg_tensor_nelem(&np) != n || vg_tensor_nelem(&want) != n || vg_tensor_nelem(&prev) != n) {
+            vg_golden_fail(g, set, name, "unexpected reference shape");
+            break;
+        }
+        memcpy(x, prev.data, (size_t)n * sizeof *x);
+        snprintf(check, sizeof check, "pipeline.%sstep%d.latents", pfx, i);
+        if (vg_sched_step(s, i, np.data, x, n) != VG_OK) { vg_golden_fail(g, set, check, vg_err_msg()); break; }
+        vg_tensor got = vg_tensor_wrap(VG_F32, want.nd, want.ne, x);
+        vg_golden_check(g, set, check, &got, &want, SCHED_TOL);
+    }
+    free(x);
+    vg_sched_free(s);
+}
+
+void golden_sched_unipc(vg_golden *g, const char *dir) {
+    vg_golden_sched_run(g, dir, "sched_unipc", VG_SCHED_UNIPC);
+    char pdir[4096], io_path[4096], cfg_path[4096];
+    if (!vg_path_join(pdir, sizeof pdir, g->root, "wan_pipeline") || !vg_path_is_dir(pdir)) return;
+    if (!vg_path_join(io_path, sizeof io_path, pdir, "io.safetensors") ||
+        !vg_path_join(cfg_path, sizeof cfg_path, pdir, "scheduler/scheduler_config.json") ||
+        !vg_path_is_file(io_path) || !vg_path_is_file(cfg_path))
+        return;
+    vg_safetensors *io = NULL;
+    char *image = NULL;
+    if (vg_st_open(io_path, &io) != VG_OK && open_realigned(io_path, &io, &image) != VG_OK) {
+        vg_golden_fail(g, "sched_unipc", "pipeline.io", vg_err_msg());
+        return;
+    }
+    pipeline_run(g, io, cfg_path, "", VG_SIGMAS_CURRENT);
+    if (vg_st_find(io, "unipc_v034.act.timesteps")) pipeline_run(g, io, cfg_path, "unipc_v034.", VG_SIGMAS_V034);
+    vg_st_close(io);
+    free(image);
+}

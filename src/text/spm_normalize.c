@@ -16,6 +16,44 @@
 
 static const char kSpace[] = "\xe2\x96\x81"; /* U+2581, sentencepiece's whitespace symbol */
 
+/* Darts double-array unit fields. */
+static inline bool du_has_leaf(uint32_t u) { return (u >> 8) & 1; }
+static inline uint32_t du_value(uint32_t u) { return u & 0x7fffffffu; }
+static inline uint32_t du_label(uint32_t u) { return u & (0x80000000u | 0xffu); }
+static inline uint32_t du_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
+
+/* Walks every node reachable from the root (each unit once, so a corrupt array with
+ * cycles still ends) and checks that each leaf's replacement offset lies inside the
+ * strings: lookups can then never read outside the blob. */
+static vg_status validate_trie(const vg_spm_normalizer *nm, const char *where) {
+    size_t n = nm->n_units;
+    uint8_t *seen = calloc(n, 1);
+    uint32_t *stack = malloc((n + 1) * sizeof *stack);
+    if (!seen || !stack) { free(seen); free(stack); return vg_err(VG_ERR_NO_MEMORY, "%s: out of memory checking the charsmap", where); }
+    size_t top = 0;
+    vg_status st = VG_OK;
+    stack[top++] = du_offset(nm->units[0]); /* the root's base */
+    while (top > 0 && st == VG_OK) {
+        uint32_t base = stack[--top];
+        for (uint32_t c = 1; c < 256; c++) {
+            uint32_t q = base ^ c;
+            if (q >= n || seen[q] || du_label(nm->units[q]) != c) continue;
+            seen[q] = 1;
+            uint32_t child = q ^ du_offset(nm->units[q]);
+            if (du_has_leaf(nm->units[q])) {
+                if (child >= n || du_value(nm->units[child]) >= nm->strings_len) {
+                    st = vg_err(VG_ERR_FORMAT, "%s: precompiled_charsmap entry %u points outside its data", where, q);
+                    break;
+                }
+            }
+            stack[top++] = child; /* one push per unit seen, plus the root: top <= n + 1 */
+        }
+    }
+    free(seen);
+    free(stack);
+    return st;
+}
+
 vg_status vg_spm_normalizer_set_charsmap(vg_spm_normalizer *nm, const uint8_t *blob, size_t len, const char *where) {
     if (len <= 4) return vg_err(VG_ERR_FORMAT, "%s: precompiled_charsmap is %zu bytes, too short", where, len);
     uint32_t trie_size = (uint32_t)blob[0] | (uint32_t)blob[1] << 8 | (uint32_t)blob[2] << 16 | (uint32_t)blob[3] << 24;
@@ -35,7 +73,9 @@ vg_status vg_spm_normalizer_set_charsmap(vg_spm_normalizer *nm, const uint8_t *b
     nm->strings[n_str] = 0;
     nm->n_units = n_units;
     nm->strings_len = n_str;
-    return VG_OK;
+    vg_status st = validate_trie(nm, where);
+    if (st != VG_OK) vg_spm_normalizer_free(nm);
+    return st;
 }
 
 void vg_spm_normalizer_free(vg_spm_normalizer *nm) {
@@ -45,12 +85,6 @@ void vg_spm_normalizer_free(vg_spm_normalizer *nm) {
     nm->strings = NULL;
     nm->n_units = nm->strings_len = 0;
 }
-
-/* Darts double-array unit fields. */
-static inline bool du_has_leaf(uint32_t u) { return (u >> 8) & 1; }
-static inline uint32_t du_value(uint32_t u) { return u & 0x7fffffffu; }
-static inline uint32_t du_label(uint32_t u) { return u & (0x80000000u | 0xffu); }
-static inline uint32_t du_offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
 
 /* Longest key of the double array prefixing s[0..n): its length (0: none) and value. */
 static size_t darts_longest(const vg_spm_normalizer *nm, const char *s, size_t n, uint32_t *value) {
@@ -108,7 +142,7 @@ static vg_status normalize_prefix(const vg_spm_normalizer *nm, const vg_tok_trie
     uint32_t value = 0;
     size_t len = darts_longest(nm, s, n, &value);
     if (len) {
-        if (value >= nm->strings_len && !(value == nm->strings_len && nm->strings_len == 0))
+        if (value >= nm->strings_len) /* excluded by validate_trie */
             return vg_err(VG_ERR_FORMAT, "tokenizer: charsmap replacement offset %u is past its %zu bytes", value, nm->strings_len);
         *rep = nm->strings + value;
         *rep_len = strnlen(*rep, nm->strings_len - value);

@@ -77,10 +77,6 @@ static vg_status parse_entry(const char *label, const char *name, json_t *v, uin
     if (end > data_len)
         return vg_err(VG_ERR_FORMAT, "%s: tensor '%s': span [%llu, %llu) passes the end of the data (%llu bytes)",
                       label, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_len);
-    if ((data_start + begin) % es)
-        return vg_err(VG_ERR_UNSUPPORTED,
-                      "%s: tensor '%s': data at file offset %llu is not aligned to its %llu-byte elements",
-                      label, name, (unsigned long long)(data_start + begin), (unsigned long long)es);
     out->offset = begin;
     out->nbytes = end - begin;
     out->name = strdup(name);
@@ -144,6 +140,18 @@ static vg_status parse(vg_safetensors *st, const uint8_t *buf, size_t len, const
     if (!st->by_name) { s = vg_err(VG_ERR_NO_MEMORY, "%s: out of memory", label); goto done; }
     for (int i = 0; i < st->n; i++) st->by_name[i] = i;
     qsort_r(st->by_name, st->n, sizeof(int), cmp_name, st->t);
+    /* the format does not promise alignment: copy misaligned tensors once */
+    for (int i = 0; i < st->n; i++) {
+        vg_st_info *t = &st->t[i];
+        size_t es = vg_type(t->type)->elem_size;
+        if (((uintptr_t)(st->data + t->offset)) % es == 0 || t->nbytes == 0) continue;
+        if (posix_memalign(&t->aligned_copy, 64, (size_t)t->nbytes) != 0) {
+            t->aligned_copy = NULL;
+            s = vg_err(VG_ERR_NO_MEMORY, "%s: tensor '%s': out of memory for an aligned copy", label, t->name);
+            goto done;
+        }
+        memcpy(t->aligned_copy, st->data + t->offset, (size_t)t->nbytes);
+    }
 done:
     json_decref(root);
     return s;
@@ -197,7 +205,10 @@ vg_status vg_st_open(const char *path, vg_safetensors **out) {
 
 void vg_st_close(vg_safetensors *st) {
     if (!st) return;
-    for (int i = 0; i < st->n; i++) free(st->t[i].name);
+    for (int i = 0; i < st->n; i++) {
+        free(st->t[i].name);
+        free(st->t[i].aligned_copy);
+    }
     free(st->t);
     free(st->by_name);
     json_decref(st->meta);
@@ -223,7 +234,8 @@ const vg_st_info *vg_st_find(const vg_safetensors *st, const char *name) {
 }
 
 vg_tensor vg_st_tensor(const vg_safetensors *st, const vg_st_info *info) {
-    return vg_tensor_wrap(info->type, info->nd, info->ne, (void *)(st->data + info->offset));
+    void *p = info->aligned_copy ? info->aligned_copy : (void *)(st->data + info->offset);
+    return vg_tensor_wrap(info->type, info->nd, info->ne, p);
 }
 
 const char *vg_st_metadata(const vg_safetensors *st, const char *key) {

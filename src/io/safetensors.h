@@ -2,8 +2,9 @@
  *
  * Validation on open: header length against the file size, JSON syntax and UTF-8
  * (jansson), duplicate names, known dtypes, shapes of non-negative dims, shape x
- * dtype size equal to the span, spans inside the data area, no overlaps, element
- * alignment, no integer overflow. A file that passes can be read without further
+ * dtype size equal to the span, spans inside the data area, no overlaps, no integer
+ * overflow. Tensors whose bytes are not aligned to their element size (allowed by
+ * the format, and found in real files) are copied once into aligned memory. A file that passes can be read without further
  * checks. */
 #ifndef VG_IO_SAFETENSORS_H
 #define VG_IO_SAFETENSORS_H
@@ -20,6 +21,8 @@ typedef struct vg_st_info {
     int64_t ne[VG_MAX_DIMS];
     uint64_t offset;      /* from the start of the data area */
     uint64_t nbytes;
+    void *aligned_copy;   /* owned copy when the file's bytes are not aligned to the
+                             element size (vg_st_tensor returns it); NULL otherwise */
 } vg_st_info;
 
 typedef struct vg_safetensors vg_safetensors;

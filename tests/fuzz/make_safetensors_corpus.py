@@ -99,10 +99,10 @@ def corpus():
     c["offsets_one"] = st_bytes('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4]}}', f32(1))
     c["offsets_float"] = st_bytes('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0.0,4.0]}}', f32(1))
     c["offsets_string"] = st_bytes('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,"4"]}}', f32(1))
-    c["misaligned_f32_begin"] = st_bytes({"a": ent("F32", [1], 2, 6)}, f32(1, 2))
-    c["misaligned_i64_begin"] = st_bytes({"a": ent("I64", [1], 4, 12)}, f32(1, 2, 3))
+    c["valid_misaligned_f32_begin"] = st_bytes({"a": ent("F32", [1], 2, 6)}, f32(1, 2))
+    c["valid_misaligned_i64_begin"] = st_bytes({"a": ent("I64", [1], 4, 12)}, f32(1, 2, 3))
     # header not padded: the f32 data starts at an odd file offset
-    c["misaligned_f32_unpadded_header"] = st_bytes(b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32(1), pad=False)
+    c["valid_misaligned_f32_unpadded_header"] = st_bytes(b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32(1), pad=False)
 
     # ---- shapes -----------------------------------------------------------
     c["shape_2p62_elements_f32"] = st_bytes({"a": ent("F32", [2**62], 0, 4)}, f32(1))

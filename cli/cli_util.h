@@ -1,0 +1,14 @@
+/* Strict option parsing shared by the subcommands. */
+#ifndef VG_CLI_UTIL_H
+#define VG_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Whole-string integer / float parses; on failure print "vgen CMD: --OPT: ..." and return false. */
+bool vg_cli_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
+bool vg_cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+bool vg_cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+bool vg_cli_size(const char *cmd, const char *opt, const char *s, uint64_t *out);
+
+#endif

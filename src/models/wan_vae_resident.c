@@ -1,0 +1,84 @@
+/* Device copy of the Wan VAE's decoder side (post_quant_conv + decoder), for the
+ * offload policies: text-to-video never runs the encoder, so it stays on the host. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mem/stream.h"
+#include "models/wan_vae_internal.h"
+#include "models/wan_vae_resident.h"
+
+static void conv_tensors(vae_conv *c, vg_tensor **out, int *n) {
+    if (c->w.data) { if (out) out[*n] = &c->w; (*n)++; }
+    if (c->b.data) { if (out) out[*n] = &c->b; (*n)++; }
+}
+
+/* every weight tensor the decoder reads (pointers into v and its layer array) */
+static int decoder_tensors(vg_wan_vae *v, vg_tensor **out) {
+    int n = 0;
+    conv_tensors(&v->post_quant_conv, out, &n);
+    conv_tensors(&v->dec.conv_in, out, &n);
+    for (int i = 0; i < v->dec.n_layers; i++) {
+        vae_layer *l = &v->dec.layers[i];
+        vae_conv *cs[] = {&l->c1, &l->c2, &l->sc, &l->qkv, &l->proj, &l->rs, &l->tconv};
+        for (int j = 0; j < 7; j++) conv_tensors(cs[j], out, &n);
+    }
+    conv_tensors(&v->dec.conv_out, out, &n);
+    return n;
+}
+
+uint64_t vg_wan_vae_decoder_bytes(const vg_wan_vae *host) {
+    vg_wan_vae tmp = *host;
+    int n = decoder_tensors(&tmp, NULL);
+    vg_tensor **list = malloc(sizeof *list * (n ? n : 1));
+    if (!list) return 0;
+    decoder_tensors(&tmp, list);
+    uint64_t b = 0;
+    for (int i = 0; i < n; i++) b += vg_pool_rounded(vg_tensor_nbytes(list[i]));
+    free(list);
+    return b;
+}
+
+vg_status vg_wan_vae_decoder_to_device(vg_backend *dev, const vg_wan_vae *host, vg_wan_vae_resident *out) {
+    memset(out, 0, sizeof *out);
+    vg_wan_vae *v = malloc(sizeof *v);
+    vae_layer *layers = malloc(sizeof *layers * (host->dec.n_layers ? host->dec.n_layers : 1));
+    if (!v || !layers) {
+        free(v);
+        free(layers);
+        return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    }
+    *v = *host;
+    memcpy(layers, host->dec.layers, sizeof *layers * host->dec.n_layers);
+    v->dec.layers = layers;
+    v->w = NULL;                               /* the copy owns no mapping */
+    int n = decoder_tensors(v, NULL);
+    vg_tensor **list = malloc(sizeof *list * (n ? n : 1));
+    const vg_tensor **hostv = malloc(sizeof *hostv * (n ? n : 1));
+    vg_tensor *views = malloc(sizeof *views * (n ? n : 1));
+    vg_status s = list && hostv && views ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    if (s == VG_OK) {
+        decoder_tensors(v, list);
+        for (int i = 0; i < n; i++) hostv[i] = list[i];
+        vg_wunit u = {.t = hostv, .n = n};
+        s = vg_wunit_upload(dev, &u, "vae.decoder_weights", &out->mem, views);
+        if (s == VG_OK)
+            for (int i = 0; i < n; i++) *list[i] = views[i];
+    }
+    free(list);
+    free(hostv);
+    free(views);
+    if (s != VG_OK) {
+        free(layers);
+        free(v);
+        return s;
+    }
+    out->vae = v;
+    return VG_OK;
+}
+
+void vg_wan_vae_resident_release(vg_backend *dev, vg_wan_vae_resident *r) {
+    if (r->vae) free(r->vae->dec.layers);
+    free(r->vae);
+    vg_backend_release(dev, r->mem);
+    memset(r, 0, sizeof *r);
+}

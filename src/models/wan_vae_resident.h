@@ -1,0 +1,20 @@
+/* Device residency of the Wan VAE decoder (see wan_vae_resident.c). */
+#ifndef VG_MODELS_WAN_VAE_RESIDENT_H
+#define VG_MODELS_WAN_VAE_RESIDENT_H
+
+#include "backend/backend.h"
+#include "models/wan_vae.h"
+
+typedef struct vg_wan_vae_resident {
+    vg_wan_vae *vae;     /* a copy whose decoder weights live on the device; decode with it */
+    void *mem;           /* the device allocation (NULL on a host-weights device) */
+} vg_wan_vae_resident;
+
+/* Bytes the decoder side's weights take on a device. */
+uint64_t vg_wan_vae_decoder_bytes(const vg_wan_vae *host);
+/* Uploads the decoder side ("vae.decoder_weights"); the copy's encoder still points
+ * at the host weights and must not be used on a device that cannot read them. */
+vg_status vg_wan_vae_decoder_to_device(vg_backend *dev, const vg_wan_vae *host, vg_wan_vae_resident *out);
+void vg_wan_vae_resident_release(vg_backend *dev, vg_wan_vae_resident *r);
+
+#endif

@@ -1,0 +1,86 @@
+/* Public entry points: tokenize the prompts, read optional initial latents, run;
+ * video accessors and saving. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "pipeline/pipeline.h"
+#include "video/video.h"
+
+static vg_status tokenize(const vg_model *m, const char *text, int L, int32_t *ids, int32_t *mask) {
+    if (!m->tok)
+        return vg_err(VG_ERR_MISSING, "%s: the model folder has no tokenizer/ to turn the prompt into tokens", m->path);
+    vg_tokenize_opts o = vg_tokenize_default_opts();
+    o.max_length = L;
+    o.pad_to_max = true;
+    o.truncate = true;
+    int n = 0;
+    VG_TRY(vg_tokenize(m->tok, text ? text : "", &o, ids, mask, L, &n));
+    if (n != L) return vg_err(VG_ERR_INTERNAL, "tokenizer returned %d positions, expected %d", n, L);
+    return VG_OK;
+}
+
+/* "latents" [1, z, F', H', W'] f32 from a .safetensors file, shape-checked */
+static vg_status read_latents(const char *path, const int64_t *ne, float **out) {
+    vg_safetensors *st;
+    VG_TRY(vg_st_open(path, &st));
+    const vg_st_info *inf = vg_st_find(st, "latents");
+    if (!inf && vg_st_count(st) == 1) inf = vg_st_at(st, 0);
+    vg_status s = VG_OK;
+    if (!inf) s = vg_err(VG_ERR_MISSING, "%s: no tensor named 'latents'", path);
+    else if (inf->type != VG_F32 || inf->nd != 5 || inf->ne[0] != ne[0] || inf->ne[1] != ne[1] || inf->ne[2] != ne[2] ||
+             inf->ne[3] != ne[3] || inf->ne[4] != ne[4])
+        s = vg_err(VG_ERR_SHAPE, "%s: latents must be f32 [%lld, %lld, %lld, %lld, %lld] for this size and frame count", path,
+                   (long long)ne[0], (long long)ne[1], (long long)ne[2], (long long)ne[3], (long long)ne[4]);
+    if (s == VG_OK) {
+        *out = malloc(inf->nbytes);
+        if (!*out) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
+        else memcpy(*out, vg_st_tensor(st, inf).data, inf->nbytes);
+    }
+    vg_st_close(st);
+    return s;
+}
+
+vg_status vg_t2v_generate(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_video **out) {
+    *out = NULL;
+    if (!p->prompt) return vg_ctx_fail(ctx, vg_err(VG_ERR_INVALID_ARG, "no prompt"));
+    int64_t ne[5];
+    vg_status s = vg_t2v_validate(m, p, ne);
+    if (s != VG_OK) return vg_ctx_fail(ctx, s);
+    int L = p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN;
+    int32_t *buf = calloc((size_t)4 * L, sizeof(int32_t));
+    float *lat = NULL;
+    if (!buf) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
+    vg_t2v_inputs in = {.ids = buf, .mask = buf + L, .neg_ids = buf + 2 * L, .neg_mask = buf + 3 * L, .len = L};
+    s = tokenize(m, p->prompt, L, buf, buf + L);
+    if (s == VG_OK && p->guidance_scale > 1.0f) s = tokenize(m, p->negative_prompt, L, buf + 2 * L, buf + 3 * L);
+    if (s == VG_OK && p->latents_path) {
+        s = read_latents(p->latents_path, ne, &lat);
+        in.latents = lat;
+    }
+    if (s == VG_OK) s = vg_t2v_run(ctx, m, p, &in, NULL, NULL, out);
+    free(buf);
+    free(lat);
+    return vg_ctx_fail(ctx, s);
+}
+
+int vg_video_frames(const vg_video *v) { return v->frames; }
+int vg_video_height(const vg_video *v) { return v->height; }
+int vg_video_width(const vg_video *v) { return v->width; }
+const float *vg_video_data(const vg_video *v) { return v->rgb; }
+
+vg_status vg_video_save(vg_ctx *ctx, const vg_video *v, const char *path, double fps) {
+    int64_t n = (int64_t)v->frames * v->height * v->width * 3;
+    uint8_t *u8 = malloc((size_t)n);
+    if (!u8) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
+    vg_video_to_u8(v->rgb, u8, n);
+    vg_status s = vg_video_write(path, u8, v->frames, v->height, v->width, fps, NULL);
+    free(u8);
+    return vg_ctx_fail(ctx, s);
+}
+
+void vg_video_free(vg_video *v) {
+    if (!v) return;
+    free(v->rgb);
+    free(v);
+}

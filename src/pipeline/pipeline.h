@@ -1,0 +1,50 @@
+/* Text-to-video pipeline internals (the public API is in include/vgen.h). */
+#ifndef VG_PIPELINE_PIPELINE_H
+#define VG_PIPELINE_PIPELINE_H
+
+#include <limits.h>
+
+#include "mem/planner.h"
+#include "models/t5.h"
+#include "models/wan_dit.h"
+#include "models/wan_vae.h"
+#include "pipeline/ctx.h"
+#include "sched/scheduler.h"
+#include "text/tokenizer.h"
+
+struct vg_model {
+    char path[PATH_MAX];
+    vg_tokenizer *tok;          /* NULL if the folder has none (ids must then be given) */
+    vg_t5 *te;                  /* text encoder */
+    vg_wan_dit *dit;            /* transformer */
+    vg_wan_vae *vae;
+    vg_sched_config sched;      /* from scheduler/scheduler_config.json (or Wan defaults) */
+};
+
+struct vg_video {
+    int frames, height, width;
+    float *rgb;                 /* [frames, height, width, 3] in [0, 1] */
+};
+
+#define VG_WAN_DEFAULT_TEXT_LEN 512
+
+/* Everything a run needs besides the model, with text already tokenized. */
+typedef struct vg_t2v_inputs {
+    const int32_t *ids, *mask;           /* [len] prompt */
+    const int32_t *neg_ids, *neg_mask;   /* [len] negative prompt (used when guidance > 1) */
+    int len;
+    const float *latents;                /* [z * F' * H' * W'] initial noise, or NULL: from the seed */
+} vg_t2v_inputs;
+
+/* Named intermediates ("act.step0.noise_pred", "act.vae_input_latents", ...). */
+typedef void (*vg_t2v_debug_fn)(const char *name, const vg_tensor *t, void *user);
+
+/* Validates p against the model; fills the latent shape [1, z, F', H', W']. */
+vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *latent_ne);
+/* Runs the phases on ctx's device. */
+vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, const vg_t2v_inputs *in,
+                     vg_t2v_debug_fn dbg, void *dbg_user, vg_video **out);
+/* The plan input for a run of p with m on ctx's device. */
+vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *out);
+
+#endif

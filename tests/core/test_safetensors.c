@@ -35,6 +35,13 @@ static uint8_t *read_all(const char *path, size_t *len) {
     return b;
 }
 
+/* Start of the data area of a file image that opened (8-byte length + header). */
+static const uint8_t *data_area(const uint8_t *img) {
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | img[i];
+    return img + 8 + hl;
+}
+
 /* A message is one line: non-empty, no control characters. */
 static int one_line(const char *m) {
     if (!m[0]) return 0;
@@ -268,8 +275,16 @@ static void check_one(const char *dir, const char *fname, int *n_valid, int *n_b
             for (int i = 0; i < vg_st_count(st); i++) {
                 vg_tensor t = vg_st_tensor(st, vg_st_at(st, i));
                 uint64_t nb = vg_st_at(st, i)->nbytes;
-                if (lo && !vg_st_at(st, i)->aligned_copy) ALL_CHECKF((const uint8_t *)t.data >= lo && (const uint8_t *)t.data + nb <= lo + len,
-                                  "%s: span outside the image", fname);
+                if (lo) {
+                    const uint8_t *src = data_area(img) + vg_st_at(st, i)->offset;
+                    ALL_CHECKF(src + nb <= lo + len, "%s: span outside the image", fname);
+                    if (vg_st_at(st, i)->aligned_copy)   /* a copy of the same bytes, aligned */
+                        ALL_CHECKF(memcmp(t.data, src, nb) == 0 &&
+                                       (uintptr_t)t.data % vg_type(vg_st_at(st, i)->type)->elem_size == 0,
+                                   "%s: aligned copy differs", fname);
+                    else
+                        ALL_CHECKF((const uint8_t *)t.data == src, "%s: view is not at its span", fname);
+                }
                 for (uint64_t k = 0; k < nb; k++) sum += ((const uint8_t *)t.data)[k];
             }
             (void)sum;
@@ -346,7 +361,9 @@ VG_TEST(prefixes_and_byte_flips) {
                 for (int k = 0; k < vg_st_count(st); k++) {
                     const vg_st_info *inf = vg_st_at(st, k);
                     vg_tensor t = vg_st_tensor(st, inf);
-                    VG_CHECK((uint8_t *)t.data >= m && (uint8_t *)t.data + inf->nbytes <= m + len);
+                    const uint8_t *src = data_area(m) + inf->offset;
+                    VG_CHECK(src >= m && src + inf->nbytes <= m + len);
+                    VG_CHECK(memcmp(t.data, src, inf->nbytes) == 0);
                 }
                 vg_st_close(st);
             } else {

@@ -129,15 +129,14 @@ static vg_status conv_core(vg_exec *ex, const conv_geom *g, float *y, const floa
     vg_tensor_release(&wblk);
     if (b) {
         const vg_type_traits *bt = vg_type(b->type);
-        for (int64_t o = 0; o < g->O; o++) {
+        const int64_t rows = g->N * g->O;
+#pragma omp parallel for num_threads(nt) schedule(static) if (rows * P > 262144)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t o = r % g->O;
             float bv;
             bt->to_f32((const uint8_t *)b->data + (size_t)(o * b->st[0]) * bt->elem_size, &bv, 1);
-            if (bv == 0.0f) continue;
-#pragma omp parallel for num_threads(nt) if (g->N * P > 65536)
-            for (int64_t n = 0; n < g->N; n++) {
-                float *row = y + (n * g->O + o) * P;
-                for (int64_t p = 0; p < P; p++) row[p] += bv;
-            }
+            float *row = y + r * P;
+            for (int64_t p = 0; p < P; p++) row[p] += bv;
         }
     }
     return VG_OK;

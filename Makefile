@@ -42,7 +42,8 @@ bench: build
 
 DEMO_PROMPT ?= a red fox running through fresh snow
 demo: deps build
-	./build/vgen generate --model models/tiny-wan --prompt "$(DEMO_PROMPT)" --output out.mp4
+	./build/vgen generate --model models/tiny-wan --prompt "$(DEMO_PROMPT)" \
+	    --height 192 --width 320 --num-frames 25 --steps 20 --output out.mp4
 
 FUZZ_SECONDS ?= 20
 check: test asan

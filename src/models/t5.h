@@ -110,8 +110,11 @@ uint64_t vg_t5_param_bytes_for(const vg_t5_config *cfg, vg_dtype wtype);
 /* Upper bound of the bytes vg_t5_encode allocates from ex->pool at once for
  * `batch` sequences of `len` tokens (the caller's `out` not included), with
  * n_threads as in vg_exec (0: OpenMP default). wtype is the linear-weight dtype
- * (non-f32 weights need a conversion tile). Derivation: t5_forward.c. */
-uint64_t vg_t5_act_peak_bytes(const vg_t5_config *cfg, vg_dtype wtype, int batch, int len, int n_threads);
+ * (non-f32 weights need a conversion tile). general_masks: some mask is not a run
+ * of ones followed by zeros (tokenizer masks always are; other masks need a
+ * combined [H, L, L] bias + padding tensor). Derivation: t5_forward.c. */
+uint64_t vg_t5_act_peak_bytes(const vg_t5_config *cfg, vg_dtype wtype, int batch, int len, int n_threads,
+                              bool general_masks);
 
 /* ---- forward --------------------------------------------------------------- */
 

@@ -37,10 +37,10 @@ int vg_t5_rel_bucket(int64_t rel, int num_buckets, int max_distance) {
 
 /* Mirrors the allocation sequence of vg_t5_encode below (each request rounded as
  * the pool rounds it):
- *   whole call:  buckets [L, L] i32 + bias [H, L, L] + comb [1, H, L, L] and
- *                pad [B, 1, 1, L] (the combined bias+padding mask and the padding
- *                row, only allocated when a mask is not a plain prefix of ones,
- *                counted always);
+ *   whole call:  buckets [L, L] i32 + bias [H, L, L], and when general_masks
+ *                (a mask that is not a run of ones then zeros, as tokenizers
+ *                make) comb [1, H, L, L] + pad [B, 1, 1, L], the combined
+ *                bias+padding mask and the padding row;
  *   attention:   max( x [B,L,D] + q,k,v [B,L,I] + linear tile,
  *                     q,k,v + o [B,L,I] + attention scratch,
  *                     o + y [B,L,D] + linear tile );
@@ -61,10 +61,11 @@ static uint64_t linear_tile(vg_dtype wtype, int64_t N, int64_t K) {
 
 static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
-uint64_t vg_t5_act_peak_bytes(const vg_t5_config *c, vg_dtype wtype, int batch, int len, int n_threads) {
+uint64_t vg_t5_act_peak_bytes(const vg_t5_config *c, vg_dtype wtype, int batch, int len, int n_threads,
+                              bool general_masks) {
     uint64_t B = batch, L = len, D = c->d_model, H = c->num_heads, Dk = c->d_kv, I = H * Dk, F = c->d_ff;
     int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
-    uint64_t whole = rnd(L * L * 4) + 2 * rnd(H * L * L * 4) + rnd(B * L * 4);
+    uint64_t whole = rnd(L * L * 4) + rnd(H * L * L * 4) + (general_masks ? rnd(H * L * L * 4) + rnd(B * L * 4) : 0);
     uint64_t x = rnd(B * L * D * 4), qkv = rnd(B * L * I * 4), g = rnd(B * L * F * 4);
     uint64_t t_in = linear_tile(wtype, I, D), t_out = linear_tile(wtype, D, I);
     uint64_t t_ff_in = linear_tile(wtype, F, D), t_ff_out = linear_tile(wtype, D, F);

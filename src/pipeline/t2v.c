@@ -94,7 +94,7 @@ vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_p
     uint64_t vid = vg_pool_rounded((uint64_t)3 * p->num_frames * p->height * p->width * 4);
 
     in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
-    in->comp[VG_PHASE_TEXT].act_peak = vg_t5_act_peak_bytes(tc, main_dtype(&m->te->layers[0].q), 1, L, nt);
+    in->comp[VG_PHASE_TEXT].act_peak = vg_t5_act_peak_bytes(tc, main_dtype(&m->te->layers[0].q), 1, L, nt, false);
     in->held[VG_PHASE_TEXT] = n_text * emb;
 
     vg_dit_sizes ds = vg_dit_runtime_sizes(m->dit);

@@ -256,7 +256,7 @@ static double compare(const vg_t5 *t5, const ref_model *m, const int32_t *ids, c
     vg_pool_stats st = vg_pool_get_stats(pool);
     VG_CHECKF(st.current == base, "activations not released: %llu vs %llu", (unsigned long long)st.current,
               (unsigned long long)base);
-    uint64_t est = vg_t5_act_peak_bytes(&m->c, m->wtype, B, S, n_threads);
+    uint64_t est = vg_t5_act_peak_bytes(&m->c, m->wtype, B, S, n_threads, true);
     VG_CHECKF(st.peak - base <= est, "peak %llu above estimate %llu", (unsigned long long)(st.peak - base),
               (unsigned long long)est);
     double *ref = malloc(sizeof(double) * B * S * m->c.d_model);

@@ -1,0 +1,133 @@
+/* Wan VAE loading errors: a missing tensor or a tensor with the wrong channel
+ * count fails with a message naming the tensor and (for shapes) both shapes;
+ * both namings of the golden weights load. Uses ../shared/golden/wan_vae. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/json_util.h"
+#include "io/safetensors.h"
+#include "models/wan_vae.h"
+#include "vg_test.h"
+
+static char g_src[1024], g_tmp[256];
+
+/* Copies the golden VAE into g_tmp, dropping `drop` and giving `reshape` the shape `ne`. */
+static int write_variant(const char *drop, const char *reshape, int nd, const int64_t *ne) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/weights.safetensors", g_src);
+    vg_safetensors *st;
+    if (vg_st_open(p, &st) != VG_OK) return 0;
+    int n = vg_st_count(st), k = 0;
+    const char **names = calloc((size_t)n, sizeof *names);
+    vg_tensor *ts = calloc((size_t)n, sizeof *ts);
+    float *extra = NULL;
+    for (int i = 0; i < n; i++) {
+        const vg_st_info *inf = vg_st_at(st, i);
+        if (drop && strcmp(inf->name, drop) == 0) continue;
+        names[k] = inf->name;
+        ts[k] = vg_st_tensor(st, inf);
+        if (reshape && strcmp(inf->name, reshape) == 0) {
+            int64_t m = 1;
+            for (int d = 0; d < nd; d++) m *= ne[d];
+            extra = calloc((size_t)m, sizeof(float));
+            ts[k] = vg_tensor_wrap(VG_F32, nd, ne, extra);
+        }
+        k++;
+    }
+    snprintf(p, sizeof p, "%s/weights.safetensors", g_tmp);
+    vg_status s = vg_st_write(p, names, ts, k, NULL, 0);
+    free(names); free(ts); free(extra);
+    vg_st_close(st);
+    return s == VG_OK;
+}
+
+VG_TEST(loads_both_namings) {
+    vg_wan_vae *v = NULL;
+    VG_CHECK_OK(vg_wan_vae_load(g_src, &v));
+    VG_CHECK(v && !vg_wan_vae_original_names(v) && vg_wan_vae_config(v)->spatial_factor == 8 &&
+             vg_wan_vae_config(v)->temporal_factor == 4);
+    vg_wan_vae_free(v);
+    char o[1100];
+    snprintf(o, sizeof o, "%s/../wan_vae_original_names", g_src);
+    v = NULL;
+    VG_CHECK_OK(vg_wan_vae_load(o, &v));
+    VG_CHECK(v && vg_wan_vae_original_names(v));
+    vg_wan_vae_free(v);
+}
+
+VG_TEST(missing_tensor_named) {
+    VG_CHECK(write_variant("decoder.up_blocks.1.resnets.0.conv_shortcut.weight", NULL, 0, NULL));
+    vg_wan_vae *v = NULL;
+    vg_status s = vg_wan_vae_load(g_tmp, &v);
+    VG_CHECK(s == VG_ERR_MISSING && v == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "decoder.up_blocks.1.resnets.0.conv_shortcut.weight") != NULL, "%s", vg_err_msg());
+}
+
+VG_TEST(wrong_channels_named_with_shapes) {
+    /* conv1 of the first decoder mid resnet with one input channel too many */
+    vg_safetensors *st;
+    char p[1200];
+    snprintf(p, sizeof p, "%s/weights.safetensors", g_src);
+    VG_CHECK_OK(vg_st_open(p, &st));
+    const vg_st_info *inf = vg_st_find(st, "decoder.mid_block.resnets.0.conv1.weight");
+    VG_CHECK(inf != NULL);
+    if (!inf) { vg_st_close(st); return; }
+    int64_t ne[5] = {inf->ne[0], inf->ne[1] + 1, inf->ne[2], inf->ne[3], inf->ne[4]};
+    vg_st_close(st);
+    VG_CHECK(write_variant(NULL, "decoder.mid_block.resnets.0.conv1.weight", 5, ne));
+    vg_wan_vae *v = NULL;
+    vg_status s = vg_wan_vae_load(g_tmp, &v);
+    VG_CHECK(s == VG_ERR_SHAPE && v == NULL);
+    char want[64];
+    snprintf(want, sizeof want, "%lld", (long long)ne[1]);
+    VG_CHECKF(strstr(vg_err_msg(), "decoder.mid_block.resnets.0.conv1.weight") != NULL && strstr(vg_err_msg(), want),
+              "%s", vg_err_msg());
+}
+
+VG_TEST(bad_config_rejected) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/config.json", g_tmp);
+    FILE *f = fopen(p, "w");
+    fprintf(f, "{\"base_dim\": 6, \"z_dim\": 4, \"is_residual\": true}");
+    fclose(f);
+    VG_CHECK(write_variant(NULL, NULL, 0, NULL));
+    vg_wan_vae *v = NULL;
+    VG_CHECK(vg_wan_vae_load(g_tmp, &v) == VG_ERR_UNSUPPORTED && v == NULL);
+    f = fopen(p, "w");
+    fprintf(f, "{\"base_dim\": 6, \"z_dim\": 4, \"latents_mean\": [1, 2], \"latents_std\": [1, 2, 3, 4]}");
+    fclose(f);
+    VG_CHECK(vg_wan_vae_load(g_tmp, &v) == VG_ERR_FORMAT && v == NULL);
+    VG_CHECK(strstr(vg_err_msg(), "latents_mean") != NULL);
+}
+
+int main(void) {
+    const char *root = getenv("VG_GOLDEN");
+    snprintf(g_src, sizeof g_src, "%s/wan_vae", root ? root : "../shared/golden");
+    if (!vg_path_is_dir(g_src)) {
+        printf("no golden folder %s\n", g_src);
+        return 1;
+    }
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/vg_vae_load_XXXXXX");
+    if (!mkdtemp(g_tmp)) return 1;
+    char src_cfg[1100], dst_cfg[512];
+    snprintf(src_cfg, sizeof src_cfg, "%s/config.json", g_src);
+    snprintf(dst_cfg, sizeof dst_cfg, "%s/config.json", g_tmp);
+    FILE *in = fopen(src_cfg, "rb"), *out = fopen(dst_cfg, "wb");
+    char buf[4096];
+    size_t r;
+    while (in && out && (r = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, r, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+    VG_RUN(loads_both_namings);
+    VG_RUN(missing_tensor_named);
+    VG_RUN(wrong_channels_named_with_shapes);
+    VG_RUN(bad_config_rejected);
+    unlink(dst_cfg);
+    char w[512];
+    snprintf(w, sizeof w, "%s/weights.safetensors", g_tmp);
+    unlink(w);
+    rmdir(g_tmp);
+    VG_DONE();
+}

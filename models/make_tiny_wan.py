@@ -26,7 +26,7 @@ TRANSFORMER = {
     "_class_name": "WanTransformer3DModel", "_diffusers_version": "0.34.0",
     "patch_size": [1, 2, 2], "num_attention_heads": 2, "attention_head_dim": 32,
     "in_channels": 16, "out_channels": 16, "text_dim": 32, "freq_dim": 64, "ffn_dim": 128,
-    "num_layers": 2, "cross_attn_norm": True, "qk_norm": "rms_norm_across_heads", "eps": 1e-06,
+    "num_layers": 4, "cross_attn_norm": True, "qk_norm": "rms_norm_across_heads", "eps": 1e-06,
     "image_dim": None, "added_kv_proj_dim": None, "rope_max_seq_len": 1024, "pos_embed_seq_len": None,
 }
 # Wan2.1's own latent statistics (public config values of the real VAE)

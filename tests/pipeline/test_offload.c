@@ -1,0 +1,214 @@
+/* Measured equals planned: the demo model and the golden pipeline run on the
+ * simulated device under every offload policy, each with a budget just above its
+ * own planned peak. Frames must be bit-identical to the cpu run; per phase the
+ * measured pool peak must stay <= the plan <= the budget, and the plan within 10%
+ * of the measurement. A budget below the plan is refused before any work, and
+ * auto picks the fastest policy that fits. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/pipeline.h"
+#include "vg_test.h"
+
+static vg_t2v_params small_params(void) {
+    vg_t2v_params p = vg_t2v_default_params();
+    p.prompt = "a red fox running through fresh snow";
+    p.negative_prompt = "blurry";
+    p.height = 64;
+    p.width = 96;
+    p.num_frames = 5;
+    p.steps = 2;
+    p.max_sequence_length = 32;
+    return p;
+}
+
+static vg_video *run_on(const char *model_dir, const char *device, vg_t2v_params p, vg_run_report *rep, vg_status *st) {
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.device = device;
+    cp.n_threads = 2;
+    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_model *m = NULL;
+    vg_video *v = NULL;
+    *st = vg_model_load(ctx, model_dir, &m);
+    if (*st == VG_OK) *st = vg_t2v_generate(ctx, m, &p, &v);
+    if (*st == VG_OK) vg_ctx_last_report(ctx, rep);
+    else fprintf(stderr, "     %s: %s\n", device, vg_ctx_last_error(ctx));
+    /* the device is clean after a run, successful or not */
+    VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == 0);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+    return v;
+}
+
+static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_params *p, vg_offload pol) {
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.device = device;
+    cp.n_threads = 2;
+    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_model *m = NULL;
+    vg_plan pl;
+    memset(&pl, 0, sizeof pl);
+    vg_plan_input in;
+    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_policy(&in, pol);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+    return pl;
+}
+
+static int same_frames(const vg_video *a, const vg_video *b) {
+    if (!a || !b || vg_video_frames(a) != vg_video_frames(b) || vg_video_height(a) != vg_video_height(b) ||
+        vg_video_width(a) != vg_video_width(b))
+        return 0;
+    size_t n = (size_t)vg_video_frames(a) * vg_video_height(a) * vg_video_width(a) * 3;
+    return memcmp(vg_video_data(a), vg_video_data(b), n * sizeof(float)) == 0;
+}
+
+static void every_policy(const char *model_dir) {
+    vg_t2v_params p = small_params();
+    vg_run_report rep;
+    vg_status st;
+    vg_video *ref = run_on(model_dir, "cpu", p, &rep, &st);
+    VG_CHECK_OK(st);
+    if (!ref) return;
+    uint64_t peaks[5] = {0}, denoise[5] = {0};
+    int layers = 0;
+    {
+        vg_ctx *c = vg_ctx_new(NULL);
+        vg_model *mm = NULL;
+        if (vg_model_load(c, model_dir, &mm) == VG_OK) layers = vg_wan_dit_cfg(mm->dit)->num_layers;
+        vg_model_free(mm);
+        vg_ctx_free(c);
+    }
+    static const vg_offload pols[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
+    for (int k = 0; k < 4; k++) {
+        vg_offload pol = pols[k];
+        vg_plan pl = plan_for(model_dir, "sim:1GiB", &p, pol);
+        uint64_t budget = pl.peak + pl.peak / 100 + 4096;     /* just above the plan */
+        char dev[64];
+        snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)budget);
+        p.offload = pol;
+        vg_video *v = run_on(model_dir, dev, p, &rep, &st);
+        VG_CHECKF(st == VG_OK, "policy %s on %s failed", vg_offload_str(pol), dev);
+        if (!v) continue;
+        VG_CHECKF(same_frames(v, ref), "policy %s: frames differ from the cpu run", vg_offload_str(pol));
+        VG_CHECK(rep.offload == pol);
+        VG_CHECKF(rep.peak_bytes <= pl.peak && pl.peak <= budget, "policy %s: measured %llu planned %llu budget %llu",
+                  vg_offload_str(pol), (unsigned long long)rep.peak_bytes, (unsigned long long)pl.peak, (unsigned long long)budget);
+        for (int i = 0; i < rep.n_phases; i++) {
+            const vg_phase_report *ph = &rep.phases[i];
+            VG_CHECKF(ph->peak_bytes <= ph->planned_bytes, "policy %s phase %s: measured %llu > planned %llu",
+                      vg_offload_str(pol), ph->name, (unsigned long long)ph->peak_bytes, (unsigned long long)ph->planned_bytes);
+            VG_CHECKF(ph->planned_bytes <= ph->peak_bytes + ph->peak_bytes / 10,
+                      "policy %s phase %s: planned %llu is more than 10%% over measured %llu", vg_offload_str(pol), ph->name,
+                      (unsigned long long)ph->planned_bytes, (unsigned long long)ph->peak_bytes);
+            printf("     %-5s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), ph->name,
+                   (unsigned long long)ph->peak_bytes, (unsigned long long)ph->planned_bytes);
+        }
+        peaks[pol] = rep.peak_bytes;
+        denoise[pol] = rep.phases[VG_PHASE_DENOISE].peak_bytes;
+        vg_video_free(v);
+    }
+    /* each policy trades speed for memory: none >= model >= block >= leaf */
+    VG_CHECK(peaks[VG_OFFLOAD_NONE] >= peaks[VG_OFFLOAD_MODEL]);
+    VG_CHECK(peaks[VG_OFFLOAD_MODEL] >= peaks[VG_OFFLOAD_BLOCK]);
+    VG_CHECK(peaks[VG_OFFLOAD_BLOCK] >= peaks[VG_OFFLOAD_LEAF]);
+    VG_CHECK(denoise[VG_OFFLOAD_MODEL] > denoise[VG_OFFLOAD_BLOCK] || layers <= 2);
+    VG_CHECK(denoise[VG_OFFLOAD_BLOCK] > denoise[VG_OFFLOAD_LEAF]);
+    vg_video_free(ref);
+}
+
+VG_TEST(test_every_policy_demo_model) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
+    every_policy(dir);
+}
+
+VG_TEST(test_every_policy_golden_pipeline) {
+    /* the golden folder has no tokenizer: run from its token ids through vg_t2v_run */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/wan_pipeline", getenv("VG_GOLDEN") ? getenv("VG_GOLDEN") : "../shared/golden");
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.n_threads = 2;
+    vg_t2v_params p = small_params();
+    p.height = 32;
+    p.width = 48;
+    p.max_sequence_length = 16;
+    int32_t ids[16] = {5, 9, 11, 1}, mask[16] = {1, 1, 1, 1}, nids[16] = {7, 1}, nmask[16] = {1, 1};
+    vg_t2v_inputs in = {.ids = ids, .mask = mask, .neg_ids = nids, .neg_mask = nmask, .len = 16};
+    vg_video *ref = NULL;
+    static const vg_offload pols[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
+    for (int k = -1; k < 4; k++) {
+        char dev[64] = "cpu";
+        vg_offload pol = k < 0 ? VG_OFFLOAD_NONE : pols[k];
+        vg_plan pl = {0};
+        if (k >= 0) {
+            pl = plan_for(dir, "sim:1GiB", &p, pol);
+            snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + pl.peak / 100 + 4096));
+        }
+        cp.device = dev;
+        p.offload = pol;
+        vg_ctx *ctx = vg_ctx_new(&cp);
+        vg_model *m = NULL;
+        vg_video *v = NULL;
+        VG_CHECK_OK(vg_model_load(ctx, dir, &m));
+        if (m) VG_CHECK_OK(vg_t2v_run(ctx, m, &p, &in, NULL, NULL, &v));
+        if (k < 0) ref = v;
+        else {
+            vg_run_report rep;
+            VG_CHECK_OK(vg_ctx_last_report(ctx, &rep));
+            VG_CHECKF(same_frames(v, ref), "policy %s differs", vg_offload_str(pol));
+            VG_CHECK(rep.peak_bytes <= pl.peak);
+            VG_CHECK(pl.peak <= rep.peak_bytes + rep.peak_bytes / 10);
+            vg_video_free(v);
+        }
+        vg_model_free(m);
+        vg_ctx_free(ctx);
+    }
+    vg_video_free(ref);
+}
+
+VG_TEST(test_budget_refused_before_work_and_auto_choice) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
+    vg_t2v_params p = small_params();
+    vg_plan leaf = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_LEAF);
+    vg_plan block = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_BLOCK);
+    vg_plan model = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_MODEL);
+    vg_plan none = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_NONE);
+    /* streaming lowers the denoise phase; keeping everything resident raises the run */
+    VG_CHECK(leaf.phase_peak[VG_PHASE_DENOISE] < block.phase_peak[VG_PHASE_DENOISE]);
+    VG_CHECK(block.phase_peak[VG_PHASE_DENOISE] < model.phase_peak[VG_PHASE_DENOISE]);
+    VG_CHECK(model.peak < none.peak);
+    /* below the smallest plan: refused, with an explanation, and nothing allocated */
+    char dev[64];
+    snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(leaf.peak - 1));
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.device = dev;
+    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_model *m = NULL;
+    vg_video *v = NULL;
+    VG_CHECK_OK(vg_model_load(ctx, dir, &m));
+    vg_status s = vg_t2v_generate(ctx, m, &p, &v);
+    VG_CHECK(s == VG_ERR_OUT_OF_BUDGET && v == NULL);
+    VG_CHECKF(strstr(vg_ctx_last_error(ctx), "nothing fits") != NULL, "message: %s", vg_ctx_last_error(ctx));
+    VG_CHECK(vg_pool_get_stats(ctx->dev->pool).peak == 0);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+    /* between model and none: auto runs model, the fastest that fits */
+    snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(model.peak + (none.peak - model.peak) / 2));
+    vg_run_report rep;
+    vg_status st;
+    p.offload = VG_OFFLOAD_AUTO;
+    v = run_on(dir, dev, p, &rep, &st);
+    VG_CHECK_OK(st);
+    VG_CHECK(rep.offload == VG_OFFLOAD_MODEL);
+    vg_video_free(v);
+}
+
+int main(void) {
+    VG_RUN(test_every_policy_demo_model);
+    VG_RUN(test_every_policy_golden_pipeline);
+    VG_RUN(test_budget_refused_before_work_and_auto_choice);
+    VG_DONE();
+}

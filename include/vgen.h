@@ -111,6 +111,14 @@ typedef enum vg_offload {
 const char *vg_offload_str(vg_offload o);
 vg_status vg_offload_parse(const char *s, vg_offload *out);
 
+/* Where the text encoder runs (UMT5-XXL alone is 10.6 GiB in bf16). */
+typedef enum vg_placement {
+    VG_PLACE_AUTO = 0,     /* on the device if the plan fits, else on the CPU */
+    VG_PLACE_DEVICE,
+    VG_PLACE_CPU,          /* computed on the host from the mapped weights; only the
+                              prompt embeddings go to the device */
+} vg_placement;
+
 typedef enum vg_scheduler_kind {
     VG_SCHEDULER_DEFAULT = 0,  /* what the model folder's scheduler_config.json names */
     VG_SCHEDULER_UNIPC,
@@ -143,6 +151,7 @@ typedef struct vg_t2v_params {
     void *progress_user_data;
     vg_abort_fn abort;
     void *abort_user_data;
+    vg_placement text_encoder;
 } vg_t2v_params;
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */
@@ -181,6 +190,7 @@ typedef struct vg_run_report {
     int n_phases;
     vg_phase_report phases[8];
     vg_offload offload;     /* the policy that ran */
+    bool text_on_cpu;       /* the text encoder ran on the host */
     uint64_t budget;        /* device budget in bytes (UINT64_MAX: none) */
     uint64_t peak_bytes;    /* over the whole run */
     uint64_t bytes_uploaded;/* host -> device weight traffic */

@@ -60,26 +60,40 @@ static uint64_t resident(const vg_plan_input *in, vg_offload pol, int p) {
     }
 }
 
-vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy) {
+vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_host) {
+    vg_plan_input h = *in;
+    if (text_on_host) {
+        /* weights and activations of the text encoder stay on the host */
+        h.comp[VG_PHASE_TEXT].weight_bytes = 0;
+        h.comp[VG_PHASE_TEXT].act_peak = 0;
+    }
     vg_plan pl;
     memset(&pl, 0, sizeof pl);
     pl.policy = policy;
+    pl.text_on_host = text_on_host;
     for (int p = 0; p < VG_PHASE_COUNT; p++) {
-        pl.phase_weights[p] = resident(in, policy, p);
-        pl.phase_peak[p] = pl.phase_weights[p] + in->held[p] + in->comp[p].act_peak;
+        pl.phase_weights[p] = resident(&h, policy, p);
+        pl.phase_peak[p] = pl.phase_weights[p] + in->held[p] + h.comp[p].act_peak;
         if (pl.phase_peak[p] > pl.peak) pl.peak = pl.phase_peak[p];
     }
     pl.fits = in->budget == UINT64_MAX || pl.peak <= in->budget;
     return pl;
 }
 
-vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested) {
-    if (requested != VG_OFFLOAD_AUTO) return vg_plan_policy(in, requested);
+vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested, vg_text_place text) {
+    if (requested != VG_OFFLOAD_AUTO) {
+        if (text != VG_TEXT_AUTO) return vg_plan_policy(in, requested, text == VG_TEXT_HOST);
+        vg_plan pl = vg_plan_policy(in, requested, false);
+        return pl.fits ? pl : vg_plan_policy(in, requested, true);
+    }
     static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
     vg_plan pl;
-    for (int i = 0; i < 4; i++) {
-        pl = vg_plan_policy(in, order[i]);
-        if (pl.fits) return pl;
+    for (int host = 0; host < 2; host++) {
+        if ((host && text == VG_TEXT_DEVICE) || (!host && text == VG_TEXT_HOST)) continue;
+        for (int i = host ? 1 : 0; i < 4; i++) {   /* "none" keeps everything resident: not with a host text encoder */
+            pl = vg_plan_policy(in, order[i], host);
+            if (pl.fits) return pl;
+        }
     }
     return pl;
 }
@@ -90,7 +104,8 @@ void vg_plan_explain(const vg_plan_input *in, const vg_plan *c, char *buf, int c
     for (int p = 1; p < VG_PHASE_COUNT; p++)
         if (c->phase_peak[p] > c->phase_peak[worst]) worst = p;
     if (c->fits) {
-        snprintf(buf, cap, "policy '%s' fits: peak %s (%s) within the %s budget%s", vg_offload_str(c->policy),
+        snprintf(buf, cap, "policy '%s'%s fits: peak %s (%s) within the %s budget%s", vg_offload_str(c->policy),
+                 c->text_on_host ? " with the text encoder on the CPU" : "",
                  vg_fmt_bytes(c->peak, a, sizeof a), vg_phase_names[worst], vg_fmt_bytes(in->budget, b, sizeof b),
                  c->policy == VG_OFFLOAD_NONE ? "; every weight stays resident, the fastest setting"
                  : c->policy == VG_OFFLOAD_MODEL ? "; a faster policy would need more memory"

@@ -37,17 +37,25 @@ typedef struct vg_plan_input {
 
 typedef struct vg_plan {
     vg_offload policy;
+    bool text_on_host;                        /* the text encoder runs on the host CPU from its
+                                                 mapped weights; only its output reaches the device */
     uint64_t phase_peak[VG_PHASE_COUNT];
     uint64_t phase_weights[VG_PHASE_COUNT];   /* the weight part of each phase peak */
     uint64_t peak;                            /* max over phases */
     bool fits;                                /* peak <= budget */
 } vg_plan;
 
-/* The plan of one concrete policy (not AUTO). */
-vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy);
-/* AUTO: the fastest policy that fits (none, model, block, leaf in that order);
- * if none fits, the leaf plan with fits = false. A concrete policy is planned as is. */
-vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested);
+/* The plan of one concrete policy (not AUTO), with the text encoder on the device
+ * or on the host. */
+vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_host);
+
+typedef enum vg_text_place { VG_TEXT_AUTO = 0, VG_TEXT_DEVICE, VG_TEXT_HOST } vg_text_place;
+
+/* AUTO: the fastest plan that fits: none, model, block, leaf with the text encoder
+ * on the device, then model, block, leaf with it on the host; if nothing fits, the
+ * smallest (leaf, text on host) with fits = false. A concrete policy and placement
+ * are planned as they are (AUTO placement: device if that fits, else host). */
+vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested, vg_text_place text);
 /* Writes a one-paragraph explanation: the choice and why, or, if nothing fits,
  * what would (which phase dominates and the knobs that shrink it). */
 void vg_plan_explain(const vg_plan_input *in, const vg_plan *chosen, char *buf, int cap);

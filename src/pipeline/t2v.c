@@ -34,6 +34,7 @@ vg_t2v_params vg_t2v_default_params(void) {
         .progress_user_data = NULL,
         .abort = NULL,
         .abort_user_data = NULL,
+        .text_encoder = VG_PLACE_AUTO,
     };
 }
 
@@ -68,6 +69,10 @@ vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne
                       VG_WAN_DEFAULT_TEXT_LEN);
     if (p->offload < VG_OFFLOAD_AUTO || p->offload > VG_OFFLOAD_LEAF)
         return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy %d", (int)p->offload);
+    if (p->text_encoder < VG_PLACE_AUTO || p->text_encoder > VG_PLACE_CPU)
+        return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
+    if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)
+        return vg_err(VG_ERR_INVALID_ARG, "offload 'none' keeps every component on the device; it cannot run the text encoder on the CPU");
     ne[0] = 1;
     ne[1] = vc->z_dim;
     ne[2] = fl;
@@ -171,17 +176,31 @@ static bool stop_requested(const run *r) { return r->p->abort && r->p->abort(r->
  * WanPipeline.encode_prompt does), for the prompt and, with guidance, the negative. */
 static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
     begin_phase(r, VG_PHASE_TEXT);
-    const vg_t5 *te = r->m->te;
-    if (r->plan.policy != VG_OFFLOAD_NONE) {
-        VG_TRY(vg_t5_make_resident(r->dev, r->m->te, &r->te));
-        r->te_up = true;
+    const vg_t5 *te = r->m->te;                 /* on the host: the mapped weights */
+    vg_exec ex = r->ex;
+    vg_pool *host = NULL;
+    if (r->plan.text_on_host) {
+        /* host activations, counted in their own pool, not the device's */
+        if (!(host = vg_pool_new("host", VG_POOL_UNLIMITED))) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+        ex.pool = host;
+        ex.weights = NULL;
+    } else {
+        if (!r->te_up) {
+            VG_TRY(vg_t5_make_resident(r->dev, r->m->te, &r->te));
+            r->te_up = true;
+        }
+        te = &r->te.m;
     }
-    te = &r->te.m;
     int L = in->len, D = vg_t5_cfg(te)->d_model;
     for (int k = 0; k < (use_cfg(r->p) ? 2 : 1); k++) {
         const int32_t *ids = k ? in->neg_ids : in->ids, *mask = k ? in->neg_mask : in->mask;
-        VG_TRY(vg_tensor_alloc(&r->emb[k], r->dev->pool, VG_F32, VG_SHAPE(1, L, D), k ? "pipeline.negative_prompt_embeds" : "pipeline.prompt_embeds"));
-        VG_TRY(vg_t5_encode(&r->ex, te, ids, mask, 1, L, &r->emb[k], NULL, NULL));
+        vg_status s = vg_tensor_alloc(&r->emb[k], r->dev->pool, VG_F32, VG_SHAPE(1, L, D),
+                                      k ? "pipeline.negative_prompt_embeds" : "pipeline.prompt_embeds");
+        if (s == VG_OK) s = vg_t5_encode(&ex, te, ids, mask, 1, L, &r->emb[k], NULL, NULL);
+        if (s != VG_OK) {
+            vg_pool_free(host);
+            return s;
+        }
         int valid = 0;
         for (int i = 0; i < L; i++) valid += mask[i] != 0;
         memset(vg_f32(&r->emb[k]) + (int64_t)valid * D, 0, (size_t)(L - valid) * D * 4);
@@ -191,6 +210,7 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         vg_t5_resident_release(r->dev, &r->te);
         r->te_up = false;
     }
+    vg_pool_free(host);
     end_phase(r);
     return VG_OK;
 }
@@ -328,7 +348,7 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     r.ex = vg_ctx_exec(ctx);
     r.dbg = dbg;
     r.dbg_user = dbg_user;
-    r.plan = vg_plan_choose(&pin, p->offload);
+    r.plan = vg_plan_choose(&pin, p->offload, (vg_text_place)p->text_encoder);
     if (!r.plan.fits) {
         char why[512];
         vg_plan_explain(&pin, &r.plan, why, sizeof why);
@@ -366,6 +386,7 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     }
     vg_pool_stats st = vg_pool_get_stats(r.dev->pool);
     ctx->report.offload = r.plan.policy;
+    ctx->report.text_on_cpu = r.plan.text_on_host;
     ctx->report.budget = pin.budget;
     ctx->report.peak_bytes = st.peak;
     ctx->report.bytes_uploaded = r.dev->bytes_uploaded - up0;

@@ -41,7 +41,7 @@ static vg_video *run_on(const char *model_dir, const char *device, vg_t2v_params
     return v;
 }
 
-static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_params *p, vg_offload pol) {
+static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_params *p, vg_offload pol, bool host_text) {
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = 2;
@@ -50,7 +50,7 @@ static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_
     vg_plan pl;
     memset(&pl, 0, sizeof pl);
     vg_plan_input in;
-    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_policy(&in, pol);
+    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_policy(&in, pol, host_text);
     vg_model_free(m);
     vg_ctx_free(ctx);
     return pl;
@@ -81,9 +81,12 @@ static void every_policy(const char *model_dir) {
         vg_ctx_free(c);
     }
     static const vg_offload pols[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
-    for (int k = 0; k < 4; k++) {
-        vg_offload pol = pols[k];
-        vg_plan pl = plan_for(model_dir, "sim:1GiB", &p, pol);
+    for (int k = 0; k < 5; k++) {
+        /* k == 4: leaf with the text encoder on the host */
+        vg_offload pol = pols[k < 4 ? k : 3];
+        bool host_text = k == 4;
+        p.text_encoder = host_text ? VG_PLACE_CPU : VG_PLACE_DEVICE;
+        vg_plan pl = plan_for(model_dir, "sim:1GiB", &p, pol, host_text);
         uint64_t budget = pl.peak + pl.peak / 100 + 4096;     /* just above the plan */
         char dev[64];
         snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)budget);
@@ -92,7 +95,9 @@ static void every_policy(const char *model_dir) {
         VG_CHECKF(st == VG_OK, "policy %s on %s failed", vg_offload_str(pol), dev);
         if (!v) continue;
         VG_CHECKF(same_frames(v, ref), "policy %s: frames differ from the cpu run", vg_offload_str(pol));
-        VG_CHECK(rep.offload == pol);
+        VG_CHECK(rep.offload == pol && rep.text_on_cpu == host_text);
+        if (host_text)   /* only the prompt embeddings were on the device while encoding */
+            VG_CHECK(rep.phases[VG_PHASE_TEXT].peak_bytes < pl.phase_peak[VG_PHASE_DENOISE]);
         VG_CHECKF(rep.peak_bytes <= pl.peak && pl.peak <= budget, "policy %s: measured %llu planned %llu budget %llu",
                   vg_offload_str(pol), (unsigned long long)rep.peak_bytes, (unsigned long long)pl.peak, (unsigned long long)budget);
         for (int i = 0; i < rep.n_phases; i++) {
@@ -102,11 +107,13 @@ static void every_policy(const char *model_dir) {
             VG_CHECKF(ph->planned_bytes <= ph->peak_bytes + ph->peak_bytes / 10,
                       "policy %s phase %s: planned %llu is more than 10%% over measured %llu", vg_offload_str(pol), ph->name,
                       (unsigned long long)ph->planned_bytes, (unsigned long long)ph->peak_bytes);
-            printf("     %-5s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), ph->name,
+            printf("     %-5s%s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), host_text ? "+cpu-text" : "", ph->name,
                    (unsigned long long)ph->peak_bytes, (unsigned long long)ph->planned_bytes);
         }
-        peaks[pol] = rep.peak_bytes;
-        denoise[pol] = rep.phases[VG_PHASE_DENOISE].peak_bytes;
+        if (!host_text) {
+            peaks[pol] = rep.peak_bytes;
+            denoise[pol] = rep.phases[VG_PHASE_DENOISE].peak_bytes;
+        }
         vg_video_free(v);
     }
     /* each policy trades speed for memory: none >= model >= block >= leaf */
@@ -143,7 +150,7 @@ VG_TEST(test_every_policy_golden_pipeline) {
         vg_offload pol = k < 0 ? VG_OFFLOAD_NONE : pols[k];
         vg_plan pl = {0};
         if (k >= 0) {
-            pl = plan_for(dir, "sim:1GiB", &p, pol);
+            pl = plan_for(dir, "sim:1GiB", &p, pol, false);
             snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + pl.peak / 100 + 4096));
         }
         cp.device = dev;
@@ -172,10 +179,10 @@ VG_TEST(test_budget_refused_before_work_and_auto_choice) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
     vg_t2v_params p = small_params();
-    vg_plan leaf = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_LEAF);
-    vg_plan block = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_BLOCK);
-    vg_plan model = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_MODEL);
-    vg_plan none = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_NONE);
+    vg_plan leaf = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_LEAF, false);
+    vg_plan block = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_BLOCK, false);
+    vg_plan model = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_MODEL, false);
+    vg_plan none = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_NONE, false);
     /* streaming lowers the denoise phase; keeping everything resident raises the run */
     VG_CHECK(leaf.phase_peak[VG_PHASE_DENOISE] < block.phase_peak[VG_PHASE_DENOISE]);
     VG_CHECK(block.phase_peak[VG_PHASE_DENOISE] < model.phase_peak[VG_PHASE_DENOISE]);

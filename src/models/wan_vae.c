@@ -454,6 +454,19 @@ vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out) {
 }
 
 const vg_wan_vae_cfg *vg_wan_vae_config(const vg_wan_vae *vae) { return &vae->cfg; }
+
+vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_cfg *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    return cfg_from_json(o, where, cfg);
+}
+
+vg_wan_vae_cfg vg_wan_vae_default_config(void) {
+    vg_wan_vae_cfg c;
+    memset(&c, 0, sizeof c);
+    cfg_wan21(&c);
+    cfg_derive(&c);
+    return c;
+}
 bool vg_wan_vae_original_names(const vg_wan_vae *vae) { return vae->original_names; }
 
 vg_vae_tiling vg_vae_tiling_default(void) {

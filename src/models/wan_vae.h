@@ -21,6 +21,7 @@
 #ifndef VG_MODELS_WAN_VAE_H
 #define VG_MODELS_WAN_VAE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "ops/ops.h"
@@ -60,6 +61,14 @@ typedef struct vg_wan_vae vg_wan_vae;
  * with base_dim and z_dim read from the tensor shapes). Both namings load. Every
  * tensor is checked against the shape the config implies; errors name the tensor,
  * the expected and the actual shape. Hands back an owned model (vg_wan_vae_free). */
+/* Reads a diffusers AutoencoderKLWan config object (contents of vae/config.json). */
+vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_cfg *cfg);
+/* The Wan2.1 VAE's own configuration (base_dim 96, z_dim 16, its latent statistics). */
+vg_wan_vae_cfg vg_wan_vae_default_config(void);
+/* Bytes of the convolution weights and biases the decoder side reads
+ * (post_quant_conv + decoder), stored as `wtype`, from the config alone. */
+uint64_t vg_wan_vae_decoder_param_bytes_for(const vg_wan_vae_cfg *cfg, vg_dtype wtype);
+
 vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out);
 void vg_wan_vae_free(vg_wan_vae *vae);
 const vg_wan_vae_cfg *vg_wan_vae_config(const vg_wan_vae *vae);

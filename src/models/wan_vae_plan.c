@@ -125,3 +125,35 @@ uint64_t vg_wan_vae_decode_peak_bytes(const vg_wan_vae_cfg *cfg, int64_t B, int6
     sim s = walk_decoder(cfg, B, h, w, nt);
     return s.caches + s.peak;
 }
+
+/* ---- decoder parameter bytes from the config ------------------------------ */
+
+/* weights + bias of a conv [O, C, kt, kh, kw] */
+static uint64_t conv_params(uint64_t O, uint64_t C, uint64_t k) { return O * C * k + O; }
+
+static uint64_t resnet_params(uint64_t cin, uint64_t cout) {
+    return conv_params(cout, cin, 27) + conv_params(cout, cout, 27) + (cin != cout ? conv_params(cout, cin, 1) : 0);
+}
+
+/* Mirrors the decoder layout bound by wan_vae.c: conv_in, the mid block (attention
+ * + two residual blocks), up blocks of num_res_blocks + 1 residual blocks with a
+ * 2-D or 3-D upsampler between levels (input channels halved after each), conv_out;
+ * plus post_quant_conv. Norm scales are kept on the host and not counted. */
+uint64_t vg_wan_vae_decoder_param_bytes_for(const vg_wan_vae_cfg *c, vg_dtype wtype) {
+    int L = c->n_levels;
+    uint64_t dd[VG_WAN_VAE_MAX_LEVELS + 1];
+    dd[0] = (uint64_t)c->base_dim * c->dim_mult[L - 1];
+    for (int i = 0; i < L; i++) dd[i + 1] = (uint64_t)c->base_dim * c->dim_mult[L - 1 - i];
+    uint64_t z = c->z_dim, n = conv_params(z, z, 1) + conv_params(dd[0], z, 27);
+    n += conv_params(3 * dd[0], dd[0], 1) + conv_params(dd[0], dd[0], 1) + 2 * resnet_params(dd[0], dd[0]);
+    for (int i = 0; i < L; i++) {
+        uint64_t cin = i > 0 ? dd[i] / 2 : dd[i], cout = dd[i + 1];
+        for (int r = 0; r <= c->num_res_blocks; r++) n += resnet_params(r == 0 ? cin : cout, cout);
+        if (i != L - 1) {
+            n += conv_params(cout / 2, cout, 9);
+            if (c->temperal_downsample[L - 2 - i]) n += conv_params(cout * 2, cout, 3);
+        }
+    }
+    n += conv_params((uint64_t)c->out_channels, dd[L], 27);
+    return n * vg_type(wtype)->elem_size;
+}

@@ -81,47 +81,6 @@ vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne
     return VG_OK;
 }
 
-static int text_len(const vg_t2v_params *p) {
-    return p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN;
-}
-
-static vg_dtype main_dtype(const vg_tensor *t) { return t->data ? t->type : VG_F32; }
-
-vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
-    int64_t ne[5];
-    VG_TRY(vg_t2v_validate(m, p, ne));
-    memset(in, 0, sizeof *in);
-    const vg_t5_config *tc = vg_t5_cfg(m->te);
-    const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
-    int L = text_len(p), nt = ctx->n_threads, n_text = use_cfg(p) ? 2 : 1;
-    uint64_t emb = vg_pool_rounded((uint64_t)L * tc->d_model * 4);
-    uint64_t lat = vg_pool_rounded((uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4);
-    uint64_t vid = vg_pool_rounded((uint64_t)3 * p->num_frames * p->height * p->width * 4);
-
-    in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
-    in->comp[VG_PHASE_TEXT].act_peak = vg_t5_act_peak_bytes(tc, main_dtype(&m->te->layers[0].q), 1, L, nt, false);
-    in->held[VG_PHASE_TEXT] = n_text * emb;
-
-    vg_dit_sizes ds = vg_dit_runtime_sizes(m->dit);
-    vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
-    d->weight_bytes = ds.all;
-    d->block_bytes = ds.block;
-    d->nonblock_bytes = ds.nonblock;
-    d->leaf_bytes = ds.leaf;
-    d->small_bytes = ds.small;
-    d->act_peak = vg_wan_dit_act_peak_bytes(dc, main_dtype(&m->dit->blocks[0].attn1_q_w), 1, ne[2], ne[3], ne[4], L, nt);
-    in->held[VG_PHASE_DENOISE] = n_text * emb + 3 * lat;
-
-    vg_vae_tiling tiling = vg_vae_tiling_default();
-    in->comp[VG_PHASE_DECODE].weight_bytes = vg_wan_vae_decoder_bytes(m->vae);
-    in->comp[VG_PHASE_DECODE].act_peak = vg_wan_vae_decode_peak_bytes(vg_wan_vae_config(m->vae), 1, ne[2], ne[3], ne[4],
-                                                                       p->vae_tiling ? &tiling : NULL, nt);
-    in->held[VG_PHASE_DECODE] = lat + vid;
-
-    in->host_weights = ctx->dev->reads_host_weights;
-    in->budget = p->vram_budget ? p->vram_budget : vg_pool_get_stats(ctx->dev->pool).capacity;
-    return VG_OK;
-}
 
 /* ---- the run ------------------------------------------------------------ */
 

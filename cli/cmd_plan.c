@@ -1,0 +1,270 @@
+/* vgen plan: predicted peak device memory per phase for each offload policy, the
+ * choice for a budget and why; from a model folder or from configs alone. */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "io/json_util.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/plan_config.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: vgen plan (--model DIR | --config TRANSFORMER_CONFIG) [options]\n"
+        "\n"
+        "Predicts the peak device memory of each phase (text encoding, denoising,\n"
+        "decoding) for every offload policy, without loading weights or computing,\n"
+        "and picks the fastest plan that fits the budget. See docs/memory.md.\n"
+        "\n"
+        "  --model DIR              a diffusers Wan2.1 folder (exact weight sizes)\n"
+        "  --config FILE            transformer/config.json alone; the text encoder and\n"
+        "                           VAE configs are read beside it (../text_encoder/,\n"
+        "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE\n"
+        "  --text-encoder-config F  --vae-config F   explicit configs for --config\n"
+        "  --dtype T                transformer weights: bf16 (default), f16, f32\n"
+        "  --text-dtype T           text encoder weights (default bf16)\n"
+        "  --vae-dtype T            VAE weights (default f32)\n"
+        "  --height N --width N --num-frames N   (default 480 x 832, 81 frames)\n"
+        "  --guidance-scale X       > 1 keeps two text embeddings (default 5.0)\n"
+        "  --max-sequence-length N  text tokens (default 512)\n"
+        "  --vram-budget SIZE       e.g. 8GiB, 21.3GiB (default: unlimited)\n"
+        "  --device SPEC            sim (default: weights count, as on a GPU) or cpu\n"
+        "  --vae-tiling             plan a tiled decode\n"
+        "  --offload POLICY         plan only this policy (auto, none, model, block, leaf)\n"
+        "  --text-encoder WHERE     auto (default), device, cpu\n"
+        "  --threads N              compute threads the run will use (default: all cores)\n"
+        "\n"
+        "examples:\n"
+        "  vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json --vram-budget 24GiB\n"
+        "  vgen plan --model models/tiny-wan --height 256 --width 256 --num-frames 33 --vram-budget 64MiB\n");
+}
+
+static bool parse_dtype(const char *s, vg_dtype *out) {
+    if (strcmp(s, "bf16") == 0) *out = VG_BF16;
+    else if (strcmp(s, "f16") == 0 || strcmp(s, "fp16") == 0) *out = VG_F16;
+    else if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = VG_F32;
+    else { fprintf(stderr, "vgen plan: dtype '%s': use bf16, f16 or f32\n", s); return false; }
+    return true;
+}
+
+/* A config file beside the transformer's: DIR/../<comp>/config.json */
+static bool sibling(const char *cfg, const char *comp, char *out, size_t cap) {
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", cfg);
+    char *d = dirname(tmp);
+    snprintf(out, cap, "%s/../%s/config.json", d, comp);
+    return vg_path_is_file(out);
+}
+
+static void print_plan_row(const vg_plan *pl) {
+    char a[32], b[32], c[32], d[32];
+    printf("  %-6s %-7s %12s %12s %12s %12s  %s\n", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device",
+           vg_fmt_bytes(pl->phase_peak[0], a, 32), vg_fmt_bytes(pl->phase_peak[1], b, 32), vg_fmt_bytes(pl->phase_peak[2], c, 32),
+           vg_fmt_bytes(pl->peak, d, 32), pl->fits ? "fits" : "-");
+}
+
+/* A short list of changes that would fit, when nothing does. */
+static void suggest(vg_plan_request q) {
+    vg_plan_input in;
+    printf("what would fit:\n");
+    int found = 0;
+    if (!q.vae_tiling) {
+        vg_plan_request t = q;
+        t.vae_tiling = true;
+        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO).fits) {
+            printf("  - the same run with --vae-tiling\n");
+            found = 1;
+        }
+    }
+    int frames[] = {49, 33, 17, 5};
+    for (int i = 0; i < 4; i++) {
+        if (frames[i] >= q.num_frames) continue;
+        vg_plan_request t = q;
+        t.num_frames = frames[i];
+        t.vae_tiling = true;
+        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO).fits) {
+            printf("  - %d frames with --vae-tiling\n", frames[i]);
+            found = 1;
+            break;
+        }
+    }
+    int sizes[][2] = {{480, 832}, {320, 576}, {240, 416}};
+    for (int i = 0; i < 3; i++) {
+        if (sizes[i][0] * sizes[i][1] >= q.height * q.width) continue;
+        vg_plan_request t = q;
+        t.height = sizes[i][0];
+        t.width = sizes[i][1];
+        t.vae_tiling = true;
+        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO).fits) {
+            printf("  - %dx%d with --vae-tiling\n", sizes[i][0], sizes[i][1]);
+            found = 1;
+            break;
+        }
+    }
+    if (!found) printf("  - nothing vgen can change at this budget: a smaller weight dtype (8-bit/4-bit) or a bigger device\n");
+}
+
+int vg_cmd_plan(int argc, char **argv) {
+    const char *model = NULL, *config = NULL, *te_cfg = NULL, *vae_cfg = NULL, *device = "sim", *offload = "auto",
+               *text = "auto";
+    vg_dtype dit_dt = VG_BF16, te_dt = VG_BF16, vae_dt = VG_F32;
+    int height = 480, width = 832, frames = 81, text_len = 512, threads = 0, tiling = 0;
+    double guidance = 5.0;
+    uint64_t budget = UINT64_MAX;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        {"text-encoder-config", required_argument, 0, 'E'}, {"vae-config", required_argument, 0, 'V'},
+        {"dtype", required_argument, 0, 'D'}, {"text-dtype", required_argument, 0, 'X'},
+        {"vae-dtype", required_argument, 0, 'Y'}, {"height", required_argument, 0, 'H'},
+        {"width", required_argument, 0, 'W'}, {"num-frames", required_argument, 0, 'F'},
+        {"guidance-scale", required_argument, 0, 'g'}, {"max-sequence-length", required_argument, 0, 'L'},
+        {"vram-budget", required_argument, 0, 'b'}, {"device", required_argument, 0, 'd'},
+        {"vae-tiling", no_argument, 0, 'T'}, {"offload", required_argument, 0, 'O'},
+        {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'c': config = optarg; break;
+        case 'E': te_cfg = optarg; break;
+        case 'V': vae_cfg = optarg; break;
+        case 'D': ok = parse_dtype(optarg, &dit_dt); break;
+        case 'X': ok = parse_dtype(optarg, &te_dt); break;
+        case 'Y': ok = parse_dtype(optarg, &vae_dt); break;
+        case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
+        case 'W': ok = vg_cli_int("plan", "width", optarg, 16, 8192, &width); break;
+        case 'F': ok = vg_cli_int("plan", "num-frames", optarg, 1, 100001, &frames); break;
+        case 'g': ok = vg_cli_float("plan", "guidance-scale", optarg, 0, 100, &guidance); break;
+        case 'L': ok = vg_cli_int("plan", "max-sequence-length", optarg, 1, 4096, &text_len); break;
+        case 'b': ok = vg_cli_size("plan", "vram-budget", optarg, &budget); break;
+        case 'd': device = optarg; break;
+        case 'T': tiling = 1; break;
+        case 'O': offload = optarg; break;
+        case 'P': text = optarg; break;
+        case 't': ok = vg_cli_int("plan", "threads", optarg, 1, 1024, &threads); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (!ok) return 2;
+    }
+    if (optind < argc) { fprintf(stderr, "vgen plan: unexpected argument '%s'\n", argv[optind]); return 2; }
+    if (!model == !config) { fprintf(stderr, "vgen plan: give exactly one of --model or --config (vgen plan --help)\n"); return 2; }
+    vg_offload pol;
+    if (vg_offload_parse(offload, &pol) != VG_OK) { fprintf(stderr, "vgen plan: --offload: %s\n", vg_err_msg()); return 2; }
+    vg_text_place place = strcmp(text, "auto") == 0 ? VG_TEXT_AUTO : strcmp(text, "device") == 0 ? VG_TEXT_DEVICE
+                        : strcmp(text, "cpu") == 0 ? VG_TEXT_HOST : (vg_text_place)-1;
+    if ((int)place < 0) { fprintf(stderr, "vgen plan: --text-encoder '%s': use auto, device or cpu\n", text); return 2; }
+    bool host_weights = strncmp(device, "cpu", 3) == 0;
+    if (!host_weights && strncmp(device, "sim", 3) != 0) {
+        fprintf(stderr, "vgen plan: --device '%s': use sim (weights count, as on a GPU) or cpu\n", device);
+        return 2;
+    }
+    int nt = threads > 0 ? threads : omp_get_max_threads();
+
+    vg_wan_dit_config dc;
+    vg_t5_config tc;
+    vg_wan_vae_cfg vc;
+    vg_model *m = NULL;
+    vg_ctx *ctx = NULL;
+    vg_plan_request q = {0};
+    json_t *j = NULL;
+    int rc = 1;
+    char path[PATH_MAX];
+    if (model) {
+        vg_ctx_params cp = vg_ctx_default_params();
+        cp.device = host_weights ? "cpu" : "sim:1TiB";
+        cp.n_threads = nt;
+        ctx = vg_ctx_new(&cp);
+        if (!ctx) return 1;
+        if (vg_model_load(ctx, model, &m) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_ctx_last_error(ctx)); goto out; }
+        dc = *vg_wan_dit_cfg(m->dit);
+        tc = *vg_t5_cfg(m->te);
+        vc = *vg_wan_vae_config(m->vae);
+    } else {
+        if (vg_json_load_file(config, &j) != VG_OK || vg_wan_dit_config_from_json(j, config, &dc) != VG_OK) {
+            fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+            goto out;
+        }
+        json_decref(j);
+        j = NULL;
+        const char *tp = te_cfg ? te_cfg : sibling(config, "text_encoder", path, sizeof path) ? path : NULL;
+        if (tp) {
+            if (vg_json_load_file(tp, &j) != VG_OK || vg_t5_config_from_json(j, tp, &tc) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
+            json_decref(j);
+            j = NULL;
+        } else {
+            /* Wan2.1's text encoder: UMT5-XXL */
+            tc = (vg_t5_config){.kind = VG_T5_KIND_UMT5, .vocab_size = 256384, .d_model = 4096, .d_kv = 64, .d_ff = 10240,
+                                .num_layers = 24, .num_heads = 64, .num_buckets = 32, .max_distance = 128, .eps = 1e-6f};
+            printf("text encoder: no config given, assuming UMT5-XXL (Wan2.1's)\n");
+        }
+        const char *vp = vae_cfg ? vae_cfg : sibling(config, "vae", path, sizeof path) ? path : NULL;
+        if (vp) {
+            if (vg_json_load_file(vp, &j) != VG_OK || vg_wan_vae_config_from_json(j, vp, &vc) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
+        } else {
+            vc = vg_wan_vae_default_config();
+            printf("vae: no config given, assuming the Wan2.1 VAE\n");
+        }
+    }
+    q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
+                          .height = height, .width = width, .num_frames = frames, .text_len = text_len,
+                          .guidance = guidance > 1.0, .vae_tiling = tiling, .n_threads = nt,
+                          .host_weights = host_weights, .budget = budget};
+    vg_plan_input in;
+    if (m) {
+        vg_t2v_params p = vg_t2v_default_params();
+        p.height = height; p.width = width; p.num_frames = frames; p.guidance_scale = (float)guidance;
+        p.max_sequence_length = text_len; p.vae_tiling = tiling; p.vram_budget = budget == UINT64_MAX ? 0 : budget;
+        if (vg_t2v_plan_input(ctx, m, &p, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
+        in.budget = budget;
+    } else if (vg_plan_input_from_configs(&q, &in) != VG_OK) {
+        fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+        goto out;
+    }
+
+    char desc[256], a[32], b[32], d2[32];
+    vg_wan_dit_describe(&dc, desc, sizeof desc);
+    int64_t fl = (frames - 1) / vc.temporal_factor + 1, hl = height / vc.spatial_factor, wl = width / vc.spatial_factor;
+    printf("%s\n", desc);
+    printf("run: %dx%d, %d frames (latent %lldx%lldx%lld, %lld tokens), text %d tokens, guidance %s, vae tiling %s, %d threads\n",
+           height, width, frames, (long long)fl, (long long)hl, (long long)wl,
+           (long long)(fl / dc.patch[0] * (hl / dc.patch[1]) * (wl / dc.patch[2])), text_len, guidance > 1 ? "on" : "off",
+           tiling ? "on" : "off", nt);
+    printf("weights: text encoder %s, transformer %s (largest block %s), vae decoder %s; budget %s%s\n",
+           vg_fmt_bytes(in.comp[0].weight_bytes, a, 32), vg_fmt_bytes(in.comp[1].weight_bytes, b, 32),
+           vg_fmt_bytes(in.comp[1].block_bytes, d2, 32), vg_fmt_bytes(in.comp[2].weight_bytes, (char[32]){0}, 32),
+           vg_fmt_bytes(budget, (char[32]){0}, 32), host_weights ? " (cpu: weights are read in place)" : "");
+    printf("\n  %-6s %-7s %12s %12s %12s %12s\n", "policy", "text", "text_encode", "denoise", "decode", "peak");
+    static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
+    for (int host = 0; host < 2; host++)
+        for (int i = host ? 1 : 0; i < 4; i++) {
+            if (pol != VG_OFFLOAD_AUTO && order[i] != pol) continue;
+            if ((host && place == VG_TEXT_DEVICE) || (!host && place == VG_TEXT_HOST)) continue;
+            vg_plan pl = vg_plan_policy(&in, order[i], host);
+            print_plan_row(&pl);
+        }
+    vg_plan ch = vg_plan_choose(&in, pol, place);
+    char why[512];
+    vg_plan_explain(&in, &ch, why, sizeof why);
+    printf("\n%s: %s\n", ch.fits ? "chosen" : "no plan fits", why);
+    if (!ch.fits) {
+        if (!m) suggest(q);
+        goto out;
+    }
+    rc = 0;
+out:
+    json_decref(j);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,28 @@
+/* Plan inputs from configs alone: what `vgen plan --config` uses to answer
+ * "will Wan2.1-14B at 720p fit in 24 GiB?" without the weights. */
+#ifndef VG_PIPELINE_PLAN_CONFIG_H
+#define VG_PIPELINE_PLAN_CONFIG_H
+
+#include "mem/planner.h"
+#include "models/t5.h"
+#include "models/wan_dit.h"
+#include "models/wan_vae.h"
+
+typedef struct vg_plan_request {
+    const vg_wan_dit_config *dit;
+    vg_dtype dit_dtype;            /* the transformer's stored dtype (bf16 for Wan2.1 releases) */
+    const vg_t5_config *te;
+    vg_dtype te_dtype;
+    const vg_wan_vae_cfg *vae;
+    vg_dtype vae_dtype;
+    int height, width, num_frames, text_len;
+    bool guidance;                 /* classifier-free guidance (two text embeddings) */
+    bool vae_tiling;
+    int n_threads;
+    bool host_weights;             /* the device computes on host weights (cpu) */
+    uint64_t budget;
+} vg_plan_request;
+
+vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);
+
+#endif

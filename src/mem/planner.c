@@ -117,7 +117,7 @@ void vg_plan_explain(const vg_plan_input *in, const vg_plan *c, char *buf, int c
     uint64_t w = c->phase_weights[worst];
     const char *hint;
     if (worst == VG_PHASE_DECODE) hint = "turn on VAE tiling (--vae-tiling), or lower the resolution";
-    else if (worst == VG_PHASE_DENOISE && act >= w) hint = "lower the resolution or the frame count (activations dominate), or run guidance sequentially";
+    else if (worst == VG_PHASE_DENOISE && act >= w) hint = "lower the resolution or the frame count (activations dominate)";
     else if (worst == VG_PHASE_DENOISE) hint = "store the transformer in a smaller dtype (bf16, fp8 or 8-bit)";
     else hint = "keep the text encoder on the CPU, or store it in a smaller dtype";
     snprintf(buf, cap, "nothing fits the %s budget: the smallest plan ('%s') peaks at %s in %s (%s weights, %s activations); %s",

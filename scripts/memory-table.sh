@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Regenerates docs/memory.md from `vgen plan` (run from the repository root after `make`):
+#   scripts/memory-table.sh > docs/memory.md
+set -euo pipefail
+VGEN=${VGEN:-./build/vgen}
+plan() { "$VGEN" plan --config models/configs/wan2.1-t2v-$1/transformer/config.json --height $2 --width $3 \
+    --num-frames 81 --vram-budget $4 --threads 4 $5; }
+cat <<'EOF'
+# Memory: budgets, offload policies and the planner
+
+vgen's promise is that you state a memory budget and the run fits it. Before any work, the
+planner predicts the peak device memory of each phase of a text-to-video run for every way
+of placing the weights, picks the fastest plan that fits, and refuses to start (with what
+would fit instead) if none does. During the run every device allocation goes through one
+budgeted pool, so a wrong prediction is an error naming the phase, the requester and the
+bytes — never a silent spill.
+
+## Phases
+
+| phase | what runs | what is on the device |
+|---|---|---|
+| `text_encode` | UMT5 encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
+| `denoise` | the DiT runs twice per step (guidance), the scheduler steps | transformer weights (resident or streamed), activations, latents, two noise predictions, the embeddings |
+| `decode` | the VAE decodes one latent frame at a time (causal cache), optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
+
+## Offload policies (`--offload`)
+
+| policy | weights on the device | speed |
+|---|---|---|
+| `none` | every component, for the whole run | fastest |
+| `model` | only the component of the current phase | uploads each component once |
+| `block` | transformer: embeddings/head resident, blocks streamed through two device slots; block i+1 is copied while block i computes | copies hide behind compute when a block's FLOPs per byte are high (video DiTs: thousands) |
+| `leaf` | transformer: norms, biases and tables resident, every weight matrix streamed through two slots, fetched inside the matmul, next matrix prefetched | lowest memory, most copies |
+| `auto` (default) | the first of none, model, block, leaf that fits; then model, block, leaf with the text encoder on the CPU | |
+
+**Text encoder placement** (`--text-encoder auto|device|cpu` in `vgen plan`, `text_encoder` in
+`vg_t2v_params`): UMT5-XXL alone is 10.6 GiB in bf16. On the CPU it computes from its
+memory-mapped weights and only the prompt embeddings reach the device; `auto` does this
+only when the device plan does not fit.
+
+On the `cpu` device, compute reads weights where they are mapped, so weights cost nothing
+in the pool and only activations count. On `sim:<budget>` (a simulated accelerator: a
+budgeted pool in host memory with real copies) weights must be uploaded before use, exactly
+as on a GPU, so every policy runs and is measured on machines without one.
+
+## How the prediction is made
+
+Peak of a phase = resident weights (by policy) + streaming slots + tensors the pipeline
+holds across the phase + the phase's activation peak. Each model has an estimator that
+mirrors its own allocation sequence (`vg_t5_act_peak_bytes`, `vg_wan_dit_act_peak_bytes`,
+`vg_wan_vae_decode_peak_bytes`), including op scratch (`vg_op_attention_scratch_bytes`,
+`vg_op_linear_scratch_bytes`) and the pool's 64-byte rounding. `tests/pipeline/test_offload.c`
+runs the demo model and the golden pipeline under every policy on `sim:` with a budget just
+above the plan and asserts, per phase, measured <= planned <= budget with the plan within
+10% of the measurement (it is within a few KiB), and frames bit-identical to the cpu run.
+
+## Wan2.1 at 81 frames, from configs alone
+
+`vgen plan --config` needs no weights (transformer bf16, UMT5-XXL bf16, VAE f32 — as the
+releases ship; `models/configs/` holds the published configs). The activation figures are
+vgen's own CPU implementation (flash attention scratch per thread, FFN in 4096-token
+chunks, VAE per-frame decode); `--threads 4`.
+
+EOF
+echo '| model | size | budget | VAE tiling | result |'
+echo '|---|---|---|---|---|'
+for m in 1.3b 14b; do for r in "480 832" "720 1280"; do set -- $r; for b in 24GiB 8GiB; do for t in off on; do
+  flag=""; [ $t = on ] && flag=--vae-tiling
+  line=$(plan $m $1 $2 $b "$flag" | grep -E '^chosen|^no plan' || true)
+  echo "| Wan2.1-$m | $1x$2 | $b | $t | $line |"
+done; done; done; done
+cat <<'EOF'
+
+Command for a row (here: 14B, 480x832, 8 GiB, no tiling):
+
+    vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json \
+        --height 480 --width 832 --num-frames 81 --vram-budget 8GiB --threads 4
+
+which prints the per-phase peaks of every plan:
+
+EOF
+echo '```'
+plan 14b 480 832 8GiB ''
+echo '```'
+cat <<'EOF'
+
+`tests/cli/test_plan.sh` re-runs the 14B 480x832 rows at 24 GiB and 8 GiB and checks that
+their `chosen:` lines are the ones in this table. Regenerate this file with
+`scripts/memory-table.sh > docs/memory.md` after changing an estimator.
+
+## `vgen mem`
+
+    vgen mem --device sim:24GiB --warn-at 22GiB
+
+prints total, reserved, allocated, peak and free bytes of the device pool, and warns when the
+peak passes the danger threshold (default 22/24 of the total, i.e. 22 GiB on a 24 GiB card).
+`vgen generate` prints the same summary after a run and stores it in its JSON sidecar
+(`memory`), with the planned and measured peak of each phase (`phases`).
+
+## When the budget is passed anyway
+
+An allocation that would pass the budget fails with `VG_ERR_OUT_OF_BUDGET` and a message such
+as `transformer.block_slots needs 1.31 GiB on device 'sim:8.00GiB' but only 0.90 GiB of the
+8.00 GiB budget is free (7.10 GiB in use, phase 'denoise')`. The run releases everything it
+allocated, so a worker can go on to the next job with the pool back at zero.
+
+## Not yet
+
+- Quantized weights (fp8, q8_0, q4) are not implemented: the "what would fit" hints name them
+  but vgen cannot produce them yet.
+- Guidance runs the two passes one after the other (as diffusers does); a batched mode
+  (faster on a GPU, twice the activations) is not planned yet.
+- The CUDA backend does not exist yet; the numbers above describe vgen's CPU kernels.
+EOF

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# vgen generate and vgen plan through the real binary, checked with ffprobe/ffmpeg:
+#   bash test_generate.sh VGEN_BINARY GOLDEN_DIR SOURCE_DIR
+set -u
+VGEN=$1
+SRC=$3
+MODEL=$SRC/models/tiny-wan
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+tmp=$(mktemp -d /tmp/vg_test_generate.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=2
+
+gen() { "$VGEN" generate --model "$MODEL" --prompt "a red fox running through fresh snow" --height 64 --width 96 \
+        --num-frames 9 --steps 3 --max-sequence-length 64 --quiet "$@"; }
+probe() { ffprobe -v error -select_streams v:0 -count_frames \
+        -show_entries stream=codec_name,width,height,avg_frame_rate,nb_read_frames,pix_fmt -of default=nw=1 "$1"; }
+frames() { ffmpeg -v error -i "$1" -f rawvideo -pix_fmt rgb24 - | md5sum | cut -d' ' -f1; }
+
+# 1. an MP4 with the requested codec, frame count, size and fps (ffprobe)
+gen --seed 7 --fps 12 --output "$tmp/a.mp4"
+rc=$?
+check "generate exits 0" "[ $rc -eq 0 ]"
+p=$(probe "$tmp/a.mp4" 2>&1)
+check "h264" "grep -qx codec_name=h264 <<<\"\$p\""
+check "yuv420p" "grep -qx pix_fmt=yuv420p <<<\"\$p\""
+check "9 frames" "grep -qx nb_read_frames=9 <<<\"\$p\""
+check "96x64" "grep -qx width=96 <<<\"\$p\" && grep -qx height=64 <<<\"\$p\""
+check "12 fps" "grep -qx avg_frame_rate=12/1 <<<\"\$p\""
+
+# 2. the JSON sidecar holds settings, seed, per-phase times and peaks
+check "sidecar" "python3 -c \"
+import json,sys; d=json.load(open('$tmp/a.mp4.json'))
+assert d['seed']==7 and d['num_frames']==9 and d['height']==64 and d['width']==96 and d['steps']==3
+ph={p['name']:p for p in d['phases']}
+assert set(ph)=={'text_encode','denoise','decode'}
+assert all(p['seconds']>=0 and 0<p['peak_bytes']<=p['planned_bytes'] for p in ph.values())
+assert d['memory']['peak_bytes']>0
+\""
+
+# 3. same seed: identical frames (and files); another seed: different frames
+gen --seed 7 --fps 12 --output "$tmp/b.mp4"
+gen --seed 8 --fps 12 --output "$tmp/c.mp4"
+check "same seed, same frames" "[ \"$(frames "$tmp/a.mp4")\" = \"$(frames "$tmp/b.mp4")\" ]"
+check "same seed, same file" "cmp -s \"$tmp/a.mp4\" \"$tmp/b.mp4\""
+check "other seed, other frames" "[ \"$(frames "$tmp/a.mp4")\" != \"$(frames "$tmp/c.mp4")\" ]"
+
+# 4. PNG frames into a folder, bit-equal to the MP4's source frames count
+gen --seed 7 --output "$tmp/png/"
+check "9 png frames" "[ \$(ls \"$tmp/png\" | grep -c '\\.png$') -eq 9 ]"
+check "png size" "file \"$tmp/png/frame_00000.png\" | grep -q '96 x 64'"
+
+# 5. the same run on a simulated device with a small budget and block streaming
+gen --seed 7 --fps 12 --device sim:64MiB --offload block --output "$tmp/d.mp4"
+check "sim:64MiB block run gives the same frames" "[ \"$(frames "$tmp/a.mp4")\" = \"$(frames "$tmp/d.mp4")\" ]"
+
+# 6. bad values are refused before any work, with what is allowed, exit 2
+err() { "$VGEN" generate --model "$MODEL" --prompt x "$@" 2>&1 >/dev/null; echo "rc=$?"; }
+o=$(err --num-frames 10); check "frames 4k+1" "grep -q '4k+1' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$(err --height 100); check "size multiple of 16" "grep -q 'multiples of 16' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$(err --steps 0); check "steps range" "grep -q 'steps' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$(err --scheduler ddim); check "scheduler name" "grep -q 'unipc or euler' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$(err --vram-budget lots); check "budget syntax" "grep -q '8GiB' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$(err --device tpu); check "device name" "grep -q 'unknown device' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$("$VGEN" generate --model "$tmp/nowhere" --prompt x 2>&1; echo "rc=$?")
+check "missing model folder" "grep -q 'nowhere' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+o=$("$VGEN" generate --model "$MODEL" --prompt x --height 64 --width 96 --num-frames 9 --device sim:1MiB 2>&1; echo "rc=$?")
+check "budget too small: refused with a reason" "grep -q 'nothing fits' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+check "--help" "\"$VGEN\" generate --help | grep -q -- '--vram-budget'"
+
+# 7. vgen plan: 14B at 480x832x81 fits 24 GiB and 8 GiB, and agrees with docs/memory.md
+for b in 24GiB 8GiB; do
+    line=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --height 480 --width 832 \
+           --num-frames 81 --vram-budget $b --threads 4 | grep '^chosen')
+    check "plan 14B 480p fits $b" "[ -n \"\$line\" ]"
+    check "plan 14B 480p $b matches docs/memory.md" "grep -qF \"| Wan2.1-14b | 480x832 | $b | off | \$line |\" \"$SRC/docs/memory.md\""
+done
+o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --height 720 --width 1280 \
+    --num-frames 81 --vram-budget 2GiB 2>&1; echo "rc=$?")
+check "plan: nothing fits 2GiB, says what would" "grep -q 'no plan fits' <<<\"\$o\" && grep -q 'what would fit' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+o=$("$VGEN" plan --model "$MODEL" --height 64 --width 96 --num-frames 9 --vram-budget 64MiB 2>&1; echo "rc=$?")
+check "plan from a model folder" "grep -q '^chosen' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -305,7 +305,8 @@ static vg_status bind_encoder(vg_wan_vae *vae) {
     int dims[VG_WAN_VAE_MAX_LEVELS + 1];
     dims[0] = c->base_dim;
     for (int i = 0; i < c->n_levels; i++) dims[i + 1] = c->base_dim * c->dim_mult[i];
-    net->layers = calloc((size_t)(c->n_levels * (c->num_res_blocks + 1) + 3), sizeof(vae_layer));
+    net->n_alloc = c->n_levels * (c->num_res_blocks + 1) + 3;
+    net->layers = calloc((size_t)net->n_alloc, sizeof(vae_layer));
     if (!net->layers) return vg_err(VG_ERR_NO_MEMORY, "wan_vae: out of host memory");
     VG_TRY(bind_conv(&bd, &net->conv_in, "encoder.conv_in", dims[0], c->in_channels, 3, 3, 3, 1, true));
     int k = 0, flat = 0;
@@ -337,7 +338,8 @@ static vg_status bind_decoder(vg_wan_vae *vae) {
     int L = c->n_levels, dims[VG_WAN_VAE_MAX_LEVELS + 1];
     dims[0] = c->base_dim * c->dim_mult[L - 1];
     for (int i = 0; i < L; i++) dims[i + 1] = c->base_dim * c->dim_mult[L - 1 - i];
-    net->layers = calloc((size_t)(L * (c->num_res_blocks + 2) + 3), sizeof(vae_layer));
+    net->n_alloc = L * (c->num_res_blocks + 2) + 3;
+    net->layers = calloc((size_t)net->n_alloc, sizeof(vae_layer));
     if (!net->layers) return vg_err(VG_ERR_NO_MEMORY, "wan_vae: out of host memory");
     VG_TRY(bind_conv(&bd, &net->conv_in, "decoder.conv_in", dims[0], c->z_dim, 3, 3, 3, 1, true));
     int k = 0;
@@ -368,7 +370,7 @@ static vg_status bind_decoder(vg_wan_vae *vae) {
 
 static void free_net(vae_net *net) {
     if (!net->layers) return;
-    for (int i = 0; i < net->n_layers; i++) {
+    for (int i = 0; i < net->n_alloc; i++) {   /* bound or not: calloc'ed entries are NULL */
         vae_layer *L = &net->layers[i];
         free(L->n1.gamma);
         free(L->n2.gamma);

@@ -42,6 +42,7 @@ typedef struct vae_net {
     vae_conv conv_in;
     vae_layer *layers;      /* encoder: down blocks + mid; decoder: mid + up blocks */
     int n_layers;
+    int n_alloc;            /* entries allocated in layers (a failed load frees them all) */
     vae_norm norm_out;
     vae_conv conv_out;
     int n_cache;            /* cache slots */

@@ -7,6 +7,7 @@
  *   block-nopf    the same without prefetch (each block copied when needed)
  *   leaf          every matrix streamed through two slots, prefetched
  *   leaf-nopf     the same without prefetch
+ *   none-again    the baseline once more, to show how much the machine drifted
  *
  * Prints each policy's forward time as a ratio to `none` measured in the same run,
  * the device bytes it holds, and the copies it made. On this machine the "device" is
@@ -104,7 +105,7 @@ int main(int argc, char **argv) {
     float t = 500.0f;
     static const struct { const char *name; vg_offload pol; bool pf; } runs[] = {
         {"none", VG_OFFLOAD_MODEL, false}, {"block", VG_OFFLOAD_BLOCK, true}, {"block-nopf", VG_OFFLOAD_BLOCK, false},
-        {"leaf", VG_OFFLOAD_LEAF, true}, {"leaf-nopf", VG_OFFLOAD_LEAF, false}};
+        {"leaf", VG_OFFLOAD_LEAF, true}, {"leaf-nopf", VG_OFFLOAD_LEAF, false}, {"none-again", VG_OFFLOAD_MODEL, false}};
     double base = 0;
     float *ref = malloc(vg_tensor_nbytes(&out));
     printf("\n  %-11s %10s %10s %14s %12s %10s %12s\n", "policy", "forward s", "x none", "device weights", "copied/fwd", "sync loads", "copy wait s");

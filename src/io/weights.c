@@ -84,6 +84,7 @@ static vg_status open_dir(vg_weights *w, const char *dir) {
     static const char *names[] = {
         "diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.safetensors",
         "model.safetensors.index.json", "model.safetensors",
+        "weights.safetensors",   /* reference-data folders hold weights beside io tensors */
     };
     char p[PATH_MAX];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

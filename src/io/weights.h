@@ -20,8 +20,8 @@ typedef struct vg_namemap_rule {
 typedef struct vg_weights vg_weights;
 
 /* Opens weights at `path`: a .safetensors file, a *.safetensors.index.json, or a
- * folder holding one of those (diffusion_pytorch_model*, model*, or a single
- * *.safetensors). Hands back an owned store (vg_weights_close). */
+ * folder holding one of those (diffusion_pytorch_model*, model*, weights.safetensors,
+ * or a single *.safetensors). Hands back an owned store (vg_weights_close). */
 vg_status vg_weights_open(const char *path, vg_weights **out);
 void vg_weights_close(vg_weights *w);
 

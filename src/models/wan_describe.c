@@ -27,7 +27,10 @@ static vg_status describe_cfg(const vg_weights *w, const char *config_path, vg_w
     if (config_path) {
         json_t *j = NULL;
         if (vg_json_load_file(config_path, &j) == VG_OK) {
-            vg_status s = vg_wan_dit_config_from_json(j, config_path, cfg);
+            /* a diffusers config.json, or one that nests it (reference-data configs
+             * keep the constructor arguments under "constructor_kwargs") */
+            const json_t *o = json_object_get(j, "constructor_kwargs");
+            vg_status s = vg_wan_dit_config_from_json(json_is_object(o) ? o : j, config_path, cfg);
             json_decref(j);
             if (s == VG_OK) {
                 *from_config = true;

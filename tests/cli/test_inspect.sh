@@ -146,5 +146,16 @@ check "malformed corpus ($n_bad files): one stderr line naming the file, exit 1 
     '[ -z "$bad_files" ] && [ $n_bad -ge 40 ]'
 [ -n "$bad_files" ] && echo "  offending:$bad_files" >&2
 
+# the golden DiT folders, both namings: the architecture line agrees with config.json
+for set in wan_dit wan_dit_original_names; do
+    want=$(python3 -c "
+import json; c = json.load(open('$GOLDEN/$set/config.json'))['constructor_kwargs']
+print('Wan2.1 DiT: %d layers, dim %d, %d heads x %d, ffn %d, text %d' % (c['num_layers'],
+      c['num_attention_heads'] * c['attention_head_dim'], c['num_attention_heads'], c['attention_head_dim'],
+      c['ffn_dim'], c['text_dim']))")
+    got=$("$VGEN" inspect "$GOLDEN/$set" 2>&1 | grep '^  architecture:')
+    check "inspect $set folder: architecture from config.json" "grep -qF \"\$want\" <<<\"\$got\""
+done
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -64,4 +64,25 @@ static inline float vg_t_rand(unsigned long long *s, float lo, float hi) {
     return lo + (hi - lo) * (float)((*s >> 40) & 0xffffff) / 16777216.0f;
 }
 
+/* Reads a whole file into a malloc'ed buffer with a NUL after the last byte
+ * (*len excludes it). NULL if it cannot be read. */
+static inline char *vg_t_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)n + 1)) != NULL) {
+        if (fread(b, 1, (size_t)n, f) != (size_t)n) {
+            free(b);
+            b = NULL;
+        } else {
+            b[n] = 0;
+            *len = (size_t)n;
+        }
+    }
+    fclose(f);
+    return b;
+}
+
 #endif

@@ -276,3 +276,27 @@ vg_status vg_wunit_upload(vg_backend *dev, const vg_wunit *u, const char *who, v
     }
     return st;
 }
+
+vg_status vg_upload_tensors(vg_backend *dev, vg_tensor **list, int n, const char *who, void **mem) {
+    *mem = NULL;
+    if (dev->reads_host_weights || n == 0) return VG_OK;
+    const vg_tensor **host = malloc(sizeof *host * n);
+    vg_tensor *views = malloc(sizeof *views * n);
+    vg_status s = host && views ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    if (s == VG_OK) {
+        for (int i = 0; i < n; i++) host[i] = list[i];
+        vg_wunit u = {.t = host, .n = n};
+        s = vg_wunit_upload(dev, &u, who, mem, views);
+        if (s == VG_OK)
+            for (int i = 0; i < n; i++) *list[i] = views[i];
+    }
+    free(host);
+    free(views);
+    return s;
+}
+
+uint64_t vg_tensors_device_bytes(vg_tensor *const *list, int n) {
+    uint64_t b = 0;
+    for (int i = 0; i < n; i++) b += vg_pool_rounded(vg_tensor_nbytes(list[i]));
+    return b;
+}

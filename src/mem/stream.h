@@ -54,4 +54,12 @@ void vg_streamer_free(vg_streamer *s);
  * that reads host weights, the views are the host views and *mem is NULL. */
 vg_status vg_wunit_upload(vg_backend *dev, const vg_wunit *u, const char *who, void **mem, vg_tensor *dev_views);
 
+/* Uploads the tensors *list[i] (host views) into one device allocation counted
+ * under `who` and points them at it. *mem gets the allocation (NULL on a
+ * host-weights device, where the tensors stay as they are). On failure nothing
+ * stays allocated and the tensors are unchanged. */
+vg_status vg_upload_tensors(vg_backend *dev, vg_tensor **list, int n, const char *who, void **mem);
+/* Device bytes vg_upload_tensors takes for these tensors. */
+uint64_t vg_tensors_device_bytes(vg_tensor *const *list, int n);
+
 #endif

@@ -32,8 +32,7 @@ uint64_t vg_wan_vae_decoder_bytes(const vg_wan_vae *host) {
     vg_tensor **list = malloc(sizeof *list * (n ? n : 1));
     if (!list) return 0;
     decoder_tensors(&tmp, list);
-    uint64_t b = 0;
-    for (int i = 0; i < n; i++) b += vg_pool_rounded(vg_tensor_nbytes(list[i]));
+    uint64_t b = vg_tensors_device_bytes(list, n);
     free(list);
     return b;
 }
@@ -53,20 +52,12 @@ vg_status vg_wan_vae_decoder_to_device(vg_backend *dev, const vg_wan_vae *host, 
     v->w = NULL;                               /* the copy owns no mapping */
     int n = decoder_tensors(v, NULL);
     vg_tensor **list = malloc(sizeof *list * (n ? n : 1));
-    const vg_tensor **hostv = malloc(sizeof *hostv * (n ? n : 1));
-    vg_tensor *views = malloc(sizeof *views * (n ? n : 1));
-    vg_status s = list && hostv && views ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    vg_status s = list ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
     if (s == VG_OK) {
         decoder_tensors(v, list);
-        for (int i = 0; i < n; i++) hostv[i] = list[i];
-        vg_wunit u = {.t = hostv, .n = n};
-        s = vg_wunit_upload(dev, &u, "vae.decoder_weights", &out->mem, views);
-        if (s == VG_OK)
-            for (int i = 0; i < n; i++) *list[i] = views[i];
+        s = vg_upload_tensors(dev, list, n, "vae.decoder_weights", &out->mem);
     }
     free(list);
-    free(hostv);
-    free(views);
     if (s != VG_OK) {
         free(layers);
         free(v);

@@ -7,26 +7,6 @@
 #include "core/error.h"
 #include "mem/stream.h"
 
-vg_status vg_upload_tensors(vg_backend *dev, vg_tensor **list, int n, const char *who, void **mem) {
-    *mem = NULL;
-    if (dev->reads_host_weights || n == 0) return VG_OK;
-    const vg_tensor **host = malloc(sizeof *host * n);
-    vg_tensor *views = malloc(sizeof *views * n);
-    if (!host || !views) {
-        free(host);
-        free(views);
-        return vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    }
-    for (int i = 0; i < n; i++) host[i] = list[i];
-    vg_wunit u = {.t = host, .n = n};
-    vg_status s = vg_wunit_upload(dev, &u, who, mem, views);
-    if (s == VG_OK)
-        for (int i = 0; i < n; i++) *list[i] = views[i];
-    free(host);
-    free(views);
-    return s;
-}
-
 /* every weight tensor of a T5 (pointers into m and its layer array) */
 static int t5_tensors(vg_t5 *m, vg_tensor **out) {
     int n = 0;
@@ -49,8 +29,7 @@ uint64_t vg_t5_resident_bytes(const vg_t5 *host) {
     vg_tensor **list = malloc(sizeof *list * n);
     if (!list) return 0;
     t5_tensors(&tmp, list);
-    uint64_t b = 0;
-    for (int i = 0; i < n; i++) b += vg_pool_rounded(vg_tensor_nbytes(list[i]));
+    uint64_t b = vg_tensors_device_bytes(list, n);
     free(list);
     return b;
 }

@@ -6,12 +6,8 @@
 #define VG_PIPELINE_RESIDENT_H
 
 #include "backend/backend.h"
+#include "mem/stream.h"
 #include "models/t5.h"
-
-/* Uploads the tensors *list[i] (host views) into one device allocation counted
- * under `who` and points them at it. *mem gets the allocation (NULL on a
- * host-weights device). On failure nothing stays allocated. */
-vg_status vg_upload_tensors(vg_backend *dev, vg_tensor **list, int n, const char *who, void **mem);
 
 typedef struct vg_t5_resident {
     vg_t5 m;                 /* shallow copy; weights on the device */

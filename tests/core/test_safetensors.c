@@ -22,18 +22,7 @@ static const char *tmp_path(const char *name) {
     return buf;
 }
 
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
+static uint8_t *read_all(const char *path, size_t *len) { return (uint8_t *)vg_t_read_file(path, len); }
 
 /* Start of the data area of a file image that opened (8-byte length + header). */
 static const uint8_t *data_area(const uint8_t *img) {

@@ -30,18 +30,7 @@ static int same(const int32_t *a, int na, const int32_t *b, int nb) {
     return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof *a) == 0);
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
+static char *read_all(const char *path, size_t *len) { return (char *)vg_t_read_file(path, len); }
 
 /* A protobuf writer for hand-built spiece.model files. */
 typedef struct wbuf { uint8_t *p; size_t n, cap; } wbuf;

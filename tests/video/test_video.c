@@ -84,17 +84,7 @@ static size_t ffmpeg_decode(const char *path, uint8_t *out, size_t cap) {
     return n;
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
+static uint8_t *read_file(const char *path, size_t *len) { return (uint8_t *)vg_t_read_file(path, len); }
 
 /* Mean absolute error of a decoded video against the input, over the input's
  * [H, W] area of each frame (decoded frames are [He, We]). */

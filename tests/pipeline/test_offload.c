@@ -213,9 +213,48 @@ VG_TEST(test_budget_refused_before_work_and_auto_choice) {
     vg_video_free(v);
 }
 
+/* Memory taken behind the planner's back (another user, fragmentation): the run
+ * fails in the phase that hits the budget with a message naming the phase, the
+ * requester and the bytes; the device is back to what it held before; the next
+ * job runs. */
+VG_TEST(test_out_of_budget_mid_run_leaves_clean_state) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
+    vg_t2v_params p = small_params();
+    p.offload = VG_OFFLOAD_MODEL;
+    vg_plan pl = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_MODEL, false);
+    char dev[64];
+    snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + 4096));
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.device = dev;
+    cp.n_threads = 2;
+    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_model *m = NULL;
+    VG_CHECK_OK(vg_model_load(ctx, dir, &m));
+    /* someone holds 64 KiB more than the run's headroom */
+    void *squat = NULL;
+    uint64_t hold = 4096 + 65536;
+    VG_CHECK_OK(vg_pool_alloc(ctx->dev->pool, hold, "test.squatter", &squat));
+    vg_video *v = NULL;
+    vg_status s = vg_t2v_generate(ctx, m, &p, &v);
+    const char *msg = vg_ctx_last_error(ctx);
+    VG_CHECKF(s == VG_ERR_OUT_OF_BUDGET && v == NULL, "status %s", vg_status_str(s));
+    VG_CHECKF(strstr(msg, " phase: ") && strstr(msg, "phase '") && strstr(msg, " needs ") && strstr(msg, "budget"),
+              "message: %s", msg);
+    VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == vg_pool_rounded(hold));
+    vg_pool_release(ctx->dev->pool, squat);
+    VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == 0);
+    VG_CHECK_OK(vg_t2v_generate(ctx, m, &p, &v));   /* the next job runs */
+    VG_CHECK(v != NULL);
+    vg_video_free(v);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+}
+
 int main(void) {
     VG_RUN(test_every_policy_demo_model);
     VG_RUN(test_every_policy_golden_pipeline);
     VG_RUN(test_budget_refused_before_work_and_auto_choice);
+    VG_RUN(test_out_of_budget_mid_run_leaves_clean_state);
     VG_DONE();
 }

@@ -28,7 +28,9 @@ static const vg_backend_i g_cpu_iface = {
 
 static void fmt_size(uint64_t b, char *buf, size_t n) {
     if (b == VG_POOL_UNLIMITED) snprintf(buf, n, "unlimited");
-    else snprintf(buf, n, "%.2fGiB", b / 1073741824.0);
+    else if (b >= (1ull << 30)) snprintf(buf, n, "%.2fGiB", b / 1073741824.0);
+    else if (b >= (1ull << 20)) snprintf(buf, n, "%.2fMiB", b / 1048576.0);
+    else snprintf(buf, n, "%.1fKiB", b / 1024.0);
 }
 
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {

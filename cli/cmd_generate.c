@@ -1,6 +1,7 @@
 /* vgen generate: text-to-video from a diffusers Wan2.1 folder to an MP4 or PNG frames,
  * with a progress bar and a JSON sidecar of settings, times and memory. */
 #include <getopt.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
-    double t0, last;
+    double t0;        /* when denoising started */
     int quiet, tty;
 } progress_state;
 
@@ -62,16 +63,18 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static volatile sig_atomic_t g_interrupted;
+static void on_sigint(int sig) { (void)sig; g_interrupted = 1; }
+static bool on_abort(void *user) { (void)user; return g_interrupted != 0; }
+
 static bool on_progress(const char *phase, int step, int n, void *user) {
     progress_state *ps = user;
+    if (g_interrupted) return false;
     if (ps->quiet) return true;
     double t = now_s();
     if (strcmp(phase, "denoise") == 0) {
-        if (step == 1 || ps->t0 == 0) ps->t0 = t - 1e-9;
-        double per = step > 0 ? (t - ps->t0) / step : 0;
-        if (step == 1) ps->t0 = ps->last;   /* time from the start of the phase */
-        per = step > 0 ? (t - ps->t0) / step : 0;
-        double eta = per * (n - step);
+        if (step == 0) { ps->t0 = t; return true; }
+        double per = (t - ps->t0) / step, eta = per * (n - step);
         int w = 30, fill = n ? step * w / n : w;
         if (ps->tty) {
             fprintf(stderr, "\rdenoise [");
@@ -170,13 +173,14 @@ int vg_cmd_generate(int argc, char **argv) {
     progress_state ps = {.quiet = quiet, .tty = isatty(2)};
     p.progress = on_progress;
     p.progress_user_data = &ps;
+    p.abort = on_abort;                  /* Ctrl-C stops between steps and blocks */
+    signal(SIGINT, on_sigint);
     int rc = 1;
     vg_model *m = NULL;
     vg_video *v = NULL;
     double t_load = now_s();
     if (vg_model_load(ctx, model, &m) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
     t_load = now_s() - t_load;
-    ps.last = now_s();
     if (vg_t2v_generate(ctx, m, &p, &v) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
     if (vg_video_save(ctx, v, output, fps) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
 
@@ -222,5 +226,5 @@ out:
     vg_video_free(v);
     vg_model_free(m);
     vg_ctx_free(ctx);
-    return rc;
+    return rc && g_interrupted ? 130 : rc;
 }

@@ -125,9 +125,10 @@ typedef enum vg_scheduler_kind {
     VG_SCHEDULER_EULER,
 } vg_scheduler_kind;
 
-/* Progress: called after each denoise step (and per decoded frame chunk, with
- * phase "decode"). Return false to stop the job (vg_t2v_generate then returns
- * VG_ERR_ABORTED). */
+/* Progress: called with phase "denoise" and step 0 when denoising starts, then
+ * after each step (step 1..n_steps); with phase "decode", step 0 before and 1 after
+ * decoding. Return false to stop the job (vg_t2v_generate then returns
+ * VG_ERR_ABORTED and the device is left as it was). */
 typedef bool (*vg_progress_fn)(const char *phase, int step, int n_steps, void *user_data);
 /* Abort: polled between denoise steps and between transformer blocks. */
 typedef bool (*vg_abort_fn)(void *user_data);

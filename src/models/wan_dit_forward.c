@@ -341,7 +341,7 @@ vg_status vg_wan_dit_forward(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *
 /* Runs block i with the weights the hooks hand out (or the model's own). */
 static vg_status run_block(vg_exec *ex, const vg_wan_dit *m, int i, vg_tensor *x, const vg_wan_block_inputs *bin,
                            const vg_wan_dit_hooks *h, const vg_wan_dit_debug *dbg) {
-    if (h && h->abort && h->abort(h->user)) return vg_err(VG_ERR_ABORTED, "stopped before transformer block %d", i);
+    if (h && h->abort && h->abort(h->user)) return vg_err(VG_ERR_ABORTED, "aborted before transformer block %d", i);
     const vg_wan_block *w = &m->blocks[i];
     if (h && h->acquire) VG_TRY(h->acquire(h->user, i, &w));
     vg_status s = vg_wan_dit_block_forward(ex, &m->cfg, w, x, bin, i, dbg);

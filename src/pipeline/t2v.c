@@ -196,8 +196,10 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
     vg_status s = VG_OK;
     float g = p->guidance_scale;
+    if (p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
+        s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback before denoising");
     for (int i = 0; i < p->steps && s == VG_OK; i++) {
-        if (stop_requested(r)) { s = vg_err(VG_ERR_ABORTED, "stopped before denoise step %d of %d", i + 1, p->steps); break; }
+        if (stop_requested(r)) { s = vg_err(VG_ERR_ABORTED, "aborted before denoise step %d of %d", i + 1, p->steps); break; }
         float t = (float)vg_sched_timestep(sched, i);
         char name[64];
         s = vg_dit_runtime_forward(&r->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
@@ -219,7 +221,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         snprintf(name, sizeof name, "act.step%d.latents", i);
         emit(r, name, &r->lat);
         if (p->progress && !p->progress("denoise", i + 1, p->steps, p->progress_user_data))
-            s = vg_err(VG_ERR_ABORTED, "stopped by the progress callback after step %d of %d", i + 1, p->steps);
+            s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback after step %d of %d", i + 1, p->steps);
     }
     vg_sched_free(sched);
     if (s != VG_OK) return s;
@@ -243,7 +245,7 @@ static vg_status phase_decode(run *r, vg_video **out) {
         r->vae_up = true;
     }
     if (p->progress && !p->progress("decode", 0, 1, p->progress_user_data))
-        return vg_err(VG_ERR_ABORTED, "stopped by the progress callback before decoding");
+        return vg_err(VG_ERR_ABORTED, "aborted by the progress callback before decoding");
     /* latents / (1 / std) + mean, per channel */
     VG_TRY(vg_wan_vae_denormalize(r->vae.vae, &r->lat));
     emit(r, "act.vae_input_latents", &r->lat);

@@ -71,7 +71,17 @@ o=$("$VGEN" generate --model "$MODEL" --prompt x --height 64 --width 96 --num-fr
 check "budget too small: refused with a reason" "grep -q 'nothing fits' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
 check "--help" "\"$VGEN\" generate --help | grep -q -- '--vram-budget'"
 
-# 7. vgen plan: 14B at 480x832x81 fits 24 GiB and 8 GiB, and agrees with docs/memory.md
+# 7. Ctrl-C stops the run between steps or blocks: exit 130, no output file, one message
+"$VGEN" generate --model "$MODEL" --prompt fox --height 192 --width 320 --num-frames 25 --steps 50 \
+    --output "$tmp/int.mp4" 2>"$tmp/int.err" &
+pid=$!
+for i in $(seq 50); do grep -q denoise "$tmp/int.err" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+wait $pid
+rc=$?
+check "SIGINT: exit 130, no file, says aborted" "[ $rc -eq 130 ] && [ ! -e \"$tmp/int.mp4\" ] && grep -q aborted \"$tmp/int.err\""
+
+# 8. vgen plan: 14B at 480x832x81 fits 24 GiB and 8 GiB, and agrees with docs/memory.md
 for b in 24GiB 8GiB; do
     line=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --height 480 --width 832 \
            --num-frames 81 --vram-budget $b --threads 4 | grep '^chosen')

@@ -1,6 +1,7 @@
 /* y = x W^T + b on OpenBLAS sgemm; f16/bf16 weights are converted one tile of
  * rows at a time, so no full f32 copy of a weight ever exists. */
 #include <cblas.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/ops_internal.h"
@@ -62,6 +63,8 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
     if (!vg_tensor_is_contiguous(y) || !vg_tensor_is_contiguous(w))
         return VG_SHAPE_ERR("linear", "y and w must be contiguous");
     if (M == 0 || N == 0) return VG_OK;
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
+        return VG_SHAPE_ERR("linear", "x %s, w %s: dimensions past 2^31 are beyond BLAS", vg_shape_s(x, s1), vg_shape_s(w, s2));
 
     /* x as a [M, K] matrix with leading dimension lda; pack it if rows are irregular */
     vg_tensor xpack = {0};

@@ -28,7 +28,7 @@ static void usage(FILE *f) {
         "                           VAE configs are read beside it (../text_encoder/,\n"
         "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE\n"
         "  --text-encoder-config F  --vae-config F   explicit configs for --config\n"
-        "  --dtype T                transformer weights: bf16 (default), f16, f32\n"
+        "  --dtype T                transformer weights: bf16 (default), f16, f32, fp8\n"
         "  --text-dtype T           text encoder weights (default bf16)\n"
         "  --vae-dtype T            VAE weights (default f32)\n"
         "  --height N --width N --num-frames N   (default 480 x 832, 81 frames)\n"
@@ -50,7 +50,8 @@ static bool parse_dtype(const char *s, vg_dtype *out) {
     if (strcmp(s, "bf16") == 0) *out = VG_BF16;
     else if (strcmp(s, "f16") == 0 || strcmp(s, "fp16") == 0) *out = VG_F16;
     else if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = VG_F32;
-    else { fprintf(stderr, "vgen plan: dtype '%s': use bf16, f16 or f32\n", s); return false; }
+    else if (strcmp(s, "fp8") == 0 || strcmp(s, "f8_e4m3") == 0) *out = VG_F8_E4M3;
+    else { fprintf(stderr, "vgen plan: dtype '%s': use bf16, f16, f32 or fp8\n", s); return false; }
     return true;
 }
 

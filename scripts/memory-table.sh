@@ -106,8 +106,10 @@ allocated, so a worker can go on to the next job with the pool back at zero.
 
 ## Not yet
 
-- Quantized weights (fp8, q8_0, q4) are not implemented: the "what would fit" hints name them
-  but vgen cannot produce them yet.
+- fp8 weights (float8_e4m3fn / e5m2 files, such as ComfyUI's `*_fp8_e4m3fn.safetensors`) load
+  and run, converted per tile like bf16; `vgen plan --dtype fp8 --text-dtype fp8` plans them.
+  ComfyUI's *scaled* fp8 files (per-tensor `scale_weight`) are refused with a clear error, and
+  block-quantized 8/4-bit formats (q8_0, q4_k, nf4, GGUF) are not implemented yet.
 - Guidance runs the two passes one after the other (as diffusers does); a batched mode
   (faster on a GPU, twice the activations) is not planned yet.
 - The CUDA backend does not exist yet; the numbers above describe vgen's CPU kernels.

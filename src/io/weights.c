@@ -249,3 +249,15 @@ vg_status vg_weights_get(const vg_weights *w, const char *name, int nd, const in
     *out = t;
     return VG_OK;
 }
+
+vg_status vg_weights_refuse_scaled_fp8(const vg_weights *w) {
+    for (int i = 0; i < w->n; i++) {
+        const char *n = w->e[i].name;
+        size_t l = strlen(n);
+        if (strcmp(n, "scaled_fp8") == 0 || (l >= 13 && strcmp(n + l - 13, ".scale_weight") == 0))
+            return vg_err(VG_ERR_UNSUPPORTED,
+                          "%s: tensor '%s': scaled fp8 checkpoints (per-tensor scale_weight) are not supported yet; "
+                          "use a plain fp8_e4m3fn, bf16 or f16 file", w->path, n);
+    }
+    return VG_OK;
+}

@@ -45,4 +45,9 @@ bool vg_weights_has(const vg_weights *w, const char *name);
  * and the actual shape. `out` is a read-only view into the mapping. */
 vg_status vg_weights_get(const vg_weights *w, const char *name, int nd, const int64_t *ne, vg_tensor *out);
 
+/* ComfyUI's "scaled" fp8 files multiply each weight by a per-tensor `scale_weight`
+ * (and carry a `scaled_fp8` marker); computing with the raw fp8 values would be
+ * silently wrong, so until scaling is implemented they are refused with this error. */
+vg_status vg_weights_refuse_scaled_fp8(const vg_weights *w);
+
 #endif

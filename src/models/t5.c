@@ -178,8 +178,8 @@ static int64_t dim_of(const vg_t5_config *c, int d) {
 /* Looks up `name` with the expected shape and a float dtype. */
 static vg_status get_float(const vg_weights *w, const char *name, int nd, const int64_t *ne, vg_tensor *out) {
     VG_TRY(vg_weights_get(w, name, nd, ne, out));
-    if (out->type != VG_F32 && out->type != VG_F16 && out->type != VG_BF16)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (text encoder weights must be f32, f16 or bf16)",
+    if (!vg_type(out->type)->is_float)
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (text encoder weights must be f32, f16, bf16 or fp8)",
                       vg_weights_path(w), name, vg_type(out->type)->name);
     return VG_OK;
 }
@@ -224,8 +224,12 @@ static vg_status bind(vg_t5 *m) {
 static vg_status open_weights(const char *path, vg_weights **w) {
     vg_status s = vg_weights_open(path, w);
     if (s == VG_ERR_UNSUPPORTED)
-        return vg_err_wrap(s, "T5 text encoder: unsupported dtype (fp8 and quantized text encoders are not supported yet; "
-                              "use an f32, f16 or bf16 checkpoint)");
+        return vg_err_wrap(s, "T5 text encoder: unsupported dtype (quantized text encoders are not supported yet; "
+                              "use an f32, f16, bf16 or fp8 checkpoint)");
+    if (s == VG_OK && (s = vg_weights_refuse_scaled_fp8(*w)) != VG_OK) {
+        vg_weights_close(*w);
+        *w = NULL;
+    }
     return s;
 }
 

@@ -329,8 +329,8 @@ static vg_status bind_one(const vg_weights *w, const vg_wan_dit_config *c, const
     vg_tensor t;
     vg_status s = vg_weights_get(w, name, nd, ne, &t);
     if (s != VG_OK) return original ? name_original(s, name) : s;
-    if (t.type != VG_F32 && t.type != VG_F16 && t.type != VG_BF16)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16 or bf16)",
+    if (!vg_type(t.type)->is_float)
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16, bf16 or fp8)",
                       vg_weights_path(w), name, vg_type(t.type)->name);
     if (r->flags & F_FLATTEN) {   /* Conv3d kernel [D, C, kt, kh, kw] as a linear [D, C*kt*kh*kw] */
         vg_tensor flat;
@@ -376,7 +376,8 @@ vg_status vg_wan_dit_load_with_config(const char *weights_path, const vg_wan_dit
     if (!m) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     vg_status s = vg_weights_open(weights_path, &m->w);
     if (s == VG_ERR_UNSUPPORTED)
-        s = vg_err_wrap(s, "Wan DiT: unsupported tensor dtype (fp8 / quantized DiT files are not supported yet)");
+        s = vg_err_wrap(s, "Wan DiT: unsupported tensor dtype (quantized DiT files are not supported yet)");
+    if (s == VG_OK) s = vg_weights_refuse_scaled_fp8(m->w);
     if (s == VG_OK) s = vg_wan_dit_normalize_names(m->w, &m->original_names);
     if (s == VG_OK && !vg_wan_dit_recognize(m->w))
         s = vg_err(VG_ERR_UNSUPPORTED,

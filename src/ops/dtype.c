@@ -1,6 +1,8 @@
 /* dtype traits and exact f32 <-> f16/bf16 conversion. */
 #include "ops/dtype.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
@@ -61,6 +63,75 @@ float vg_f16_to_f32(uint16_t h) {
     return u2f(sign | ((e + 112u) << 23) | (m << 13));
 }
 
+/* ---- fp8 ---------------------------------------------------------------- */
+
+/* Decodes an 8-bit float with E exponent bits, M mantissa bits and `bias`; `ieee`:
+ * the top exponent means Inf/NaN (e5m2), else only all-ones is NaN (e4m3fn). */
+static float fp8_decode(uint8_t b, int E, int M, int bias, bool ieee) {
+    int sign = b >> 7, e = (b >> M) & ((1 << E) - 1), m = b & ((1 << M) - 1);
+    double v;
+    if (ieee && e == (1 << E) - 1) v = m ? NAN : INFINITY;
+    else if (!ieee && e == (1 << E) - 1 && m == (1 << M) - 1) v = NAN;
+    else if (e == 0) v = ldexp((double)m, 1 - bias - M);
+    else v = ldexp((double)((1 << M) + m), e - bias - M);
+    return (float)(sign ? -v : v);
+}
+
+static uint8_t fp8_encode(float f, int E, int M, int bias, bool ieee) {
+    uint8_t sign = signbit(f) ? 0x80 : 0;
+    uint8_t nan = ieee ? (uint8_t)(((1 << E) - 1) << M | 1 << (M - 1)) : 0x7f;
+    if (isnan(f)) return sign | nan;
+    double a = fabs((double)f);
+    int emax = ieee ? (1 << E) - 2 : (1 << E) - 1;              /* largest finite exponent field */
+    double maxf = ldexp((double)((2 << M) - (ieee ? 1 : 2)), emax - bias - M);
+    if (isinf(f)) return ieee ? (uint8_t)(sign | ((1 << E) - 1) << M) : (uint8_t)(sign | nan);
+    if (a == 0) return sign;
+    int ex;
+    frexp(a, &ex);                                               /* a = fr * 2^ex, fr in [0.5, 1) */
+    int e = ex - 1 < 1 - bias ? 1 - bias : ex - 1;               /* subnormals share the lowest binade's quantum */
+    double q = rint(ldexp(a, M - e));                            /* round half to even (exact in double) */
+    double r = ldexp(q, e - M);
+    if (r > maxf) return ieee ? (uint8_t)(sign | ((1 << E) - 1) << M) : (uint8_t)(sign | nan);
+    if (r < ldexp(1.0, 1 - bias)) return sign | (uint8_t)q;      /* subnormal (or rounded up into the first normal) */
+    frexp(r, &ex);
+    int ef = ex - 1 + bias;
+    int m = (int)(ldexp(r, M - (ex - 1))) - (1 << M);
+    return sign | (uint8_t)(ef << M) | (uint8_t)m;
+}
+
+uint8_t vg_f32_to_e4m3(float f) { return fp8_encode(f, 4, 3, 7, false); }
+float vg_e4m3_to_f32(uint8_t b) { return fp8_decode(b, 4, 3, 7, false); }
+uint8_t vg_f32_to_e5m2(float f) { return fp8_encode(f, 5, 2, 15, true); }
+float vg_e5m2_to_f32(uint8_t b) { return fp8_decode(b, 5, 2, 15, true); }
+
+/* 256-entry decode tables, filled once */
+static float g_e4m3[256], g_e5m2[256];
+static pthread_once_t g_fp8_once = PTHREAD_ONCE_INIT;
+static void fp8_tables(void) {
+    for (int i = 0; i < 256; i++) {
+        g_e4m3[i] = vg_e4m3_to_f32((uint8_t)i);
+        g_e5m2[i] = vg_e5m2_to_f32((uint8_t)i);
+    }
+}
+static void e4m3_to_f32(const void *s, float *d, int64_t n) {
+    pthread_once(&g_fp8_once, fp8_tables);
+    const uint8_t *b = s;
+    for (int64_t i = 0; i < n; i++) d[i] = g_e4m3[b[i]];
+}
+static void e5m2_to_f32(const void *s, float *d, int64_t n) {
+    pthread_once(&g_fp8_once, fp8_tables);
+    const uint8_t *b = s;
+    for (int64_t i = 0; i < n; i++) d[i] = g_e5m2[b[i]];
+}
+static void e4m3_from_f32(const float *s, void *d, int64_t n) {
+    uint8_t *b = d;
+    for (int64_t i = 0; i < n; i++) b[i] = vg_f32_to_e4m3(s[i]);
+}
+static void e5m2_from_f32(const float *s, void *d, int64_t n) {
+    uint8_t *b = d;
+    for (int64_t i = 0; i < n; i++) b[i] = vg_f32_to_e5m2(s[i]);
+}
+
 static void f32_to_f32(const void *s, float *d, int64_t n) { memcpy(d, s, (size_t)n * 4); }
 static void f32_from_f32(const float *s, void *d, int64_t n) { memcpy(d, s, (size_t)n * 4); }
 static void bf16_to_f32(const void *s, float *d, int64_t n) {
@@ -87,6 +158,8 @@ static const vg_type_traits g_traits[VG_DTYPE_COUNT] = {
     [VG_I64] = {"i64", "I64", 8, false, NULL, NULL},
     [VG_I32] = {"i32", "I32", 4, false, NULL, NULL},
     [VG_U8] = {"u8", "U8", 1, false, NULL, NULL},
+    [VG_F8_E4M3] = {"f8_e4m3", "F8_E4M3", 1, true, e4m3_to_f32, e4m3_from_f32},
+    [VG_F8_E5M2] = {"f8_e5m2", "F8_E5M2", 1, true, e5m2_to_f32, e5m2_from_f32},
 };
 
 const vg_type_traits *vg_type(vg_dtype t) {

@@ -15,6 +15,8 @@ typedef enum vg_dtype {
     VG_I64,
     VG_I32,
     VG_U8,
+    VG_F8_E4M3,      /* float8_e4m3fn: 4 exponent bits (bias 7), 3 mantissa, no Inf, max 448 */
+    VG_F8_E5M2,      /* float8_e5m2: 5 exponent bits (bias 15), 2 mantissa, IEEE-like, max 57344 */
     VG_DTYPE_COUNT
 } vg_dtype;
 
@@ -38,5 +40,11 @@ uint16_t vg_f32_to_bf16(float f);
 float vg_bf16_to_f32(uint16_t h);
 uint16_t vg_f32_to_f16(float f);
 float vg_f16_to_f32(uint16_t h);
+/* fp8 as torch's float8_e4m3fn / float8_e5m2: round to nearest even; past the largest
+ * finite value e4m3fn gives NaN (it has no Inf) and e5m2 gives Inf. */
+uint8_t vg_f32_to_e4m3(float f);
+float vg_e4m3_to_f32(uint8_t b);
+uint8_t vg_f32_to_e5m2(float f);
+float vg_e5m2_to_f32(uint8_t b);
 
 #endif

@@ -16,13 +16,13 @@ static vg_status check(const char *op, const vg_tensor *y, const vg_tensor *x, c
     return VG_OK;
 }
 
-/* Norm parameters may be stored f32, f16 or bf16 (as checkpoints ship them). */
+/* Norm parameters may be stored in any float dtype (as checkpoints ship them). */
 static inline float param(const vg_tensor *t, int64_t j) {
-    switch (t->type) {
-    case VG_F16: return vg_f16_to_f32(((const uint16_t *)t->data)[j * t->st[0]]);
-    case VG_BF16: return vg_bf16_to_f32(((const uint16_t *)t->data)[j * t->st[0]]);
-    default: return ((const float *)t->data)[j * t->st[0]];
-    }
+    if (t->type == VG_F32) return ((const float *)t->data)[j * t->st[0]];
+    float f;
+    size_t es = vg_type(t->type)->elem_size;
+    vg_type(t->type)->to_f32((const char *)t->data + (size_t)(j * t->st[0]) * es, &f, 1);
+    return f;
 }
 
 vg_status vg_op_layer_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b, float eps) {

@@ -196,6 +196,7 @@ VG_TEST(traits_table) {
         {VG_F32, "f32", "F32", 4, true},   {VG_F16, "f16", "F16", 2, true},
         {VG_BF16, "bf16", "BF16", 2, true}, {VG_I64, "i64", "I64", 8, false},
         {VG_I32, "i32", "I32", 4, false},  {VG_U8, "u8", "U8", 1, false},
+        {VG_F8_E4M3, "f8_e4m3", "F8_E4M3", 1, true}, {VG_F8_E5M2, "f8_e5m2", "F8_E5M2", 1, true},
     };
     VG_CHECK(sizeof want / sizeof want[0] == VG_DTYPE_COUNT);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -209,7 +210,7 @@ VG_TEST(traits_table) {
         VG_CHECK(vg_dtype_from_st(want[i].st, &d) && d == want[i].t);
     }
     vg_dtype d = VG_F32;
-    VG_CHECK(!vg_dtype_from_st("f32", &d) && !vg_dtype_from_st("", &d) && !vg_dtype_from_st("F8_E4M3", &d));
+    VG_CHECK(!vg_dtype_from_st("f32", &d) && !vg_dtype_from_st("", &d) && !vg_dtype_from_st("F8_E4M3FN", &d));
     VG_CHECK(!vg_dtype_from_st("F32 ", &d) && !vg_dtype_from_st("BF1", &d));
     VG_CHECK(vg_type(VG_DTYPE_COUNT) == NULL && vg_type((vg_dtype)-1) == NULL);
 }

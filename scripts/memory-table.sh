@@ -104,7 +104,7 @@ as `transformer.block_slots needs 1.31 GiB on device 'sim:8.00GiB' but only 0.90
 8.00 GiB budget is free (7.10 GiB in use, phase 'denoise')`. The run releases everything it
 allocated, so a worker can go on to the next job with the pool back at zero.
 
-## Not yet
+## Weight formats and limits
 
 - fp8 weights (float8_e4m3fn / e5m2 files, such as ComfyUI's `*_fp8_e4m3fn.safetensors`) load
   and run, converted per tile like bf16; `vgen plan --dtype fp8 --text-dtype fp8` plans them.

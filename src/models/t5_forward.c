@@ -46,9 +46,8 @@ int vg_t5_rel_bucket(int64_t rel, int num_buckets, int max_distance) {
  *                     o + y [B,L,D] + linear tile );
  *   FFN:         max( x + g,u [B,L,F] + tile, g + y + tile ).
  * Linear tile: non-f32 weights are converted max(16, 4 MiB / (4K)) rows (at most N)
- * at a time (vg_op_linear). Attention scratch: per thread the packed K and V of one
- * head [L, Dk] each plus a 64-query tile: 64*Dk + 64*256 + 64*Dk + 2*64 floats
- * (vg_op_attention). */
+ * at a time (vg_op_linear). Attention scratch: vg_op_attention_scratch_bytes (per
+ * thread the packed K and V of one head [L, Dk] each plus one query/score tile). */
 static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
 
 static uint64_t linear_tile(vg_dtype wtype, int64_t N, int64_t K) {
@@ -69,7 +68,7 @@ uint64_t vg_t5_act_peak_bytes(const vg_t5_config *c, vg_dtype wtype, int batch, 
     uint64_t x = rnd(B * L * D * 4), qkv = rnd(B * L * I * 4), g = rnd(B * L * F * 4);
     uint64_t t_in = linear_tile(wtype, I, D), t_out = linear_tile(wtype, D, I);
     uint64_t t_ff_in = linear_tile(wtype, F, D), t_ff_out = linear_tile(wtype, D, F);
-    uint64_t att = rnd((uint64_t)nt * (L * Dk * 2 + 64 * Dk * 2 + 64 * 256 + 2 * 64) * 4);
+    uint64_t att = vg_op_attention_scratch_bytes(L, L, Dk, Dk, nt);
     uint64_t attn = max3(x + 3 * qkv + t_in, 4 * qkv + att, qkv + x + t_out);
     uint64_t ffn = x + 2 * g + t_ff_in > g + x + t_ff_out ? x + 2 * g + t_ff_in : g + x + t_ff_out;
     return whole + (attn > ffn ? attn : ffn);

@@ -1,0 +1,59 @@
+/* libFuzzer target: the config readers that turn a user's JSON into sizes (DiT,
+ * UMT5/T5, VAE, scheduler). Any input must give either an error with a one-line
+ * message or a config that passes validation; an accepted config's sizes must be
+ * small enough to plan with, and planning memory from them must not overflow into
+ * nonsense (the planner's numbers stay finite and monotonic in the frame count).
+ * Seeds: tests/fuzz/corpus/configs/ (the demo model's and Wan2.1-14B's configs). */
+#include <jansson.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/t5.h"
+#include "models/wan_dit.h"
+#include "models/wan_vae.h"
+#include "sched/scheduler.h"
+
+static void one_line(vg_status s) {
+    if (s == VG_OK) return;
+    const char *m = vg_err_msg();
+    if (!m[0] || strchr(m, '\n')) __builtin_trap();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    json_error_t e;
+    json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
+    if (!j) return 0;
+    vg_wan_dit_config dc;
+    vg_status s = vg_wan_dit_config_from_json(j, "fuzz", &dc);
+    if (s == VG_OK) s = vg_wan_dit_config_validate(&dc, "fuzz");
+    one_line(s);
+    if (s == VG_OK) {
+        uint64_t a = vg_wan_dit_param_bytes(&dc, VG_BF16);
+        uint64_t p5 = vg_wan_dit_act_peak_bytes(&dc, VG_BF16, 1, 2, 4, 4, 8, 1);
+        uint64_t p9 = vg_wan_dit_act_peak_bytes(&dc, VG_BF16, 1, 4, 4, 4, 8, 1);
+        if (a == 0 || p9 < p5) __builtin_trap();
+    }
+    vg_t5_config tc;
+    s = vg_t5_config_from_json(j, "fuzz", &tc);
+    if (s == VG_OK) s = vg_t5_config_validate(&tc, "fuzz");
+    one_line(s);
+    if (s == VG_OK && vg_t5_act_peak_bytes(&tc, VG_BF16, 1, 16, 1, true) < vg_t5_act_peak_bytes(&tc, VG_BF16, 1, 8, 1, true))
+        __builtin_trap();
+    vg_wan_vae_cfg vc;
+    s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
+    one_line(s);
+    if (s == VG_OK && vc.base_dim > 0 && vc.base_dim <= 512 && vc.n_levels >= 2)
+        (void)vg_wan_vae_decoder_param_bytes_for(&vc, VG_F32);
+    vg_sched_config sc;
+    s = vg_sched_config_from_json(j, VG_SCHED_UNIPC, "fuzz", &sc);
+    one_line(s);
+    if (s == VG_OK) {
+        vg_scheduler *sch = NULL;
+        s = vg_sched_new(&sc, 3, &sch);
+        one_line(s);
+        vg_sched_free(sch);
+    }
+    json_decref(j);
+    return 0;
+}

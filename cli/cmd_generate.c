@@ -198,7 +198,7 @@ int vg_cmd_generate(int argc, char **argv) {
                           "guidance_scale", (double)p.guidance_scale, "flow_shift", (double)p.flow_shift,
                           "scheduler", sched ? sched : "model default", "seed", (json_int_t)p.seed,
                           "latents", p.latents_path, "max_sequence_length", p.max_sequence_length ? p.max_sequence_length : 512,
-                          "fps", fps, "output", output, "device", ctx->dev->name, "vae_tiling", p.vae_tiling,
+                          "fps", fps, "output", output, "device", ctx->dev->name, "vae_tiling", rep.vae_tiling,
                           "offload", vg_offload_str(rep.offload), "budget_bytes", (json_int_t)(rep.budget == UINT64_MAX ? 0 : rep.budget),
                           "load_seconds", t_load, "phases", phases, "memory", vg_mem_json(&ms),
                           "peak_bytes", (json_int_t)rep.peak_bytes, "weight_upload_bytes", (json_int_t)rep.bytes_uploaded);
@@ -214,7 +214,8 @@ int vg_cmd_generate(int argc, char **argv) {
         char b1[32], b2[32];
         fprintf(stderr, "wrote %s (%d frames %dx%d at %g fps) and %s\n", output, vg_video_frames(v), vg_video_width(v),
                 vg_video_height(v), fps, side);
-        fprintf(stderr, "offload '%s'; per phase: ", vg_offload_str(rep.offload));
+        fprintf(stderr, "offload '%s'%s%s; per phase: ", vg_offload_str(rep.offload),
+                rep.text_on_cpu ? ", text encoder on the CPU" : "", rep.vae_tiling ? ", VAE tiling" : "");
         for (int i = 0; i < rep.n_phases; i++)
             fprintf(stderr, "%s %.1f s peak %s (planned %s)%s", rep.phases[i].name, rep.phases[i].seconds,
                     vg_fmt_bytes(rep.phases[i].peak_bytes, b1, 32), vg_fmt_bytes(rep.phases[i].planned_bytes, b2, 32),

@@ -112,6 +112,23 @@ static void suggest(vg_plan_request q) {
     if (!found) printf("  - nothing vgen can change at this budget: a smaller weight dtype (8-bit/4-bit) or a bigger device\n");
 }
 
+/* The plan input for this request, with VAE tiling on or off. */
+static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan_request *q, bool tiling, vg_plan_input *in) {
+    if (!m) {
+        vg_plan_request t = *q;
+        t.vae_tiling = tiling;
+        return vg_plan_input_from_configs(&t, in);
+    }
+    vg_t2v_params p = vg_t2v_default_params();
+    p.height = q->height; p.width = q->width; p.num_frames = q->num_frames;
+    p.guidance_scale = q->guidance ? 5.0f : 1.0f;
+    p.max_sequence_length = q->text_len; p.vae_tiling = tiling;
+    p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
+    VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
+    in->budget = q->budget;
+    return VG_OK;
+}
+
 int vg_cmd_plan(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *te_cfg = NULL, *vae_cfg = NULL, *device = "sim", *offload = "auto",
                *text = "auto";
@@ -222,16 +239,7 @@ int vg_cmd_plan(int argc, char **argv) {
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .n_threads = nt,
                           .host_weights = host_weights, .budget = budget};
     vg_plan_input in;
-    if (m) {
-        vg_t2v_params p = vg_t2v_default_params();
-        p.height = height; p.width = width; p.num_frames = frames; p.guidance_scale = (float)guidance;
-        p.max_sequence_length = text_len; p.vae_tiling = tiling; p.vram_budget = budget == UINT64_MAX ? 0 : budget;
-        if (vg_t2v_plan_input(ctx, m, &p, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
-        in.budget = budget;
-    } else if (vg_plan_input_from_configs(&q, &in) != VG_OK) {
-        fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
-        goto out;
-    }
+    if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
     char desc[256], a[32], b[32], d2[32];
     vg_wan_dit_describe(&dc, desc, sizeof desc);
@@ -257,7 +265,20 @@ int vg_cmd_plan(int argc, char **argv) {
     vg_plan ch = vg_plan_choose(&in, pol, place);
     char why[512];
     vg_plan_explain(&in, &ch, why, sizeof why);
-    printf("\n%s: %s\n", ch.fits ? "chosen" : "no plan fits", why);
+    printf("\n%s: %s\n", ch.fits ? "chosen" : tiling ? "no plan fits" : "no untiled plan fits", why);
+    if (!ch.fits && !tiling) {
+        /* as a run does: when nothing fits untiled, the decode is tiled */
+        vg_plan_input tin;
+        if (build_input(ctx, m, &q, true, &tin) == VG_OK) {
+            vg_plan tc = vg_plan_choose(&tin, pol, place);
+            if (tc.fits) {
+                vg_plan_explain(&tin, &tc, why, sizeof why);
+                printf("chosen, with VAE tiling (a run turns it on by itself): %s\n", why);
+                rc = 0;
+                goto out;
+            }
+        }
+    }
     if (!ch.fits) {
         if (!m) suggest(q);
         goto out;

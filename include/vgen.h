@@ -145,7 +145,8 @@ typedef struct vg_t2v_params {
     uint64_t seed;
     int max_sequence_length;       /* text tokens; 0: the model's default (512 for Wan) */
     const char *latents_path;      /* optional .safetensors with initial noise "latents" [1, z, F', H', W'] */
-    bool vae_tiling;               /* decode in overlapping spatial tiles */
+    bool vae_tiling;               /* decode in overlapping spatial tiles; when false the plan
+                                      still turns tiling on if nothing fits without it */
     vg_offload offload;
     uint64_t vram_budget;          /* bytes; 0: the device's own budget */
     vg_progress_fn progress;
@@ -192,6 +193,7 @@ typedef struct vg_run_report {
     vg_phase_report phases[8];
     vg_offload offload;     /* the policy that ran */
     bool text_on_cpu;       /* the text encoder ran on the host */
+    bool vae_tiling;        /* the decode ran in tiles (asked for, or needed to fit) */
     uint64_t budget;        /* device budget in bytes (UINT64_MAX: none) */
     uint64_t peak_bytes;    /* over the whole run */
     uint64_t bytes_uploaded;/* host -> device weight traffic */

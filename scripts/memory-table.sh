@@ -33,6 +33,10 @@ bytes — never a silent spill.
 | `leaf` | transformer: norms, biases and tables resident, every weight matrix streamed through two slots, fetched inside the matmul, next matrix prefetched | lowest memory, most copies |
 | `auto` (default) | the first of none, model, block, leaf that fits; then model, block, leaf with the text encoder on the CPU | |
 
+**VAE tiling** is part of the plan too: `--vae-tiling` forces a tiled decode; without it, a
+run whose decode does not fit untiled turns tiling on by itself (the sidecar's `vae_tiling`
+says so), and `vgen plan` prints that choice as `chosen, with VAE tiling`.
+
 **Text encoder placement** (`--text-encoder auto|device|cpu` in `vgen plan`, `text_encoder` in
 `vg_t2v_params`): UMT5-XXL alone is 10.6 GiB in bf16. On the CPU it computes from its
 memory-mapped weights and only the prompt embeddings reach the device; `auto` does this
@@ -66,7 +70,7 @@ echo '| model | size | budget | VAE tiling | result |'
 echo '|---|---|---|---|---|'
 for m in 1.3b 14b; do for r in "480 832" "720 1280"; do set -- $r; for b in 24GiB 8GiB; do for t in off on; do
   flag=""; [ $t = on ] && flag=--vae-tiling
-  line=$(plan $m $1 $2 $b "$flag" | grep -E '^chosen|^no plan' || true)
+  line=$(plan $m $1 $2 $b "$flag" | grep -E '^chosen|^no plan|^no untiled' | tail -1 || true)
   echo "| Wan2.1-$m | $1x$2 | $b | $t | $line |"
 done; done; done; done
 cat <<'EOF'

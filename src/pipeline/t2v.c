@@ -304,12 +304,28 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
     r.m = m;
-    r.p = p;
+    vg_t2v_params run_p = *p;   /* the plan may turn VAE tiling on */
+    r.p = &run_p;
     r.dev = ctx->dev;
     r.ex = vg_ctx_exec(ctx);
     r.dbg = dbg;
     r.dbg_user = dbg_user;
     r.plan = vg_plan_choose(&pin, p->offload, (vg_text_place)p->text_encoder);
+    if (!r.plan.fits && !p->vae_tiling) {
+        /* tiling is part of the plan: when nothing fits untiled, decode in tiles */
+        vg_plan_input tiled;
+        run_p.vae_tiling = true;
+        if (vg_t2v_plan_input(ctx, m, &run_p, &tiled) == VG_OK) {
+            vg_plan pt = vg_plan_choose(&tiled, p->offload, (vg_text_place)p->text_encoder);
+            if (pt.fits) {
+                r.plan = pt;
+                pin = tiled;
+                vg_log_info("VAE tiling turned on: the run fits %s only with a tiled decode", r.dev->name);
+            } else {
+                run_p.vae_tiling = false;
+            }
+        }
+    }
     if (!r.plan.fits) {
         char why[512];
         vg_plan_explain(&pin, &r.plan, why, sizeof why);
@@ -348,6 +364,7 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     vg_pool_stats st = vg_pool_get_stats(r.dev->pool);
     ctx->report.offload = r.plan.policy;
     ctx->report.text_on_cpu = r.plan.text_on_host;
+    ctx->report.vae_tiling = run_p.vae_tiling;
     ctx->report.budget = pin.budget;
     ctx->report.peak_bytes = st.peak;
     ctx->report.bytes_uploaded = r.dev->bytes_uploaded - up0;

@@ -93,7 +93,13 @@ for b in 24GiB 8GiB; do
 done
 o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --height 720 --width 1280 \
     --num-frames 81 --vram-budget 2GiB 2>&1; echo "rc=$?")
-check "plan: nothing fits 2GiB, says what would" "grep -q 'no plan fits' <<<\"\$o\" && grep -q 'what would fit' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+check "plan: nothing fits 2GiB, says what would" "grep -q 'no untiled plan fits' <<<\"\$o\" && grep -q 'what would fit' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-1.3b/transformer/config.json" --height 720 --width 1280 \
+    --num-frames 81 --vram-budget 8GiB --threads 4 2>&1; echo "rc=$?")
+check "plan: turns VAE tiling on when only a tiled decode fits" "grep -q '^chosen, with VAE tiling' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
+o=$("$VGEN" generate --model "$MODEL" --prompt x --height 512 --width 512 --num-frames 5 --steps 1 --device sim:160MiB \
+    --quiet --output "$tmp/tiled.mp4" 2>&1; echo "rc=$?")
+check "generate turns VAE tiling on to fit" "grep -q 'rc=0' <<<\"\$o\" && python3 -c \"import json; assert json.load(open('$tmp/tiled.mp4.json'))['vae_tiling']\""
 o=$("$VGEN" plan --model "$MODEL" --height 64 --width 96 --num-frames 9 --vram-budget 64MiB 2>&1; echo "rc=$?")
 check "plan from a model folder" "grep -q '^chosen' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
 

@@ -335,7 +335,7 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     vg_pool_stats st0 = vg_pool_get_stats(r.dev->pool);
     uint64_t cap0 = st0.capacity;
     if (p->vram_budget && p->vram_budget < cap0) {
-        if (st0.current + 0 > p->vram_budget) return vg_err(VG_ERR_OUT_OF_BUDGET, "the device already holds more than the requested budget");
+        if (st0.current > p->vram_budget) return vg_err(VG_ERR_OUT_OF_BUDGET, "the device already holds more than the requested budget");
         vg_pool_set_capacity(r.dev->pool, p->vram_budget);
     }
     vg_pool_reset_peak(r.dev->pool);

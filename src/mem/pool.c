@@ -25,6 +25,7 @@ struct vg_pool {
     int n_phases;
     int active;                        /* index into phases, -1 if none */
     vg_phase_peak phases[VG_POOL_MAX_PHASES];
+    struct vg_backend *owner;          /* the backend whose memory this is, or NULL */
 };
 
 static char *fmt_bytes(uint64_t b, char *buf, size_t n) {
@@ -183,3 +184,6 @@ void vg_pool_reset_peak(vg_pool *p) {
     p->active = -1;
     pthread_mutex_unlock(&p->mu);
 }
+
+void vg_pool_set_owner(vg_pool *p, struct vg_backend *owner) { p->owner = owner; }
+struct vg_backend *vg_pool_owner(const vg_pool *p) { return p ? p->owner : NULL; }

@@ -58,4 +58,10 @@ void vg_pool_begin_phase(vg_pool *p, const char *phase);
 int vg_pool_phase_peaks(const vg_pool *p, vg_phase_peak *out, int max);
 void vg_pool_reset_peak(vg_pool *p);
 
+/* The backend whose memory the pool hands out (NULL: plain host memory). Host code
+ * moves bytes in and out of such memory only through that backend. */
+struct vg_backend;
+void vg_pool_set_owner(vg_pool *p, struct vg_backend *owner);
+struct vg_backend *vg_pool_owner(const vg_pool *p);
+
 #endif

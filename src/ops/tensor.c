@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/error.h"
 
 static void set_contiguous_strides(vg_tensor *t) {
@@ -50,6 +51,26 @@ vg_status vg_tensor_zeros(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, 
                           const char *who) {
     VG_TRY(vg_tensor_alloc(out, pool, type, nd, ne, who));
     memset(out->data, 0, vg_tensor_nbytes(out));
+    return VG_OK;
+}
+
+vg_status vg_tensor_set(vg_tensor *t, const void *host) {
+    if (!vg_tensor_is_contiguous(t))
+        return vg_err(VG_ERR_INVALID_ARG, "vg_tensor_set: tensor is not contiguous");
+    uint64_t n = vg_tensor_nbytes(t);
+    vg_backend *be = vg_pool_owner(t->pool);
+    if (be) return vg_backend_upload(be, t->data, host, n);
+    if (n) memcpy(t->data, host, (size_t)n);
+    return VG_OK;
+}
+
+vg_status vg_tensor_get(const vg_tensor *t, void *host) {
+    if (!vg_tensor_is_contiguous(t))
+        return vg_err(VG_ERR_INVALID_ARG, "vg_tensor_get: tensor is not contiguous");
+    uint64_t n = vg_tensor_nbytes(t);
+    vg_backend *be = vg_pool_owner(t->pool);
+    if (be) return vg_backend_download(be, host, t->data, n);
+    if (n) memcpy(host, t->data, (size_t)n);
     return VG_OK;
 }
 

@@ -36,6 +36,14 @@ vg_status vg_tensor_alloc(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, 
 /* Same, zero-filled. */
 vg_status vg_tensor_zeros(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, const int64_t *ne,
                           const char *who);
+/* Host <-> tensor transfers. A tensor allocated from a device pool may live where
+ * host code cannot reach it: never read or write its `data` from host code; copy
+ * through these (contiguous tensors only; `host` holds nbytes of the tensor's dtype).
+ * Tensors that are not pool-owned (views of host memory, mmapped weights) are
+ * plain memcpy. */
+vg_status vg_tensor_set(vg_tensor *t, const void *host);
+vg_status vg_tensor_get(const vg_tensor *t, void *host);
+
 /* Frees an owned tensor (no-op for views and zeroed tensors) and zeroes the struct. */
 void vg_tensor_release(vg_tensor *t);
 

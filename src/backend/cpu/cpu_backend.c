@@ -60,6 +60,7 @@ vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     b->reads_host_weights = is_cpu;
     b->pool = vg_pool_new(b->name, cap);
     if (!b->pool) { free(b); return vg_err(VG_ERR_NO_MEMORY, "out of memory"); }
+    vg_pool_set_owner(b->pool, b);
     *out = b;
     return VG_OK;
 }

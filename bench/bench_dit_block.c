@@ -228,10 +228,9 @@ int main(int argc, char **argv) {
         parts p = time_parts(&ex, &c, &w, S, L, reps, &ctx, &rcs, &rss);
         double sum = p.gemm + p.attn + p.other;
         double gf = flops / tb / 1e9;
-        printf("\n%s weights (%.1f MB): block %.3f s, %.1f GFLOP/s = %.2f x sgemm; activation peak %.1f MB "
-               "(predicted %.1f MB)\n",
+        printf("\n%s weights (%.1f MB): block %.3f s, %.1f GFLOP/s = %.2f x sgemm; activation peak %.1f MB\n",
                vg_type(types[ti])->name, (double)vg_wan_dit_block_param_bytes(&c, types[ti]) / 1e6, tb, gf,
-               gf / sgemm_gflops, (double)peak / 1e6, (double)vg_wan_dit_block_act_peak_bytes(&c, types[ti], 1, S, L, 0) / 1e6);
+               gf / sgemm_gflops, (double)peak / 1e6);
         printf("  ops timed standalone: GEMM %.3f s (%.0f%%, %.1f GFLOP/s), attention %.3f s (%.0f%%, %.1f GFLOP/s), "
                "norms/RoPE/elementwise %.3f s (%.0f%%); sum %.3f s vs block %.3f s\n",
                p.gemm, 100 * p.gemm / sum, f_gemm / p.gemm / 1e9, p.attn, 100 * p.attn / sum, f_attn / p.attn / 1e9, p.other,

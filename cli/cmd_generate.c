@@ -168,8 +168,12 @@ int vg_cmd_generate(int argc, char **argv) {
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = threads;
-    vg_ctx *ctx = vg_ctx_new(&cp);
-    if (!ctx) return 2;   /* the reason was logged */
+    vg_ctx *ctx = NULL;
+    char err[512];
+    if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) {
+        fprintf(stderr, "vgen generate: %s\n", err);
+        return 2;
+    }
     progress_state ps = {.quiet = quiet, .tty = isatty(2)};
     p.progress = on_progress;
     p.progress_user_data = &ps;
@@ -193,7 +197,7 @@ int vg_cmd_generate(int argc, char **argv) {
                                                 rep.phases[i].seconds, "peak_bytes", (json_int_t)rep.phases[i].peak_bytes,
                                                 "planned_bytes", (json_int_t)rep.phases[i].planned_bytes));
     json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:f, s:f, s:s, s:I, s:s?, s:i, s:f, s:s, s:s, s:b, s:s, s:I, s:f, s:o, s:o, s:I, s:I}",
-                          "vgen", "0.1.0", "model", model, "prompt", p.prompt, "negative_prompt", p.negative_prompt,
+                          "vgen", vg_version(), "model", model, "prompt", p.prompt, "negative_prompt", p.negative_prompt,
                           "height", p.height, "width", p.width, "num_frames", p.num_frames, "steps", p.steps,
                           "guidance_scale", (double)p.guidance_scale, "flow_shift", (double)p.flow_shift,
                           "scheduler", sched ? sched : "model default", "seed", (json_int_t)p.seed,

@@ -198,12 +198,17 @@ int vg_cmd_plan(int argc, char **argv) {
     json_t *j = NULL;
     int rc = 1;
     char path[PATH_MAX];
-    if (model) {
+    {   /* the device the plan is for: its op scratch is what gets measured */
         vg_ctx_params cp = vg_ctx_default_params();
         cp.device = host_weights ? "cpu" : "sim:1TiB";
         cp.n_threads = nt;
-        ctx = vg_ctx_new(&cp);
-        if (!ctx) return 1;
+        char err[512];
+        if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) {
+            fprintf(stderr, "vgen plan: %s\n", err);
+            return 1;
+        }
+    }
+    if (model) {
         if (vg_model_load(ctx, model, &m) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_ctx_last_error(ctx)); goto out; }
         dc = *vg_wan_dit_cfg(m->dit);
         tc = *vg_t5_cfg(m->te);
@@ -236,7 +241,7 @@ int vg_cmd_plan(int argc, char **argv) {
     }
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
-                          .guidance = guidance > 1.0, .vae_tiling = tiling, .n_threads = nt,
+                          .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
                           .host_weights = host_weights, .budget = budget};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }

@@ -3,7 +3,10 @@
  *
  * Usage (text-to-video):
  *
- *     vg_ctx *ctx = vg_ctx_new(NULL);                       // default params
+ *     vg_ctx *ctx = NULL;
+ *     char err[256];
+ *     if (vg_ctx_new(NULL, &ctx, err, sizeof err) != VG_OK)  // default params
+ *         fprintf(stderr, "%s\n", err);
  *     vg_model *m = NULL;
  *     if (vg_model_load(ctx, "models/tiny-wan", &m) != VG_OK) {
  *         fprintf(stderr, "%s\n", vg_ctx_last_error(ctx));
@@ -81,14 +84,20 @@ typedef struct vg_ctx_params {
 
 vg_ctx_params vg_ctx_default_params(void);
 
-/* Returns an owned context (free with vg_ctx_free), or NULL if `params` name an
- * unknown device; then the reason is printed through the log. params may be NULL. */
-vg_ctx *vg_ctx_new(const vg_ctx_params *params);
+/* Hands back an owned context in *out (free with vg_ctx_free). On failure (an
+ * unknown device, a budget that does not parse) *out is NULL and the reason is
+ * written to err (err_cap bytes; err may be NULL). params may be NULL. */
+vg_status vg_ctx_new(const vg_ctx_params *params, vg_ctx **out, char *err, size_t err_cap);
 /* Takes back a context; accepts NULL. */
 void vg_ctx_free(vg_ctx *ctx);
 /* The message of the last failed call on this context ("" if none). Owned by ctx,
  * valid until the next call on ctx. */
 const char *vg_ctx_last_error(const vg_ctx *ctx);
+
+/* "0.2.0": the library version. */
+const char *vg_version(void);
+/* The device kinds this build computes on, e.g. "cpu sim". */
+const char *vg_devices(void);
 
 /* Parses "8GiB", "21.3GiB", "512MiB", "1.5G", "1000000" into bytes. */
 vg_status vg_parse_size(const char *text, uint64_t *bytes);

@@ -1,13 +1,20 @@
-/* Backends: a vtable plus a context, like ggml-backend. A backend owns one
- * budgeted pool (its device memory) and moves bytes between host and device.
+/* Backends: a vtable plus a context, like ggml-backend. A backend computes ops
+ * (vg_op descriptors), owns one budgeted pool over its own memory, and moves bytes
+ * between host and device.
  *
- * Devices:
+ * Devices (vg_backend_from_spec):
  *   "cpu"          host memory, no budget; computes in place on mmapped weights.
  *   "cpu:<size>"   as cpu, with a budget on what is allocated for compute.
- *   "sim:<size>"   a simulated accelerator: a budgeted pool in host memory with
- *                  real copies in and out. Weights must be uploaded into the pool
- *                  before use (reads_host_weights = false), so every offload path
- *                  runs, and is measured, on machines without a GPU. */
+ *   "sim:<size>"   a simulated accelerator: the CPU kernels over an arena of host
+ *                  memory that is kept inaccessible (PROT_NONE) except inside the
+ *                  backend's own calls, so any host read or write of device memory
+ *                  crashes. Weights must be uploaded before use, so every offload
+ *                  path runs, and is measured, on machines without a GPU.
+ * And, made by the planner, not by a spec:
+ *   measuring      (vg_backend_new_measure) allocates address space only and
+ *                  computes nothing, but takes each op's scratch as the backend it
+ *                  stands for would: running a forward on it measures that
+ *                  backend's peak exactly. */
 #ifndef VG_BACKEND_H
 #define VG_BACKEND_H
 
@@ -15,25 +22,45 @@
 
 #include "mem/pool.h"
 #include "ops/dtype.h"
-
-typedef enum vg_op_kind {
-    VG_OPK_LINEAR, VG_OPK_NORM, VG_OPK_ROPE, VG_OPK_ATTENTION, VG_OPK_ELEMENTWISE, VG_OPK_CONV, VG_OPK_COUNT
-} vg_op_kind;
+#include "ops/op.h"
 
 typedef enum vg_buffer_usage { VG_BUF_WEIGHTS, VG_BUF_COMPUTE } vg_buffer_usage;
 
 typedef struct vg_backend vg_backend;
+typedef struct vg_event vg_event;   /* backend-defined */
+
+typedef struct vg_backend_caps {
+    bool host_addressable;     /* host code may dereference device pointers (cpu) */
+    bool reads_host_weights;   /* compute may read weights where they live on the host */
+    bool computes;             /* false for the measuring backend: outputs are never written */
+} vg_backend_caps;
 
 typedef struct vg_backend_i {
-    /* Copies n bytes host -> device memory (dst was allocated from this backend's pool). */
-    vg_status (*upload)(vg_backend *b, void *dst, const void *src, uint64_t n);
-    /* Copies n bytes device -> host. */
-    vg_status (*download)(vg_backend *b, void *dst, const void *src, uint64_t n);
-    /* Whether the backend computes `op` with weights stored as `wtype`. */
-    bool (*supports_op)(const vg_backend *b, vg_op_kind op, vg_dtype wtype);
-    /* Optional (may be NULL): waits for queued work. */
+    /* ---- memory ---- */
+    /* Reserves `bytes` of device memory as one buffer (the pool's arena). Optional:
+     * NULL means the pool takes host memory per allocation (cpu). */
+    vg_status (*buffer_alloc)(vg_backend *b, uint64_t bytes, void **base);
+    void (*buffer_free)(vg_backend *b, void *base, uint64_t bytes);
+    /* Copies n bytes host -> device / device -> host; memset of device memory. */
+    vg_status (*set)(vg_backend *b, void *dst, const void *src, uint64_t n);
+    vg_status (*get)(vg_backend *b, void *dst, const void *src, uint64_t n);
+    vg_status (*memset)(vg_backend *b, void *dst, int value, uint64_t n);
+    /* Optional (NULL: use set/get, which complete before returning): queued copies
+     * on a copy stream, and events to order them against compute. */
+    vg_status (*set_async)(vg_backend *b, void *dst, const void *src, uint64_t n);
+    vg_status (*get_async)(vg_backend *b, void *dst, const void *src, uint64_t n);
+    vg_status (*event_record)(vg_backend *b, vg_event *e);
+    vg_status (*event_wait)(vg_backend *b, vg_event *e);
+    /* ---- compute ---- */
+    /* Whether this backend computes `op` (dtypes, ranks, strides). */
+    bool (*supports_op)(const vg_backend *b, const vg_op *op);
+    /* Device bytes of working memory `op` needs; vg_dispatch allocates them. */
+    uint64_t (*op_scratch_bytes)(const vg_backend *b, const vg_op *op);
+    /* Computes op; `scratch` holds op_scratch_bytes(op) bytes of device memory. */
+    vg_status (*compute_op)(vg_backend *b, const vg_op *op, void *scratch);
+    /* Optional (NULL: compute is synchronous): waits for queued work. */
     void (*synchronize)(vg_backend *b);
-    /* Frees the context (the pool is freed by vg_backend_free). */
+    /* Frees the context (the pool is freed by vg_backend_free). Optional. */
     void (*free_context)(vg_backend *b);
 } vg_backend_i;
 
@@ -41,15 +68,28 @@ struct vg_backend {
     const vg_backend_i *iface;
     void *context;
     char name[64];              /* "cpu", "sim:8.00GiB" */
+    vg_backend_caps caps;
     vg_pool *pool;              /* device memory, budgeted */
-    bool reads_host_weights;    /* compute may read weights where they live on the host */
-    uint64_t bytes_uploaded;    /* counters (for benches and `vgen mem`) */
+    uint64_t bytes_uploaded;    /* counters (for benches, warm-state tests and `vgen mem`) */
     uint64_t bytes_downloaded;
 };
 
 /* Parses a device spec (see above) and hands back an owned backend (vg_backend_free). */
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out);
+/* Names of the device kinds this build has, e.g. "cpu sim". */
+const char *vg_backend_kinds(void);
+/* A measuring backend that stands for `target` (see above), with a budget of
+ * `capacity` bytes (VG_POOL_UNLIMITED: none). Owned; vg_backend_free. */
+vg_status vg_backend_new_measure(const vg_backend *target, uint64_t capacity, vg_backend **out);
 void vg_backend_free(vg_backend *b);
+
+/* The process-wide host CPU backend (unbudgeted), used by vg_dispatch for an exec
+ * without a backend whose pool has no owner. Never freed by callers. */
+vg_backend *vg_backend_host(void);
+
+/* CPU compute threads (0: the OpenMP default). For cpu, sim and measuring-for-cpu. */
+void vg_backend_set_threads(vg_backend *b, int n_threads);
+int vg_backend_threads(const vg_backend *b);
 
 /* Allocates `bytes` of device memory counted under `who` and `usage`. */
 vg_status vg_backend_alloc(vg_backend *b, uint64_t bytes, vg_buffer_usage usage, const char *who, void **out);
@@ -57,5 +97,7 @@ void vg_backend_release(vg_backend *b, void *ptr);
 
 vg_status vg_backend_upload(vg_backend *b, void *dst, const void *src, uint64_t n);
 vg_status vg_backend_download(vg_backend *b, void *dst, const void *src, uint64_t n);
+vg_status vg_backend_memset(vg_backend *b, void *dst, int value, uint64_t n);
+void vg_backend_synchronize(vg_backend *b);
 
 #endif

@@ -19,6 +19,12 @@ typedef struct vg_namemap_rule {
 
 typedef struct vg_weights vg_weights;
 
+/* Path prefix of a virtual store: "virtual:bf16" holds a tensor of every name, of
+ * whatever shape it is asked for, in that dtype, with no data behind it; has() is
+ * false for every name. It builds a model from its config alone, so that the model's
+ * own forward code can run on the measuring backend (plans without weights). */
+#define VG_WEIGHTS_VIRTUAL "virtual:"
+
 /* Opens weights at `path`: a .safetensors file, a *.safetensors.index.json, or a
  * folder holding one of those (diffusion_pytorch_model*, model*, weights.safetensors,
  * or a single *.safetensors). Hands back an owned store (vg_weights_close). */

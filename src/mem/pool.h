@@ -8,6 +8,7 @@
 #ifndef VG_MEM_POOL_H
 #define VG_MEM_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vgen.h"
@@ -15,6 +16,7 @@
 #define VG_POOL_UNLIMITED UINT64_MAX
 #define VG_POOL_MAX_PHASES 16
 #define VG_POOL_ALIGN 64
+#define VG_POOL_MAX_REQUESTERS 96
 
 typedef struct vg_pool vg_pool;
 
@@ -22,6 +24,11 @@ typedef struct vg_phase_peak {
     char name[32];
     uint64_t peak;        /* highest `current` seen while this phase was active */
 } vg_phase_peak;
+
+typedef struct vg_requester_stat {
+    char who[40];         /* the name allocations were made under */
+    uint64_t current, peak, n_allocs;
+} vg_requester_stat;
 
 typedef struct vg_pool_stats {
     uint64_t capacity;    /* VG_POOL_UNLIMITED if none */
@@ -33,6 +40,11 @@ typedef struct vg_pool_stats {
 
 /* Returns an owned pool (free with vg_pool_free), NULL on host OOM. `name` is copied. */
 vg_pool *vg_pool_new(const char *name, uint64_t capacity);
+/* A pool that hands out memory from [base, base + size), an arena its owner reserved
+ * (device memory, or host memory the host must not touch): best-fit with coalescing,
+ * bookkeeping kept out of band. size may exceed capacity (room against fragmentation);
+ * the budget is always `capacity`. NULL on bad arguments or host OOM. */
+vg_pool *vg_pool_new_arena(const char *name, uint64_t capacity, void *base, uint64_t size);
 /* Frees the pool; accepts NULL. Live allocations are reported as a leak warning. */
 void vg_pool_free(vg_pool *p);
 
@@ -43,6 +55,12 @@ void vg_pool_free(vg_pool *p);
 vg_status vg_pool_alloc(vg_pool *p, uint64_t bytes, const char *who, void **out);
 /* Returns memory from vg_pool_alloc; accepts NULL. */
 void vg_pool_release(vg_pool *p, void *ptr);
+
+/* Whether ptr is a live allocation of this pool. */
+bool vg_pool_owns(const vg_pool *p, const void *ptr);
+/* Copies up to `max` per-requester figures (current, peak, live count), in the order
+ * requesters first allocated; returns the count. */
+int vg_pool_requesters(const vg_pool *p, vg_requester_stat *out, int max);
 
 /* The bytes a request occupies in the pool's accounting. */
 uint64_t vg_pool_rounded(uint64_t bytes);

@@ -111,7 +111,7 @@ vg_status vg_streamer_new(vg_backend *dev, const vg_wunit *units, int n_units, i
     s->dev = dev;
     s->n_units = n_units;
     s->n_slots = n_slots;
-    s->passthrough = dev->reads_host_weights;
+    s->passthrough = dev->caps.reads_host_weights;
     s->prefetch = prefetch && !s->passthrough;
     s->job_slot = -1;
     pthread_mutex_init(&s->mu, NULL);
@@ -263,7 +263,7 @@ void vg_streamer_free(vg_streamer *s) {
 
 vg_status vg_wunit_upload(vg_backend *dev, const vg_wunit *u, const char *who, void **mem, vg_tensor *views) {
     *mem = NULL;
-    if (dev->reads_host_weights) {
+    if (dev->caps.reads_host_weights) {
         for (int i = 0; i < u->n; i++) views[i] = *u->t[i];
         return VG_OK;
     }
@@ -279,7 +279,7 @@ vg_status vg_wunit_upload(vg_backend *dev, const vg_wunit *u, const char *who, v
 
 vg_status vg_upload_tensors(vg_backend *dev, vg_tensor **list, int n, const char *who, void **mem) {
     *mem = NULL;
-    if (dev->reads_host_weights || n == 0) return VG_OK;
+    if (dev->caps.reads_host_weights || n == 0) return VG_OK;
     const vg_tensor **host = malloc(sizeof *host * n);
     vg_tensor *views = malloc(sizeof *views * n);
     vg_status s = host && views ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");

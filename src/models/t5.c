@@ -142,7 +142,7 @@ vg_status vg_t5_config_from_weights(const vg_weights *w, vg_t5_config *cfg) {
 /* ---- binding --------------------------------------------------------------- */
 
 enum { DIM_D = 1, DIM_INNER, DIM_FF, DIM_BUCKETS, DIM_HEADS };
-enum { BIND_VIEW = 0, BIND_F32_COPY = 1, BIND_REL_BIAS = 2 };
+enum { BIND_VIEW = 0, BIND_REL_BIAS = 1 };
 
 /* Per-block parameters: name under "encoder.block.N.", shape, where it goes. */
 static const struct {
@@ -151,14 +151,14 @@ static const struct {
     int mode;
     size_t off;
 } k_block[] = {
-    {"layer.0.layer_norm.weight", 1, {DIM_D}, BIND_F32_COPY, offsetof(vg_t5_layer, ln_attn)},
+    {"layer.0.layer_norm.weight", 1, {DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, ln_attn)},
     {"layer.0.SelfAttention.q.weight", 2, {DIM_INNER, DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, q)},
     {"layer.0.SelfAttention.k.weight", 2, {DIM_INNER, DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, k)},
     {"layer.0.SelfAttention.v.weight", 2, {DIM_INNER, DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, v)},
     {"layer.0.SelfAttention.o.weight", 2, {DIM_D, DIM_INNER}, BIND_VIEW, offsetof(vg_t5_layer, o)},
     {"layer.0.SelfAttention.relative_attention_bias.weight", 2, {DIM_BUCKETS, DIM_HEADS}, BIND_REL_BIAS,
      offsetof(vg_t5_layer, rel_bias)},
-    {"layer.1.layer_norm.weight", 1, {DIM_D}, BIND_F32_COPY, offsetof(vg_t5_layer, ln_ffn)},
+    {"layer.1.layer_norm.weight", 1, {DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, ln_ffn)},
     {"layer.1.DenseReluDense.wi_0.weight", 2, {DIM_FF, DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, wi0)},
     {"layer.1.DenseReluDense.wi_1.weight", 2, {DIM_FF, DIM_D}, BIND_VIEW, offsetof(vg_t5_layer, wi1)},
     {"layer.1.DenseReluDense.wo.weight", 2, {DIM_D, DIM_FF}, BIND_VIEW, offsetof(vg_t5_layer, wo)},
@@ -184,23 +184,13 @@ static vg_status get_float(const vg_weights *w, const char *name, int nd, const 
     return VG_OK;
 }
 
-/* An owned f32 copy of a small contiguous tensor. */
-static vg_status f32_copy(const vg_tensor *t, float **out) {
-    int64_t n = vg_tensor_nelem(t);
-    *out = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (!*out) return vg_err(VG_ERR_NO_MEMORY, "out of memory copying a T5 norm/bias tensor");
-    vg_type(t->type)->to_f32(t->data, *out, n);
-    return VG_OK;
-}
-
 static vg_status bind(vg_t5 *m) {
     const vg_t5_config *c = &m->cfg;
     const vg_weights *w = m->w;
     const char *emb = vg_weights_has(w, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
     VG_TRY(get_float(w, emb, 2, (int64_t[]){c->vocab_size, c->d_model}, &m->embed));
     vg_tensor t;
-    VG_TRY(get_float(w, "encoder.final_layer_norm.weight", 1, (int64_t[]){c->d_model}, &t));
-    VG_TRY(f32_copy(&t, &m->ln_final));
+    VG_TRY(get_float(w, "encoder.final_layer_norm.weight", 1, (int64_t[]){c->d_model}, &m->ln_final));
 
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
     if (!m->layers) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
@@ -214,8 +204,7 @@ static vg_status bind(vg_t5 *m) {
             for (int d = 0; d < k_block[i].nd; d++) ne[d] = dim_of(c, k_block[i].dim[d]);
             VG_TRY(get_float(w, name, k_block[i].nd, ne, &t));
             void *slot = (char *)L + k_block[i].off;
-            if (k_block[i].mode == BIND_VIEW) *(vg_tensor *)slot = t;
-            else VG_TRY(f32_copy(&t, (float **)slot));
+            *(vg_tensor *)slot = t;
         }
     }
     return VG_OK;
@@ -278,15 +267,7 @@ vg_status vg_t5_load(const char *path, vg_t5 **out) {
 
 void vg_t5_free(vg_t5 *m) {
     if (!m) return;
-    if (m->layers) {
-        for (int b = 0; b < m->cfg.num_layers; b++) {
-            free(m->layers[b].ln_attn);
-            free(m->layers[b].ln_ffn);
-            free(m->layers[b].rel_bias);
-        }
-        free(m->layers);
-    }
-    free(m->ln_final);
+    free(m->layers);
     vg_weights_close(m->w);
     free(m);
 }
@@ -297,13 +278,13 @@ const vg_t5_config *vg_t5_cfg(const vg_t5 *m) { return &m->cfg; }
 
 uint64_t vg_t5_param_bytes(const vg_t5 *m) {
     const vg_t5_config *c = &m->cfg;
-    uint64_t n = vg_tensor_nbytes(&m->embed) + (uint64_t)c->d_model * vg_type(VG_F32)->elem_size;
+    uint64_t n = vg_tensor_nbytes(&m->embed) + vg_tensor_nbytes(&m->ln_final);
     for (int b = 0; b < c->num_layers; b++) {
         const vg_t5_layer *L = &m->layers[b];
         const vg_tensor *big[] = {&L->q, &L->k, &L->v, &L->o, &L->wi0, &L->wi1, &L->wo};
         for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) n += vg_tensor_nbytes(big[i]);
-        n += 2ull * c->d_model * sizeof(float);
-        if (L->rel_bias) n += (uint64_t)c->num_buckets * c->num_heads * sizeof(float);
+        n += vg_tensor_nbytes(&L->ln_attn) + vg_tensor_nbytes(&L->ln_ffn);
+        if (L->rel_bias.data) n += vg_tensor_nbytes(&L->rel_bias);
     }
     return n;
 }
@@ -311,8 +292,8 @@ uint64_t vg_t5_param_bytes(const vg_t5 *m) {
 uint64_t vg_t5_param_bytes_for(const vg_t5_config *c, vg_dtype wtype) {
     uint64_t es = vg_type(wtype)->elem_size;
     uint64_t D = c->d_model, I = (uint64_t)c->num_heads * c->d_kv, F = c->d_ff;
-    uint64_t per_layer = (4 * D * I + 3 * D * F) * es + 2 * D * sizeof(float);
-    uint64_t bias = (uint64_t)c->num_buckets * c->num_heads * sizeof(float);
+    uint64_t per_layer = (4 * D * I + 3 * D * F) * es + 2 * D * es;
+    uint64_t bias = (uint64_t)c->num_buckets * c->num_heads * es;
     uint64_t n_bias = c->kind == VG_T5_KIND_UMT5 ? (uint64_t)c->num_layers : 1;
-    return (uint64_t)c->vocab_size * D * es + D * sizeof(float) + c->num_layers * per_layer + n_bias * bias;
+    return (uint64_t)c->vocab_size * D * es + D * es + c->num_layers * per_layer + n_bias * bias;
 }

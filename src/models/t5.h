@@ -53,11 +53,11 @@ typedef struct vg_t5_config {
 } vg_t5_config;
 
 typedef struct vg_t5_layer {
-    float *ln_attn;        /* [D] f32 copy of layer.0.layer_norm.weight */
+    vg_tensor ln_attn;     /* [D] layer.0.layer_norm.weight (stored dtype) */
     vg_tensor q, k, v;     /* [H*Dk, D] stored dtype */
     vg_tensor o;           /* [D, H*Dk] */
-    float *rel_bias;       /* [buckets, H] f32 copy, NULL for T5 blocks > 0 */
-    float *ln_ffn;         /* [D] f32 copy of layer.1.layer_norm.weight */
+    vg_tensor rel_bias;    /* [buckets, H]; data NULL for T5 blocks > 0 */
+    vg_tensor ln_ffn;      /* [D] layer.1.layer_norm.weight */
     vg_tensor wi0, wi1;    /* [F, D] */
     vg_tensor wo;          /* [D, F] */
 } vg_t5_layer;
@@ -67,7 +67,7 @@ typedef struct vg_t5 {
     vg_weights *w;         /* owns the file mapping the vg_tensor views point into */
     vg_tensor embed;       /* [vocab, D] stored dtype (shared.weight / encoder.embed_tokens.weight) */
     vg_t5_layer *layers;   /* [num_layers] */
-    float *ln_final;       /* [D] f32 copy of encoder.final_layer_norm.weight */
+    vg_tensor ln_final;    /* [D] encoder.final_layer_norm.weight */
 } vg_t5;
 
 /* ---- config ---------------------------------------------------------------- */
@@ -107,14 +107,6 @@ const vg_t5_config *vg_t5_cfg(const vg_t5 *m);
 uint64_t vg_t5_param_bytes(const vg_t5 *m);
 /* Same predicted from a config and a uniform weight dtype, without loading. */
 uint64_t vg_t5_param_bytes_for(const vg_t5_config *cfg, vg_dtype wtype);
-/* Upper bound of the bytes vg_t5_encode allocates from ex->pool at once for
- * `batch` sequences of `len` tokens (the caller's `out` not included), with
- * n_threads as in vg_exec (0: OpenMP default). wtype is the linear-weight dtype
- * (non-f32 weights need a conversion tile). general_masks: some mask is not a run
- * of ones followed by zeros (tokenizer masks always are; other masks need a
- * combined [H, L, L] bias + padding tensor). Derivation: t5_forward.c. */
-uint64_t vg_t5_act_peak_bytes(const vg_t5_config *cfg, vg_dtype wtype, int batch, int len, int n_threads,
-                              bool general_masks);
 
 /* ---- forward --------------------------------------------------------------- */
 

@@ -3,7 +3,6 @@
  * Shapes: B batch, L tokens, D d_model, H heads, Dk d_kv, I = H*Dk, F d_ff. */
 #include <float.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,47 +32,6 @@ int vg_t5_rel_bucket(int64_t rel, int num_buckets, int max_distance) {
     return bucket + (int)large;
 }
 
-/* ---- activation memory ---------------------------------------------------------- */
-
-/* Mirrors the allocation sequence of vg_t5_encode below (each request rounded as
- * the pool rounds it):
- *   whole call:  buckets [L, L] i32 + bias [H, L, L], and when general_masks
- *                (a mask that is not a run of ones then zeros, as tokenizers
- *                make) comb [1, H, L, L] + pad [B, 1, 1, L], the combined
- *                bias+padding mask and the padding row;
- *   attention:   max( x [B,L,D] + q,k,v [B,L,I] + linear tile,
- *                     q,k,v + o [B,L,I] + attention scratch,
- *                     o + y [B,L,D] + linear tile );
- *   FFN:         max( x + g,u [B,L,F] + tile, g + y + tile ).
- * Linear tile: non-f32 weights are converted max(16, 4 MiB / (4K)) rows (at most N)
- * at a time (vg_op_linear). Attention scratch: vg_op_attention_scratch_bytes (per
- * thread the packed K and V of one head [L, Dk] each plus one query/score tile). */
-static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
-
-static uint64_t linear_tile(vg_dtype wtype, int64_t N, int64_t K) {
-    if (wtype == VG_F32) return 0;
-    int64_t rows = (int64_t)(4u << 20) / (K * 4);
-    if (rows < 16) rows = 16;
-    if (rows > N) rows = N;
-    return rnd((uint64_t)rows * K * 4);
-}
-
-static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
-
-uint64_t vg_t5_act_peak_bytes(const vg_t5_config *c, vg_dtype wtype, int batch, int len, int n_threads,
-                              bool general_masks) {
-    uint64_t B = batch, L = len, D = c->d_model, H = c->num_heads, Dk = c->d_kv, I = H * Dk, F = c->d_ff;
-    int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
-    uint64_t whole = rnd(L * L * 4) + rnd(H * L * L * 4) + (general_masks ? rnd(H * L * L * 4) + rnd(B * L * 4) : 0);
-    uint64_t x = rnd(B * L * D * 4), qkv = rnd(B * L * I * 4), g = rnd(B * L * F * 4);
-    uint64_t t_in = linear_tile(wtype, I, D), t_out = linear_tile(wtype, D, I);
-    uint64_t t_ff_in = linear_tile(wtype, F, D), t_ff_out = linear_tile(wtype, D, F);
-    uint64_t att = vg_op_attention_scratch_bytes(L, L, Dk, Dk, nt);
-    uint64_t attn = max3(x + 3 * qkv + t_in, 4 * qkv + att, qkv + x + t_out);
-    uint64_t ffn = x + 2 * g + t_ff_in > g + x + t_ff_out ? x + 2 * g + t_ff_in : g + x + t_ff_out;
-    return whole + (attn > ffn ? attn : ffn);
-}
-
 /* ---- forward ------------------------------------------------------------------ */
 
 typedef struct enc {
@@ -81,10 +39,12 @@ typedef struct enc {
     const vg_t5 *m;
     int B, L;
     vg_tensor h;             /* [B, L, D] residual stream (the caller's out) */
-    vg_tensor bucket;        /* [L, L] i32 */
+    vg_tensor bucket;        /* [L*L] i32: bucket of (query i, key j) at i*L + j */
+    vg_tensor bias_rows;     /* [L*L, H] the gathered table rows */
     vg_tensor bias;          /* [1, H, L, L] relative bias of the current table */
     vg_tensor comb;          /* [1, H, L, L] bias + padding mask, when a mask needs it */
     vg_tensor pad;           /* [B, 1, 1, L] 0 or -FLT_MAX, when comb is used */
+    vg_tensor ids;           /* [B*L] i32 token ids on the device */
     int *n_valid;            /* [B] length of the leading run of ones in the mask */
     unsigned char *kind;     /* [B] 0: no padding, 1: prefix of ones, 2: general */
     vg_t5_debug_fn dbg;
@@ -98,13 +58,16 @@ static void emit(enc *e, const char *fmt, int n, const vg_tensor *t) {
     e->dbg(name, t, e->dbg_user);
 }
 
-/* bias[0, h, i, j] = table[bucket[i, j], h]   (table [buckets, H] f32) */
-static void fill_bias(enc *e, const float *table) {
+/* bias[0, h, i, j] = table[bucket[i, j], h]   (table [buckets, H]): gather the rows,
+ * then copy them head-major. */
+static vg_status fill_bias(enc *e, const vg_tensor *table) {
     int64_t H = e->m->cfg.num_heads, L = e->L;
-    const int32_t *bk = e->bucket.data;
-    float *bias = e->bias.data;
-    for (int64_t h = 0; h < H; h++)
-        for (int64_t ij = 0; ij < L * L; ij++) bias[h * L * L + ij] = table[(int64_t)bk[ij] * H + h];
+    VG_TRY(vg_op_get_rows(e->ex, &e->bias_rows, table, &e->bucket));
+    vg_tensor rows3, dst;
+    VG_TRY(vg_view_reshape(&rows3, &e->bias_rows, 3, (const int64_t[]){L, L, H}));
+    vg_tensor hij = vg_view_permute(&rows3, (const int[]){2, 0, 1});   // [H, L, L]
+    VG_TRY(vg_view_reshape(&dst, &e->bias, 3, (const int64_t[]){H, L, L}));
+    return vg_op_copy(e->ex, &dst, &hij);
 }
 
 /* o = softmax(q k^T + bias + padding) v   (no 1/sqrt(Dk) scaling in T5)
@@ -145,12 +108,12 @@ static vg_status linear_new(enc *e, vg_tensor *y, const vg_tensor *x, const vg_t
 static vg_status attn_block(enc *e, const vg_t5_layer *ly) {
     const vg_t5_config *c = &e->m->cfg;
     int64_t B = e->B, L = e->L, D = c->d_model, H = c->num_heads, Dk = c->d_kv;
-    vg_tensor lnw = vg_tensor_wrap(VG_F32, VG_SHAPE(D), ly->ln_attn);
+    const vg_tensor *lnw = &ly->ln_attn;
     vg_tensor x = {0}, q = {0}, k = {0}, v = {0}, o = {0}, y = {0};
     vg_status s;
     // x = RMSNorm(h)                                   [B, L, D]
     if ((s = vg_exec_scratch(e->ex, &x, VG_SHAPE(B, L, D), "t5.attn.x")) != VG_OK) goto done;
-    if ((s = vg_op_rms_norm(e->ex, &x, &e->h, &lnw, c->eps)) != VG_OK) goto done;
+    if ((s = vg_op_rms_norm(e->ex, &x, &e->h, lnw, c->eps)) != VG_OK) goto done;
     // q, k, v = x Wq^T, x Wk^T, x Wv^T                  [B, L, H*Dk]
     if ((s = linear_new(e, &q, &x, &ly->q, "t5.attn.q")) != VG_OK) goto done;
     if ((s = linear_new(e, &k, &x, &ly->k, "t5.attn.k")) != VG_OK) goto done;
@@ -185,12 +148,12 @@ done:
 static vg_status ffn_block(enc *e, const vg_t5_layer *ly) {
     const vg_t5_config *c = &e->m->cfg;
     int64_t B = e->B, L = e->L, D = c->d_model;
-    vg_tensor lnw = vg_tensor_wrap(VG_F32, VG_SHAPE(D), ly->ln_ffn);
+    const vg_tensor *lnw = &ly->ln_ffn;
     vg_tensor x = {0}, g = {0}, u = {0}, y = {0};
     vg_status s;
     // x = RMSNorm(h)                                   [B, L, D]
     if ((s = vg_exec_scratch(e->ex, &x, VG_SHAPE(B, L, D), "t5.ffn.x")) != VG_OK) goto done;
-    if ((s = vg_op_rms_norm(e->ex, &x, &e->h, &lnw, c->eps)) != VG_OK) goto done;
+    if ((s = vg_op_rms_norm(e->ex, &x, &e->h, lnw, c->eps)) != VG_OK) goto done;
     // g = x Wi0^T, u = x Wi1^T                          [B, L, F]
     if ((s = linear_new(e, &g, &x, &ly->wi0, "t5.ffn.gate")) != VG_OK) goto done;
     if ((s = linear_new(e, &u, &x, &ly->wi1, "t5.ffn.up")) != VG_OK) goto done;
@@ -255,38 +218,50 @@ vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const in
     e.kind = malloc((size_t)batch);
     int need_comb = 0;
     int64_t L = len;
+    void *host = NULL;
     vg_status s = !e.n_valid || !e.kind ? vg_err(VG_ERR_NO_MEMORY, "out of memory") : scan_inputs(&e, ids, mask, &need_comb);
     if (s != VG_OK) goto done;
 
-    // relative position buckets, one table for all blocks      [L, L] i32
-    if ((s = vg_tensor_alloc(&e.bucket, ex->pool, VG_I32, VG_SHAPE(L, L), "t5.rel_bucket")) != VG_OK) goto done;
-    int32_t *bk = e.bucket.data;
+    // relative position buckets, one table for all blocks      [L*L] i32 (host, then device)
+    host = malloc((size_t)(L * L > (int64_t)batch * L ? L * L : (int64_t)batch * L) * sizeof(float));
+    if (!host) { s = vg_err(VG_ERR_NO_MEMORY, "out of host memory"); goto done; }
+    int32_t *bk = host;
     for (int64_t i = 0; i < L; i++)
         for (int64_t j = 0; j < L; j++) bk[i * L + j] = vg_t5_rel_bucket(j - i, c->num_buckets, c->max_distance);
+    if ((s = vg_tensor_alloc(&e.bucket, ex->pool, VG_I32, VG_SHAPE(L * L), "t5.rel_bucket")) != VG_OK) goto done;
+    if ((s = vg_tensor_set(&e.bucket, bk)) != VG_OK) goto done;
     if ((s = vg_exec_scratch(ex, &e.bias, VG_SHAPE(1, H, L, L), "t5.rel_bias")) != VG_OK) goto done;
+    if ((s = vg_exec_scratch(ex, &e.bias_rows, VG_SHAPE(L * L, H), "t5.rel_bias_rows")) != VG_OK) goto done;
     if (need_comb) {
         // padding row: 0 for kept keys, float32 minimum for masked keys   [B, 1, 1, L]
         if ((s = vg_exec_scratch(ex, &e.pad, VG_SHAPE(batch, 1, 1, L), "t5.pad_mask")) != VG_OK) goto done;
         if ((s = vg_exec_scratch(ex, &e.comb, VG_SHAPE(1, H, L, L), "t5.attn_mask")) != VG_OK) goto done;
-        float *pad = e.pad.data;
+        float *pad = host;
         for (int64_t i = 0; i < (int64_t)batch * L; i++) pad[i] = mask[i] ? 0.0f : -FLT_MAX;
+        if ((s = vg_tensor_set(&e.pad, pad)) != VG_OK) goto done;
     }
 
     // h = embed[ids]                                             [B, L, D]
-    const vg_type_traits *et = vg_type(m->embed.type);
-    for (int64_t r = 0; r < (int64_t)batch * L; r++)
-        et->to_f32((const char *)m->embed.data + (size_t)ids[r] * D * et->elem_size, vg_f32(&e.h) + r * D, D);
+    if ((s = vg_tensor_alloc(&e.ids, ex->pool, VG_I32, VG_SHAPE((int64_t)batch * L), "t5.ids")) != VG_OK) goto done;
+    if ((s = vg_tensor_set(&e.ids, ids)) != VG_OK) goto done;
+    vg_tensor rows;
+    if ((s = vg_view_reshape(&rows, &e.h, 2, (const int64_t[]){(int64_t)batch * L, D})) != VG_OK) goto done;
+    if ((s = vg_op_get_rows(ex, &rows, &m->embed, &e.ids)) != VG_OK) goto done;
+    vg_tensor_release(&e.ids);
     emit(&e, "act.embed", 0, &e.h);
 
     for (int b = 0; b < c->num_layers; b++) {
         const vg_t5_layer *ly = &m->layers[b];
-        if (ly->rel_bias) {
+        if (vg_exec_aborted(ex)) { s = vg_err(VG_ERR_ABORTED, "aborted before text encoder block %d", b); goto done; }
+        if (ly->rel_bias.data) {
             // bias[h, i, j] = table[bucket(j - i), h]   (UMT5: every block; T5: block 0, shared)
-            fill_bias(&e, ly->rel_bias);
+            if ((s = fill_bias(&e, &ly->rel_bias)) != VG_OK) goto done;
             if (dbg) {
                 vg_tensor bl = vg_view_select(&e.bias, 0, 0);                       // [H, L, L]
                 vg_tensor values = vg_view_permute(&bl, (const int[]){1, 2, 0});   // [L, L, H]
-                emit(&e, "act.block%d.rel_bucket", b, &e.bucket);
+                vg_tensor bucket2;
+                if ((s = vg_view_reshape(&bucket2, &e.bucket, 2, (const int64_t[]){L, L})) != VG_OK) goto done;
+                emit(&e, "act.block%d.rel_bucket", b, &bucket2);
                 emit(&e, "act.block%d.rel_bias_values", b, &values);
             }
         }
@@ -295,9 +270,11 @@ vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const in
         emit(&e, "act.block%d", b, &e.h);
     }
     // h = RMSNorm_final(h)
-    vg_tensor lnw = vg_tensor_wrap(VG_F32, VG_SHAPE(D), m->ln_final);
-    s = vg_op_rms_norm(ex, &e.h, &e.h, &lnw, c->eps);
+    s = vg_op_rms_norm(ex, &e.h, &e.h, &m->ln_final, c->eps);
 done:
+    free(host);
+    vg_tensor_release(&e.ids);
+    vg_tensor_release(&e.bias_rows);
     vg_tensor_release(&e.bucket);
     vg_tensor_release(&e.bias);
     vg_tensor_release(&e.comb);

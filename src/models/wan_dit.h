@@ -152,16 +152,6 @@ uint64_t vg_wan_dit_globals_param_bytes(const vg_wan_dit_config *cfg, vg_dtype w
 uint64_t vg_wan_dit_param_bytes(const vg_wan_dit_config *cfg, vg_dtype wtype);
 /* Bytes as actually bound by a loaded model (its stored dtypes). */
 uint64_t vg_wan_dit_loaded_param_bytes(const vg_wan_dit *m);
-/* Exact upper bound of the bytes vg_wan_dit_forward takes from ex->pool at once
- * (the caller's inputs and `out` not included) for a batch of B latents
- * [B, Cin, F, H, W] and L text tokens, with linear weights of `wtype` and
- * n_threads as in vg_exec (0: the OpenMP default). Derivation: wan_dit_forward.c. */
-uint64_t vg_wan_dit_act_peak_bytes(const vg_wan_dit_config *cfg, vg_dtype wtype, int64_t B, int64_t F, int64_t H,
-                                   int64_t W, int64_t L, int n_threads);
-/* Same for one vg_wan_dit_block_forward call on x [B, S, D] with L text tokens
- * (x, tproj, context and the RoPE tables belong to the caller). */
-uint64_t vg_wan_dit_block_act_peak_bytes(const vg_wan_dit_config *cfg, vg_dtype wtype, int64_t B, int64_t S, int64_t L,
-                                         int n_threads);
 
 /* ---- forward --------------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
  * then row, then column), D = dim = heads * hd, L text tokens, Fd ffn_dim. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -66,7 +67,13 @@ vg_status vg_wan_dit_rope(const vg_wan_dit_config *c, int64_t fp, int64_t hp, in
     for (int i = 0; i < pt; i++) freq[i] = 1.0 / pow(10000.0, (double)(2 * i) / dt), axis[i] = 0;
     for (int i = 0; i < ph; i++) freq[pt + i] = 1.0 / pow(10000.0, (double)(2 * i) / dh), axis[pt + i] = 1;
     for (int i = 0; i < pw; i++) freq[pt + ph + i] = 1.0 / pow(10000.0, (double)(2 * i) / dw), axis[pt + ph + i] = 2;
-    float *co = cos_t->data, *si = sin_t->data;
+    /* computed on the host, then copied to wherever the tables live */
+    float *co = malloc((size_t)(S * P) * sizeof(float) + 1), *si = malloc((size_t)(S * P) * sizeof(float) + 1);
+    if (!co || !si) {
+        free(co);
+        free(si);
+        return vg_err(VG_ERR_NO_MEMORY, "wan_dit rope: out of host memory for %lld x %lld tables", (long long)S, (long long)P);
+    }
 #pragma omp parallel for if (S * P > 65536)
     for (int64_t s = 0; s < S; s++) {
         double pos[3] = {(double)(s / (hp * wp)), (double)((s / wp) % hp), (double)(s % wp)};
@@ -76,7 +83,11 @@ vg_status vg_wan_dit_rope(const vg_wan_dit_config *c, int64_t fp, int64_t hp, in
             si[s * P + j] = (float)sin(a);
         }
     }
-    return VG_OK;
+    vg_status st = vg_tensor_set(cos_t, co);
+    if (st == VG_OK) st = vg_tensor_set(sin_t, si);
+    free(co);
+    free(si);
+    return st;
 }
 
 /* ---- one transformer block ---------------------------------------------------- */
@@ -233,102 +244,42 @@ static void timestep_sinusoid(const float *t, int64_t B, int freq_dim, float *ou
 }
 
 /* tokens[b, s, ((c*pt + kt)*ph + kh)*pw + kw] = lat[b, c, f*pt+kt, h*ph+kh, w*pw+kw]
- * (the Conv3d kernel's input order, channel slowest). */
-static void patchify(const vg_tensor *lat, const int p[3], vg_tensor *tok) {
+ * (the Conv3d kernel's input order, channel slowest): for each (b, f) one strided
+ * copy of the 6-D view [h, w, c, kt, kh, kw] of the latents into the token rows. */
+static vg_status patchify(vg_exec *ex, const vg_tensor *lat, const int p[3], vg_tensor *tok) {
     int64_t B = lat->ne[0], C = lat->ne[1];
     int64_t fp = lat->ne[2] / p[0], hp = lat->ne[3] / p[1], wp = lat->ne[4] / p[2];
     int64_t S = fp * hp * wp, K = C * p[0] * p[1] * p[2];
-    const float *src = lat->data;
-    float *dst = tok->data;
     const int64_t *st = lat->st;
-#pragma omp parallel for collapse(2) if (B * S * K > 65536)
     for (int64_t b = 0; b < B; b++)
-        for (int64_t s = 0; s < S; s++) {
-            int64_t f = s / (hp * wp), h = (s / wp) % hp, w = s % wp;
-            float *row = dst + (b * S + s) * K;
-            int64_t i = 0;
-            for (int64_t c = 0; c < C; c++)
-                for (int kt = 0; kt < p[0]; kt++)
-                    for (int kh = 0; kh < p[1]; kh++)
-                        for (int kw = 0; kw < p[2]; kw++)
-                            row[i++] = src[b * st[0] + c * st[1] + (f * p[0] + kt) * st[2] + (h * p[1] + kh) * st[3] +
-                                           (w * p[2] + kw) * st[4]];
+        for (int64_t f = 0; f < fp; f++) {
+            vg_tensor src = {.type = VG_F32, .nd = 6, .ne = {hp, wp, C, p[0], p[1], p[2]},
+                             .st = {p[1] * st[3], p[2] * st[4], st[1], st[2], st[3], st[4]},
+                             .data = (float *)lat->data + b * st[0] + f * p[0] * st[2]};
+            vg_tensor dst = {.type = VG_F32, .nd = 6, .ne = {hp, wp, C, p[0], p[1], p[2]},
+                             .st = {wp * K, K, (int64_t)p[0] * p[1] * p[2], (int64_t)p[1] * p[2], p[2], 1},
+                             .data = (float *)tok->data + (b * S + f * hp * wp) * K};
+            VG_TRY(vg_op_copy(ex, &dst, &src));
         }
+    return VG_OK;
 }
 
-/* out[b, c, f*pt+i, h*ph+j, w*pw+l] = o[b, s, ((i*ph + j)*pw + l)*Cout + c]  (channel fastest) */
-static void unpatchify(const vg_tensor *o, const int p[3], vg_tensor *out) {
+/* out[b, c, f*pt+i, h*ph+j, w*pw+l] = o[b, s, ((i*ph + j)*pw + l)*Cout + c]  (channel
+ * fastest): for each (b, f) one strided copy of the 6-D view [c, i, h, j, w, l]. */
+static vg_status unpatchify(vg_exec *ex, const vg_tensor *o, const int p[3], vg_tensor *out) {
     int64_t B = out->ne[0], C = out->ne[1], F = out->ne[2], H = out->ne[3], W = out->ne[4];
-    int64_t hp = H / p[1], wp = W / p[2];
-    const float *src = o->data;
-    float *dst = out->data;
-    int64_t N = o->ne[2];
-#pragma omp parallel for collapse(2) if (B * C * F * H * W > 65536)
+    int64_t fp = F / p[0], hp = H / p[1], wp = W / p[2], N = o->ne[2];
     for (int64_t b = 0; b < B; b++)
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t f = 0; f < F; f++)
-                for (int64_t y = 0; y < H; y++)
-                    for (int64_t x = 0; x < W; x++) {
-                        int64_t s = ((f / p[0]) * hp + y / p[1]) * wp + x / p[2];
-                        int64_t j = (((f % p[0]) * p[1] + y % p[1]) * p[2] + x % p[2]) * C + c;
-                        dst[(((b * C + c) * F + f) * H + y) * W + x] = src[(b * (hp * wp * (F / p[0])) + s) * N + j];
-                    }
-}
-
-/* ---- activation memory ----------------------------------------------------------- */
-
-/* Mirrors the allocation order of the functions above; each request is rounded as
- * the pool rounds it, op scratch comes from the ops' own size functions.
- * Block (xs = [B, S, D], cs = [B, L, D], all f32):
- *   mod [B,6,D] lives throughout (with the [1,6,D] table copy at the start), plus the max of
- *   self-attention:  a + q + k + v + linear tile;  q + k + v + o + attention(S);  o + y + tile
- *   cross-attention: a + q + tile;  q + k + v (text rows) + tile;  q + k + v + o + attention(L);  o + y + tile
- *   FFN (chunks of n rows):  y + a_n + h_n [n, Fd] + tile;  y + h_n + tile
- * Whole model: rope tables + the stream x live across the blocks, with temb, the
- * time projection and the projected text; before them the patch gather, after them
- * the head (modulation, proj_out). */
-static uint64_t rb(uint64_t floats) { return vg_pool_rounded(floats * 4); }
-static uint64_t mx(uint64_t a, uint64_t b) { return a > b ? a : b; }
-
-uint64_t vg_wan_dit_block_act_peak_bytes(const vg_wan_dit_config *c, vg_dtype wt, int64_t B, int64_t S, int64_t L,
-                                         int n_threads) {
-    uint64_t D = (uint64_t)c->num_heads * c->head_dim, Fd = c->ffn_dim, hd = c->head_dim;
-    uint64_t xs = rb(B * S * D), cs = rb(B * L * D), tdd = vg_op_linear_scratch_bytes(D, D, wt);
-    uint64_t att_s = vg_op_attention_scratch_bytes(S, S, hd, hd, n_threads);
-    uint64_t att_l = vg_op_attention_scratch_bytes(S, L, hd, hd, n_threads);
-    int64_t n = S < VG_WAN_FFN_CHUNK ? S : VG_WAN_FFN_CHUNK;
-    uint64_t an = rb(n * D), hn = rb(n * Fd);
-    uint64_t p = rb(6 * D);   /* the table copy, next to mod */
-    p = mx(p, 4 * xs + tdd);
-    p = mx(p, 4 * xs + att_s);
-    p = mx(p, 2 * xs + tdd);
-    p = mx(p, xs + 2 * cs + tdd);
-    p = mx(p, 2 * xs + 2 * cs + att_l);
-    p = mx(p, xs + an + hn + vg_op_linear_scratch_bytes(Fd, D, wt));
-    p = mx(p, xs + hn + vg_op_linear_scratch_bytes(D, Fd, wt));
-    return rb(B * 6 * D) + p;
-}
-
-uint64_t vg_wan_dit_act_peak_bytes(const vg_wan_dit_config *c, vg_dtype wt, int64_t B, int64_t F, int64_t H, int64_t W,
-                                   int64_t L, int n_threads) {
-    const int *p = c->patch;
-    uint64_t D = (uint64_t)c->num_heads * c->head_dim, S = (uint64_t)(F / p[0]) * (H / p[1]) * (W / p[2]);
-    uint64_t K = (uint64_t)c->in_channels * p[0] * p[1] * p[2], P = (uint64_t)c->out_channels * p[0] * p[1] * p[2];
-    uint64_t rope = 2 * rb(S * (c->head_dim / 2)), xs = rb(B * S * D), cs = rb(B * L * D);
-    uint64_t temb = rb(B * D), tproj = rb(B * 6 * D);
-    uint64_t pk = rope + rb(B * S * K) + xs + vg_op_linear_scratch_bytes(D, K, wt);             /* patch embedding */
-    uint64_t t = rope + xs;
-    pk = mx(pk, t + rb(B * c->freq_dim) + rb(B * D) + vg_op_linear_scratch_bytes(D, c->freq_dim, wt));
-    pk = mx(pk, t + rb(B * D) + temb + vg_op_linear_scratch_bytes(D, D, wt));                 /* time MLP */
-    pk = mx(pk, t + temb + rb(B * D) + tproj + vg_op_linear_scratch_bytes(6 * D, D, wt));     /* time projection */
-    t += temb + tproj;
-    pk = mx(pk, t + cs + vg_op_linear_scratch_bytes(D, c->text_dim, wt));                     /* text MLP */
-    pk = mx(pk, t + 2 * cs + vg_op_linear_scratch_bytes(D, D, wt));
-    t += cs;
-    pk = mx(pk, t + vg_wan_dit_block_act_peak_bytes(c, wt, B, (int64_t)S, L, n_threads));  /* blocks */
-    uint64_t head = xs + temb + rb(2 * D) + rb(B * 2 * D);                                      /* head modulation */
-    head = mx(head, xs + rb(B * S * P) + vg_op_linear_scratch_bytes(P, D, wt));                /* proj_out */
-    return mx(pk, head);
+        for (int64_t f = 0; f < fp; f++) {
+            vg_tensor src = {.type = VG_F32, .nd = 6, .ne = {C, p[0], hp, p[1], wp, p[2]},
+                             .st = {1, (int64_t)p[1] * p[2] * C, wp * N, (int64_t)p[2] * C, N, C},
+                             .data = (float *)o->data + (b * fp * hp * wp + f * hp * wp) * N};
+            vg_tensor dst = {.type = VG_F32, .nd = 6, .ne = {C, p[0], hp, p[1], wp, p[2]},
+                             .st = {F * H * W, H * W, p[1] * W, W, p[2], 1},
+                             .data = (float *)out->data + (b * C * F + f * p[0]) * H * W};
+            VG_TRY(vg_op_copy(ex, &dst, &src));
+        }
+    return VG_OK;
 }
 
 /* ---- the whole model ------------------------------------------------------------ */
@@ -385,7 +336,7 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
 
     // 2. patch embedding: Conv3d(stride = kernel) = gather patches + linear   [B, S, D]
     if ((s = alloc(ex, &raw, 3, (const int64_t[]){B, S, K}, "dit.patches")) != VG_OK) goto done;
-    patchify(latents, p, &raw);
+    if ((s = patchify(ex, latents, p, &raw)) != VG_OK) goto done;
     if ((s = linear_new(ex, &x, &raw, &g->patch_w, &g->patch_b, "dit.x")) != VG_OK) goto done;
     vg_tensor_release(&raw);
     if (dbg && dbg->fn) {   // the Conv3d output layout [B, D, F', H', W'] as a view
@@ -400,7 +351,14 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
 
     // 3. time: sinusoid (cos half first) -> Linear-SiLU-Linear = temb       [B, D]
     if ((s = alloc(ex, &tp, 2, (const int64_t[]){B, c->freq_dim}, "dit.timesteps_proj")) != VG_OK) goto done;
-    timestep_sinusoid(timesteps, B, c->freq_dim, tp.data);
+    {
+        float *host = malloc((size_t)(B * c->freq_dim) * sizeof(float));
+        if (!host) { s = vg_err(VG_ERR_NO_MEMORY, "wan_dit: out of host memory"); goto done; }
+        timestep_sinusoid(timesteps, B, c->freq_dim, host);
+        s = vg_tensor_set(&tp, host);
+        free(host);
+        if (s != VG_OK) goto done;
+    }
     emit(dbg, "act.timesteps_proj", &tp);
     if ((s = linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "dit.time_hidden")) != VG_OK) goto done;
     vg_tensor_release(&tp);
@@ -456,7 +414,7 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
     }
 
     // 8. unpatchify: token channels ordered (pt, ph, pw, c), c fastest      [B, Cout, F, H, W]
-    unpatchify(&o, p, out);
+    s = unpatchify(ex, &o, p, out);
 done:;
     vg_tensor *all[] = {&rc, &rs, &raw, &x, &tp, &t1, &temb, &st, &tproj, &c1, &ctx, &hsst, &hmod, &o};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);

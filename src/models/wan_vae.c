@@ -239,10 +239,7 @@ static vg_status bind_norm(binder *bd, vae_norm *n, const char *prefix, int C, b
     if (images) VG_TRY(get(bd->vae, name, 3, (const int64_t[]){C, 1, 1}, &g));
     else VG_TRY(get(bd->vae, name, 4, (const int64_t[]){C, 1, 1, 1}, &g));
     n->C = C;
-    n->gamma = malloc((size_t)C * sizeof(float));
-    if (!n->gamma) return vg_err(VG_ERR_NO_MEMORY, "wan_vae: out of host memory");
-    vg_type(g.type)->to_f32(g.data, n->gamma, C);
-    return VG_OK;
+    return vg_view_reshape(&n->gamma, &g, 1, (const int64_t[]){C});
 }
 
 static vg_status bind_res(binder *bd, vae_layer *L, const char *p, int in, int out) {
@@ -368,17 +365,7 @@ static vg_status bind_decoder(vg_wan_vae *vae) {
 
 /* ---- load / free ------------------------------------------------------------ */
 
-static void free_net(vae_net *net) {
-    if (!net->layers) return;
-    for (int i = 0; i < net->n_alloc; i++) {   /* bound or not: calloc'ed entries are NULL */
-        vae_layer *L = &net->layers[i];
-        free(L->n1.gamma);
-        free(L->n2.gamma);
-        free(L->an.gamma);
-    }
-    free(net->norm_out.gamma);
-    free(net->layers);
-}
+static void free_net(vae_net *net) { free(net->layers); }
 
 void vg_wan_vae_free(vg_wan_vae *vae) {
     if (!vae) return;
@@ -406,6 +393,8 @@ static vg_status cfg_from_shapes(const vg_weights *w, vg_wan_vae_cfg *c) {
     cfg_derive(c);
     return VG_OK;
 }
+
+static vg_status bind_all(vg_wan_vae *vae);
 
 vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out) {
     *out = NULL;
@@ -441,18 +430,39 @@ vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out) {
         }
     }
     json_decref(cfg);
-    if (s == VG_OK) s = bind_encoder(vae);
-    if (s == VG_OK) s = bind_decoder(vae);
-    if (s == VG_OK) s = bind_conv(&(binder){vae, &vae->enc}, &vae->quant_conv, "quant_conv", 2 * vae->cfg.z_dim,
-                                  2 * vae->cfg.z_dim, 1, 1, 1, 0, false);
-    if (s == VG_OK) s = bind_conv(&(binder){vae, &vae->dec}, &vae->post_quant_conv, "post_quant_conv", vae->cfg.z_dim,
-                                  vae->cfg.z_dim, 1, 1, 1, 0, false);
+    if (s == VG_OK) s = bind_all(vae);
     if (s != VG_OK) {
         vg_wan_vae_free(vae);
         return s;
     }
     *out = vae;
     return VG_OK;
+}
+
+vg_status vg_wan_vae_load_with_config(const char *weights_path, const vg_wan_vae_cfg *cfg, vg_wan_vae **out) {
+    *out = NULL;
+    vg_wan_vae *vae = calloc(1, sizeof *vae);
+    if (!vae) return vg_err(VG_ERR_NO_MEMORY, "wan_vae: out of host memory");
+    vae->cfg = *cfg;
+    vg_status s = vg_weights_open(weights_path, &vae->w);
+    if (s == VG_OK && (vae->original_names = has_original_names(vae->w))) s = apply_original_names(vae->w, &vae->cfg);
+    if (s == VG_OK) s = bind_all(vae);
+    if (s != VG_OK) {
+        vg_wan_vae_free(vae);
+        return s;
+    }
+    *out = vae;
+    return VG_OK;
+}
+
+static vg_status bind_all(vg_wan_vae *vae) {
+    vg_status s = bind_encoder(vae);
+    if (s == VG_OK) s = bind_decoder(vae);
+    if (s == VG_OK) s = bind_conv(&(binder){vae, &vae->enc}, &vae->quant_conv, "quant_conv", 2 * vae->cfg.z_dim,
+                                  2 * vae->cfg.z_dim, 1, 1, 1, 0, false);
+    if (s == VG_OK) s = bind_conv(&(binder){vae, &vae->dec}, &vae->post_quant_conv, "post_quant_conv", vae->cfg.z_dim,
+                                  vae->cfg.z_dim, 1, 1, 1, 0, false);
+    return s;
 }
 
 const vg_wan_vae_cfg *vg_wan_vae_config(const vg_wan_vae *vae) { return &vae->cfg; }

@@ -65,11 +65,11 @@ typedef struct vg_wan_vae vg_wan_vae;
 vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_cfg *cfg);
 /* The Wan2.1 VAE's own configuration (base_dim 96, z_dim 16, its latent statistics). */
 vg_wan_vae_cfg vg_wan_vae_default_config(void);
-/* Bytes of the convolution weights and biases the decoder side reads
- * (post_quant_conv + decoder), stored as `wtype`, from the config alone. */
-uint64_t vg_wan_vae_decoder_param_bytes_for(const vg_wan_vae_cfg *cfg, vg_dtype wtype);
 
 vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out);
+/* Loads with a known config (no config.json): weights_path as vg_weights_open takes
+ * it, including a virtual store ("virtual:bf16") for plans from configs alone. */
+vg_status vg_wan_vae_load_with_config(const char *weights_path, const vg_wan_vae_cfg *cfg, vg_wan_vae **out);
 void vg_wan_vae_free(vg_wan_vae *vae);
 const vg_wan_vae_cfg *vg_wan_vae_config(const vg_wan_vae *vae);
 /* True if the weights used the original (non-diffusers) names. */
@@ -105,11 +105,5 @@ vg_status vg_wan_vae_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
 vg_status vg_wan_vae_denormalize(const vg_wan_vae *vae, vg_tensor *x);
 vg_status vg_wan_vae_normalize(const vg_wan_vae *vae, vg_tensor *x);
 
-/* Peak bytes the decode of latents [B, z, T, h, w] takes from ex->pool (output
- * video excluded: the caller allocates it), for a memory planner. An upper bound
- * derived from the allocation sequence (see wan_vae_plan.c); tests check it
- * against the measured pool peak. n_threads as in vg_exec. */
-uint64_t vg_wan_vae_decode_peak_bytes(const vg_wan_vae_cfg *cfg, int64_t B, int64_t T, int64_t h, int64_t w,
-                                      const vg_vae_tiling *tiling, int n_threads);
 
 #endif

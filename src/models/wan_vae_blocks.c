@@ -21,42 +21,9 @@ static vg_status alloc5(vg_exec *ex, vg_tensor *t, int64_t B, int64_t C, int64_t
 }
 
 /* y = RMS_norm(x) (F.normalize over channels * sqrt(C) * gamma), optionally SiLU.
- * x, y [B, C, T, H, W] f32 with contiguous H*W planes; y may be a view. */
-static void norm_silu(vg_exec *ex, const vae_norm *n, const vg_tensor *x, vg_tensor *y, bool silu) {
-    const int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2], H = x->ne[3], W = x->ne[4];
-    const int nt = ex->n_threads > 0 ? ex->n_threads : omp_get_max_threads();
-    const float scale = sqrtf((float)C);
-    const float *xd = x->data;
-    float *yd = y->data;
-#pragma omp parallel num_threads(nt) if (B * C * T * H * W > 262144)
-    {
-        double *acc = malloc((size_t)W * sizeof(double));
-#pragma omp for schedule(static)
-        for (int64_t r = 0; r < B * T * H; r++) {
-            int64_t h = r % H, t = (r / H) % T, b = r / (H * T);
-            const float *xr = xd + b * x->st[0] + t * x->st[2] + h * x->st[3];
-            float *yr = yd + b * y->st[0] + t * y->st[2] + h * y->st[3];
-            for (int64_t w = 0; w < W; w++) acc[w] = 0;
-            for (int64_t c = 0; c < C; c++) {
-                const float *xc = xr + c * x->st[1];
-                for (int64_t w = 0; w < W; w++) acc[w] += (double)xc[w] * xc[w];
-            }
-            for (int64_t w = 0; w < W; w++) {
-                float d = (float)sqrt(acc[w]);
-                acc[w] = d < 1e-12f ? 1e-12f : d;
-            }
-            for (int64_t c = 0; c < C; c++) {
-                const float *xc = xr + c * x->st[1];
-                float *yc = yr + c * y->st[1];
-                const float g = n->gamma[c];
-                for (int64_t w = 0; w < W; w++) {
-                    float v = xc[w] / (float)acc[w] * scale * g;
-                    yc[w] = silu ? v / (1.0f + expf(-v)) : v;
-                }
-            }
-        }
-        free(acc);
-    }
+ * x, y [B, C, T, H, W] f32 with contiguous W rows; y may be a view. */
+static vg_status norm_silu(vg_exec *ex, const vae_norm *n, const vg_tensor *x, vg_tensor *y, bool silu) {
+    return vg_op_channel_rms_norm(ex, y, x, &n->gamma, silu);
 }
 
 /* Frames [t0, t0+len) of a 5-D tensor as a view. */
@@ -74,7 +41,7 @@ static vg_status cached_conv(vg_exec *ex, const vae_conv *cv, vae_cache *cache, 
     vg_tensor head = frames(&xin, 0, ncache), body = frames(&xin, ncache, T);
     vg_status s = vg_op_copy(ex, &head, ct);
     if (s == VG_OK) {
-        if (norm) norm_silu(ex, norm, x, &body, silu);
+        if (norm) s = norm_silu(ex, norm, x, &body, silu);
         else s = vg_op_copy(ex, &body, x);
     }
     if (s == VG_OK) {
@@ -128,8 +95,8 @@ static vg_status attn_block(vg_exec *ex, const vae_layer *L, vg_tensor *x) {
         for (int64_t t = 0; t < T && s == VG_OK; t++) {
             vg_tensor xf = frames(x, t, 1);
             xf = vg_view_slice(&xf, 0, b, 1);      /* [1, C, 1, H, W] */
-            norm_silu(ex, &L->an, &xf, &xn, false);
-            s = vg_op_conv3d(ex, &qkv, &xn, &L->qkv.w, &L->qkv.b, 1, 1, 1, 0, 0);
+            s = norm_silu(ex, &L->an, &xf, &xn, false);
+            if (s == VG_OK) s = vg_op_conv3d(ex, &qkv, &xn, &L->qkv.w, &L->qkv.b, 1, 1, 1, 0, 0);
             if (s != VG_OK) break;
             /* q, k, v as [1, S, 1, C] views of the channel-first [3C, S] */
             vg_tensor q = {.type = VG_F32, .nd = 4, .ne = {1, S, 1, C}, .st = {3 * C * S, 1, 1, S}, .data = qkv.data};

@@ -17,7 +17,7 @@ typedef struct vae_conv {
 } vae_conv;
 
 typedef struct vae_norm {
-    float *gamma;           /* [C] f32 copy (small) */
+    vg_tensor gamma;        /* [C] (view into the weights, any float dtype) */
     int C;
 } vae_norm;
 

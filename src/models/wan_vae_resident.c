@@ -7,9 +7,13 @@
 #include "models/wan_vae_internal.h"
 #include "models/wan_vae_resident.h"
 
+static void add(vg_tensor *t, vg_tensor **out, int *n) {
+    if (t->data) { if (out) out[*n] = t; (*n)++; }
+}
+
 static void conv_tensors(vae_conv *c, vg_tensor **out, int *n) {
-    if (c->w.data) { if (out) out[*n] = &c->w; (*n)++; }
-    if (c->b.data) { if (out) out[*n] = &c->b; (*n)++; }
+    add(&c->w, out, n);
+    add(&c->b, out, n);
 }
 
 /* every weight tensor the decoder reads (pointers into v and its layer array) */
@@ -21,7 +25,10 @@ static int decoder_tensors(vg_wan_vae *v, vg_tensor **out) {
         vae_layer *l = &v->dec.layers[i];
         vae_conv *cs[] = {&l->c1, &l->c2, &l->sc, &l->qkv, &l->proj, &l->rs, &l->tconv};
         for (int j = 0; j < 7; j++) conv_tensors(cs[j], out, &n);
+        vae_norm *ns[] = {&l->n1, &l->n2, &l->an};
+        for (int j = 0; j < 3; j++) add(&ns[j]->gamma, out, &n);
     }
+    add(&v->dec.norm_out.gamma, out, &n);
     conv_tensors(&v->dec.conv_out, out, &n);
     return n;
 }

@@ -1,146 +1,84 @@
-/* Elementwise ops over strided f32 tensors with numpy broadcasting, and copy with
- * dtype conversion. Work is split by rows (all dims but the last) across threads. */
-#include <math.h>
+/* Elementwise op front ends: dtype and broadcast checks (numpy rules), then one
+ * descriptor with every input viewed at the output's shape. Also copy, fill,
+ * concatenation (copies into slices) and row gathers. */
 #include <string.h>
 
 #include "ops/ops_internal.h"
 
-/* ---- row iteration ----------------------------------------------------- */
-
-typedef struct {
-    vg_tensor y, in[3];
-    int n_in;
-} ew_plan;
-
-static vg_status plan(const char *op, ew_plan *p, const vg_tensor *y, const vg_tensor *const *in, int n) {
+static vg_status ew4(vg_exec *ex, vg_op_type type, vg_tensor *y, const float *c, int n, const vg_tensor *a,
+                     const vg_tensor *b, const vg_tensor *d, const vg_tensor *e) {
+    const char *op = vg_op_names[type];
     char s1[96], s2[96];
     if (y->type != VG_F32) return vg_err(VG_ERR_SHAPE, "%s: output must be f32", op);
-    p->y = *y;
-    p->n_in = n;
+    const vg_tensor *in[4] = {a, b, d, e};
+    vg_tensor v[4];
+    vg_op o = {.type = type, .dst = y, .who = op};
     for (int i = 0; i < n; i++) {
         if (in[i]->type != VG_F32) return vg_err(VG_ERR_SHAPE, "%s: input %d must be f32", op, i);
-        if (vg_view_broadcast(&p->in[i], in[i], y->nd, y->ne) != VG_OK)
+        if (vg_view_broadcast(&v[i], in[i], y->nd, y->ne) != VG_OK)
             return vg_err(VG_ERR_SHAPE, "%s: input %s does not broadcast to output %s", op, vg_shape_s(in[i], s1),
                           vg_shape_s(y, s2));
+        o.src[i] = &v[i];
     }
-    return VG_OK;
+    if (c) o.f[0] = c[0], o.f[1] = c[1];
+    if (vg_tensor_nelem(y) == 0) return VG_OK;
+    return vg_dispatch(ex, &o);
 }
 
-/* fn(y_row, in_rows[], in_inner_strides[], cols, y_inner_stride, ctx) */
-typedef void (*row_fn)(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c);
-
-static void run(const ew_plan *p, row_fn fn, const float *c) {
-    int64_t rows = vg_rows(&p->y), cols = vg_cols(&p->y);
-    int64_t yst = vg_inner_stride(&p->y);
-    int64_t ist[3];
-    for (int i = 0; i < p->n_in; i++) ist[i] = vg_inner_stride(&p->in[i]);
-#pragma omp parallel for if (rows * cols > 32768) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *in[3];
-        for (int i = 0; i < p->n_in; i++) in[i] = (const float *)p->in[i].data + vg_row_offset(&p->in[i], r);
-        fn((float *)p->y.data + vg_row_offset(&p->y, r), in, ist, cols, yst, c);
-    }
-}
-
-
-#define A(k) in[k][j * ist[k]]
-#define Y y[j * yst]
-
-static void r_gelu_tanh(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) {
-        float x = A(0);
-        Y = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    }
-}
-static void r_gelu(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) { float x = A(0); Y = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-}
-static void r_silu(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) { float x = A(0); Y = x / (1.0f + expf(-x)); }
-}
-static void r_add(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) Y = A(0) + A(1);
-}
-static void r_sub(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) Y = A(0) - A(1);
-}
-static void r_mul(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) Y = A(0) * A(1);
-}
-static void r_affine(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) Y = A(0) * c[0] + c[1];
-}
-static void r_clamp(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) { float x = A(0); Y = x < c[0] ? c[0] : x > c[1] ? c[1] : x; }
-}
-/* x * (1 + scale) + shift : in = {x, shift, scale} */
-static void r_modulate(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) Y = A(0) * (1.0f + A(2)) + A(1);
-}
-/* x + a * gate : in = {x, a, gate} */
-static void r_add_gated(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
-    for (int64_t j = 0; j < n; j++) Y = A(0) + A(1) * A(2);
-}
-
-static vg_status ew(const char *op, vg_tensor *y, row_fn fn, const float *c, int n, const vg_tensor *a,
+static vg_status ew(vg_exec *ex, vg_op_type type, vg_tensor *y, const float *c, int n, const vg_tensor *a,
                     const vg_tensor *b, const vg_tensor *d) {
-    const vg_tensor *in[3] = {a, b, d};
-    ew_plan p;
-    VG_TRY(plan(op, &p, y, in, n));
-    run(&p, fn, c);
-    return VG_OK;
+    return ew4(ex, type, y, c, n, a, b, d, NULL);
 }
 
-vg_status vg_op_gelu_tanh(vg_exec *ex, vg_tensor *y, const vg_tensor *x) { return ew("gelu_tanh", y, r_gelu_tanh, NULL, 1, x, NULL, NULL); }
-vg_status vg_op_gelu(vg_exec *ex, vg_tensor *y, const vg_tensor *x) { return ew("gelu", y, r_gelu, NULL, 1, x, NULL, NULL); }
-vg_status vg_op_silu(vg_exec *ex, vg_tensor *y, const vg_tensor *x) { return ew("silu", y, r_silu, NULL, 1, x, NULL, NULL); }
-vg_status vg_op_add(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *b) { return ew("add", y, r_add, NULL, 2, a, b, NULL); }
-vg_status vg_op_sub(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *b) { return ew("sub", y, r_sub, NULL, 2, a, b, NULL); }
-vg_status vg_op_mul(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *b) { return ew("mul", y, r_mul, NULL, 2, a, b, NULL); }
+vg_status vg_op_gelu_tanh(vg_exec *ex, vg_tensor *y, const vg_tensor *x) { return ew(ex, VG_OP_GELU_TANH, y, NULL, 1, x, NULL, NULL); }
+vg_status vg_op_gelu(vg_exec *ex, vg_tensor *y, const vg_tensor *x) { return ew(ex, VG_OP_GELU, y, NULL, 1, x, NULL, NULL); }
+vg_status vg_op_silu(vg_exec *ex, vg_tensor *y, const vg_tensor *x) { return ew(ex, VG_OP_SILU, y, NULL, 1, x, NULL, NULL); }
+vg_status vg_op_add(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *b) { return ew(ex, VG_OP_ADD, y, NULL, 2, a, b, NULL); }
+vg_status vg_op_sub(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *b) { return ew(ex, VG_OP_SUB, y, NULL, 2, a, b, NULL); }
+vg_status vg_op_mul(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *b) { return ew(ex, VG_OP_MUL, y, NULL, 2, a, b, NULL); }
 vg_status vg_op_affine(vg_exec *ex, vg_tensor *y, const vg_tensor *a, float s, float c) {
-    float k[2] = {s, c};
-    return ew("affine", y, r_affine, k, 1, a, NULL, NULL);
+    return ew(ex, VG_OP_AFFINE, y, (const float[]){s, c}, 1, a, NULL, NULL);
 }
 vg_status vg_op_clamp(vg_exec *ex, vg_tensor *y, const vg_tensor *x, float lo, float hi) {
-    float k[2] = {lo, hi};
-    return ew("clamp", y, r_clamp, k, 1, x, NULL, NULL);
+    return ew(ex, VG_OP_CLAMP, y, (const float[]){lo, hi}, 1, x, NULL, NULL);
 }
 vg_status vg_op_modulate(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *shift, const vg_tensor *scale) {
-    return ew("modulate", y, r_modulate, NULL, 3, x, shift, scale);
+    return ew(ex, VG_OP_MODULATE, y, NULL, 3, x, shift, scale);
 }
 vg_status vg_op_add_gated(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *a, const vg_tensor *gate) {
-    return ew("add_gated", y, r_add_gated, NULL, 3, x, a, gate);
+    return ew(ex, VG_OP_ADD_GATED, y, NULL, 3, x, a, gate);
 }
 
-/* ---- copy with conversion ---------------------------------------------- */
+vg_status vg_op_blend(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *wa, const vg_tensor *b,
+                      const vg_tensor *wb) {
+    return ew4(ex, VG_OP_BLEND, y, NULL, 4, a, wa, b, wb);
+}
+
+vg_status vg_op_fill(vg_exec *ex, vg_tensor *y, float value) {
+    if (y->type != VG_F32) return VG_SHAPE_ERR("fill", "output must be f32");
+    if (vg_tensor_nelem(y) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_FILL, .dst = y, .f = {value}, .who = "fill"});
+}
 
 vg_status vg_op_copy(vg_exec *ex, vg_tensor *y, const vg_tensor *x) {
     char s1[96], s2[96];
     if (!vg_tensor_same_shape(x, y))
         return VG_SHAPE_ERR("copy", "shapes %s and %s differ", vg_shape_s(x, s1), vg_shape_s(y, s2));
     const vg_type_traits *tx = vg_type(x->type), *ty = vg_type(y->type);
-    if (x->type != y->type && (!tx->is_float || !ty->is_float))
+    if (x->type != y->type && (!tx->is_float || !ty->is_float || !tx->to_f32 || !ty->from_f32))
         return VG_SHAPE_ERR("copy", "cannot convert %s to %s", tx->name, ty->name);
-    int64_t rows = vg_rows(y), cols = vg_cols(y);
-    int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
-    size_t ex_ = tx->elem_size, ey = ty->elem_size;
-#pragma omp parallel for if (rows * cols > 32768) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *src = (const uint8_t *)x->data + vg_row_offset(x, r) * (int64_t)ex_;
-        uint8_t *dst = (uint8_t *)y->data + vg_row_offset(y, r) * (int64_t)ey;
-        if (x->type == y->type && xs == 1 && ys == 1) {
-            memcpy(dst, src, (size_t)cols * ex_);
-        } else if (x->type == y->type) {
-            for (int64_t j = 0; j < cols; j++) memcpy(dst + j * ys * (int64_t)ey, src + j * xs * (int64_t)ex_, ex_);
-        } else {
-            for (int64_t j = 0; j < cols; j++) {
-                float f;
-                tx->to_f32(src + j * xs * (int64_t)ex_, &f, 1);
-                ty->from_f32(&f, dst + j * ys * (int64_t)ey, 1);
-            }
-        }
-    }
-    return VG_OK;
+    if (vg_tensor_nelem(y) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_COPY, .dst = y, .src = {x}, .who = "copy"});
+}
+
+vg_status vg_op_get_rows(vg_exec *ex, vg_tensor *y, const vg_tensor *table, const vg_tensor *ids) {
+    char s1[96], s2[96], s3[96];
+    if (table->nd != 2 || !vg_type(table->type)->is_float || ids->nd != 1 || ids->type != VG_I32 || y->nd != 2 ||
+        y->type != VG_F32 || y->ne[0] != ids->ne[0] || y->ne[1] != table->ne[1])
+        return VG_SHAPE_ERR("get_rows", "table %s, ids %s, y %s: needs float [V, D], i32 [N] -> f32 [N, D]",
+                            vg_shape_s(table, s1), vg_shape_s(ids, s2), vg_shape_s(y, s3));
+    if (vg_tensor_nelem(y) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_GET_ROWS, .dst = y, .src = {table, ids}, .who = "get_rows"});
 }
 
 vg_status vg_op_concat(vg_exec *ex, vg_tensor *y, const vg_tensor *const *xs, int n, int dim) {

@@ -7,3 +7,5 @@ vg_status vg_exec_scratch(vg_exec *ex, vg_tensor *out, int nd, const int64_t *ne
 }
 
 const char *vg_shape_s(const vg_tensor *t, char *buf) { return vg_tensor_shape_str(t, buf, 96); }
+
+bool vg_exec_aborted(const vg_exec *ex) { return ex && ex->abort && ex->abort(ex->abort_user); }

@@ -1,43 +1,9 @@
-/* y = x W^T + b on OpenBLAS sgemm; f16/bf16 weights are converted one tile of
- * rows at a time, so no full f32 copy of a weight ever exists. */
-#include <cblas.h>
+/* Linear front end: the weight hook (leaf streaming hands the op the copy of its
+ * matrix to use), shape checks, then a descriptor. */
 #include <stdint.h>
-#include <string.h>
 
 #include "ops/ops_internal.h"
 
-#define VG_LINEAR_TILE_BYTES (4u << 20)   /* f32 bytes of one converted weight tile */
-
-static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
-    float bf[4096];
-    const float *bias = b->type == VG_F32 && b->st[0] == 1 ? (const float *)b->data : NULL;
-    for (int64_t n0 = 0; n0 < N; n0 += 4096) {
-        int64_t nn = N - n0 < 4096 ? N - n0 : 4096;
-        const float *bb = bias ? bias + n0 : bf;
-        if (!bias) {
-            const uint8_t *base = (const uint8_t *)b->data + (size_t)(n0 * b->st[0]) * vg_type(b->type)->elem_size;
-            if (b->st[0] == 1) vg_type(b->type)->to_f32(base, bf, nn);
-            else for (int64_t i = 0; i < nn; i++)
-                vg_type(b->type)->to_f32(base + (size_t)(i * b->st[0]) * vg_type(b->type)->elem_size, bf + i, 1);
-        }
-#pragma omp parallel for if (M * nn > 65536)
-        for (int64_t m = 0; m < M; m++) {
-            float *row = y + m * N + n0;
-            for (int64_t i = 0; i < nn; i++) row[i] += bb[i];
-        }
-    }
-}
-
-static int64_t tile_rows(int64_t N, int64_t K) {
-    int64_t rows = VG_LINEAR_TILE_BYTES / (K * 4);
-    if (rows < 16) rows = 16;
-    return rows > N ? N : rows;
-}
-
-uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype) {
-    if (wtype == VG_F32 || N == 0 || K == 0) return 0;
-    return vg_pool_rounded((uint64_t)tile_rows(N, K) * K * 4);
-}
 
 static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b);
 
@@ -66,42 +32,5 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return VG_SHAPE_ERR("linear", "x %s, w %s: dimensions past 2^31 are beyond BLAS", vg_shape_s(x, s1), vg_shape_s(w, s2));
 
-    /* x as a [M, K] matrix with leading dimension lda; pack it if rows are irregular */
-    vg_tensor xpack = {0};
-    const float *xa = x->data;
-    int64_t lda = K;
-    if (vg_inner_stride(x) != 1 || !vg_rows_uniform(x, &lda)) {
-        VG_TRY(vg_exec_scratch(ex, &xpack, VG_SHAPE(M, K), "linear.x_packed"));
-        vg_tensor xv = vg_tensor_wrap(VG_F32, x->nd, x->ne, xpack.data);
-        vg_status s = vg_op_copy(ex, &xv, x);
-        if (s != VG_OK) { vg_tensor_release(&xpack); return s; }
-        xa = xpack.data;
-        lda = K;
-    }
-    if (lda < K) lda = K;   /* M == 1 with arbitrary row stride */
-    float *ya = y->data;
-
-    if (w->type == VG_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, xa, (int)lda,
-                    (const float *)w->data, (int)K, 0.0f, ya, (int)N);
-    } else {
-        int64_t rows = tile_rows(N, K);
-        vg_tensor tile;
-        vg_status s = vg_exec_scratch(ex, &tile, VG_SHAPE(rows, K), "linear.weight_tile");
-        if (s != VG_OK) { vg_tensor_release(&xpack); return s; }
-        const vg_type_traits *tt = vg_type(w->type);
-        for (int64_t n0 = 0; n0 < N; n0 += rows) {
-            int64_t nn = N - n0 < rows ? N - n0 : rows;
-            const uint8_t *src = (const uint8_t *)w->data + (size_t)(n0 * K) * tt->elem_size;
-            float *dst = tile.data;
-#pragma omp parallel for
-            for (int64_t r = 0; r < nn; r++) tt->to_f32(src + (size_t)(r * K) * tt->elem_size, dst + r * K, K);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nn, (int)K, 1.0f, xa, (int)lda, dst,
-                        (int)K, 0.0f, ya + n0, (int)N);
-        }
-        vg_tensor_release(&tile);
-    }
-    vg_tensor_release(&xpack);
-    if (b) add_bias(ya, M, N, b);
-    return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_LINEAR, .dst = y, .src = {x, w, b}, .who = "linear"});
 }

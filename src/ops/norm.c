@@ -1,7 +1,4 @@
-/* LayerNorm and RMSNorm over the last dimension. Statistics are accumulated in
- * double and applied in f32. */
-#include <math.h>
-
+/* Normalisation and RoPE front ends: shape checks, then a descriptor. */
 #include "ops/ops_internal.h"
 
 static vg_status check(const char *op, const vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
@@ -16,52 +13,39 @@ static vg_status check(const char *op, const vg_tensor *y, const vg_tensor *x, c
     return VG_OK;
 }
 
-/* Norm parameters may be stored in any float dtype (as checkpoints ship them). */
-static inline float param(const vg_tensor *t, int64_t j) {
-    if (t->type == VG_F32) return ((const float *)t->data)[j * t->st[0]];
-    float f;
-    size_t es = vg_type(t->type)->elem_size;
-    vg_type(t->type)->to_f32((const char *)t->data + (size_t)(j * t->st[0]) * es, &f, 1);
-    return f;
-}
-
 vg_status vg_op_layer_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b, float eps) {
     VG_TRY(check("layer_norm", y, x, w, b));
-    int64_t rows = vg_rows(x), C = vg_cols(x), xs = vg_inner_stride(x), ys = vg_inner_stride(y);
-#pragma omp parallel for if (rows * C > 32768)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = (const float *)x->data + vg_row_offset(x, r);
-        float *yr = (float *)y->data + vg_row_offset(y, r);
-        double s = 0, s2 = 0;
-        for (int64_t j = 0; j < C; j++) s += xr[j * xs];
-        double mean = s / (double)C;
-        for (int64_t j = 0; j < C; j++) { double d = xr[j * xs] - mean; s2 += d * d; }
-        float rstd = (float)(1.0 / sqrt(s2 / (double)C + eps));
-        float m = (float)mean;
-        for (int64_t j = 0; j < C; j++) {
-            float v = (xr[j * xs] - m) * rstd;
-            if (w) v *= param(w, j);
-            if (b) v += param(b, j);
-            yr[j * ys] = v;
-        }
-    }
-    return VG_OK;
+    if (vg_tensor_nelem(x) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_LAYER_NORM, .dst = y, .src = {x, w, b}, .f = {eps}, .who = "layer_norm"});
 }
 
 vg_status vg_op_rms_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, float eps) {
     VG_TRY(check("rms_norm", y, x, w, NULL));
-    int64_t rows = vg_rows(x), C = vg_cols(x), xs = vg_inner_stride(x), ys = vg_inner_stride(y);
-#pragma omp parallel for if (rows * C > 32768)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = (const float *)x->data + vg_row_offset(x, r);
-        float *yr = (float *)y->data + vg_row_offset(y, r);
-        double s2 = 0;
-        for (int64_t j = 0; j < C; j++) s2 += (double)xr[j * xs] * xr[j * xs];
-        float rs = (float)(1.0 / sqrt(s2 / (double)C + eps));
-        for (int64_t j = 0; j < C; j++) {
-            float v = xr[j * xs] * rs;
-            yr[j * ys] = w ? v * param(w, j) : v;
-        }
-    }
-    return VG_OK;
+    if (vg_tensor_nelem(x) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_RMS_NORM, .dst = y, .src = {x, w}, .f = {eps}, .who = "rms_norm"});
+}
+
+vg_status vg_op_channel_rms_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *gamma, bool silu) {
+    char s1[96], s2[96], s3[96];
+    bool ok = x->nd == 5 && y->nd == 5 && x->type == VG_F32 && y->type == VG_F32 && vg_tensor_same_shape(x, y) &&
+              gamma->nd == 1 && gamma->ne[0] == x->ne[1] && vg_type(gamma->type)->is_float &&
+              (x->ne[4] == 1 || (x->st[4] == 1 && y->st[4] == 1));
+    if (!ok)
+        return VG_SHAPE_ERR("channel_rms_norm", "x %s, y %s, gamma %s: needs f32 [B, C, T, H, W] with unit W stride and gamma [C]",
+                            vg_shape_s(x, s1), vg_shape_s(y, s2), vg_shape_s(gamma, s3));
+    if (vg_tensor_nelem(x) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_CHANNEL_RMS_NORM, .dst = y, .src = {x, gamma}, .i = {silu},
+                                    .who = "channel_rms_norm"});
+}
+
+vg_status vg_op_rope(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *cos, const vg_tensor *sin) {
+    char s1[96], s2[96];
+    if (x->nd != 4 || x->type != VG_F32 || y->type != VG_F32 || !vg_tensor_same_shape(x, y))
+        return VG_SHAPE_ERR("rope", "x %s and y %s must be f32 [B, S, H, D]", vg_shape_s(x, s1), vg_shape_s(y, s2));
+    int64_t S = x->ne[1], D = x->ne[3];
+    if (D % 2 || cos->nd != 2 || sin->nd != 2 || cos->ne[0] != S || cos->ne[1] != D / 2 || !vg_tensor_same_shape(cos, sin) ||
+        cos->type != VG_F32 || sin->type != VG_F32)
+        return VG_SHAPE_ERR("rope", "cos %s / sin must be f32 [S=%lld, D/2=%lld]", vg_shape_s(cos, s1), (long long)S, (long long)(D / 2));
+    if (vg_tensor_nelem(x) == 0) return VG_OK;
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_ROPE, .dst = y, .src = {x, cos, sin}, .who = "rope"});
 }

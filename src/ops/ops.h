@@ -1,10 +1,12 @@
-/* The op set, CPU reference implementations (OpenMP + OpenBLAS).
+/* The op set: front ends that check shapes and dispatch a vg_op descriptor to the
+ * backend (src/backend/: CPU kernels with OpenMP + OpenBLAS, the strict simulated
+ * device, the measuring backend).
  *
  * Conventions:
  *  - Shapes are torch order. Activations are f32. Weights may be f32, f16 or bf16
  *    and are converted per tile inside the op (never a full f32 copy of a weight).
- *  - Every op takes a vg_exec: the pool its scratch memory is counted in, and the
- *    thread count. Outputs are allocated by the caller.
+ *  - Every op takes a vg_exec: the pool its scratch memory is counted in and the
+ *    backend that computes. Outputs are allocated by the caller.
  *  - Inputs may be strided views unless noted; outputs must be contiguous unless noted.
  *  - Ops return VG_ERR_SHAPE with a message naming the op and the shapes when the
  *    shapes do not fit. In-place use (y == x) is allowed where noted.
@@ -12,6 +14,7 @@
 #ifndef VG_OPS_OPS_H
 #define VG_OPS_OPS_H
 
+#include "ops/op.h"
 #include "ops/tensor.h"
 
 /* Weight fetching for the leaf offload policy: vg_op_linear asks fetch() for the
@@ -23,11 +26,22 @@ typedef struct vg_weight_hook {
     void *user;
 } vg_weight_hook;
 
+struct vg_backend;
+
+/* How ops run: where scratch and outputs are counted, which backend computes, and
+ * how a long computation learns that it should stop. */
 typedef struct vg_exec {
-    vg_pool *pool;      /* scratch memory is allocated here and counted */
-    int n_threads;      /* 0: OpenMP default */
+    vg_pool *pool;                   /* scratch memory is allocated here and counted */
     const vg_weight_hook *weights;   /* NULL: weights are used where they are */
+    struct vg_backend *be;           /* NULL: the owner of `pool`, else the host CPU */
+    bool (*abort)(void *user);       /* optional: true = stop; polled between blocks, */
+    void *abort_user;                /* layers, chunks and tiles (vg_exec_aborted) */
 } vg_exec;
+
+/* True (with VG_ERR_ABORTED recorded by the caller) when ex's abort callback asks to stop. */
+bool vg_exec_aborted(const vg_exec *ex);
+/* The backend that computes for ex (see vg_exec.be). */
+struct vg_backend *vg_exec_backend(const vg_exec *ex);
 
 /* ---- linear algebra ---------------------------------------------------- */
 
@@ -65,12 +79,6 @@ vg_status vg_op_rope(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_ten
 vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const vg_tensor *k,
                           const vg_tensor *v, const vg_tensor *mask, float scale);
 
-/* Exact bytes vg_op_attention takes from ex->pool for these sizes (n_threads as
- * in vg_exec; 0: the OpenMP default). For memory planners. */
-uint64_t vg_op_attention_scratch_bytes(int64_t Sq, int64_t Sk, int64_t D, int64_t Dv, int n_threads);
-/* Exact bytes vg_op_linear takes from ex->pool for a weight [N, K] of `wtype` when
- * its input rows are evenly spaced (otherwise add the packed input, M*K floats). */
-uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype);
 
 /* ---- elementwise (y may alias an input; broadcasting by numpy rules) ---- */
 
@@ -88,11 +96,19 @@ vg_status vg_op_modulate(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg
 /* y = x + a * gate  (gated residual; a/gate broadcast). */
 vg_status vg_op_add_gated(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *a,
                           const vg_tensor *gate);
+/* y = a * wa + b * wb (overlap blending; y may be b). */
+vg_status vg_op_blend(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_tensor *wa, const vg_tensor *b,
+                      const vg_tensor *wb);
 /* y = clamp(x, lo, hi). */
 vg_status vg_op_clamp(vg_exec *ex, vg_tensor *y, const vg_tensor *x, float lo, float hi);
 /* Copies any strided view x into y (same shape; y may be strided too), converting
  * dtype between f32/f16/bf16. */
 vg_status vg_op_copy(vg_exec *ex, vg_tensor *y, const vg_tensor *x);
+/* y = value everywhere (y f32, any strides). */
+vg_status vg_op_fill(vg_exec *ex, vg_tensor *y, float value);
+/* Gathers rows: y [N, D] f32 = table [V, D] (any float dtype) at ids [N] i32; an id
+ * outside [0, V) is an error. */
+vg_status vg_op_get_rows(vg_exec *ex, vg_tensor *y, const vg_tensor *table, const vg_tensor *ids);
 /* Concatenates along `dim` into y. */
 vg_status vg_op_concat(vg_exec *ex, vg_tensor *y, const vg_tensor *const *xs, int n, int dim);
 
@@ -108,6 +124,9 @@ vg_status vg_op_conv2d(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
  * y [N, O, (T-kt)/st+1, Ho, Wo]. */
 vg_status vg_op_conv3d(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w,
                        const vg_tensor *b, int st, int sh, int sw, int pad_h, int pad_w);
+/* RMS norm over channels (F.normalize(x, dim=1) * sqrt(C) * gamma, as the Wan VAE),
+ * then SiLU if `silu`: x, y [B, C, T, H, W] f32 with unit W stride; gamma [C]. */
+vg_status vg_op_channel_rms_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *gamma, bool silu);
 /* Nearest-neighbour 2x upsampling of the last two dims: x [..., H, W] -> y [..., 2H, 2W]. */
 vg_status vg_op_upsample2x(vg_exec *ex, vg_tensor *y, const vg_tensor *x);
 

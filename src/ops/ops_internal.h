@@ -41,6 +41,5 @@ const char *vg_shape_s(const vg_tensor *t, char *buf);   /* 96-byte buffer */
 
 #define VG_SHAPE_ERR(op, ...) vg_err(VG_ERR_SHAPE, op ": " __VA_ARGS__)
 
-static inline void vg_omp_threads(const vg_exec *ex, int *n) { *n = ex && ex->n_threads > 0 ? ex->n_threads : 0; }
 
 #endif

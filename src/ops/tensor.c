@@ -50,6 +50,12 @@ vg_status vg_tensor_alloc(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, 
 vg_status vg_tensor_zeros(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, const int64_t *ne,
                           const char *who) {
     VG_TRY(vg_tensor_alloc(out, pool, type, nd, ne, who));
+    vg_backend *be = vg_pool_owner(pool);
+    if (be) {
+        vg_status s = vg_backend_memset(be, out->data, 0, vg_tensor_nbytes(out));
+        if (s != VG_OK) vg_tensor_release(out);
+        return s;
+    }
     memset(out->data, 0, vg_tensor_nbytes(out));
     return VG_OK;
 }

@@ -54,9 +54,28 @@ static vg_status strip_alloc(vg_tile_run *r, strip *s, int64_t h, int64_t w, int
     return vg_tensor_alloc(&s->t, r->ex->pool, VG_F32, 5, (const int64_t[]){r->outer, r->F, r->inner, h, w}, who);
 }
 
-/* Pointer to plane (o, f, n) of a [outer, F-or-len, inner, h, w] buffer. */
-static inline float *plane(float *base, int64_t o, int64_t f, int64_t n, int64_t len, int64_t inner, int64_t hw) {
-    return base + ((o * len + f) * inner + n) * hw;
+/* t = a * (1 - i/e) + t * (i/e) for i < e along `dim` (3: rows, 4: columns); the
+ * weights are computed in double and rounded to f32 as the reference does. */
+static vg_status blend(vg_exec *ex, vg_tensor *t, const vg_tensor *a, int64_t e, int dim) {
+    float *w = malloc((size_t)(2 * e) * sizeof(float));
+    if (!w) return vg_err(VG_ERR_NO_MEMORY, "tile: out of host memory");
+    for (int64_t i = 0; i < e; i++) {
+        w[i] = (float)(1.0 - (double)i / e);
+        w[e + i] = (float)((double)i / e);
+    }
+    vg_tensor wt;
+    vg_status s = vg_tensor_alloc(&wt, ex->pool, VG_F32, VG_SHAPE(2, e), "tile.blend_weights");
+    if (s == VG_OK) s = vg_tensor_set(&wt, w);
+    free(w);
+    if (s != VG_OK) return s;
+    vg_tensor wa = vg_view_select(&wt, 0, 0), wb = vg_view_select(&wt, 0, 1);   /* [e] */
+    if (dim == 3) {   /* [e, 1]: one weight per row */
+        wa = vg_view_unsqueeze(&wa, 1);
+        wb = vg_view_unsqueeze(&wb, 1);
+    }
+    s = vg_op_blend(ex, t, a, &wa, t, &wb);
+    vg_tensor_release(&wt);
+    return s;
 }
 
 vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
@@ -87,55 +106,48 @@ vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
         return vg_err(VG_ERR_SHAPE, "tile: piece %s changes the tile size", vg_shape_s(pc, s1));
     }
     const vg_tile_plan *p = r->p;
-    const int64_t hw = th * tw;
     const strip *above = r->i > 0 ? &r->bot[r->j] : NULL, *left = r->j > 0 ? &r->left : NULL;
     const int64_t ev = above && p->blend_h > 0 ? min64(min64(above->full_h, th), p->blend_h) : 0;
     const int64_t eh = left && p->blend_w > 0 ? min64(min64(left->full_w, tw), p->blend_w) : 0;
     strip *nb = &r->nbot[r->j], *nl = &r->nleft;
     const int64_t crop_h = min64(p->crop_h, th), crop_w = min64(p->crop_w, tw);
     const int64_t rows_out = min64(crop_h, r->out_h - r->row_off), cols_out = min64(crop_w, r->out_w - r->col_off);
-    float *yd = r->y->data;
-    const int64_t nplanes = r->outer * len * r->inner;
-#pragma omp parallel for schedule(static) if (nplanes * hw > 65536)
-    for (int64_t q = 0; q < nplanes; q++) {
-        int64_t n = q % r->inner, f = (q / r->inner) % len, o = q / (r->inner * len);
-        float *t = plane(pc->data, o, f, n, len, r->inner, hw);
-        int64_t fa = r->c + f;   /* index along the full chunk extent */
-        /* 1. vertical blend with the tile above */
-        if (ev > 0) {
-            const float *a = plane(above->t.data, o, fa, n, r->F, r->inner, above->h * tw);
-            for (int64_t yy = 0; yy < ev; yy++) {
-                const float wa = (float)(1.0 - (double)yy / ev), wb = (float)((double)yy / ev);
-                const float *ar = a + (above->h - ev + yy) * tw;
-                float *br = t + yy * tw;
-                for (int64_t x = 0; x < tw; x++) br[x] = ar[x] * wa + br[x] * wb;
-            }
-        }
-        /* 2. horizontal blend with the tile to the left */
-        if (eh > 0) {
-            const float *a = plane(left->t.data, o, fa, n, r->F, r->inner, th * left->w);
-            for (int64_t yy = 0; yy < th; yy++) {
-                const float *ar = a + yy * left->w + (left->w - eh);
-                float *br = t + yy * tw;
-                for (int64_t x = 0; x < eh; x++) {
-                    const float wa = (float)(1.0 - (double)x / eh), wb = (float)((double)x / eh);
-                    br[x] = ar[x] * wa + br[x] * wb;
-                }
-            }
-        }
-        /* keep the blended edges for the neighbours still to come */
-        if (nb->h > 0)
-            memcpy(plane(nb->t.data, o, fa, n, r->F, r->inner, nb->h * tw), t + (th - nb->h) * tw,
-                   (size_t)(nb->h * tw) * sizeof(float));
-        if (nl->w > 0) {
-            float *d = plane(nl->t.data, o, fa, n, r->F, r->inner, th * nl->w);
-            for (int64_t yy = 0; yy < th; yy++)
-                memcpy(d + yy * nl->w, t + yy * tw + (tw - nl->w), (size_t)nl->w * sizeof(float));
-        }
-        /* 3. crop into the output */
-        float *yp = plane(yd, o, fa, n, r->F, r->inner, r->out_h * r->out_w);
-        for (int64_t yy = 0; yy < rows_out; yy++)
-            memcpy(yp + (r->row_off + yy) * r->out_w + r->col_off, t + yy * tw, (size_t)cols_out * sizeof(float));
+    /* everything as [outer, frames, inner, h, w] views; the arithmetic is ops */
+    vg_exec *ex = r->ex;
+    vg_tensor t, yv;
+    VG_TRY(vg_view_reshape(&t, pc, 5, (const int64_t[]){r->outer, len, r->inner, th, tw}));
+    VG_TRY(vg_view_reshape(&yv, r->y, 5, (const int64_t[]){r->outer, r->F, r->inner, r->out_h, r->out_w}));
+    yv = vg_view_slice(&yv, 1, r->c, len);
+    /* 1. vertical blend with the tile above: t[y] = a[ah - e + y] * (1 - y/e) + t[y] * (y/e) */
+    if (ev > 0) {
+        vg_tensor a = vg_view_slice(&above->t, 1, r->c, len);
+        a = vg_view_slice(&a, 3, above->h - ev, ev);
+        vg_tensor tb = vg_view_slice(&t, 3, 0, ev);
+        VG_TRY(blend(ex, &tb, &a, ev, 3));
+    }
+    /* 2. horizontal blend with the tile to the left, the same over columns */
+    if (eh > 0) {
+        vg_tensor a = vg_view_slice(&left->t, 1, r->c, len);
+        a = vg_view_slice(&a, 4, left->w - eh, eh);
+        vg_tensor tb = vg_view_slice(&t, 4, 0, eh);
+        VG_TRY(blend(ex, &tb, &a, eh, 4));
+    }
+    /* keep the blended edges for the neighbours still to come */
+    if (nb->h > 0) {
+        vg_tensor d = vg_view_slice(&nb->t, 1, r->c, len), src = vg_view_slice(&t, 3, th - nb->h, nb->h);
+        VG_TRY(vg_op_copy(ex, &d, &src));
+    }
+    if (nl->w > 0) {
+        vg_tensor d = vg_view_slice(&nl->t, 1, r->c, len), src = vg_view_slice(&t, 4, tw - nl->w, nl->w);
+        VG_TRY(vg_op_copy(ex, &d, &src));
+    }
+    /* 3. crop into the output */
+    if (rows_out > 0 && cols_out > 0) {
+        vg_tensor d = vg_view_slice(&yv, 3, r->row_off, rows_out);
+        d = vg_view_slice(&d, 4, r->col_off, cols_out);
+        vg_tensor src = vg_view_slice(&t, 3, 0, rows_out);
+        src = vg_view_slice(&src, 4, 0, cols_out);
+        VG_TRY(vg_op_copy(ex, &d, &src));
     }
     r->c += len;
     return VG_OK;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define VG_VERSION_STRING "0.2.0"
+
 vg_ctx_params vg_ctx_default_params(void) {
     return (vg_ctx_params){
         .device = "cpu",
@@ -13,17 +15,21 @@ vg_ctx_params vg_ctx_default_params(void) {
     };
 }
 
-vg_ctx *vg_ctx_new(const vg_ctx_params *params) {
+vg_status vg_ctx_new(const vg_ctx_params *params, vg_ctx **out, char *err, size_t err_cap) {
+    *out = NULL;
+    if (err && err_cap) err[0] = 0;
     vg_ctx_params p = params ? *params : vg_ctx_default_params();
     vg_ctx *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return NULL;
-    if (vg_backend_from_spec(p.device, &ctx->dev) != VG_OK) {
-        vg_log(VG_LOG_ERROR, "%s", vg_err_msg());
+    vg_status s = ctx ? vg_backend_from_spec(p.device, &ctx->dev) : vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    if (s != VG_OK) {
+        if (err && err_cap) snprintf(err, err_cap, "%s", vg_err_msg());
         free(ctx);
-        return NULL;
+        return s;
     }
     ctx->n_threads = p.n_threads > 0 ? p.n_threads : omp_get_max_threads();
-    return ctx;
+    vg_backend_set_threads(ctx->dev, ctx->n_threads);
+    *out = ctx;
+    return VG_OK;
 }
 
 void vg_ctx_free(vg_ctx *ctx) {
@@ -39,10 +45,13 @@ vg_status vg_ctx_fail(vg_ctx *ctx, vg_status s) {
     return s;
 }
 
-vg_exec vg_ctx_exec(const vg_ctx *ctx) { return (vg_exec){.pool = ctx->dev->pool, .n_threads = ctx->n_threads}; }
+vg_exec vg_ctx_exec(const vg_ctx *ctx) { return (vg_exec){.pool = ctx->dev->pool, .be = ctx->dev}; }
 
 vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out) {
     if (!ctx->has_report) return vg_err(VG_ERR_MISSING, "no run has finished on this context yet");
     *out = ctx->report;
     return VG_OK;
 }
+
+const char *vg_version(void) { return VG_VERSION_STRING; }
+const char *vg_devices(void) { return vg_backend_kinds(); }

@@ -210,7 +210,7 @@ vg_status vg_dit_runtime_init(vg_dit_runtime *rt, vg_backend *dev, const vg_wan_
     rt->m.blocks = rt->blocks;
     vg_status s;
     /* on a device that computes on host weights every policy runs in place */
-    if (dev->reads_host_weights) s = VG_OK;
+    if (dev->caps.reads_host_weights) s = VG_OK;
     else if (policy == VG_OFFLOAD_BLOCK) s = init_block(rt);
     else if (policy == VG_OFFLOAD_LEAF) s = init_leaf(rt);
     else s = upload_picked(rt, pick_all, true, "transformer.weights");

@@ -1,8 +1,15 @@
-/* Plan inputs: from a loaded model (exact weight sizes, what a run uses) or from
- * configs alone (for `vgen plan --config`, sizes from shapes and a dtype). Both
- * share the activation and held-tensor arithmetic. */
+/* Plan inputs, measured: each phase's activation peak is the peak of the
+ * component's own forward code run on a measuring backend that stands for the
+ * device (same allocations, same op scratch, no arithmetic), so plans cannot drift
+ * from the code. Weight sizes come from the residency code's own size functions.
+ * From a loaded model, the model is used as it is; from configs alone
+ * (`vgen plan --config`), the components are built over virtual weights of the
+ * stated dtype. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "models/wan_vae_resident.h"
 #include "pipeline/dit_runtime.h"
 #include "pipeline/pipeline.h"
@@ -11,57 +18,121 @@
 
 static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
 
-/* activations and pipeline-held tensors; weights are filled by the callers */
-static void plan_common(const vg_plan_request *q, vg_plan_input *in) {
-    int64_t fl = (q->num_frames - 1) / q->vae->temporal_factor + 1;
-    int64_t hl = q->height / q->vae->spatial_factor, wl = q->width / q->vae->spatial_factor;
-    int n_text = q->guidance ? 2 : 1, L = q->text_len;
-    uint64_t emb = rnd((uint64_t)L * q->te->d_model * 4);
-    uint64_t lat = rnd((uint64_t)q->vae->z_dim * fl * hl * wl * 4);
-    uint64_t vid = rnd((uint64_t)3 * q->num_frames * q->height * q->width * 4);
-    in->comp[VG_PHASE_TEXT].act_peak = vg_t5_act_peak_bytes(q->te, q->te_dtype, 1, L, q->n_threads, false);
-    in->held[VG_PHASE_TEXT] = n_text * emb;
-    in->comp[VG_PHASE_DENOISE].act_peak = vg_wan_dit_act_peak_bytes(q->dit, q->dit_dtype, 1, fl, hl, wl, L, q->n_threads);
-    in->held[VG_PHASE_DENOISE] = n_text * emb + 3 * lat;
-    vg_vae_tiling tiling = vg_vae_tiling_default();
-    in->comp[VG_PHASE_DECODE].act_peak =
-        vg_wan_vae_decode_peak_bytes(q->vae, 1, fl, hl, wl, q->vae_tiling ? &tiling : NULL, q->n_threads);
-    in->held[VG_PHASE_DECODE] = lat + vid;
-    in->host_weights = q->host_weights;
-    in->budget = q->budget;
+typedef struct meter {
+    vg_backend *be;
+    vg_exec ex;
+    uint64_t base;
+} meter;
+
+static vg_status meter_start(meter *m, const vg_backend *target) {
+    memset(m, 0, sizeof *m);
+    VG_TRY(vg_backend_new_measure(target ? target : vg_backend_host(), VG_POOL_UNLIMITED, &m->be));
+    m->ex = (vg_exec){.pool = m->be->pool, .be = m->be};
+    return VG_OK;
 }
 
-vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
-    int64_t ne[5];
-    VG_TRY(vg_t2v_validate(m, p, ne));
+/* inputs are allocated; from here on the peak is the component's */
+static void meter_mark(meter *m) {
+    vg_pool_reset_peak(m->be->pool);
+    m->base = vg_pool_get_stats(m->be->pool).current;
+}
+
+static uint64_t meter_end(meter *m, vg_tensor *held, int n) {
+    uint64_t act = vg_pool_get_stats(m->be->pool).peak - m->base;
+    for (int i = 0; i < n; i++) vg_tensor_release(&held[i]);
+    vg_backend_free(m->be);
+    return act;
+}
+
+/* text encoder on [1, L] tokens (a mask of ones: tokenizer masks never need more) */
+static vg_status measure_text(const vg_backend *dev, const vg_t5 *te, int L, uint64_t *act) {
+    meter m;
+    VG_TRY(meter_start(&m, dev));
+    int32_t *ids = calloc((size_t)L, sizeof *ids), *mask = malloc((size_t)L * sizeof *mask);
+    vg_tensor out = {0};
+    vg_status s = ids && mask ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; s == VG_OK && i < L; i++) mask[i] = 1;
+    if (s == VG_OK) s = vg_tensor_alloc(&out, m.be->pool, VG_F32, VG_SHAPE(1, L, vg_t5_cfg(te)->d_model), "measure.embeds");
+    meter_mark(&m);
+    if (s == VG_OK) s = vg_t5_encode(&m.ex, te, ids, mask, 1, L, &out, NULL, NULL);
+    free(ids);
+    free(mask);
+    *act = meter_end(&m, &out, 1);
+    return s;
+}
+
+/* one transformer forward on latents [1, z, F', H', W'] and L text tokens */
+static vg_status measure_denoise(const vg_backend *dev, const vg_wan_dit *dit, const int64_t *ne, int L, uint64_t *act) {
+    meter m;
+    VG_TRY(meter_start(&m, dev));
+    const vg_wan_dit_config *c = vg_wan_dit_cfg(dit);
+    vg_tensor t[3] = {{0}};
+    vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, L, c->text_dim), "measure.text");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[2], m.be->pool, VG_F32, 5, ne, "measure.noise_pred");
+    meter_mark(&m);
+    float ts = 999.0f;
+    if (s == VG_OK) s = vg_wan_dit_forward(&m.ex, dit, &t[0], &ts, &t[1], &t[2], NULL);
+    *act = meter_end(&m, t, 3);
+    return s;
+}
+
+/* the VAE decode of latents [1, z, F', H', W'] into video [1, 3, F, H, W] */
+static vg_status measure_decode(const vg_backend *dev, const vg_wan_vae *vae, const int64_t *ne, int frames, int height,
+                                int width, bool tiled, uint64_t *act) {
+    meter m;
+    VG_TRY(meter_start(&m, dev));
+    vg_tensor t[2] = {{0}};
+    vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, 3, frames, height, width), "measure.video");
+    meter_mark(&m);
+    vg_vae_tiling tiling = vg_vae_tiling_default();
+    if (s == VG_OK) s = vg_wan_vae_decode(&m.ex, vae, &t[0], &t[1], tiled ? &tiling : NULL, true, NULL, NULL);
+    *act = meter_end(&m, t, 2);
+    return s;
+}
+
+/* Everything but the budget, from the components as they are. */
+static vg_status plan_components(const vg_backend *dev, const vg_t5 *te, const vg_wan_dit *dit, const vg_wan_vae *vae,
+                                 int height, int width, int num_frames, int L, bool guidance, bool tiled,
+                                 vg_plan_input *in) {
+    const vg_wan_vae_cfg *vc = vg_wan_vae_config(vae);
+    int64_t ne[5] = {1, vc->z_dim, (num_frames - 1) / vc->temporal_factor + 1, height / vc->spatial_factor,
+                     width / vc->spatial_factor};
     memset(in, 0, sizeof *in);
-    vg_plan_request q = {
-        .dit = vg_wan_dit_cfg(m->dit),
-        .dit_dtype = m->dit->blocks[0].attn1_q_w.type,
-        .te = vg_t5_cfg(m->te),
-        .te_dtype = m->te->layers[0].q.type,
-        .vae = vg_wan_vae_config(m->vae),
-        .height = p->height,
-        .width = p->width,
-        .num_frames = p->num_frames,
-        .text_len = p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN,
-        .guidance = p->guidance_scale > 1.0f,
-        .vae_tiling = p->vae_tiling,
-        .n_threads = ctx->n_threads,
-        .host_weights = ctx->dev->reads_host_weights,
-        .budget = p->vram_budget ? p->vram_budget : vg_pool_get_stats(ctx->dev->pool).capacity,
-    };
-    plan_common(&q, in);
-    /* exact sizes of the loaded weights, as the runtimes upload them */
-    in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
-    vg_dit_sizes ds = vg_dit_runtime_sizes(m->dit);
+    VG_TRY(vg_err_wrap(measure_text(dev, te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
+    VG_TRY(vg_err_wrap(measure_denoise(dev, dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak), "plan: measuring the transformer"));
+    VG_TRY(vg_err_wrap(measure_decode(dev, vae, ne, num_frames, height, width, tiled, &in->comp[VG_PHASE_DECODE].act_peak),
+                       "plan: measuring the VAE decode"));
+    /* tensors the pipeline holds across each phase (t2v.c) */
+    int n_text = guidance ? 2 : 1;
+    uint64_t emb = rnd((uint64_t)L * vg_t5_cfg(te)->d_model * 4);
+    uint64_t lat = rnd((uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4);
+    uint64_t vid = rnd((uint64_t)3 * num_frames * height * width * 4);
+    in->held[VG_PHASE_TEXT] = n_text * emb;
+    in->held[VG_PHASE_DENOISE] = n_text * emb + 3 * lat;
+    in->held[VG_PHASE_DECODE] = lat + vid;
+    /* weights, as the runtimes upload them */
+    in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(te);
+    vg_dit_sizes ds = vg_dit_runtime_sizes(dit);
     vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
     d->weight_bytes = ds.all;
     d->block_bytes = ds.block;
     d->nonblock_bytes = ds.nonblock;
     d->leaf_bytes = ds.leaf;
     d->small_bytes = ds.small;
-    in->comp[VG_PHASE_DECODE].weight_bytes = vg_wan_vae_decoder_bytes(m->vae);
+    in->comp[VG_PHASE_DECODE].weight_bytes = vg_wan_vae_decoder_bytes(vae);
+    in->host_weights = dev ? dev->caps.reads_host_weights : true;
+    return VG_OK;
+}
+
+vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
+    int64_t ne[5];
+    VG_TRY(vg_t2v_validate(m, p, ne));
+    int L = p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN;
+    VG_TRY(plan_components(ctx->dev, m->te, m->dit, m->vae, p->height, p->width, p->num_frames, L,
+                           p->guidance_scale > 1.0f, p->vae_tiling, in));
+    in->budget = p->vram_budget ? p->vram_budget : vg_pool_get_stats(ctx->dev->pool).capacity;
     return VG_OK;
 }
 
@@ -73,28 +144,25 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         (q->num_frames - 1) % q->vae->temporal_factor)
         return vg_err(VG_ERR_INVALID_ARG, "plan: %dx%d x %d frames: sizes must be multiples of %d and frames %dk+1",
                       q->height, q->width, q->num_frames, q->vae->spatial_factor * c->patch[1], q->vae->temporal_factor);
-    memset(in, 0, sizeof *in);
-    plan_common(q, in);
-    uint64_t es = vg_type(q->dit_dtype)->elem_size;
-    uint64_t D = (uint64_t)c->num_heads * c->head_dim, F = c->ffn_dim;
-    uint64_t K = (uint64_t)c->in_channels * c->patch[0] * c->patch[1] * c->patch[2];
-    uint64_t P = (uint64_t)c->out_channels * c->patch[0] * c->patch[1] * c->patch[2];
-    /* per block: 8 attention matrices D x D and two FFN matrices; small: table, biases, norms */
-    uint64_t blk_mat = 8 * D * D + 2 * D * F;
-    uint64_t blk_small = 6 * D + 8 * D + (c->qk_norm ? 4 * D : 0) + (c->cross_attn_norm ? 2 * D : 0) + F + D;
-    uint64_t g_mat[] = {D * K, D * c->freq_dim, D * D, 6 * D * D, D * c->text_dim, D * D, P * D};
-    uint64_t g_small = D + 2 * D + 6 * D + 2 * D + 2 * D + P, g_mats = 0, leaf = D * F;
-    for (size_t i = 0; i < sizeof g_mat / sizeof g_mat[0]; i++) {
-        g_mats += g_mat[i];
-        if (g_mat[i] > leaf) leaf = g_mat[i];
+    char pd[32], pt[32], pv[32];
+    snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->dit_dtype)->name);
+    snprintf(pt, sizeof pt, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->te_dtype)->name);
+    snprintf(pv, sizeof pv, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->vae_dtype)->name);
+    vg_wan_dit *dit = NULL;
+    vg_t5 *te = NULL;
+    vg_wan_vae *vae = NULL;
+    vg_status s = vg_wan_dit_load_with_config(pd, c, c->head_dim, &dit);
+    if (s == VG_OK) s = vg_t5_load_with_config(pt, q->te, &te);
+    if (s == VG_OK) s = vg_wan_vae_load_with_config(pv, q->vae, &vae);
+    if (s == VG_OK)
+        s = plan_components(q->device, te, dit, vae, q->height, q->width, q->num_frames, q->text_len, q->guidance,
+                            q->vae_tiling, in);
+    vg_wan_dit_free(dit);
+    vg_t5_free(te);
+    vg_wan_vae_free(vae);
+    if (s == VG_OK) {
+        in->host_weights = q->host_weights;
+        in->budget = q->budget;
     }
-    vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
-    d->block_bytes = (blk_mat + blk_small) * es;
-    d->nonblock_bytes = (g_mats + g_small) * es;
-    d->weight_bytes = d->nonblock_bytes + (uint64_t)c->num_layers * d->block_bytes;
-    d->leaf_bytes = leaf * es;
-    d->small_bytes = (g_small + (uint64_t)c->num_layers * blk_small) * es;
-    in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_param_bytes_for(q->te, q->te_dtype);
-    in->comp[VG_PHASE_DECODE].weight_bytes = vg_wan_vae_decoder_param_bytes_for(q->vae, q->vae_dtype);
-    return VG_OK;
+    return s;
 }

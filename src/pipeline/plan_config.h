@@ -1,5 +1,6 @@
 /* Plan inputs from configs alone: what `vgen plan --config` uses to answer
- * "will Wan2.1-14B at 720p fit in 24 GiB?" without the weights. */
+ * "will Wan2.1-14B at 720p fit in 24 GiB?" without the weights (the components
+ * are built over virtual weights and measured; see plan_config.c). */
 #ifndef VG_PIPELINE_PLAN_CONFIG_H
 #define VG_PIPELINE_PLAN_CONFIG_H
 
@@ -18,7 +19,7 @@ typedef struct vg_plan_request {
     int height, width, num_frames, text_len;
     bool guidance;                 /* classifier-free guidance (two text embeddings) */
     bool vae_tiling;
-    int n_threads;
+    const struct vg_backend *device; /* the device the plan is for (NULL: the host CPU); its op scratch is measured */
     bool host_weights;             /* the device computes on host weights (cpu) */
     uint64_t budget;
 } vg_plan_request;

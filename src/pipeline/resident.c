@@ -10,12 +10,16 @@
 /* every weight tensor of a T5 (pointers into m and its layer array) */
 static int t5_tensors(vg_t5 *m, vg_tensor **out) {
     int n = 0;
-    if (out) out[n] = &m->embed;
-    n++;
+    vg_tensor *g[] = {&m->embed, &m->ln_final};
+    for (int j = 0; j < 2; j++) {
+        if (out) out[n] = g[j];
+        n++;
+    }
     for (int i = 0; i < m->cfg.num_layers; i++) {
         vg_t5_layer *l = &m->layers[i];
-        vg_tensor *t[] = {&l->q, &l->k, &l->v, &l->o, &l->wi0, &l->wi1, &l->wo};
-        for (int j = 0; j < 7; j++) {
+        vg_tensor *t[] = {&l->q, &l->k, &l->v, &l->o, &l->wi0, &l->wi1, &l->wo, &l->ln_attn, &l->ln_ffn, &l->rel_bias};
+        for (int j = 0; j < 10; j++) {
+            if (!t[j]->data) continue;
             if (out) out[n] = t[j];
             n++;
         }

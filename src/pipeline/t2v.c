@@ -100,7 +100,9 @@ typedef struct run {
     vg_wan_vae_resident vae;
     bool vae_up;
     vg_tensor emb[2];         /* [1, L, d_model] prompt, negative prompt */
-    vg_tensor lat;            /* [1, z, F', H', W'] */
+    vg_tensor lat;            /* [1, z, F', H', W'] on the device */
+    float *lat_host;          /* the same latents on the host, where the scheduler steps them */
+    float *pred_host;         /* the guided noise prediction, downloaded once per step */
     vg_tensor pred[2];        /* noise predictions: cond, uncond */
     vg_tensor video;          /* [1, 3, F, H, W] decoded */
     double t0;
@@ -109,6 +111,17 @@ typedef struct run {
 
 static void emit(run *r, const char *name, const vg_tensor *t) {
     if (r->dbg) r->dbg(name, t, r->dbg_user);
+}
+
+/* Debug view of a contiguous device tensor: downloaded to the host first. */
+static void emit_dev(run *r, const char *name, const vg_tensor *t) {
+    if (!r->dbg) return;
+    void *h = malloc((size_t)vg_tensor_nbytes(t) + 1);
+    if (h && vg_tensor_get(t, h) == VG_OK) {
+        vg_tensor ht = vg_tensor_wrap(t->type, t->nd, t->ne, h);
+        r->dbg(name, &ht, r->dbg_user);
+    }
+    free(h);
 }
 
 static void begin_phase(run *r, int phase) {
@@ -151,19 +164,31 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         te = &r->te.m;
     }
     int L = in->len, D = vg_t5_cfg(te)->d_model;
+    ex.abort = r->p->abort;
+    ex.abort_user = r->p->abort_user_data;
     for (int k = 0; k < (use_cfg(r->p) ? 2 : 1); k++) {
         const int32_t *ids = k ? in->neg_ids : in->ids, *mask = k ? in->neg_mask : in->mask;
         vg_status s = vg_tensor_alloc(&r->emb[k], r->dev->pool, VG_F32, VG_SHAPE(1, L, D),
                                       k ? "pipeline.negative_prompt_embeds" : "pipeline.prompt_embeds");
-        if (s == VG_OK) s = vg_t5_encode(&ex, te, ids, mask, 1, L, &r->emb[k], NULL, NULL);
+        /* on the host, the encoder writes into host memory that is then uploaded */
+        vg_tensor he = {0}, *dst = &r->emb[k];
+        if (s == VG_OK && host) {
+            s = vg_tensor_alloc(&he, host, VG_F32, VG_SHAPE(1, L, D), "text_encoder.output");
+            dst = &he;
+        }
+        if (s == VG_OK) s = vg_t5_encode(&ex, te, ids, mask, 1, L, dst, NULL, NULL);
+        /* cut to the real length, then zero-padded (WanPipeline.encode_prompt) */
+        int valid = 0;
+        for (int i = 0; i < L; i++) valid += mask[i] != 0;
+        vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
+        if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
+        if (s == VG_OK && host) s = vg_tensor_set(&r->emb[k], he.data);
+        vg_tensor_release(&he);
         if (s != VG_OK) {
             vg_pool_free(host);
             return s;
         }
-        int valid = 0;
-        for (int i = 0; i < L; i++) valid += mask[i] != 0;
-        memset(vg_f32(&r->emb[k]) + (int64_t)valid * D, 0, (size_t)(L - valid) * D * 4);
-        emit(r, k ? "act.negative_prompt_embeds" : "act.prompt_embeds", &r->emb[k]);
+        emit_dev(r, k ? "act.negative_prompt_embeds" : "act.prompt_embeds", &r->emb[k]);
     }
     if (r->te_up && r->plan.policy != VG_OFFLOAD_NONE) {
         vg_t5_resident_release(r->dev, &r->te);
@@ -183,8 +208,12 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     }
     VG_TRY(vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents"));
     int64_t n = vg_tensor_nelem(&r->lat);
-    if (in->latents) memcpy(r->lat.data, in->latents, (size_t)n * 4);
-    else vg_randn(p->seed, r->lat.data, n);
+    r->lat_host = malloc((size_t)n * 4);
+    r->pred_host = malloc((size_t)n * 4);
+    if (!r->lat_host || !r->pred_host) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
+    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
+    else vg_randn(p->seed, r->lat_host, n);
+    vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
     for (int k = 0; k < 2; k++)
         VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
 
@@ -202,24 +231,29 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         if (stop_requested(r)) { s = vg_err(VG_ERR_ABORTED, "aborted before denoise step %d of %d", i + 1, p->steps); break; }
         float t = (float)vg_sched_timestep(sched, i);
         char name[64];
+        if ((s = vg_tensor_set(&r->lat, r->lat_host)) != VG_OK) break;
         s = vg_dit_runtime_forward(&r->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
             s = vg_dit_runtime_forward(&r->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
             if (s != VG_OK) break;
             snprintf(name, sizeof name, "act.step%d.noise_pred_cond", i);
-            emit(r, name, &r->pred[0]);
+            emit_dev(r, name, &r->pred[0]);
             snprintf(name, sizeof name, "act.step%d.noise_pred_uncond", i);
-            emit(r, name, &r->pred[1]);
-            /* noise_pred = uncond + g * (cond - uncond) */
-            float *c = r->pred[0].data, *u = r->pred[1].data;
-            for (int64_t j = 0; j < n; j++) c[j] = u[j] + g * (c[j] - u[j]);
+            emit_dev(r, name, &r->pred[1]);
+            /* noise_pred = uncond + g * (cond - uncond), on the device */
+            vg_tensor *c = &r->pred[0], *u = &r->pred[1];
+            if ((s = vg_op_sub(&r->ex, c, c, u)) != VG_OK || (s = vg_op_affine(&r->ex, c, c, g, 0.0f)) != VG_OK ||
+                (s = vg_op_add(&r->ex, c, u, c)) != VG_OK)
+                break;
         }
         if (s != VG_OK) break;
+        /* the scheduler steps the latents on the host: one download, one upload per step */
+        if ((s = vg_tensor_get(&r->pred[0], r->pred_host)) != VG_OK) break;
         snprintf(name, sizeof name, "act.step%d.noise_pred", i);
-        emit(r, name, &r->pred[0]);
-        if ((s = vg_sched_step(sched, i, r->pred[0].data, r->lat.data, n)) != VG_OK) break;
+        emit(r, name, &pred_h);
+        if ((s = vg_sched_step(sched, i, r->pred_host, r->lat_host, n)) != VG_OK) break;
         snprintf(name, sizeof name, "act.step%d.latents", i);
-        emit(r, name, &r->lat);
+        emit(r, name, &lat_h);
         if (p->progress && !p->progress("denoise", i + 1, p->steps, p->progress_user_data))
             s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback after step %d of %d", i + 1, p->steps);
     }
@@ -246,13 +280,18 @@ static vg_status phase_decode(run *r, vg_video **out) {
     }
     if (p->progress && !p->progress("decode", 0, 1, p->progress_user_data))
         return vg_err(VG_ERR_ABORTED, "aborted by the progress callback before decoding");
-    /* latents / (1 / std) + mean, per channel */
-    VG_TRY(vg_wan_vae_denormalize(r->vae.vae, &r->lat));
-    emit(r, "act.vae_input_latents", &r->lat);
+    /* latents / (1 / std) + mean, per channel (on the host copy), then to the device */
+    vg_tensor lat_h = vg_tensor_wrap(VG_F32, r->lat.nd, r->lat.ne, r->lat_host);
+    VG_TRY(vg_wan_vae_denormalize(r->vae.vae, &lat_h));
+    emit(r, "act.vae_input_latents", &lat_h);
+    VG_TRY(vg_tensor_set(&r->lat, r->lat_host));
+    vg_exec ex = r->ex;
+    ex.abort = p->abort;
+    ex.abort_user = p->abort_user_data;
     VG_TRY(vg_tensor_alloc(&r->video, r->dev->pool, VG_F32, VG_SHAPE(1, 3, p->num_frames, p->height, p->width), "pipeline.video"));
     vg_vae_tiling tiling = vg_vae_tiling_default();
-    VG_TRY(vg_wan_vae_decode(&r->ex, r->vae.vae, &r->lat, &r->video, p->vae_tiling ? &tiling : NULL, true, NULL, NULL));
-    emit(r, "act.vae_decoded", &r->video);
+    VG_TRY(vg_wan_vae_decode(&ex, r->vae.vae, &r->lat, &r->video, p->vae_tiling ? &tiling : NULL, true, NULL, NULL));
+    emit_dev(r, "act.vae_decoded", &r->video);
     /* video / 2 + 0.5 clamped to [0, 1], as [F, H, W, 3] frames on the host */
     vg_video *v = calloc(1, sizeof *v);
     int64_t F = p->num_frames, H = p->height, W = p->width, plane = F * H * W;
@@ -263,12 +302,19 @@ static vg_status phase_decode(run *r, vg_video **out) {
     v->frames = (int)F;
     v->height = (int)H;
     v->width = (int)W;
-    const float *src = r->video.data;
+    float *src = malloc((size_t)plane * 3 * sizeof(float));
+    vg_status gs = src ? vg_tensor_get(&r->video, src) : vg_err(VG_ERR_NO_MEMORY, "out of host memory for the video");
+    if (gs != VG_OK) {
+        free(src);
+        vg_video_free(v);
+        return gs;
+    }
     for (int64_t i = 0; i < plane; i++)
         for (int c = 0; c < 3; c++) {
             float x = src[c * plane + i] / 2.0f + 0.5f;
             v->rgb[i * 3 + c] = x < 0 ? 0 : x > 1 ? 1 : x;
         }
+    free(src);
     if (r->dbg) {
         vg_tensor t = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){1, F, H, W, 3}, v->rgb);
         emit(r, "out.video", &t);
@@ -286,6 +332,9 @@ static void cleanup(run *r) {
     }
     vg_tensor_release(&r->lat);
     vg_tensor_release(&r->video);
+    free(r->lat_host);
+    free(r->pred_host);
+    r->lat_host = r->pred_host = NULL;
     if (r->te_up) vg_t5_resident_release(r->dev, &r->te);
     if (r->dit_up) vg_dit_runtime_free(&r->dit);
     if (r->vae_up) vg_wan_vae_resident_release(r->dev, &r->vae);

@@ -123,7 +123,7 @@ static void run_case(const case3 *cs, int as2d) {
                                  cs->wt == VG_BF16 ? (void *)bh : (void *)bf);
     guarded y = as2d ? galloc(4, (const int64_t[]){N, O, Ho, Wo}) : galloc(5, (const int64_t[]){N, O, To, Ho, Wo});
     vg_pool *pool = vg_pool_new("test", VG_POOL_UNLIMITED);
-    vg_exec ex = {.pool = pool, .n_threads = 2};
+    vg_exec ex = {.pool = pool};
     if (as2d) VG_CHECK_OK(vg_op_conv2d(&ex, &y.t, &x, &w, cs->bias ? &b : NULL, cs->sh, cs->sw, cs->ph, cs->pw));
     else VG_CHECK_OK(vg_op_conv3d(&ex, &y.t, &x, &w, cs->bias ? &b : NULL, st, cs->sh, cs->sw, cs->ph, cs->pw));
     VG_CHECKF(guards_ok(&y), "write outside the output (case C=%lld O=%lld k=%lldx%lldx%lld)", (long long)C,

@@ -101,7 +101,7 @@ static void run_case(int64_t H, int64_t W, int64_t tile, int64_t stride, int64_t
     reference(&m, &p, ref, OH, OW);
     vg_tensor y = vg_tensor_wrap(VG_F32, 3, (const int64_t[]){F, OH, OW}, got);
     vg_pool *pool = vg_pool_new("tile", VG_POOL_UNLIMITED);
-    vg_exec ex = {.pool = pool, .n_threads = 1};
+    vg_exec ex = {.pool = pool};
     VG_CHECK_OK(vg_tiled(&ex, &p, &y, 0, run_tile, &m));
     VG_CHECK(m.calls == vg_tile_count(H, stride) * vg_tile_count(W, stride));
     VG_CHECKF(memcmp(ref, got, (size_t)(F * OH * OW) * sizeof(float)) == 0, "H=%lld W=%lld tile=%lld stride=%lld",

@@ -30,21 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     one_line(s);
     if (s == VG_OK) {
         uint64_t a = vg_wan_dit_param_bytes(&dc, VG_BF16);
-        uint64_t p5 = vg_wan_dit_act_peak_bytes(&dc, VG_BF16, 1, 2, 4, 4, 8, 1);
-        uint64_t p9 = vg_wan_dit_act_peak_bytes(&dc, VG_BF16, 1, 4, 4, 4, 8, 1);
-        if (a == 0 || p9 < p5) __builtin_trap();
+        if (a == 0) __builtin_trap();
     }
     vg_t5_config tc;
     s = vg_t5_config_from_json(j, "fuzz", &tc);
     if (s == VG_OK) s = vg_t5_config_validate(&tc, "fuzz");
     one_line(s);
-    if (s == VG_OK && vg_t5_act_peak_bytes(&tc, VG_BF16, 1, 16, 1, true) < vg_t5_act_peak_bytes(&tc, VG_BF16, 1, 8, 1, true))
-        __builtin_trap();
+    if (s == VG_OK && vg_t5_param_bytes_for(&tc, VG_BF16) == 0) __builtin_trap();
     vg_wan_vae_cfg vc;
     s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
     one_line(s);
-    if (s == VG_OK && vc.base_dim > 0 && vc.base_dim <= 512 && vc.n_levels >= 2)
-        (void)vg_wan_vae_decoder_param_bytes_for(&vc, VG_F32);
     vg_sched_config sc;
     s = vg_sched_config_from_json(j, VG_SCHED_UNIPC, "fuzz", &sc);
     one_line(s);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "golden.h"
+#include "vg_measure.h"
 #include "io/json_util.h"
 #include "models/wan_dit.h"
 
@@ -152,7 +153,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     vg_pool_reset_peak(pool);
     act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag};
     vg_wan_dit_debug dbg = {.fn = on_act, .user = &a};
-    vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
+    vg_exec ex = {.pool = pool};
     if (vg_wan_dit_forward(&ex, m, &hs, t, &ehs, &out, check_acts ? &dbg : NULL) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
         goto done;
@@ -169,10 +170,14 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     }
     /* the planner's prediction bounds the measured working set, and is tight */
     uint64_t peak = vg_pool_get_stats(pool).peak - before;
-    uint64_t pred = vg_wan_dit_act_peak_bytes(c, m->blocks[0].attn1_q_w.type, B, hs.ne[2], hs.ne[3], hs.ne[4], ehs.ne[1],
-                                              g->n_threads);
+    vg_meter mt;
+    uint64_t pred = 0;
+    if (vg_meter_start(&mt) == VG_OK && vg_wan_dit_forward(&mt.ex, m, &hs, t, &ehs, &out, NULL) == VG_OK)
+        pred = vg_meter_peak(&mt);
+    else
+        vg_meter_peak(&mt);
     snprintf(check, sizeof check, "%sact_peak_bytes%s", prefix, tag);
-    if (peak <= pred && pred - peak <= pred / 20) {
+    if (peak == pred) {
         printf("PASS %s %s measured=%llu predicted=%llu\n", set, check, (unsigned long long)peak, (unsigned long long)pred);
         g->pass++;
     } else {
@@ -258,7 +263,7 @@ static void bf16_run(vg_golden *g, const char *dir, const vg_wan_dit_config *cfg
 static void pipeline_call(vg_golden *g, const vg_wan_dit *m, vg_pool *pool, const vg_tensor *lat, float t,
                           const vg_tensor *text, const vg_tensor *ref, const char *check) {
     vg_tensor out = {0};
-    vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
+    vg_exec ex = {.pool = pool};
     if (vg_tensor_alloc(&out, pool, VG_F32, 5, ref->ne, "golden.out") != VG_OK ||
         vg_wan_dit_forward(&ex, m, lat, &t, text, &out, NULL) != VG_OK)
         vg_golden_fail(g, "wan_dit", check, vg_err_msg());

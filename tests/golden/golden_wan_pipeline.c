@@ -41,7 +41,8 @@ void golden_wan_pipeline(vg_golden *g, const char *dir) {
     char path[4096];
     vg_safetensors *io = NULL;
     json_t *cfg = NULL;
-    vg_ctx *ctx = vg_ctx_new(NULL);
+    vg_ctx *ctx = NULL;
+    vg_ctx_new(NULL, &ctx, NULL, 0);
     vg_model *m = NULL;
     if (!ctx) { vg_golden_fail(g, "wan_pipeline", "context", "could not create a cpu context"); return; }
     vg_path_join(path, sizeof path, dir, "io.safetensors");

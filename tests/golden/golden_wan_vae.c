@@ -143,7 +143,7 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
         return;
     }
     vg_pool *pool = vg_pool_new("golden.vae", VG_POOL_UNLIMITED);
-    vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
+    vg_exec ex = {.pool = pool};
 
     dbg_ctx d = {g, io, set, "", {0}};
     check_encode(g, set, &ex, vae, io, "in.video", "out.latent_mean", "out.latent_logvar", "out.latent_std", NULL, &d);

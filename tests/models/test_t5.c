@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/t5.h"
+#include "vg_measure.h"
 #include "vg_test.h"
 
 /* ---- buckets ----------------------------------------------------------------- */
@@ -247,7 +248,7 @@ static const char *tmp_path(const char *name) {
 static double compare(const vg_t5 *t5, const ref_model *m, const int32_t *ids, const int32_t *mask, int B, int S,
                       int n_threads) {
     vg_pool *pool = vg_pool_new("test.t5", VG_POOL_UNLIMITED);
-    vg_exec ex = {.pool = pool, .n_threads = n_threads};
+    vg_exec ex = {.pool = pool};
     vg_tensor out;
     VG_CHECK_OK(vg_tensor_alloc(&out, pool, VG_F32, VG_SHAPE(B, S, m->c.d_model), "test.out"));
     uint64_t base = vg_pool_get_stats(pool).current;
@@ -256,8 +257,11 @@ static double compare(const vg_t5 *t5, const ref_model *m, const int32_t *ids, c
     vg_pool_stats st = vg_pool_get_stats(pool);
     VG_CHECKF(st.current == base, "activations not released: %llu vs %llu", (unsigned long long)st.current,
               (unsigned long long)base);
-    uint64_t est = vg_t5_act_peak_bytes(&m->c, m->wtype, B, S, n_threads, true);
-    VG_CHECKF(st.peak - base <= est, "peak %llu above estimate %llu", (unsigned long long)(st.peak - base),
+    vg_meter mt;
+    VG_CHECK_OK(vg_meter_start(&mt));
+    VG_CHECK_OK(vg_t5_encode(&mt.ex, t5, ids, mask, B, S, &out, NULL, NULL));
+    uint64_t est = vg_meter_peak(&mt);
+    VG_CHECKF(st.peak - base == est, "peak %llu, planned %llu", (unsigned long long)(st.peak - base),
               (unsigned long long)est);
     double *ref = malloc(sizeof(double) * B * S * m->c.d_model);
     ref_encode(m, ids, mask, B, S, ref);

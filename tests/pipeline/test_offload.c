@@ -27,7 +27,8 @@ static vg_video *run_on(const char *model_dir, const char *device, vg_t2v_params
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = 2;
-    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_ctx *ctx = NULL;
+    vg_ctx_new(&cp, &ctx, NULL, 0);
     vg_model *m = NULL;
     vg_video *v = NULL;
     *st = vg_model_load(ctx, model_dir, &m);
@@ -45,7 +46,8 @@ static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = 2;
-    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_ctx *ctx = NULL;
+    vg_ctx_new(&cp, &ctx, NULL, 0);
     vg_model *m = NULL;
     vg_plan pl;
     memset(&pl, 0, sizeof pl);
@@ -74,7 +76,8 @@ static void every_policy(const char *model_dir) {
     uint64_t peaks[5] = {0}, denoise[5] = {0};
     int layers = 0;
     {
-        vg_ctx *c = vg_ctx_new(NULL);
+        vg_ctx *c = NULL;
+    vg_ctx_new(NULL, &c, NULL, 0);
         vg_model *mm = NULL;
         if (vg_model_load(c, model_dir, &mm) == VG_OK) layers = vg_wan_dit_cfg(mm->dit)->num_layers;
         vg_model_free(mm);
@@ -155,7 +158,8 @@ VG_TEST(test_every_policy_golden_pipeline) {
         }
         cp.device = dev;
         p.offload = pol;
-        vg_ctx *ctx = vg_ctx_new(&cp);
+        vg_ctx *ctx = NULL;
+    vg_ctx_new(&cp, &ctx, NULL, 0);
         vg_model *m = NULL;
         vg_video *v = NULL;
         VG_CHECK_OK(vg_model_load(ctx, dir, &m));
@@ -192,7 +196,8 @@ VG_TEST(test_budget_refused_before_work_and_auto_choice) {
     snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(leaf.peak - 1));
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = dev;
-    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_ctx *ctx = NULL;
+    vg_ctx_new(&cp, &ctx, NULL, 0);
     vg_model *m = NULL;
     vg_video *v = NULL;
     VG_CHECK_OK(vg_model_load(ctx, dir, &m));
@@ -228,7 +233,8 @@ VG_TEST(test_out_of_budget_mid_run_leaves_clean_state) {
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = dev;
     cp.n_threads = 2;
-    vg_ctx *ctx = vg_ctx_new(&cp);
+    vg_ctx *ctx = NULL;
+    vg_ctx_new(&cp, &ctx, NULL, 0);
     vg_model *m = NULL;
     VG_CHECK_OK(vg_model_load(ctx, dir, &m));
     /* someone holds 64 KiB more than the run's headroom */

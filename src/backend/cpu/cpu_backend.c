@@ -1,89 +1,150 @@
-/* The CPU backend and the simulated device: both keep device memory in host RAM
- * through a budgeted pool; they differ in whether compute may read weights where
- * they live on the host (cpu) or only after upload into the pool (sim). */
+/* The CPU backend and the strict simulated device. Both run the CPU kernels; they
+ * differ in where device memory is. cpu: host memory from the heap, addressable by
+ * everyone, weights used in place. sim: one arena reserved with mmap and kept
+ * PROT_NONE except while the backend itself computes or copies, so host code that
+ * reads or writes device memory crashes (as it would on a GPU), in every test. */
+#include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/mman.h>
 
-#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_kernels.h"
 #include "core/error.h"
 
-static vg_status host_copy(vg_backend *b, void *dst, const void *src, uint64_t n) {
+typedef struct cpu_ctx {
+    int n_threads;              /* 0: OpenMP default */
+    /* sim only */
+    uint8_t *arena;
+    uint64_t arena_size;
+    pthread_mutex_t mu;
+    int open;                   /* nesting depth of backend calls that have the arena open */
+} cpu_ctx;
+
+static int threads_of(const cpu_ctx *c) { return c->n_threads > 0 ? c->n_threads : omp_get_max_threads(); }
+
+/* ---- sim arena access ------------------------------------------------------ */
+
+static void arena_open(cpu_ctx *c) {
+    if (!c->arena) return;
+    pthread_mutex_lock(&c->mu);
+    if (c->open++ == 0) mprotect(c->arena, c->arena_size, PROT_READ | PROT_WRITE);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void arena_close(cpu_ctx *c) {
+    if (!c->arena) return;
+    pthread_mutex_lock(&c->mu);
+    if (--c->open == 0) mprotect(c->arena, c->arena_size, PROT_NONE);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- vtable ------------------------------------------------------------------ */
+
+static vg_status cpu_set(vg_backend *b, void *dst, const void *src, uint64_t n) {
+    cpu_ctx *c = b->context;
+    arena_open(c);
     memcpy(dst, src, (size_t)n);
+    arena_close(c);
     return VG_OK;
 }
 
-static bool cpu_supports(const vg_backend *b, vg_op_kind op, vg_dtype wtype) {
-    return wtype == VG_F32 || wtype == VG_F16 || wtype == VG_BF16;
+static vg_status cpu_memset(vg_backend *b, void *dst, int v, uint64_t n) {
+    cpu_ctx *c = b->context;
+    arena_open(c);
+    memset(dst, v, (size_t)n);
+    arena_close(c);
+    return VG_OK;
+}
+
+static bool cpu_supports(const vg_backend *b, const vg_op *op) { return vg_cpu_supports(op); }
+
+static uint64_t cpu_scratch(const vg_backend *b, const vg_op *op) {
+    return vg_cpu_scratch_bytes(threads_of(b->context), op);
+}
+
+static vg_status cpu_compute(vg_backend *b, const vg_op *op, void *scratch) {
+    cpu_ctx *c = b->context;
+    vg_cpu_run r = {.n_threads = threads_of(c), .scratch = scratch};
+    arena_open(c);
+    vg_status s = vg_cpu_compute(&r, op);
+    arena_close(c);
+    return s;
+}
+
+static void cpu_free_context(vg_backend *b) {
+    cpu_ctx *c = b->context;
+    if (!c) return;
+    if (c->arena) {
+        munmap(c->arena, c->arena_size);
+        pthread_mutex_destroy(&c->mu);
+    }
+    free(c);
 }
 
 static const vg_backend_i g_cpu_iface = {
-    .upload = host_copy,
-    .download = host_copy,
+    .set = cpu_set,
+    .get = cpu_set,
+    .memset = cpu_memset,
     .supports_op = cpu_supports,
-    .synchronize = NULL,
-    .free_context = NULL,
+    .op_scratch_bytes = cpu_scratch,
+    .compute_op = cpu_compute,
+    .free_context = cpu_free_context,
 };
 
-static void fmt_size(uint64_t b, char *buf, size_t n) {
-    if (b == VG_POOL_UNLIMITED) snprintf(buf, n, "unlimited");
-    else if (b >= (1ull << 30)) snprintf(buf, n, "%.2fGiB", b / 1073741824.0);
-    else if (b >= (1ull << 20)) snprintf(buf, n, "%.2fMiB", b / 1048576.0);
-    else snprintf(buf, n, "%.1fKiB", b / 1024.0);
+void vg_backend_set_threads(vg_backend *b, int n_threads) {
+    if (b && b->iface == &g_cpu_iface) ((cpu_ctx *)b->context)->n_threads = n_threads > 0 ? n_threads : 0;
 }
 
-vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
-    *out = NULL;
-    if (!spec || !*spec) spec = "cpu";
-    const char *colon = strchr(spec, ':');
-    size_t kind_len = colon ? (size_t)(colon - spec) : strlen(spec);
-    bool is_cpu = kind_len == 3 && strncasecmp(spec, "cpu", 3) == 0;
-    bool is_sim = kind_len == 3 && strncasecmp(spec, "sim", 3) == 0;
-    if (kind_len == 4 && strncasecmp(spec, "cuda", 4) == 0)
-        return vg_err(VG_ERR_UNSUPPORTED, "device '%s': this vgen build has no CUDA backend yet; use cpu or sim:<budget>", spec);
-    if (!is_cpu && !is_sim)
-        return vg_err(VG_ERR_INVALID_ARG, "unknown device '%s' (use cpu, cpu:<budget> or sim:<budget>, e.g. sim:8GiB)", spec);
-    uint64_t cap = VG_POOL_UNLIMITED;
-    if (colon) {
-        VG_TRY(vg_parse_size(colon + 1, &cap));
-        if (cap == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
-    } else if (is_sim) {
-        return vg_err(VG_ERR_INVALID_ARG, "device '%s': the simulated device needs a budget, e.g. sim:8GiB", spec);
-    }
+int vg_backend_threads(const vg_backend *b) {
+    return b && b->iface == &g_cpu_iface ? threads_of(b->context) : omp_get_max_threads();
+}
+
+/* ---- construction ------------------------------------------------------------ */
+
+static vg_status make(bool sim, uint64_t cap, vg_backend **out) {
     vg_backend *b = calloc(1, sizeof *b);
-    if (!b) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    char sz[32];
-    fmt_size(cap, sz, sizeof sz);
-    snprintf(b->name, sizeof b->name, "%s%s%s", is_sim ? "sim" : "cpu", colon ? ":" : "", colon ? sz : "");
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!b || !c) {
+        free(b);
+        free(c);
+        return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    }
     b->iface = &g_cpu_iface;
-    b->reads_host_weights = is_cpu;
-    b->pool = vg_pool_new(b->name, cap);
-    if (!b->pool) { free(b); return vg_err(VG_ERR_NO_MEMORY, "out of memory"); }
+    b->context = c;
+    char sz[32];
+    vg_backend_format_size(cap, sz, sizeof sz);
+    snprintf(b->name, sizeof b->name, "%s%s%s", sim ? "sim" : "cpu", cap != VG_POOL_UNLIMITED ? ":" : "",
+             cap != VG_POOL_UNLIMITED ? sz : "");
+    b->caps = (vg_backend_caps){.host_addressable = !sim, .reads_host_weights = !sim, .computes = true};
+    if (sim) {
+        /* room against fragmentation: the budget is enforced by the pool's accounting */
+        uint64_t size = cap > (1ull << 44) ? (1ull << 45) : 2 * cap + (64ull << 20);
+        void *a = mmap(NULL, (size_t)size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (a == MAP_FAILED) {
+            free(c);
+            free(b);
+            return vg_err(VG_ERR_NO_MEMORY, "sim device: cannot reserve %llu bytes of address space",
+                          (unsigned long long)size);
+        }
+        c->arena = a;
+        c->arena_size = size;
+        pthread_mutex_init(&c->mu, NULL);
+        b->pool = vg_pool_new_arena(b->name, cap, a, size);
+    } else {
+        b->pool = vg_pool_new(b->name, cap);
+    }
+    if (!b->pool) {
+        cpu_free_context(b);
+        free(b);
+        return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    }
     vg_pool_set_owner(b->pool, b);
     *out = b;
     return VG_OK;
 }
 
-void vg_backend_free(vg_backend *b) {
-    if (!b) return;
-    if (b->iface->free_context) b->iface->free_context(b);
-    vg_pool_free(b->pool);
-    free(b);
-}
-
-vg_status vg_backend_alloc(vg_backend *b, uint64_t bytes, vg_buffer_usage usage, const char *who, void **out) {
-    return vg_pool_alloc(b->pool, bytes, who, out);
-}
-
-void vg_backend_release(vg_backend *b, void *ptr) { vg_pool_release(b->pool, ptr); }
-
-vg_status vg_backend_upload(vg_backend *b, void *dst, const void *src, uint64_t n) {
-    b->bytes_uploaded += n;
-    return b->iface->upload(b, dst, src, n);
-}
-
-vg_status vg_backend_download(vg_backend *b, void *dst, const void *src, uint64_t n) {
-    b->bytes_downloaded += n;
-    return b->iface->download(b, dst, src, n);
-}
+vg_status vg_cpu_backend_init(const char *spec, uint64_t capacity, vg_backend **out) { return make(false, capacity, out); }
+vg_status vg_sim_backend_init(const char *spec, uint64_t capacity, vg_backend **out) { return make(true, capacity, out); }

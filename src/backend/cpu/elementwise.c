@@ -1,0 +1,136 @@
+/* CPU kernels: elementwise ops over strided f32 views (inputs already broadcast to
+ * the output by the front end), copy with dtype conversion, fill. Work is split by
+ * rows (all dims but the last) across threads. */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "ops/ops_internal.h"
+
+/* fn(y_row, in_rows[], in_inner_strides[], cols, y_inner_stride, ctx) */
+typedef void (*row_fn)(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c);
+
+#define A(k) in[k][j * ist[k]]
+#define Y y[j * yst]
+
+static void r_gelu_tanh(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) {
+        float x = A(0);
+        Y = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    }
+}
+static void r_gelu(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) { float x = A(0); Y = 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+}
+static void r_silu(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) { float x = A(0); Y = x / (1.0f + expf(-x)); }
+}
+static void r_add(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) + A(1);
+}
+static void r_sub(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) - A(1);
+}
+static void r_mul(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) * A(1);
+}
+static void r_affine(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) * c[0] + c[1];
+}
+static void r_clamp(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) { float x = A(0); Y = x < c[0] ? c[0] : x > c[1] ? c[1] : x; }
+}
+/* x * (1 + scale) + shift : in = {x, shift, scale} */
+static void r_modulate(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) * (1.0f + A(2)) + A(1);
+}
+/* x + a * gate : in = {x, a, gate} */
+static void r_add_gated(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) + A(1) * A(2);
+}
+
+/* a * wa + b * wb : in = {a, wa, b, wb} */
+static void r_blend(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    for (int64_t j = 0; j < n; j++) Y = A(0) * A(1) + A(2) * A(3);
+}
+
+static const struct { row_fn fn; int n_in; } k_ew[VG_OP_COUNT] = {
+    [VG_OP_GELU_TANH] = {r_gelu_tanh, 1}, [VG_OP_GELU] = {r_gelu, 1}, [VG_OP_SILU] = {r_silu, 1},
+    [VG_OP_ADD] = {r_add, 2}, [VG_OP_SUB] = {r_sub, 2}, [VG_OP_MUL] = {r_mul, 2},
+    [VG_OP_AFFINE] = {r_affine, 1}, [VG_OP_CLAMP] = {r_clamp, 1}, [VG_OP_MODULATE] = {r_modulate, 3},
+    [VG_OP_ADD_GATED] = {r_add_gated, 3}, [VG_OP_BLEND] = {r_blend, 4},
+};
+
+vg_status vg_cpu_elementwise(const vg_cpu_run *run, const vg_op *op) {
+    row_fn fn = k_ew[op->type].fn;
+    int n_in = k_ew[op->type].n_in;
+    if (!fn) return vg_err(VG_ERR_INTERNAL, "cpu: %s is not an elementwise op", op->who);
+    const vg_tensor *y = op->dst;
+    int64_t rows = vg_rows(y), cols = vg_cols(y);
+    int64_t yst = vg_inner_stride(y);
+    int64_t ist[4];
+    for (int i = 0; i < n_in; i++) ist[i] = vg_inner_stride(op->src[i]);
+#pragma omp parallel for num_threads(run->n_threads) if (rows * cols > 32768) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *in[4];
+        for (int i = 0; i < n_in; i++) in[i] = (const float *)op->src[i]->data + vg_row_offset(op->src[i], r);
+        fn((float *)y->data + vg_row_offset(y, r), in, ist, cols, yst, op->f);
+    }
+    return VG_OK;
+}
+
+vg_status vg_cpu_copy(const vg_cpu_run *run, const vg_op *op) {
+    const vg_tensor *x = op->src[0], *y = op->dst;
+    const vg_type_traits *tx = vg_type(x->type), *ty = vg_type(y->type);
+    int64_t rows = vg_rows(y), cols = vg_cols(y);
+    int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
+    size_t ex_ = tx->elem_size, ey = ty->elem_size;
+#pragma omp parallel for num_threads(run->n_threads) if (rows * cols > 32768) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *src = (const uint8_t *)x->data + vg_row_offset(x, r) * (int64_t)ex_;
+        uint8_t *dst = (uint8_t *)y->data + vg_row_offset(y, r) * (int64_t)ey;
+        if (x->type == y->type && xs == 1 && ys == 1) {
+            memcpy(dst, src, (size_t)cols * ex_);
+        } else if (x->type == y->type) {
+            for (int64_t j = 0; j < cols; j++) memcpy(dst + j * ys * (int64_t)ey, src + j * xs * (int64_t)ex_, ex_);
+        } else {
+            for (int64_t j = 0; j < cols; j++) {
+                float f;
+                tx->to_f32(src + j * xs * (int64_t)ex_, &f, 1);
+                ty->from_f32(&f, dst + j * ys * (int64_t)ey, 1);
+            }
+        }
+    }
+    return VG_OK;
+}
+
+vg_status vg_cpu_fill(const vg_cpu_run *run, const vg_op *op) {
+    const vg_tensor *y = op->dst;
+    int64_t rows = vg_rows(y), cols = vg_cols(y), ys = vg_inner_stride(y);
+    const float v = op->f[0];
+#pragma omp parallel for num_threads(run->n_threads) if (rows * cols > 32768) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        float *d = (float *)y->data + vg_row_offset(y, r);
+        for (int64_t j = 0; j < cols; j++) d[j * ys] = v;
+    }
+    return VG_OK;
+}
+
+vg_status vg_cpu_get_rows(const vg_cpu_run *run, const vg_op *op) {
+    const vg_tensor *tab = op->src[0], *ids = op->src[1], *y = op->dst;
+    const vg_type_traits *tt = vg_type(tab->type);
+    int64_t N = y->ne[0], D = y->ne[1], V = tab->ne[0];
+    for (int64_t n = 0; n < N; n++) {
+        int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
+        if (id < 0 || id >= V) return vg_err(VG_ERR_INVALID_ARG, "%s: row id %d outside [0, %lld)", op->who, id, (long long)V);
+    }
+#pragma omp parallel for num_threads(run->n_threads) if (N * D > 32768) schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+        int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
+        const uint8_t *src = (const uint8_t *)tab->data + (size_t)(id * tab->st[0]) * tt->elem_size;
+        float *dst = (float *)y->data + n * y->st[0];
+        if (tab->st[1] == 1 && y->st[1] == 1) tt->to_f32(src, dst, D);
+        else for (int64_t j = 0; j < D; j++) tt->to_f32(src + (size_t)(j * tab->st[1]) * tt->elem_size, dst + j * y->st[1], 1);
+    }
+    return VG_OK;
+}

@@ -180,6 +180,25 @@ void vg_model_free(vg_model *m);
  * device pool is back to where it was before the call. */
 vg_status vg_t2v_generate(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_video **out);
 
+/* ---- warm state (a worker that serves one model job after job) ----------- */
+
+/* Per-job state kept between jobs: which components are resident on the device.
+ * vg_t2v_generate makes and frees one per call (the device is left as it was); a
+ * server keeps one per loaded model, so a job whose plan keeps every component
+ * resident (offload 'none') finds them there and uploads nothing. A job whose plan
+ * streams releases the residents first (the plan assumes an empty device). The
+ * state borrows ctx and m, which must outlive it; it belongs to ctx's thread. */
+typedef struct vg_state vg_state;
+vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out);
+/* Releases the resident components and the state; accepts NULL. */
+void vg_state_free(vg_state *st);
+/* Device bytes of the components the state holds now. */
+uint64_t vg_state_resident_bytes(const vg_state *st);
+vg_ctx *vg_state_ctx(const vg_state *st);
+const vg_model *vg_state_model(const vg_state *st);
+/* vg_t2v_generate with a warm state (see above). */
+vg_status vg_t2v_generate_with_state(vg_state *st, const vg_t2v_params *p, vg_video **out);
+
 int vg_video_frames(const vg_video *v);
 int vg_video_height(const vg_video *v);
 int vg_video_width(const vg_video *v);

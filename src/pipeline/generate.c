@@ -43,6 +43,17 @@ static vg_status read_latents(const char *path, const int64_t *ne, float **out) 
 
 vg_status vg_t2v_generate(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_video **out) {
     *out = NULL;
+    vg_state *st = NULL;
+    vg_status s = vg_state_new(ctx, m, &st);
+    if (s == VG_OK) s = vg_t2v_generate_with_state(st, p, out);
+    vg_state_free(st);   /* the device is left as it was */
+    return s;
+}
+
+vg_status vg_t2v_generate_with_state(vg_state *state, const vg_t2v_params *p, vg_video **out) {
+    *out = NULL;
+    vg_ctx *ctx = vg_state_ctx(state);
+    const vg_model *m = vg_state_model(state);
     if (!p->prompt) return vg_ctx_fail(ctx, vg_err(VG_ERR_INVALID_ARG, "no prompt"));
     int64_t ne[5];
     vg_status s = vg_t2v_validate(m, p, ne);
@@ -58,7 +69,7 @@ vg_status vg_t2v_generate(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p
         s = read_latents(p->latents_path, ne, &lat);
         in.latents = lat;
     }
-    if (s == VG_OK) s = vg_t2v_run(ctx, m, p, &in, NULL, NULL, out);
+    if (s == VG_OK) s = vg_t2v_run_state(state, p, &in, NULL, NULL, out);
     free(buf);
     free(lat);
     return vg_ctx_fail(ctx, s);

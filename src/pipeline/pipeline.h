@@ -44,6 +44,9 @@ vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *la
 /* Runs the phases on ctx's device. */
 vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, const vg_t2v_inputs *in,
                      vg_t2v_debug_fn dbg, void *dbg_user, vg_video **out);
+/* Runs the phases with a warm state (components it holds are not uploaded again). */
+vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_inputs *in, vg_t2v_debug_fn dbg,
+                           void *dbg_user, vg_video **out);
 /* The plan input for a run of p with m on ctx's device. */
 vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *out);
 

@@ -82,6 +82,56 @@ vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne
 }
 
 
+/* ---- the warm state: components resident across jobs --------------------- */
+
+struct vg_state {
+    vg_ctx *ctx;
+    const vg_model *m;
+    vg_t5_resident te;
+    bool te_up;
+    vg_dit_runtime dit;
+    bool dit_up;
+    vg_wan_vae_resident vae;
+    bool vae_up;
+};
+
+vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out) {
+    *out = NULL;
+    if (!ctx || !m) return vg_err(VG_ERR_INVALID_ARG, "vg_state_new: NULL context or model");
+    vg_state *st = calloc(1, sizeof *st);
+    if (!st) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
+    st->ctx = ctx;
+    st->m = m;
+    *out = st;
+    return VG_OK;
+}
+
+/* Gives every resident component's device memory back. */
+static void state_release(vg_state *st) {
+    vg_backend *dev = st->ctx->dev;
+    if (st->te_up) vg_t5_resident_release(dev, &st->te);
+    if (st->dit_up) vg_dit_runtime_free(&st->dit);
+    if (st->vae_up) vg_wan_vae_resident_release(dev, &st->vae);
+    st->te_up = st->dit_up = st->vae_up = false;
+}
+
+void vg_state_free(vg_state *st) {
+    if (!st) return;
+    state_release(st);
+    free(st);
+}
+
+vg_ctx *vg_state_ctx(const vg_state *st) { return st->ctx; }
+const vg_model *vg_state_model(const vg_state *st) { return st->m; }
+
+uint64_t vg_state_resident_bytes(const vg_state *st) {
+    uint64_t n = 0;
+    if (st->te_up) n += vg_t5_resident_bytes(st->m->te);
+    if (st->dit_up) n += vg_dit_runtime_sizes(st->m->dit).all;
+    if (st->vae_up) n += vg_wan_vae_decoder_bytes(st->m->vae);
+    return n;
+}
+
 /* ---- the run ------------------------------------------------------------ */
 
 typedef struct run {
@@ -93,12 +143,7 @@ typedef struct run {
     vg_plan plan;
     vg_t2v_debug_fn dbg;
     void *dbg_user;
-    vg_t5_resident te;
-    bool te_up;
-    vg_dit_runtime dit;
-    bool dit_up;
-    vg_wan_vae_resident vae;
-    bool vae_up;
+    vg_state *st;             /* what stays on the device between phases and jobs */
     vg_tensor emb[2];         /* [1, L, d_model] prompt, negative prompt */
     vg_tensor lat;            /* [1, z, F', H', W'] on the device */
     float *lat_host;          /* the same latents on the host, where the scheduler steps them */
@@ -157,11 +202,11 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         ex.pool = host;
         ex.weights = NULL;
     } else {
-        if (!r->te_up) {
-            VG_TRY(vg_t5_make_resident(r->dev, r->m->te, &r->te));
-            r->te_up = true;
+        if (!r->st->te_up) {
+            VG_TRY(vg_t5_make_resident(r->dev, r->m->te, &r->st->te));
+            r->st->te_up = true;
         }
-        te = &r->te.m;
+        te = &r->st->te.m;
     }
     int L = in->len, D = vg_t5_cfg(te)->d_model;
     ex.abort = r->p->abort;
@@ -190,9 +235,9 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         }
         emit_dev(r, k ? "act.negative_prompt_embeds" : "act.prompt_embeds", &r->emb[k]);
     }
-    if (r->te_up && r->plan.policy != VG_OFFLOAD_NONE) {
-        vg_t5_resident_release(r->dev, &r->te);
-        r->te_up = false;
+    if (r->st->te_up && r->plan.policy != VG_OFFLOAD_NONE) {
+        vg_t5_resident_release(r->dev, &r->st->te);
+        r->st->te_up = false;
     }
     vg_pool_free(host);
     end_phase(r);
@@ -202,9 +247,9 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
 static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *ne) {
     const vg_t2v_params *p = r->p;
     begin_phase(r, VG_PHASE_DENOISE);
-    if (!r->dit_up) {
-        VG_TRY(vg_dit_runtime_init(&r->dit, r->dev, r->m->dit, r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy, true));
-        r->dit_up = true;
+    if (!r->st->dit_up) {
+        VG_TRY(vg_dit_runtime_init(&r->st->dit, r->dev, r->m->dit, r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy, true));
+        r->st->dit_up = true;
     }
     VG_TRY(vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents"));
     int64_t n = vg_tensor_nelem(&r->lat);
@@ -232,9 +277,9 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         float t = (float)vg_sched_timestep(sched, i);
         char name[64];
         if ((s = vg_tensor_set(&r->lat, r->lat_host)) != VG_OK) break;
-        s = vg_dit_runtime_forward(&r->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
+        s = vg_dit_runtime_forward(&r->st->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
-            s = vg_dit_runtime_forward(&r->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
+            s = vg_dit_runtime_forward(&r->st->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
             if (s != VG_OK) break;
             snprintf(name, sizeof name, "act.step%d.noise_pred_cond", i);
             emit_dev(r, name, &r->pred[0]);
@@ -264,8 +309,8 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         vg_tensor_release(&r->emb[k]);
     }
     if (r->plan.policy != VG_OFFLOAD_NONE) {
-        vg_dit_runtime_free(&r->dit);
-        r->dit_up = false;
+        vg_dit_runtime_free(&r->st->dit);
+        r->st->dit_up = false;
     }
     end_phase(r);
     return VG_OK;
@@ -274,15 +319,15 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
 static vg_status phase_decode(run *r, vg_video **out) {
     const vg_t2v_params *p = r->p;
     begin_phase(r, VG_PHASE_DECODE);
-    if (!r->vae_up) {
-        VG_TRY(vg_wan_vae_decoder_to_device(r->dev, r->m->vae, &r->vae));
-        r->vae_up = true;
+    if (!r->st->vae_up) {
+        VG_TRY(vg_wan_vae_decoder_to_device(r->dev, r->m->vae, &r->st->vae));
+        r->st->vae_up = true;
     }
     if (p->progress && !p->progress("decode", 0, 1, p->progress_user_data))
         return vg_err(VG_ERR_ABORTED, "aborted by the progress callback before decoding");
     /* latents / (1 / std) + mean, per channel (on the host copy), then to the device */
     vg_tensor lat_h = vg_tensor_wrap(VG_F32, r->lat.nd, r->lat.ne, r->lat_host);
-    VG_TRY(vg_wan_vae_denormalize(r->vae.vae, &lat_h));
+    VG_TRY(vg_wan_vae_denormalize(r->st->vae.vae, &lat_h));
     emit(r, "act.vae_input_latents", &lat_h);
     VG_TRY(vg_tensor_set(&r->lat, r->lat_host));
     vg_exec ex = r->ex;
@@ -290,7 +335,7 @@ static vg_status phase_decode(run *r, vg_video **out) {
     ex.abort_user = p->abort_user_data;
     VG_TRY(vg_tensor_alloc(&r->video, r->dev->pool, VG_F32, VG_SHAPE(1, 3, p->num_frames, p->height, p->width), "pipeline.video"));
     vg_vae_tiling tiling = vg_vae_tiling_default();
-    VG_TRY(vg_wan_vae_decode(&ex, r->vae.vae, &r->lat, &r->video, p->vae_tiling ? &tiling : NULL, true, NULL, NULL));
+    VG_TRY(vg_wan_vae_decode(&ex, r->st->vae.vae, &r->lat, &r->video, p->vae_tiling ? &tiling : NULL, true, NULL, NULL));
     emit_dev(r, "act.vae_decoded", &r->video);
     /* video / 2 + 0.5 clamped to [0, 1], as [F, H, W, 3] frames on the host */
     vg_video *v = calloc(1, sizeof *v);
@@ -325,7 +370,7 @@ static vg_status phase_decode(run *r, vg_video **out) {
     return VG_OK;
 }
 
-static void cleanup(run *r) {
+static void cleanup(run *r, bool ok) {
     for (int k = 0; k < 2; k++) {
         vg_tensor_release(&r->emb[k]);
         vg_tensor_release(&r->pred[k]);
@@ -335,16 +380,25 @@ static void cleanup(run *r) {
     free(r->lat_host);
     free(r->pred_host);
     r->lat_host = r->pred_host = NULL;
-    if (r->te_up) vg_t5_resident_release(r->dev, &r->te);
-    if (r->dit_up) vg_dit_runtime_free(&r->dit);
-    if (r->vae_up) vg_wan_vae_resident_release(r->dev, &r->vae);
-    r->te_up = r->dit_up = r->vae_up = false;
+    /* under 'none' every component stays resident for the next job; else nothing does */
+    if (!ok || r->plan.policy != VG_OFFLOAD_NONE) state_release(r->st);
     vg_pool_begin_phase(r->dev->pool, NULL);
 }
 
 vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, const vg_t2v_inputs *in,
                      vg_t2v_debug_fn dbg, void *dbg_user, vg_video **out) {
+    vg_state *st = NULL;
+    VG_TRY(vg_state_new(ctx, m, &st));
+    vg_status s = vg_t2v_run_state(st, p, in, dbg, dbg_user, out);
+    vg_state_free(st);
+    return s;
+}
+
+vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_inputs *in, vg_t2v_debug_fn dbg,
+                           void *dbg_user, vg_video **out) {
     *out = NULL;
+    vg_ctx *ctx = st->ctx;
+    const vg_model *m = st->m;
     int64_t ne[5];
     VG_TRY(vg_t2v_validate(m, p, ne));
     vg_plan_input pin;
@@ -353,6 +407,7 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
     r.m = m;
+    r.st = st;
     vg_t2v_params run_p = *p;   /* the plan may turn VAE tiling on */
     r.p = &run_p;
     r.dev = ctx->dev;
@@ -380,6 +435,8 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
         vg_plan_explain(&pin, &r.plan, why, sizeof why);
         return vg_err(VG_ERR_OUT_OF_BUDGET, "%s", why);
     }
+    /* residents of an earlier job stay only if this job keeps everything resident too */
+    if (r.plan.policy != VG_OFFLOAD_NONE) state_release(st);
     /* the run's budget: the device's, or a smaller one the caller asked for */
     vg_pool_stats st0 = vg_pool_get_stats(r.dev->pool);
     uint64_t cap0 = st0.capacity;
@@ -395,27 +452,28 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     if (r.plan.policy == VG_OFFLOAD_NONE) {
         /* everything resident for the whole run */
         vg_pool_begin_phase(r.dev->pool, vg_phase_names[VG_PHASE_TEXT]);
-        s = vg_t5_make_resident(r.dev, m->te, &r.te);
-        r.te_up = s == VG_OK;
-        if (s == VG_OK && (s = vg_dit_runtime_init(&r.dit, r.dev, m->dit, VG_OFFLOAD_MODEL, false)) == VG_OK) r.dit_up = true;
-        if (s == VG_OK && (s = vg_wan_vae_decoder_to_device(r.dev, m->vae, &r.vae)) == VG_OK) r.vae_up = true;
+        if (!st->te_up && (s = vg_t5_make_resident(r.dev, m->te, &st->te)) == VG_OK) st->te_up = true;
+        if (s == VG_OK && !st->dit_up && (s = vg_dit_runtime_init(&st->dit, r.dev, m->dit, VG_OFFLOAD_MODEL, false)) == VG_OK)
+            st->dit_up = true;
+        if (s == VG_OK && !st->vae_up && (s = vg_wan_vae_decoder_to_device(r.dev, m->vae, &st->vae)) == VG_OK)
+            st->vae_up = true;
     }
     vg_video *v = NULL;
     if (s == VG_OK) s = phase_text(&r, in);
     if (s == VG_OK) s = phase_denoise(&r, in, ne);
     if (s == VG_OK) s = phase_decode(&r, &v);
-    cleanup(&r);
+    cleanup(&r, s == VG_OK);
     if (p->vram_budget && p->vram_budget < cap0) vg_pool_set_capacity(r.dev->pool, cap0);
     if (s != VG_OK) {
         vg_video_free(v);
         return vg_err_wrap(s, "%s phase", vg_phase_names[r.phase]);
     }
-    vg_pool_stats st = vg_pool_get_stats(r.dev->pool);
+    vg_pool_stats pst = vg_pool_get_stats(r.dev->pool);
     ctx->report.offload = r.plan.policy;
     ctx->report.text_on_cpu = r.plan.text_on_host;
     ctx->report.vae_tiling = run_p.vae_tiling;
     ctx->report.budget = pin.budget;
-    ctx->report.peak_bytes = st.peak;
+    ctx->report.peak_bytes = pst.peak;
     ctx->report.bytes_uploaded = r.dev->bytes_uploaded - up0;
     ctx->has_report = true;
     *out = v;

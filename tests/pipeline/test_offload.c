@@ -257,10 +257,57 @@ VG_TEST(test_out_of_budget_mid_run_leaves_clean_state) {
     vg_ctx_free(ctx);
 }
 
+/* A warm state: a second job whose plan keeps everything resident uploads nothing
+ * (bytes counted by the backend), gives the same frames, and a streaming job after
+ * it gives the residents back first. */
+VG_TEST(test_warm_state_uploads_nothing_twice) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.device = "sim:256MiB";
+    vg_ctx *ctx = NULL;
+    VG_CHECK_OK(vg_ctx_new(&cp, &ctx, NULL, 0));
+    vg_model *m = NULL;
+    VG_CHECK_OK(vg_model_load(ctx, dir, &m));
+    vg_state *st = NULL;
+    VG_CHECK_OK(vg_state_new(ctx, m, &st));
+    if (!st) return;
+    vg_t2v_params p = small_params();
+    p.offload = VG_OFFLOAD_NONE;
+    vg_video *v[3] = {0};
+    vg_run_report rep[3];
+    for (int j = 0; j < 2; j++) {
+        VG_CHECK_OK(vg_t2v_generate_with_state(st, &p, &v[j]));
+        VG_CHECK_OK(vg_ctx_last_report(ctx, &rep[j]));
+        /* after the job only the residents are left on the device */
+        VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == vg_state_resident_bytes(st));
+    }
+    VG_CHECKF(rep[0].bytes_uploaded >= vg_state_resident_bytes(st), "first job uploaded %llu of %llu resident bytes",
+              (unsigned long long)rep[0].bytes_uploaded, (unsigned long long)vg_state_resident_bytes(st));
+    VG_CHECK(vg_state_resident_bytes(st) > 0);
+    /* the second job's uploads are the latents and embeddings only: no weight moved */
+    VG_CHECKF(rep[1].bytes_uploaded < rep[0].bytes_uploaded - vg_state_resident_bytes(st) + 4096,
+              "second job uploaded %llu bytes (first %llu, weights %llu)", (unsigned long long)rep[1].bytes_uploaded,
+              (unsigned long long)rep[0].bytes_uploaded, (unsigned long long)vg_state_resident_bytes(st));
+    VG_CHECK(same_frames(v[0], v[1]));
+    /* a job that streams blocks gives the residents back before it starts */
+    p.offload = VG_OFFLOAD_BLOCK;
+    VG_CHECK_OK(vg_t2v_generate_with_state(st, &p, &v[2]));
+    VG_CHECK(vg_state_resident_bytes(st) == 0);
+    VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == 0);
+    VG_CHECK(same_frames(v[0], v[2]));
+    vg_state_free(st);
+    VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == 0);
+    for (int j = 0; j < 3; j++) vg_video_free(v[j]);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+}
+
 int main(void) {
     VG_RUN(test_every_policy_demo_model);
     VG_RUN(test_every_policy_golden_pipeline);
     VG_RUN(test_budget_refused_before_work_and_auto_choice);
     VG_RUN(test_out_of_budget_mid_run_leaves_clean_state);
+    VG_RUN(test_warm_state_uploads_nothing_twice);
     VG_DONE();
 }

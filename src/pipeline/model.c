@@ -49,7 +49,7 @@ vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
     }
     if (s == VG_OK) {
         char sc[PATH_MAX];
-        m->sched = vg_sched_default_config(VG_SCHED_UNIPC);
+        m->sched = vg_sched_default_config(VG_SCHEDULER_UNIPC);
         if (vg_path_join(sc, sizeof sc, path, "scheduler/scheduler_config.json") && vg_path_is_file(sc))
             s = vg_sched_config_load(sc, &m->sched);
     }

@@ -263,8 +263,11 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
 
     vg_sched_config sc = r->m->sched;
-    if (p->scheduler == VG_SCHEDULER_UNIPC && sc.kind != VG_SCHED_UNIPC) { double sh = sc.shift; sc = vg_sched_default_config(VG_SCHED_UNIPC); sc.shift = sh; }
-    if (p->scheduler == VG_SCHEDULER_EULER && sc.kind != VG_SCHED_EULER) { double sh = sc.shift; sc = vg_sched_default_config(VG_SCHED_EULER); sc.shift = sh; }
+    if (p->scheduler != VG_SCHEDULER_DEFAULT && sc.kind != p->scheduler) {   /* one numbering: see scheduler.h */
+        double sh = sc.shift;
+        sc = vg_sched_default_config(p->scheduler);
+        sc.shift = sh;
+    }
     if (p->flow_shift > 0) sc.shift = p->flow_shift;
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));

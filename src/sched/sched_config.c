@@ -12,7 +12,8 @@ static const char *const UNIPC_CLASS = "UniPCMultistepScheduler";
 static const char *const EULER_CLASS = "FlowMatchEulerDiscreteScheduler";
 
 const char *vg_sched_kind_str(vg_sched_kind k) {
-    return k == VG_SCHED_UNIPC ? "unipc" : k == VG_SCHED_EULER ? "euler" : "unknown";
+    const vg_sched_class *c = vg_sched_class_of(k);
+    return c ? c->name : "unknown";
 }
 
 vg_sched_config vg_sched_default_config(vg_sched_kind kind) {
@@ -133,17 +134,37 @@ static vg_status euler_keys(const json_t *o, const char *where, vg_sched_config 
     return VG_OK;
 }
 
+static int unipc_history(const vg_sched_config *c) { return c->solver_order + 2; }
+static int no_history(const vg_sched_config *c) { return 0; }
+
+static const vg_sched_class k_classes[] = {
+    {VG_SCHEDULER_UNIPC, "unipc", UNIPC_CLASS, unipc_keys, vg_sched_unipc_init, vg_sched_unipc_step, unipc_history},
+    {VG_SCHEDULER_EULER, "euler", EULER_CLASS, euler_keys, vg_sched_euler_init, vg_sched_euler_step, no_history},
+};
+
+const vg_sched_class *vg_sched_class_of(vg_sched_kind k) {
+    for (size_t i = 0; i < sizeof k_classes / sizeof k_classes[0]; i++)
+        if (k_classes[i].kind == k) return &k_classes[i];
+    return NULL;
+}
+
+const vg_sched_class *vg_sched_class_find(const char *class_name) {
+    for (size_t i = 0; class_name && i < sizeof k_classes / sizeof k_classes[0]; i++)
+        if (strcmp(k_classes[i].class_name, class_name) == 0) return &k_classes[i];
+    return NULL;
+}
+
 vg_status vg_sched_config_from_json(const json_t *o, vg_sched_kind kind, const char *where, vg_sched_config *out) {
     if (!json_is_object(o)) return vg_err(VG_ERR_FORMAT, "%s: scheduler config must be a JSON object", where);
+    const vg_sched_class *k = vg_sched_class_of(kind);
+    if (!k) return vg_err(VG_ERR_INVALID_ARG, "%s: unknown scheduler kind %d", where, (int)kind);
     const char *cls;
     VG_TRY(vg_json_str(o, "_class_name", false, NULL, &cls, where));
-    const char *want = kind == VG_SCHED_UNIPC ? UNIPC_CLASS : EULER_CLASS;
-    if (cls && strcmp(cls, want) != 0)
-        return vg_err(VG_ERR_FORMAT, "%s: '_class_name' is \"%s\", expected \"%s\"", where, cls, want);
+    if (cls && strcmp(cls, k->class_name) != 0)
+        return vg_err(VG_ERR_FORMAT, "%s: '_class_name' is \"%s\", expected \"%s\"", where, cls, k->class_name);
     vg_sched_config c = vg_sched_default_config(kind);
     VG_TRY(common_keys(o, where, &c));
-    if (kind == VG_SCHED_UNIPC) VG_TRY(unipc_keys(o, where, &c));
-    else VG_TRY(euler_keys(o, where, &c));
+    VG_TRY(k->parse_keys(o, where, &c));
     *out = c;
     return VG_OK;
 }
@@ -154,8 +175,8 @@ vg_status vg_sched_config_load(const char *path, vg_sched_config *out) {
     const char *cls;
     vg_status st = vg_json_str(j, "_class_name", true, NULL, &cls, path);
     if (st == VG_OK) {
-        if (!strcmp(cls, UNIPC_CLASS)) st = vg_sched_config_from_json(j, VG_SCHED_UNIPC, path, out);
-        else if (!strcmp(cls, EULER_CLASS)) st = vg_sched_config_from_json(j, VG_SCHED_EULER, path, out);
+        const vg_sched_class *k = vg_sched_class_find(cls);
+        if (k) st = vg_sched_config_from_json(j, k->kind, path, out);
         else
             st = vg_err(VG_ERR_UNSUPPORTED, "%s: '_class_name' = \"%s\" is not a supported scheduler (%s, %s)", path,
                         cls, UNIPC_CLASS, EULER_CLASS);
@@ -206,12 +227,12 @@ vg_status vg_sched_new(const vg_sched_config *c, int num_steps, vg_scheduler **o
     if (num_steps < 1 || num_steps > VG_SCHED_MAX_STEPS)
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: %d steps is out of range (1..%d)", num_steps,
                       VG_SCHED_MAX_STEPS);
-    if (c->kind != VG_SCHED_UNIPC && c->kind != VG_SCHED_EULER)
-        return vg_err(VG_ERR_INVALID_ARG, "scheduler: unknown kind %d", (int)c->kind);
+    const vg_sched_class *k = vg_sched_class_of(c->kind);
+    if (!k) return vg_err(VG_ERR_INVALID_ARG, "scheduler: unknown kind %d", (int)c->kind);
     if (c->num_train_timesteps < 1 || !isfinite(c->shift) || c->shift <= 0)
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: num_train_timesteps %d / shift %g out of range",
                       c->num_train_timesteps, c->shift);
-    if (c->kind == VG_SCHED_UNIPC && (c->solver_order < 1 || c->solver_order > VG_SCHED_MAX_ORDER))
+    if (c->kind == VG_SCHEDULER_UNIPC && (c->solver_order < 1 || c->solver_order > VG_SCHED_MAX_ORDER))
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: solver_order %d out of range (1..%d)", c->solver_order,
                       VG_SCHED_MAX_ORDER);
     vg_scheduler *s = calloc(1, sizeof *s);
@@ -224,7 +245,7 @@ vg_status vg_sched_new(const vg_sched_config *c, int num_steps, vg_scheduler **o
         vg_sched_free(s);
         return vg_err(VG_ERR_NO_MEMORY, "scheduler: out of host memory for %d steps", num_steps);
     }
-    vg_status st = c->kind == VG_SCHED_UNIPC ? vg_sched_unipc_init(s) : vg_sched_euler_init(s);
+    vg_status st = k->init(s);
     if (st != VG_OK) { vg_sched_free(s); return st; }
     *out = s;
     return VG_OK;
@@ -252,7 +273,7 @@ vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float
         return vg_err(VG_ERR_INVALID_ARG, "scheduler step: sample size %lld out of range", (long long)n);
     if (s->n == 0) {
         s->n = n;
-        if (s->cfg.kind == VG_SCHED_UNIPC) {
+        if (s->cfg.kind == VG_SCHEDULER_UNIPC) {
             size_t bytes = (size_t)n * sizeof(float);
             for (int k = 0; k < s->cfg.solver_order; k++) s->hist[k] = malloc(bytes);
             s->last_sample = malloc(bytes);
@@ -270,8 +291,7 @@ vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float
         return vg_err(VG_ERR_INVALID_ARG, "scheduler step: sample size %lld differs from the first step's %lld",
                       (long long)n, (long long)s->n);
     }
-    vg_status st = s->cfg.kind == VG_SCHED_UNIPC ? vg_sched_unipc_step(s, i, model_output, sample)
-                                                  : vg_sched_euler_step(s, i, model_output, sample);
+    vg_status st = vg_sched_class_of(s->cfg.kind)->step(s, i, model_output, sample);
     if (st == VG_OK) s->next++;
     return st;
 }

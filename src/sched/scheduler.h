@@ -2,9 +2,9 @@
  *
  * Two schedulers, reproducing Hugging Face diffusers (v0.40.0) arithmetic exactly,
  * including its float32 roundings:
- *   VG_SCHED_UNIPC  UniPCMultistepScheduler with flow sigmas (flow_prediction,
+ *   VG_SCHEDULER_UNIPC  UniPCMultistepScheduler with flow sigmas (flow_prediction,
  *                   predict_x0, bh1/bh2, solver_order 1..3, corrector)
- *   VG_SCHED_EULER  FlowMatchEulerDiscreteScheduler (static shift)
+ *   VG_SCHEDULER_EULER  FlowMatchEulerDiscreteScheduler (static shift)
  * See docs/schedulers.md for the formulas, the supported config keys and what
  * differs between diffusers versions.
  *
@@ -30,7 +30,8 @@
 #define VG_SCHED_MAX_ORDER 3
 #define VG_SCHED_MAX_STEPS 100000
 
-typedef enum vg_sched_kind { VG_SCHED_UNIPC = 0, VG_SCHED_EULER = 1 } vg_sched_kind;
+/* One scheduler enum: the public vg_scheduler_kind (VG_SCHEDULER_UNIPC, ...). */
+typedef vg_scheduler_kind vg_sched_kind;
 
 /* UniPC flow-sigma schedule: diffusers >= v0.37 ("current") or v0.34..v0.36. */
 typedef enum vg_sigma_schedule { VG_SIGMAS_CURRENT = 0, VG_SIGMAS_V034 = 1 } vg_sigma_schedule;
@@ -89,6 +90,26 @@ double vg_sched_sigma(const vg_scheduler *s, int i);
  * Steps must be called in order i = 0, 1, ..., num_steps-1 with the same n;
  * the scheduler keeps its multistep history in host buffers it owns. */
 vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float *sample, int64_t n);
+
+/* ---- the scheduler table ------------------------------------------------------ */
+
+/* One row per scheduler class: adding a scheduler is its own file plus a row here
+ * (sched_config.c). */
+typedef struct vg_sched_class {
+    vg_sched_kind kind;
+    const char *name;         /* "unipc", as the CLI and the sidecar spell it */
+    const char *class_name;   /* diffusers' _class_name in scheduler_config.json */
+    /* fills the class's own keys of a parsed config (the common ones are read before) */
+    vg_status (*parse_keys)(const json_t *o, const char *where, vg_sched_config *c);
+    vg_status (*init)(vg_scheduler *s);                  /* timesteps and sigmas */
+    vg_status (*step)(vg_scheduler *s, int i, const float *model_output, float *sample);
+    /* sample-sized host buffers the step keeps between steps (history) */
+    int (*history_buffers)(const vg_sched_config *c);
+} vg_sched_class;
+
+/* The row of a kind / of a diffusers class name; NULL if none. */
+const vg_sched_class *vg_sched_class_of(vg_sched_kind k);
+const vg_sched_class *vg_sched_class_find(const char *class_name);
 
 /* ---- internal (shared by unipc.c / euler.c / sched_config.c) ---------------- */
 

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
     one_line(s);
     vg_sched_config sc;
-    s = vg_sched_config_from_json(j, VG_SCHED_UNIPC, "fuzz", &sc);
+    s = vg_sched_config_from_json(j, VG_SCHEDULER_UNIPC, "fuzz", &sc);
     one_line(s);
     if (s == VG_OK) {
         vg_scheduler *sch = NULL;

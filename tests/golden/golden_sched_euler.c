@@ -6,4 +6,4 @@
 
 void vg_golden_sched_run(vg_golden *g, const char *dir, const char *set, vg_sched_kind kind);
 
-void golden_sched_euler(vg_golden *g, const char *dir) { vg_golden_sched_run(g, dir, "sched_euler", VG_SCHED_EULER); }
+void golden_sched_euler(vg_golden *g, const char *dir) { vg_golden_sched_run(g, dir, "sched_euler", VG_SCHEDULER_EULER); }

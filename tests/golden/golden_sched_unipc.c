@@ -85,11 +85,11 @@ static void check_timesteps(vg_golden *g, const char *set, const char *check, co
     int64_t n = vg_tensor_nelem(ref), ns = vg_sched_num_steps(s);
     int64_t *got = calloc((size_t)ns, sizeof *got), *want = calloc((size_t)(n ? n : 1), sizeof *want);
     if (!got || !want) { vg_golden_fail(g, set, check, "out of memory"); free(got); free(want); return; }
-    if (kind == VG_SCHED_UNIPC && ref->type == VG_I64) {
+    if (kind == VG_SCHEDULER_UNIPC && ref->type == VG_I64) {
         for (int64_t i = 0; i < ns; i++) got[i] = (int64_t)vg_sched_timestep(s, (int)i);
         memcpy(want, ref->data, (size_t)n * sizeof *want);
         vg_golden_check_exact_i64(g, set, check, got, want, ns, n);
-    } else if (kind == VG_SCHED_EULER && ref->type == VG_F32) {   /* exact float32 bit patterns */
+    } else if (kind == VG_SCHEDULER_EULER && ref->type == VG_F32) {   /* exact float32 bit patterns */
         for (int64_t i = 0; i < ns; i++) got[i] = f32_bits((float)vg_sched_timestep(s, (int)i));
         for (int64_t i = 0; i < n; i++) want[i] = f32_bits(((const float *)ref->data)[i]);
         vg_golden_check_exact_i64(g, set, check, got, want, ns, n);
@@ -296,7 +296,7 @@ static void pipeline_run(vg_golden *g, const vg_safetensors *io, const char *cfg
     int steps = (int)vg_tensor_nelem(&ts);
     if (vg_sched_new(&c, steps, &s) != VG_OK) { vg_golden_fail(g, set, check, vg_err_msg()); return; }
     snprintf(check, sizeof check, "pipeline.%stimesteps", pfx);
-    check_timesteps(g, set, check, s, &ts, VG_SCHED_UNIPC);
+    check_timesteps(g, set, check, s, &ts, VG_SCHEDULER_UNIPC);
     snprintf(check, sizeof check, "pipeline.%ssigmas", pfx);
     check_sigmas(g, set, check, s, &sg);
     int64_t n = vg_tensor_nelem(&lat0);
@@ -328,7 +328,7 @@ static void pipeline_run(vg_golden *g, const vg_safetensors *io, const char *cfg
 }
 
 void golden_sched_unipc(vg_golden *g, const char *dir) {
-    vg_golden_sched_run(g, dir, "sched_unipc", VG_SCHED_UNIPC);
+    vg_golden_sched_run(g, dir, "sched_unipc", VG_SCHEDULER_UNIPC);
     char pdir[4096], io_path[4096], cfg_path[4096];
     if (!vg_path_join(pdir, sizeof pdir, g->root, "wan_pipeline") || !vg_path_is_dir(pdir)) return;
     if (!vg_path_join(io_path, sizeof io_path, pdir, "io.safetensors") ||

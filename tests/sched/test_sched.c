@@ -60,14 +60,14 @@ VG_TEST(config_good_files) {
     vg_sched_config c;
     VG_CHECK_OK(load_unipc_with("", &c));
     VG_CHECK_OK(load_text(WAN_UNIPC, &c));
-    VG_CHECK(c.kind == VG_SCHED_UNIPC && c.shift == 5.0 && c.solver_order == 2 && c.lower_order_final);
+    VG_CHECK(c.kind == VG_SCHEDULER_UNIPC && c.shift == 5.0 && c.solver_order == 2 && c.lower_order_final);
     VG_CHECK(c.final_sigma_zero && c.solver_type == VG_SOLVER_BH2 && c.num_train_timesteps == 1000);
     VG_CHECK_OK(load_unipc_with("\"solver_type\": \"bh1\", \"final_sigmas_type\": \"sigma_min\", "
                                 "\"disable_corrector\": [0, 3], \"solver_order\": 3", &c));
     VG_CHECK(c.solver_type == VG_SOLVER_BH1 && !c.final_sigma_zero && c.solver_order == 3);
     VG_CHECK(c.disable_corrector == ((1u << 0) | (1u << 3)));
     VG_CHECK_OK(load_text("{\"_class_name\": \"FlowMatchEulerDiscreteScheduler\", \"shift\": 7.5}", &c));
-    VG_CHECK(c.kind == VG_SCHED_EULER && c.shift == 7.5 && c.num_train_timesteps == 1000);
+    VG_CHECK(c.kind == VG_SCHEDULER_EULER && c.shift == 7.5 && c.num_train_timesteps == 1000);
     /* diffusers' default shift when the key is absent */
     VG_CHECK_OK(load_text("{\"_class_name\": \"FlowMatchEulerDiscreteScheduler\"}", &c));
     VG_CHECK(c.shift == 1.0);
@@ -77,7 +77,7 @@ VG_TEST(config_good_files) {
     snprintf(path, sizeof path, "%s/wan_pipeline/scheduler/scheduler_config.json", gold ? gold : "../shared/golden");
     if (access(path, R_OK) == 0) {
         VG_CHECK_OK(vg_sched_config_load(path, &c));
-        VG_CHECK(c.kind == VG_SCHED_UNIPC && c.shift == 3.0);
+        VG_CHECK(c.kind == VG_SCHEDULER_UNIPC && c.shift == 3.0);
     }
 }
 
@@ -138,7 +138,7 @@ VG_TEST(euler_vs_float64) {
     unsigned long long seed = 7;
     for (int ci = 0; ci < 4; ci++) {
         int n = counts[ci];
-        vg_sched_config c = vg_sched_default_config(VG_SCHED_EULER);
+        vg_sched_config c = vg_sched_default_config(VG_SCHEDULER_EULER);
         c.shift = 1.0 + ci * 2.5;
         vg_scheduler *s = NULL;
         VG_CHECK_OK(vg_sched_new(&c, n, &s));
@@ -170,7 +170,7 @@ VG_TEST(euler_vs_float64) {
 }
 
 VG_TEST(unipc_order1_without_corrector_is_euler) {
-    vg_sched_config c = vg_sched_default_config(VG_SCHED_UNIPC);
+    vg_sched_config c = vg_sched_default_config(VG_SCHEDULER_UNIPC);
     c.solver_order = 1;
     c.disable_corrector = ~0ull;
     const int n = 12, ne = 100;
@@ -225,7 +225,7 @@ VG_TEST(unipc_exact_on_straight_paths) {
     for (int order = 1; order <= 3; order++)
         for (int bh = 0; bh < 2; bh++)
             for (int sched = 0; sched < 2; sched++) {
-                vg_sched_config c = vg_sched_default_config(VG_SCHED_UNIPC);
+                vg_sched_config c = vg_sched_default_config(VG_SCHEDULER_UNIPC);
                 c.solver_order = order;
                 c.solver_type = bh ? VG_SOLVER_BH1 : VG_SOLVER_BH2;
                 c.final_sigma_zero = !bh;   /* bh1 needs a non-zero final sigma */
@@ -242,7 +242,7 @@ VG_TEST(unipc_exact_on_straight_paths) {
 
 VG_TEST(step_counts) {
     /* one step: UniPC jumps straight to the x0 prediction */
-    vg_sched_config c = vg_sched_default_config(VG_SCHED_UNIPC);
+    vg_sched_config c = vg_sched_default_config(VG_SCHEDULER_UNIPC);
     vg_scheduler *s = NULL;
     VG_CHECK_OK(vg_sched_new(&c, 1, &s));
     if (!s) return;
@@ -258,14 +258,14 @@ VG_TEST(step_counts) {
     VG_CHECK_OK(vg_sched_step(s, 0, mo, x, 3));   /* usable again after reset */
     vg_sched_free(s);
 
-    c = vg_sched_default_config(VG_SCHED_EULER);
+    c = vg_sched_default_config(VG_SCHEDULER_EULER);
     VG_CHECK_OK(vg_sched_new(&c, 1, &s));
     if (s) VG_CHECK(vg_sched_timestep(s, 0) == 1000.0 && vg_sched_sigma(s, 0) == 1.0);
     vg_sched_free(s);
 
     /* large counts: monotone schedules, finite samples */
     for (int kind = 0; kind < 2; kind++) {
-        c = vg_sched_default_config(kind ? VG_SCHED_EULER : VG_SCHED_UNIPC);
+        c = vg_sched_default_config(kind ? VG_SCHEDULER_EULER : VG_SCHEDULER_UNIPC);
         const int n = 4000;
         VG_CHECK_OK(vg_sched_new(&c, n, &s));
         if (!s) return;
@@ -293,7 +293,7 @@ VG_TEST(step_counts) {
 }
 
 VG_TEST(step_misuse) {
-    vg_sched_config c = vg_sched_default_config(VG_SCHED_UNIPC);
+    vg_sched_config c = vg_sched_default_config(VG_SCHEDULER_UNIPC);
     vg_scheduler *s = NULL;
     VG_CHECK_OK(vg_sched_new(&c, 5, &s));
     if (!s) return;

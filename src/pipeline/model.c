@@ -1,4 +1,5 @@
-/* Loading a diffusers Wan2.1 text-to-video folder. */
+/* Loading a diffusers model folder: model_index.json picks the family, which
+ * loads its components; the text encoder, tokenizer and scheduler are shared. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,15 +7,8 @@
 #include "io/json_util.h"
 #include "pipeline/pipeline.h"
 
-static vg_status component_dir(const char *root, const char *name, char *out, size_t cap) {
-    if (!vg_path_join(out, cap, root, name)) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
-    if (!vg_path_is_dir(out))
-        return vg_err(VG_ERR_MISSING, "%s: the model folder has no '%s/' component", root, name);
-    return VG_OK;
-}
-
-/* model_index.json must name the Wan2.1 pipeline pieces vgen runs. */
-static vg_status check_index(const char *root) {
+/* model_index.json names the pipeline, and so the family. */
+static vg_status read_index(const char *root, const vg_family **fam) {
     char p[PATH_MAX];
     if (!vg_path_join(p, sizeof p, root, "model_index.json")) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
     if (!vg_path_is_file(p))
@@ -23,8 +17,8 @@ static vg_status check_index(const char *root) {
     VG_TRY(vg_json_load_file(p, &j));
     const char *cls = NULL;
     vg_status s = vg_json_str(j, "_class_name", false, "", &cls, p);
-    if (s == VG_OK && strcmp(cls, "WanPipeline") != 0)
-        s = vg_err(VG_ERR_UNSUPPORTED, "%s: pipeline '%s' is not supported (vgen runs WanPipeline, Wan2.1 text-to-video)", p, cls);
+    if (s == VG_OK && !(*fam = vg_family_find(cls)))
+        s = vg_err(VG_ERR_UNSUPPORTED, "%s: pipeline '%s' is not supported (vgen runs %s)", p, cls, vg_family_list());
     json_t *tr = json_object_get(j, "transformer");
     if (s == VG_OK && json_is_array(tr) && json_is_string(json_array_get(tr, 1)) &&
         strcmp(json_string_value(json_array_get(tr, 1)), "WanTransformer3DModel") != 0)
@@ -39,10 +33,14 @@ vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
     if (!m) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
     snprintf(m->path, sizeof m->path, "%s", path);
     char dir[PATH_MAX];
-    vg_status s = check_index(path);
-    if (s == VG_OK && (s = component_dir(path, "text_encoder", dir, sizeof dir)) == VG_OK) s = vg_t5_load(dir, &m->te);
-    if (s == VG_OK && (s = component_dir(path, "transformer", dir, sizeof dir)) == VG_OK) s = vg_wan_dit_load(dir, &m->dit);
-    if (s == VG_OK && (s = component_dir(path, "vae", dir, sizeof dir)) == VG_OK) s = vg_wan_vae_load(dir, &m->vae);
+    vg_status s = read_index(path, &m->family);
+    if (s == VG_OK) {
+        if (!vg_path_join(dir, sizeof dir, path, "text_encoder") || !vg_path_is_dir(dir))
+            s = vg_err(VG_ERR_MISSING, "%s: the model folder has no 'text_encoder/' component", path);
+        else
+            s = vg_t5_load(dir, &m->te);
+    }
+    if (s == VG_OK) s = m->family->load(m, path);
     if (s == VG_OK) {
         /* the tokenizer is optional: a run from token ids does not need it */
         if (vg_path_join(dir, sizeof dir, path, "tokenizer") && vg_path_is_dir(dir)) s = vg_tokenizer_load(dir, &m->tok);
@@ -55,15 +53,12 @@ vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
     }
     if (s == VG_OK) {
         /* the pieces must fit together */
-        const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
-        const vg_wan_vae_cfg *vc = vg_wan_vae_config(m->vae);
-        if (dc->in_channels != vc->z_dim || dc->out_channels != vc->z_dim)
-            s = vg_err(VG_ERR_SHAPE, "%s: transformer channels (in %d, out %d) do not match the VAE's z_dim %d", path,
-                       dc->in_channels, dc->out_channels, vc->z_dim);
-        else if (dc->text_dim != vg_t5_cfg(m->te)->d_model)
+        int text_dim = m->family->denoiser->text_dim(m->dit);
+        s = m->family->check(m);
+        if (s == VG_OK && text_dim != vg_t5_cfg(m->te)->d_model)
             s = vg_err(VG_ERR_SHAPE, "%s: transformer text_dim %d does not match the text encoder's d_model %d", path,
-                       dc->text_dim, vg_t5_cfg(m->te)->d_model);
-        else if (m->tok && vg_tokenizer_vocab_size(m->tok) > vg_t5_cfg(m->te)->vocab_size)
+                       text_dim, vg_t5_cfg(m->te)->d_model);
+        if (s == VG_OK && m->tok && vg_tokenizer_vocab_size(m->tok) > vg_t5_cfg(m->te)->vocab_size)
             s = vg_err(VG_ERR_SHAPE, "%s: the tokenizer has %d tokens but the text encoder embeds only %d", path,
                        vg_tokenizer_vocab_size(m->tok), vg_t5_cfg(m->te)->vocab_size);
     }
@@ -79,7 +74,6 @@ void vg_model_free(vg_model *m) {
     if (!m) return;
     vg_tokenizer_free(m->tok);
     vg_t5_free(m->te);
-    vg_wan_dit_free(m->dit);
-    vg_wan_vae_free(m->vae);
+    if (m->family) m->family->free(m);
     free(m);
 }

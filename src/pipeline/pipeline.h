@@ -9,15 +9,17 @@
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
 #include "pipeline/ctx.h"
+#include "pipeline/family.h"
 #include "sched/scheduler.h"
 #include "text/tokenizer.h"
 
 struct vg_model {
     char path[PATH_MAX];
+    const vg_family *family;    /* how its components are loaded, checked and run */
     vg_tokenizer *tok;          /* NULL if the folder has none (ids must then be given) */
-    vg_t5 *te;                  /* text encoder */
-    vg_wan_dit *dit;            /* transformer */
-    vg_wan_vae *vae;
+    vg_t5 *te;                  /* text encoder (shared by the families) */
+    void *dit;                  /* the family's denoiser (vg_wan_dit for Wan2.1) */
+    void *vae;                  /* the family's VAE (vg_wan_vae for Wan2.1) */
     vg_sched_config sched;      /* from scheduler/scheduler_config.json (or Wan defaults) */
 };
 

@@ -61,89 +61,80 @@ static vg_status measure_text(const vg_backend *dev, const vg_t5 *te, int L, uin
     return s;
 }
 
-/* one transformer forward on latents [1, z, F', H', W'] and L text tokens */
-static vg_status measure_denoise(const vg_backend *dev, const vg_wan_dit *dit, const int64_t *ne, int L, uint64_t *act) {
+/* one denoiser forward on latents [1, z, F', H', W'] and L text tokens */
+static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
+                                 uint64_t *act) {
     meter m;
     VG_TRY(meter_start(&m, dev));
-    const vg_wan_dit_config *c = vg_wan_dit_cfg(dit);
     vg_tensor t[3] = {{0}};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
-    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, L, c->text_dim), "measure.text");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, L, dn->text_dim(dit)), "measure.text");
     if (s == VG_OK) s = vg_tensor_alloc(&t[2], m.be->pool, VG_F32, 5, ne, "measure.noise_pred");
     meter_mark(&m);
     float ts = 999.0f;
-    if (s == VG_OK) s = vg_wan_dit_forward(&m.ex, dit, &t[0], &ts, &t[1], &t[2], NULL);
+    if (s == VG_OK) s = dn->forward(&m.ex, dit, &t[0], &ts, &t[1], &t[2]);
     *act = meter_end(&m, t, 3);
     return s;
 }
 
 /* the VAE decode of latents [1, z, F', H', W'] into video [1, 3, F, H, W] */
-static vg_status measure_decode(const vg_backend *dev, const vg_wan_vae *vae, const int64_t *ne, int frames, int height,
-                                int width, bool tiled, uint64_t *act) {
+static vg_status measure_decode(const vg_backend *dev, const vg_vae_i *vi, const void *vae, const int64_t *ne, int frames,
+                                int height, int width, bool tiled, uint64_t *act) {
     meter m;
     VG_TRY(meter_start(&m, dev));
     vg_tensor t[2] = {{0}};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
     if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, 3, frames, height, width), "measure.video");
     meter_mark(&m);
-    vg_vae_tiling tiling = vg_vae_tiling_default();
-    if (s == VG_OK) s = vg_wan_vae_decode(&m.ex, vae, &t[0], &t[1], tiled ? &tiling : NULL, true, NULL, NULL);
+    if (s == VG_OK) s = vi->decode(&m.ex, vae, &t[0], &t[1], tiled);
     *act = meter_end(&m, t, 2);
     return s;
 }
 
 /* Everything but the budget, from the components as they are. */
-static vg_status plan_components(const vg_backend *dev, const vg_t5 *te, const vg_wan_dit *dit, const vg_wan_vae *vae,
-                                 int height, int width, int num_frames, int L, bool guidance, bool tiled,
-                                 vg_plan_input *in) {
-    const vg_wan_vae_cfg *vc = vg_wan_vae_config(vae);
-    int64_t ne[5] = {1, vc->z_dim, (num_frames - 1) / vc->temporal_factor + 1, height / vc->spatial_factor,
-                     width / vc->spatial_factor};
+static vg_status plan_components(const vg_backend *dev, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
+    int64_t ne[5];
+    VG_TRY(m->family->validate(m, p, ne));
+    const vg_denoiser_i *dn = m->family->denoiser;
+    const vg_vae_i *vi = m->family->vae;
+    int L = p->max_sequence_length > 0 ? p->max_sequence_length : m->family->default_text_len;
     memset(in, 0, sizeof *in);
-    VG_TRY(vg_err_wrap(measure_text(dev, te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
-    VG_TRY(vg_err_wrap(measure_denoise(dev, dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak), "plan: measuring the transformer"));
-    VG_TRY(vg_err_wrap(measure_decode(dev, vae, ne, num_frames, height, width, tiled, &in->comp[VG_PHASE_DECODE].act_peak),
+    VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
+    VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak),
+                       "plan: measuring the transformer"));
+    VG_TRY(vg_err_wrap(measure_decode(dev, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
+                                      &in->comp[VG_PHASE_DECODE].act_peak),
                        "plan: measuring the VAE decode"));
     /* tensors the pipeline holds across each phase (t2v.c) */
-    int n_text = guidance ? 2 : 1;
-    uint64_t emb = rnd((uint64_t)L * vg_t5_cfg(te)->d_model * 4);
+    int n_text = p->guidance_scale > 1.0f ? 2 : 1;
+    uint64_t emb = rnd((uint64_t)L * vg_t5_cfg(m->te)->d_model * 4);
     uint64_t lat = rnd((uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4);
-    uint64_t vid = rnd((uint64_t)3 * num_frames * height * width * 4);
+    uint64_t vid = rnd((uint64_t)3 * p->num_frames * p->height * p->width * 4);
     in->held[VG_PHASE_TEXT] = n_text * emb;
     in->held[VG_PHASE_DENOISE] = n_text * emb + 3 * lat;
     in->held[VG_PHASE_DECODE] = lat + vid;
     /* weights, as the runtimes upload them */
-    in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(te);
-    vg_dit_sizes ds = vg_dit_runtime_sizes(dit);
+    in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
+    vg_unit_sizes ds = dn->sizes(m->dit);
     vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
     d->weight_bytes = ds.all;
     d->block_bytes = ds.block;
     d->nonblock_bytes = ds.nonblock;
     d->leaf_bytes = ds.leaf;
     d->small_bytes = ds.small;
-    in->comp[VG_PHASE_DECODE].weight_bytes = vg_wan_vae_decoder_bytes(vae);
+    in->comp[VG_PHASE_DECODE].weight_bytes = vi->decoder_bytes(m->vae);
     in->host_weights = dev ? dev->caps.reads_host_weights : true;
     return VG_OK;
 }
 
 vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
-    int64_t ne[5];
-    VG_TRY(vg_t2v_validate(m, p, ne));
-    int L = p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN;
-    VG_TRY(plan_components(ctx->dev, m->te, m->dit, m->vae, p->height, p->width, p->num_frames, L,
-                           p->guidance_scale > 1.0f, p->vae_tiling, in));
+    VG_TRY(plan_components(ctx->dev, m, p, in));
     in->budget = p->vram_budget ? p->vram_budget : vg_pool_get_stats(ctx->dev->pool).capacity;
     return VG_OK;
 }
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in) {
     const vg_wan_dit_config *c = q->dit;
-    if (q->height <= 0 || q->width <= 0 || q->num_frames < 1 || q->text_len < 1)
-        return vg_err(VG_ERR_INVALID_ARG, "plan: height, width, frames and text length must be positive");
-    if (q->height % (q->vae->spatial_factor * c->patch[1]) || q->width % (q->vae->spatial_factor * c->patch[2]) ||
-        (q->num_frames - 1) % q->vae->temporal_factor)
-        return vg_err(VG_ERR_INVALID_ARG, "plan: %dx%d x %d frames: sizes must be multiples of %d and frames %dk+1",
-                      q->height, q->width, q->num_frames, q->vae->spatial_factor * c->patch[1], q->vae->temporal_factor);
     char pd[32], pt[32], pv[32];
     snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->dit_dtype)->name);
     snprintf(pt, sizeof pt, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->te_dtype)->name);
@@ -154,9 +145,18 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
     vg_status s = vg_wan_dit_load_with_config(pd, c, c->head_dim, &dit);
     if (s == VG_OK) s = vg_t5_load_with_config(pt, q->te, &te);
     if (s == VG_OK) s = vg_wan_vae_load_with_config(pv, q->vae, &vae);
-    if (s == VG_OK)
-        s = plan_components(q->device, te, dit, vae, q->height, q->width, q->num_frames, q->text_len, q->guidance,
-                            q->vae_tiling, in);
+    if (s == VG_OK) {
+        /* the same path as a loaded model: a model made of the virtual components */
+        extern const vg_family vg_family_wan21;
+        vg_model vm = {.family = &vg_family_wan21, .te = te, .dit = dit, .vae = vae};
+        snprintf(vm.path, sizeof vm.path, "%s", "plan --config");
+        vg_t2v_params p = vg_t2v_default_params();
+        p.height = q->height, p.width = q->width, p.num_frames = q->num_frames;
+        p.max_sequence_length = q->text_len;
+        p.guidance_scale = q->guidance ? 5.0f : 1.0f;
+        p.vae_tiling = q->vae_tiling;
+        s = plan_components(q->device, &vm, &p, in);
+    }
     vg_wan_dit_free(dit);
     vg_t5_free(te);
     vg_wan_vae_free(vae);

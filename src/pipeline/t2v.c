@@ -1,5 +1,6 @@
 /* Text-to-video: encode the prompts, denoise with classifier-free guidance, decode.
- * Mirrors diffusers' WanPipeline step for step; each phase is named in the device
+ * Mirrors diffusers' WanPipeline step for step; the denoiser and VAE are reached
+ * through the model's family (family.h); each phase is named in the device
  * pool's accounting and weights live on the device as the offload plan says. */
 #include <math.h>
 #include <stdio.h>
@@ -7,8 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "models/wan_vae_resident.h"
-#include "pipeline/dit_runtime.h"
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/resident.h"
@@ -47,40 +46,8 @@ static double now_s(void) {
 static bool use_cfg(const vg_t2v_params *p) { return p->guidance_scale > 1.0f; }
 
 vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne) {
-    const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
-    const vg_wan_vae_cfg *vc = vg_wan_vae_config(m->vae);
-    int sh = vc->spatial_factor * dc->patch[1], sw = vc->spatial_factor * dc->patch[2], tf = vc->temporal_factor;
-    if (p->height <= 0 || p->width <= 0 || p->height % sh || p->width % sw || p->height > 8192 || p->width > 8192)
-        return vg_err(VG_ERR_INVALID_ARG, "height %d x width %d: both must be positive multiples of %d (VAE factor %d x patch %d), at most 8192",
-                      p->height, p->width, sh, vc->spatial_factor, dc->patch[1]);
-    if (p->num_frames < 1 || (p->num_frames - 1) % tf || p->num_frames > 100001)
-        return vg_err(VG_ERR_INVALID_ARG, "num_frames %d: must be %dk+1 (1, %d, %d, ... 81 ...)", p->num_frames, tf, tf + 1, 2 * tf + 1);
-    int64_t fl = (p->num_frames - 1) / tf + 1;
-    if (fl % dc->patch[0])
-        return vg_err(VG_ERR_INVALID_ARG, "num_frames %d gives %lld latent frames, not a multiple of the temporal patch %d",
-                      p->num_frames, (long long)fl, dc->patch[0]);
-    if (p->steps < 1 || p->steps > 1000) return vg_err(VG_ERR_INVALID_ARG, "steps %d: must be 1..1000", p->steps);
-    if (!isfinite(p->guidance_scale) || p->guidance_scale < 0 || p->guidance_scale > 100)
-        return vg_err(VG_ERR_INVALID_ARG, "guidance scale %g: must be 0..100 (<= 1 turns guidance off)", p->guidance_scale);
-    if (!isfinite(p->flow_shift) || p->flow_shift > 100)
-        return vg_err(VG_ERR_INVALID_ARG, "flow shift %g: must be at most 100 (<= 0: the scheduler config's value)", p->flow_shift);
-    if (p->max_sequence_length < 0 || p->max_sequence_length > 4096)
-        return vg_err(VG_ERR_INVALID_ARG, "max sequence length %d: must be 1..4096 (0: %d)", p->max_sequence_length,
-                      VG_WAN_DEFAULT_TEXT_LEN);
-    if (p->offload < VG_OFFLOAD_AUTO || p->offload > VG_OFFLOAD_LEAF)
-        return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy %d", (int)p->offload);
-    if (p->text_encoder < VG_PLACE_AUTO || p->text_encoder > VG_PLACE_CPU)
-        return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
-    if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)
-        return vg_err(VG_ERR_INVALID_ARG, "offload 'none' keeps every component on the device; it cannot run the text encoder on the CPU");
-    ne[0] = 1;
-    ne[1] = vc->z_dim;
-    ne[2] = fl;
-    ne[3] = p->height / vc->spatial_factor;
-    ne[4] = p->width / vc->spatial_factor;
-    return VG_OK;
+    return m->family->validate(m, p, ne);
 }
-
 
 /* ---- the warm state: components resident across jobs --------------------- */
 
@@ -89,9 +56,9 @@ struct vg_state {
     const vg_model *m;
     vg_t5_resident te;
     bool te_up;
-    vg_dit_runtime dit;
+    void *dit;                /* the family's denoiser runtime */
     bool dit_up;
-    vg_wan_vae_resident vae;
+    void *vae;                /* the family's VAE decoder on the device */
     bool vae_up;
 };
 
@@ -110,8 +77,9 @@ vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out) {
 static void state_release(vg_state *st) {
     vg_backend *dev = st->ctx->dev;
     if (st->te_up) vg_t5_resident_release(dev, &st->te);
-    if (st->dit_up) vg_dit_runtime_free(&st->dit);
-    if (st->vae_up) vg_wan_vae_resident_release(dev, &st->vae);
+    if (st->dit_up) st->m->family->denoiser->runtime_free(st->dit);
+    if (st->vae_up) st->m->family->vae->resident_free(dev, st->vae);
+    st->dit = st->vae = NULL;
     st->te_up = st->dit_up = st->vae_up = false;
 }
 
@@ -127,8 +95,8 @@ const vg_model *vg_state_model(const vg_state *st) { return st->m; }
 uint64_t vg_state_resident_bytes(const vg_state *st) {
     uint64_t n = 0;
     if (st->te_up) n += vg_t5_resident_bytes(st->m->te);
-    if (st->dit_up) n += vg_dit_runtime_sizes(st->m->dit).all;
-    if (st->vae_up) n += vg_wan_vae_decoder_bytes(st->m->vae);
+    if (st->dit_up) n += st->m->family->denoiser->sizes(st->m->dit).all;
+    if (st->vae_up) n += st->m->family->vae->decoder_bytes(st->m->vae);
     return n;
 }
 
@@ -248,7 +216,9 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     const vg_t2v_params *p = r->p;
     begin_phase(r, VG_PHASE_DENOISE);
     if (!r->st->dit_up) {
-        VG_TRY(vg_dit_runtime_init(&r->st->dit, r->dev, r->m->dit, r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy, true));
+        VG_TRY(r->m->family->denoiser->runtime_new(r->dev, r->m->dit,
+                                                   r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy,
+                                                   true, &r->st->dit));
         r->st->dit_up = true;
     }
     VG_TRY(vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents"));
@@ -280,9 +250,10 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         float t = (float)vg_sched_timestep(sched, i);
         char name[64];
         if ((s = vg_tensor_set(&r->lat, r->lat_host)) != VG_OK) break;
-        s = vg_dit_runtime_forward(&r->st->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
+        const vg_denoiser_i *dn = r->m->family->denoiser;
+        s = dn->runtime_forward(r->st->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
-            s = vg_dit_runtime_forward(&r->st->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
+            s = dn->runtime_forward(r->st->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
             if (s != VG_OK) break;
             snprintf(name, sizeof name, "act.step%d.noise_pred_cond", i);
             emit_dev(r, name, &r->pred[0]);
@@ -312,7 +283,8 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         vg_tensor_release(&r->emb[k]);
     }
     if (r->plan.policy != VG_OFFLOAD_NONE) {
-        vg_dit_runtime_free(&r->st->dit);
+        r->m->family->denoiser->runtime_free(r->st->dit);
+        r->st->dit = NULL;
         r->st->dit_up = false;
     }
     end_phase(r);
@@ -321,24 +293,24 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
 
 static vg_status phase_decode(run *r, vg_video **out) {
     const vg_t2v_params *p = r->p;
+    const vg_vae_i *vae = r->m->family->vae;
     begin_phase(r, VG_PHASE_DECODE);
     if (!r->st->vae_up) {
-        VG_TRY(vg_wan_vae_decoder_to_device(r->dev, r->m->vae, &r->st->vae));
+        VG_TRY(vae->resident_new(r->dev, r->m->vae, &r->st->vae));
         r->st->vae_up = true;
     }
     if (p->progress && !p->progress("decode", 0, 1, p->progress_user_data))
         return vg_err(VG_ERR_ABORTED, "aborted by the progress callback before decoding");
     /* latents / (1 / std) + mean, per channel (on the host copy), then to the device */
     vg_tensor lat_h = vg_tensor_wrap(VG_F32, r->lat.nd, r->lat.ne, r->lat_host);
-    VG_TRY(vg_wan_vae_denormalize(r->st->vae.vae, &lat_h));
+    VG_TRY(vae->denormalize(vae->resident_model(r->st->vae), &lat_h));
     emit(r, "act.vae_input_latents", &lat_h);
     VG_TRY(vg_tensor_set(&r->lat, r->lat_host));
     vg_exec ex = r->ex;
     ex.abort = p->abort;
     ex.abort_user = p->abort_user_data;
     VG_TRY(vg_tensor_alloc(&r->video, r->dev->pool, VG_F32, VG_SHAPE(1, 3, p->num_frames, p->height, p->width), "pipeline.video"));
-    vg_vae_tiling tiling = vg_vae_tiling_default();
-    VG_TRY(vg_wan_vae_decode(&ex, r->st->vae.vae, &r->lat, &r->video, p->vae_tiling ? &tiling : NULL, true, NULL, NULL));
+    VG_TRY(vae->decode(&ex, vae->resident_model(r->st->vae), &r->lat, &r->video, p->vae_tiling));
     emit_dev(r, "act.vae_decoded", &r->video);
     /* video / 2 + 0.5 clamped to [0, 1], as [F, H, W, 3] frames on the host */
     vg_video *v = calloc(1, sizeof *v);
@@ -456,9 +428,10 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
         /* everything resident for the whole run */
         vg_pool_begin_phase(r.dev->pool, vg_phase_names[VG_PHASE_TEXT]);
         if (!st->te_up && (s = vg_t5_make_resident(r.dev, m->te, &st->te)) == VG_OK) st->te_up = true;
-        if (s == VG_OK && !st->dit_up && (s = vg_dit_runtime_init(&st->dit, r.dev, m->dit, VG_OFFLOAD_MODEL, false)) == VG_OK)
+        if (s == VG_OK && !st->dit_up &&
+            (s = m->family->denoiser->runtime_new(r.dev, m->dit, VG_OFFLOAD_MODEL, false, &st->dit)) == VG_OK)
             st->dit_up = true;
-        if (s == VG_OK && !st->vae_up && (s = vg_wan_vae_decoder_to_device(r.dev, m->vae, &st->vae)) == VG_OK)
+        if (s == VG_OK && !st->vae_up && (s = m->family->vae->resident_new(r.dev, m->vae, &st->vae)) == VG_OK)
             st->vae_up = true;
     }
     vg_video *v = NULL;

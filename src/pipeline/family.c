@@ -1,0 +1,18 @@
+/* The family table: one row per supported pipeline. */
+#include "pipeline/family.h"
+
+#include <string.h>
+
+extern const vg_family vg_family_wan21;
+
+static const vg_family *const k_families[] = {
+    &vg_family_wan21,
+};
+
+const vg_family *vg_family_find(const char *pipeline_class) {
+    for (size_t i = 0; pipeline_class && i < sizeof k_families / sizeof k_families[0]; i++)
+        if (strcmp(k_families[i]->pipeline_class, pipeline_class) == 0) return k_families[i];
+    return NULL;
+}
+
+const char *vg_family_list(void) { return "WanPipeline (Wan2.1 text-to-video)"; }

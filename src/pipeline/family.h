@@ -1,0 +1,76 @@
+/* Model families. A family says how vgen recognises a diffusers folder, loads its
+ * components, checks a request against them, and runs its denoiser and VAE under
+ * the memory engine. The pipeline (t2v.c), the planner (plan_config.c) and the
+ * loader (model.c) reach a family's models only through these tables, so adding a
+ * family (CogVideoX, Wan2.2) is new files under src/models/ and src/pipeline/ plus
+ * one row in family.c. The text encoder (T5/UMT5) and tokenizer are shared. */
+#ifndef VG_PIPELINE_FAMILY_H
+#define VG_PIPELINE_FAMILY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "ops/ops.h"
+#include "vgen.h"
+
+struct vg_model;
+
+/* Weight bytes of a denoiser by residency unit (what the planner needs). */
+typedef struct vg_unit_sizes {
+    uint64_t all;        /* every weight, as uploaded */
+    uint64_t block;      /* the largest streamed unit (block policy); 0: not streamable */
+    uint64_t nonblock;   /* weights outside the units (resident under block) */
+    uint64_t leaf;       /* the largest single matrix (leaf policy) */
+    uint64_t small;      /* what stays resident under leaf (norms, biases, tables) */
+} vg_unit_sizes;
+
+typedef struct vg_denoiser_i {
+    /* Device residency under `policy` (not AUTO): an owned runtime. */
+    vg_status (*runtime_new)(vg_backend *dev, const void *model, vg_offload policy, bool prefetch, void **rt);
+    /* One forward pass with the runtime's weights; abort is polled between blocks.
+     * latents [B, C, F', H', W'], timesteps [B] (host), text [B, L, text_dim]. */
+    vg_status (*runtime_forward)(void *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
+                                 const vg_tensor *text, vg_tensor *out, vg_abort_fn abort, void *abort_user);
+    void (*runtime_free)(void *rt);
+    /* A forward pass with the weights where they are (the planner's measuring run). */
+    vg_status (*forward)(vg_exec *ex, const void *model, const vg_tensor *latents, const float *timesteps,
+                         const vg_tensor *text, vg_tensor *out);
+    vg_unit_sizes (*sizes)(const void *model);
+    int (*text_dim)(const void *model);
+} vg_denoiser_i;
+
+typedef struct vg_vae_i {
+    /* The decoder side on the device: an owned handle, and the model to run with it. */
+    vg_status (*resident_new)(vg_backend *dev, const void *vae, void **res);
+    const void *(*resident_model)(const void *res);
+    void (*resident_free)(vg_backend *dev, void *res);
+    uint64_t (*decoder_bytes)(const void *vae);
+    /* latents [1, z, F', H', W'] (device) -> video [1, 3, F, H, W] in [-1, 1] (device). */
+    vg_status (*decode)(vg_exec *ex, const void *vae, const vg_tensor *latents, vg_tensor *video, bool tiled);
+    /* The denoiser's latent space -> the VAE's, in place on host latents. */
+    vg_status (*denormalize)(const void *vae, vg_tensor *host_latents);
+} vg_vae_i;
+
+typedef struct vg_family {
+    const char *name;             /* "wan2.1-t2v" */
+    const char *pipeline_class;   /* model_index.json "_class_name" */
+    /* Loads the family's components (denoiser, vae; the shared text encoder and
+     * tokenizer are loaded by model.c) from a diffusers folder into m. */
+    vg_status (*load)(struct vg_model *m, const char *dir);
+    void (*free)(struct vg_model *m);
+    /* Checks the components fit together (channels, text width). */
+    vg_status (*check)(const struct vg_model *m);
+    /* Checks a request against the model; fills the latent shape [1, z, F', H', W']. */
+    vg_status (*validate)(const struct vg_model *m, const vg_t2v_params *p, int64_t *latent_ne);
+    int default_text_len;         /* text tokens when the request says 0 */
+    const vg_denoiser_i *denoiser;
+    const vg_vae_i *vae;
+} vg_family;
+
+/* The family whose pipeline class is `pipeline_class`; NULL if none. */
+const vg_family *vg_family_find(const char *pipeline_class);
+/* "WanPipeline" style list of every supported pipeline class, for messages. */
+const char *vg_family_list(void);
+
+#endif

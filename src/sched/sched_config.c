@@ -10,9 +10,24 @@
 
 static const char *const UNIPC_CLASS = "UniPCMultistepScheduler";
 static const char *const EULER_CLASS = "FlowMatchEulerDiscreteScheduler";
+static const char *const COGVIDEOX_DDIM_CLASS = "CogVideoXDDIMScheduler";
+static const char *const COGVIDEOX_DPM_CLASS = "CogVideoXDPMScheduler";
+
+static bool is_cogvideox(vg_sched_kind k) { return k == VG_SCHED_COGVIDEOX_DDIM || k == VG_SCHED_COGVIDEOX_DPM; }
+
+static const char *class_name(vg_sched_kind k) {
+    switch (k) {
+    case VG_SCHED_UNIPC: return UNIPC_CLASS;
+    case VG_SCHED_EULER: return EULER_CLASS;
+    case VG_SCHED_COGVIDEOX_DDIM: return COGVIDEOX_DDIM_CLASS;
+    case VG_SCHED_COGVIDEOX_DPM: return COGVIDEOX_DPM_CLASS;
+    }
+    return "?";
+}
 
 const char *vg_sched_kind_str(vg_sched_kind k) {
-    return k == VG_SCHED_UNIPC ? "unipc" : k == VG_SCHED_EULER ? "euler" : "unknown";
+    return k == VG_SCHED_UNIPC ? "unipc" : k == VG_SCHED_EULER ? "euler"
+         : k == VG_SCHED_COGVIDEOX_DDIM ? "cogvideox-ddim" : k == VG_SCHED_COGVIDEOX_DPM ? "cogvideox-dpm" : "unknown";
 }
 
 vg_sched_config vg_sched_default_config(vg_sched_kind kind) {
@@ -27,6 +42,12 @@ vg_sched_config vg_sched_default_config(vg_sched_kind kind) {
     c.final_sigma_zero = true;
     c.sigma_schedule = VG_SIGMAS_CURRENT;
     c.disable_corrector = 0;
+    /* CogVideoX-2b scheduler_config.json */
+    c.beta_start = 0.00085;
+    c.beta_end = 0.012;
+    c.snr_shift_scale = 3.0;
+    c.rescale_zero_snr = true;
+    c.set_alpha_to_one = true;
     return c;
 }
 
@@ -137,13 +158,15 @@ vg_status vg_sched_config_from_json(const json_t *o, vg_sched_kind kind, const c
     if (!json_is_object(o)) return vg_err(VG_ERR_FORMAT, "%s: scheduler config must be a JSON object", where);
     const char *cls;
     VG_TRY(vg_json_str(o, "_class_name", false, NULL, &cls, where));
-    const char *want = kind == VG_SCHED_UNIPC ? UNIPC_CLASS : EULER_CLASS;
+    const char *want = class_name(kind);
     if (cls && strcmp(cls, want) != 0)
         return vg_err(VG_ERR_FORMAT, "%s: '_class_name' is \"%s\", expected \"%s\"", where, cls, want);
     vg_sched_config c = vg_sched_default_config(kind);
     VG_TRY(common_keys(o, where, &c));
     if (kind == VG_SCHED_UNIPC) VG_TRY(unipc_keys(o, where, &c));
-    else VG_TRY(euler_keys(o, where, &c));
+    else if (kind == VG_SCHED_EULER) VG_TRY(euler_keys(o, where, &c));
+    else if (is_cogvideox(kind)) VG_TRY(vg_sched_cogvideox_keys(o, where, &c));
+    else return vg_err(VG_ERR_INVALID_ARG, "%s: unknown scheduler kind %d", where, (int)kind);
     *out = c;
     return VG_OK;
 }
@@ -156,9 +179,13 @@ vg_status vg_sched_config_load(const char *path, vg_sched_config *out) {
     if (st == VG_OK) {
         if (!strcmp(cls, UNIPC_CLASS)) st = vg_sched_config_from_json(j, VG_SCHED_UNIPC, path, out);
         else if (!strcmp(cls, EULER_CLASS)) st = vg_sched_config_from_json(j, VG_SCHED_EULER, path, out);
+        else if (!strcmp(cls, COGVIDEOX_DDIM_CLASS))
+            st = vg_sched_config_from_json(j, VG_SCHED_COGVIDEOX_DDIM, path, out);
+        else if (!strcmp(cls, COGVIDEOX_DPM_CLASS))
+            st = vg_sched_config_from_json(j, VG_SCHED_COGVIDEOX_DPM, path, out);
         else
-            st = vg_err(VG_ERR_UNSUPPORTED, "%s: '_class_name' = \"%s\" is not a supported scheduler (%s, %s)", path,
-                        cls, UNIPC_CLASS, EULER_CLASS);
+            st = vg_err(VG_ERR_UNSUPPORTED, "%s: '_class_name' = \"%s\" is not a supported scheduler (%s, %s, %s, %s)",
+                        path, cls, UNIPC_CLASS, EULER_CLASS, COGVIDEOX_DDIM_CLASS, COGVIDEOX_DPM_CLASS);
     }
     json_decref(j);
     return st;
@@ -181,6 +208,12 @@ static void free_buffers(vg_scheduler *s) {
     free(s->last_sample);
     free(s->tmp);
     s->last_sample = s->tmp = NULL;
+    free(s->x0);
+    free(s->old_x0);
+    free(s->noise);
+    s->x0 = s->old_x0 = s->noise = NULL;
+    s->noise_in = NULL;
+    s->have_x0 = false;
 }
 
 void vg_sched_reset(vg_scheduler *s) {
@@ -197,6 +230,7 @@ void vg_sched_free(vg_scheduler *s) {
     free_buffers(s);
     free(s->timesteps);
     free(s->sigmas);
+    free(s->alphas_cumprod);
     free(s);
 }
 
@@ -206,7 +240,7 @@ vg_status vg_sched_new(const vg_sched_config *c, int num_steps, vg_scheduler **o
     if (num_steps < 1 || num_steps > VG_SCHED_MAX_STEPS)
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: %d steps is out of range (1..%d)", num_steps,
                       VG_SCHED_MAX_STEPS);
-    if (c->kind != VG_SCHED_UNIPC && c->kind != VG_SCHED_EULER)
+    if (c->kind != VG_SCHED_UNIPC && c->kind != VG_SCHED_EULER && !is_cogvideox(c->kind))
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: unknown kind %d", (int)c->kind);
     if (c->num_train_timesteps < 1 || !isfinite(c->shift) || c->shift <= 0)
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: num_train_timesteps %d / shift %g out of range",
@@ -224,7 +258,8 @@ vg_status vg_sched_new(const vg_sched_config *c, int num_steps, vg_scheduler **o
         vg_sched_free(s);
         return vg_err(VG_ERR_NO_MEMORY, "scheduler: out of host memory for %d steps", num_steps);
     }
-    vg_status st = c->kind == VG_SCHED_UNIPC ? vg_sched_unipc_init(s) : vg_sched_euler_init(s);
+    vg_status st = c->kind == VG_SCHED_UNIPC ? vg_sched_unipc_init(s)
+                 : c->kind == VG_SCHED_EULER ? vg_sched_euler_init(s) : vg_sched_cogvideox_init(s);
     if (st != VG_OK) { vg_sched_free(s); return st; }
     *out = s;
     return VG_OK;
@@ -240,6 +275,25 @@ double vg_sched_timestep(const vg_scheduler *s, int i) {
 double vg_sched_sigma(const vg_scheduler *s, int i) {
     return (i < 0 || i > s->n_steps) ? NAN : (double)s->sigmas[i];
 }
+
+double vg_sched_alpha_cumprod(const vg_scheduler *s, int t) {
+    if (!s->alphas_cumprod || t < -1 || t >= s->cfg.num_train_timesteps) return NAN;
+    return t < 0 ? s->final_alpha : s->alphas_cumprod[t];
+}
+
+vg_status vg_sched_set_seed(vg_scheduler *s, uint64_t seed) {
+    if (!s || s->cfg.kind != VG_SCHED_COGVIDEOX_DPM)
+        return vg_err(VG_ERR_INVALID_ARG, "scheduler: only the CogVideoX DPM scheduler draws noise");
+    vg_torch_rng_seed(&s->rng, seed);
+    s->rng_seeded = true;
+    return VG_OK;
+}
+
+void vg_sched_set_noise(vg_scheduler *s, const float *noise) {
+    if (s) s->noise_in = noise;
+}
+
+const float *vg_sched_pred_original(const vg_scheduler *s) { return s && s->have_x0 ? s->x0 : NULL; }
 
 vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float *sample, int64_t n) {
     if (!s || !model_output || !sample) return vg_err(VG_ERR_INVALID_ARG, "scheduler step: NULL argument");
@@ -265,13 +319,32 @@ vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float
                 return vg_err(VG_ERR_NO_MEMORY, "scheduler: out of host memory for %lld-element history",
                               (long long)n);
             }
+        } else if (is_cogvideox(s->cfg.kind)) {
+            size_t bytes = (size_t)n * sizeof(float);
+            s->x0 = malloc(bytes);
+            if (s->cfg.kind == VG_SCHED_COGVIDEOX_DPM) {
+                s->old_x0 = malloc(bytes);
+                s->noise = malloc(bytes);
+            }
+            if (!s->x0 || (s->cfg.kind == VG_SCHED_COGVIDEOX_DPM && (!s->old_x0 || !s->noise))) {
+                free_buffers(s);
+                s->n = 0;
+                return vg_err(VG_ERR_NO_MEMORY, "scheduler: out of host memory for %lld-element history",
+                              (long long)n);
+            }
         }
     } else if (n != s->n) {
         return vg_err(VG_ERR_INVALID_ARG, "scheduler step: sample size %lld differs from the first step's %lld",
                       (long long)n, (long long)s->n);
     }
-    vg_status st = s->cfg.kind == VG_SCHED_UNIPC ? vg_sched_unipc_step(s, i, model_output, sample)
-                                                  : vg_sched_euler_step(s, i, model_output, sample);
+    vg_status st;
+    switch (s->cfg.kind) {
+    case VG_SCHED_UNIPC: st = vg_sched_unipc_step(s, i, model_output, sample); break;
+    case VG_SCHED_EULER: st = vg_sched_euler_step(s, i, model_output, sample); break;
+    case VG_SCHED_COGVIDEOX_DDIM: st = vg_sched_cogvideox_ddim_step(s, i, model_output, sample); break;
+    case VG_SCHED_COGVIDEOX_DPM: st = vg_sched_cogvideox_dpm_step(s, i, model_output, sample); break;
+    default: st = vg_err(VG_ERR_INTERNAL, "scheduler: unknown kind %d", (int)s->cfg.kind);
+    }
     if (st == VG_OK) s->next++;
     return st;
 }

@@ -45,14 +45,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     one_line(s);
     if (s == VG_OK && vc.base_dim > 0 && vc.base_dim <= 512 && vc.n_levels >= 2)
         (void)vg_wan_vae_decoder_param_bytes_for(&vc, VG_F32);
-    vg_sched_config sc;
-    s = vg_sched_config_from_json(j, VG_SCHED_UNIPC, "fuzz", &sc);
-    one_line(s);
-    if (s == VG_OK) {
-        vg_scheduler *sch = NULL;
-        s = vg_sched_new(&sc, 3, &sch);
+    const vg_sched_kind kinds[] = {VG_SCHED_UNIPC, VG_SCHED_COGVIDEOX_DDIM};
+    for (int k = 0; k < 2; k++) {
+        vg_sched_config sc;
+        s = vg_sched_config_from_json(j, kinds[k], "fuzz", &sc);
         one_line(s);
-        vg_sched_free(sch);
+        if (s == VG_OK) {
+            vg_scheduler *sch = NULL;
+            s = vg_sched_new(&sc, 3, &sch);
+            one_line(s);
+            vg_sched_free(sch);
+        }
     }
     json_decref(j);
     return 0;

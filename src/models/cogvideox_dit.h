@@ -121,6 +121,16 @@ uint64_t vg_cogvideox_dit_globals_param_bytes(const vg_cogvideox_dit_config *cfg
 uint64_t vg_cogvideox_dit_param_bytes(const vg_cogvideox_dit_config *cfg, vg_dtype wtype);
 uint64_t vg_cogvideox_dit_loaded_param_bytes(const vg_cogvideox_dit *m);
 
+/* Exact upper bound of the bytes vg_cogvideox_dit_forward takes from ex->pool at once
+ * (inputs and `out` not included) for latents [B, F, C, H, W] and L text tokens, with
+ * linear weights of `wtype` and n_threads as in vg_exec (0: the OpenMP default).
+ * Derivation: cogvideox_dit_plan.c. */
+uint64_t vg_cogvideox_dit_act_peak_bytes(const vg_cogvideox_dit_config *cfg, vg_dtype wtype, int64_t B, int64_t F,
+                                         int64_t H, int64_t W, int64_t L, int n_threads);
+/* Same for one vg_cogvideox_dit_block_forward on x [B, N, D] (N = L + S tokens). */
+uint64_t vg_cogvideox_dit_block_act_peak_bytes(const vg_cogvideox_dit_config *cfg, vg_dtype wtype, int64_t B, int64_t N,
+                                               int n_threads);
+
 /* ---- positional tables and timestep sinusoid (cogvideox_dit_embed.c), host memory ---- */
 
 /* The 2b absolute table for a video of F latent frames and an hp x wp token grid:

@@ -240,3 +240,10 @@ vg_status vg_op_upsample2x(vg_exec *ex, vg_tensor *y, const vg_tensor *x) {
     }
     return VG_OK;
 }
+
+uint64_t vg_op_conv_scratch_bytes(int64_t O, int64_t C, int64_t kt, int64_t kh, int64_t kw, int64_t P, bool direct,
+                                  vg_dtype wtype) {
+    const int64_t K = C * kt * kh * kw;
+    return (direct ? 0 : vg_pool_rounded((uint64_t)(K * col_chunk(K, P)) * 4)) +
+           (wtype == VG_F32 ? 0 : vg_pool_rounded((uint64_t)(weight_block(O, K) * K) * 4));
+}

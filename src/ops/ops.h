@@ -108,6 +108,11 @@ vg_status vg_op_conv2d(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
  * y [N, O, (T-kt)/st+1, Ho, Wo]. */
 vg_status vg_op_conv3d(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w,
                        const vg_tensor *b, int st, int sh, int sw, int pad_h, int pad_w);
+/* Exact bytes vg_op_conv2d / vg_op_conv3d take from ex->pool for O output channels, a
+ * kernel C x kt x kh x kw of `wtype` over P output positions per batch item; direct:
+ * a 1x1x1 stride-1 convolution of a contiguous input (no im2col). For memory planners. */
+uint64_t vg_op_conv_scratch_bytes(int64_t O, int64_t C, int64_t kt, int64_t kh, int64_t kw, int64_t P, bool direct,
+                                  vg_dtype wtype);
 /* Nearest-neighbour 2x upsampling of the last two dims: x [..., H, W] -> y [..., 2H, 2W]. */
 vg_status vg_op_upsample2x(vg_exec *ex, vg_tensor *y, const vg_tensor *x);
 /* Nearest-neighbour resize with torch's index rule (F.interpolate, mode "nearest"):

@@ -109,6 +109,7 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
         goto done;
     }
     uint64_t before = vg_pool_get_stats(pool).current;
+    vg_pool_reset_peak(pool);
     act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix};
     vg_cogvideox_dit_debug dbg = {.fn = on_act, .user = &a};
     vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
@@ -118,6 +119,19 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
     }
     vg_golden_check(g, set, n_out, &out, &ref, 1e-4);
     char check[128];
+    /* the planner's prediction bounds the measured working set, and is tight */
+    uint64_t peak = vg_pool_get_stats(pool).peak - before;
+    uint64_t pred = vg_cogvideox_dit_act_peak_bytes(c, m->blocks[0].q_w.type, B, hs.ne[1], hs.ne[3], hs.ne[4], ehs.ne[1],
+                                                    g->n_threads);
+    snprintf(check, sizeof check, "%sact_peak_bytes", prefix);
+    if (peak <= pred && pred - peak <= pred / 20) {
+        printf("PASS %s %s measured=%llu predicted=%llu\n", set, check, (unsigned long long)peak, (unsigned long long)pred);
+        g->pass++;
+    } else {
+        char why[160];
+        snprintf(why, sizeof why, "measured %llu bytes, predicted %llu", (unsigned long long)peak, (unsigned long long)pred);
+        vg_golden_fail(g, set, check, why);
+    }
     if (vg_pool_get_stats(pool).current != before) {
         snprintf(check, sizeof check, "%spool_released", prefix);
         vg_golden_fail(g, set, check, "the forward left activations allocated in the pool");

@@ -85,6 +85,17 @@ typedef struct vg_cogvideox_vae_tiling {
 } vg_cogvideox_vae_tiling;
 vg_cogvideox_vae_tiling vg_cogvideox_vae_default_tiling(const vg_cogvideox_vae_config *cfg);
 
+/* Exact upper bound of the bytes vg_cogvideox_vae_decode / _encode take from ex->pool
+ * at once (inputs and outputs not included) for latents [B, C, f, h, w] / a video
+ * [B, 3, F, H, W], with conv weights of `wtype`; tiling as the call gets it (NULL:
+ * untiled). The decode peak is one frame batch (2 latent frames, 3 for the first of an
+ * odd count) of one tile plus the conv caches: it does not grow with the frame count.
+ * Derivation: cogvideox_vae_plan.c. */
+uint64_t vg_cogvideox_vae_decode_peak_bytes(const vg_cogvideox_vae_config *cfg, vg_dtype wtype, int64_t B, int64_t f,
+                                            int64_t h, int64_t w, const vg_cogvideox_vae_tiling *tiling);
+uint64_t vg_cogvideox_vae_encode_peak_bytes(const vg_cogvideox_vae_config *cfg, vg_dtype wtype, int64_t B, int64_t F,
+                                            int64_t H, int64_t W, const vg_cogvideox_vae_tiling *tiling);
+
 /* Intermediates for tests (valid during the call): "decoder_batchK" (decoder output of
  * frame batch K, untiled runs), "encoder_batchK" (encoder output of batch K). */
 typedef void (*vg_cogvideox_vae_debug_fn)(const char *name, const vg_tensor *t, void *user);

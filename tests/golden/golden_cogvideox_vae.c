@@ -16,6 +16,24 @@
 vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
 
 #define TOL 1e-4
+
+/* measured <= predicted, and tight: within 5% untiled (the walk mirrors every request),
+ * 25% tiled (the tiling helper's buffers are counted at their maximum). */
+static void check_peak(vg_golden *g, const char *what, uint64_t measured, uint64_t predicted, bool tiled) {
+    char check[160];
+    snprintf(check, sizeof check, "%s.act_peak_bytes", what);
+    uint64_t slack = tiled ? predicted / 4 : predicted / 20;
+    if (measured <= predicted && predicted - measured <= slack) {
+        printf("PASS cogvideox_vae %s measured=%llu predicted=%llu\n", check, (unsigned long long)measured,
+               (unsigned long long)predicted);
+        g->pass++;
+    } else {
+        char why[160];
+        snprintf(why, sizeof why, "measured %llu bytes, predicted %llu", (unsigned long long)measured,
+                 (unsigned long long)predicted);
+        vg_golden_fail(g, "cogvideox_vae", check, why);
+    }
+}
 static const char *SET = "cogvideox_vae";
 
 typedef struct dbg_ctx {
@@ -62,10 +80,16 @@ static void decode_case(vg_golden *g, const vg_cogvideox_vae *v, vg_pool *pool, 
         return;
     }
     uint64_t before = vg_pool_get_stats(pool).current;
+    vg_pool_reset_peak(pool);
     dbg_ctx d = {g, io, prefix, 0};
     vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
-    if (vg_cogvideox_vae_decode(&ex, v, z, &out, tl, on_dbg, &d) != VG_OK) vg_golden_fail(g, SET, ref_name, vg_err_msg());
-    else vg_golden_check(g, SET, ref_name, &out, &ref, TOL);
+    if (vg_cogvideox_vae_decode(&ex, v, z, &out, tl, on_dbg, &d) != VG_OK) {
+        vg_golden_fail(g, SET, ref_name, vg_err_msg());
+    } else {
+        vg_golden_check(g, SET, ref_name, &out, &ref, TOL);
+        check_peak(g, ref_name, vg_pool_get_stats(pool).peak - before,
+                   vg_cogvideox_vae_decode_peak_bytes(c, VG_F32, z->ne[0], z->ne[2], z->ne[3], z->ne[4], tl), tl != NULL);
+    }
     if (d.checked != expect_batches) {
         char why[96];
         snprintf(why, sizeof why, "%d of %d frame-batch outputs checked", d.checked, expect_batches);
@@ -89,12 +113,15 @@ static void encode_case(vg_golden *g, const vg_cogvideox_vae *v, vg_pool *pool, 
         goto done;
     }
     uint64_t before = vg_pool_get_stats(pool).current;
+    vg_pool_reset_peak(pool);
     dbg_ctx d = {g, io, prefix, 0};
     vg_exec ex = {.pool = pool, .n_threads = g->n_threads};
     if (vg_cogvideox_vae_encode(&ex, v, &x, &m, logvar_name ? &lv : NULL, tl, on_dbg, &d) != VG_OK) {
         vg_golden_fail(g, SET, mean_name, vg_err_msg());
         goto done;
     }
+    check_peak(g, mean_name, vg_pool_get_stats(pool).peak - before,
+               vg_cogvideox_vae_encode_peak_bytes(c, VG_F32, x.ne[0], x.ne[2], x.ne[3], x.ne[4], tl), tl != NULL);
     vg_tensor rm = vg_golden_tensor(g, io, SET, mean_name);
     if (rm.data) vg_golden_check(g, SET, mean_name, &m, &rm, TOL);
     if (logvar_name) {

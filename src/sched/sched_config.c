@@ -223,6 +223,7 @@ void vg_sched_reset(vg_scheduler *s) {
     s->n = 0;
     s->lower_order_nums = 0;
     s->this_order = 0;
+    if (s->rng_seeded) vg_torch_rng_seed(&s->rng, s->seed);
 }
 
 void vg_sched_free(vg_scheduler *s) {
@@ -286,6 +287,7 @@ vg_status vg_sched_set_seed(vg_scheduler *s, uint64_t seed) {
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: only the CogVideoX DPM scheduler draws noise");
     vg_torch_rng_seed(&s->rng, seed);
     s->rng_seeded = true;
+    s->seed = seed;
     return VG_OK;
 }
 

@@ -91,7 +91,8 @@ typedef struct vg_scheduler vg_scheduler;
  * owned scheduler (vg_sched_free). */
 vg_status vg_sched_new(const vg_sched_config *c, int num_steps, vg_scheduler **out);
 void vg_sched_free(vg_scheduler *s);   /* accepts NULL */
-/* Forgets the multistep history: the next step is step 0 again. */
+/* Forgets the multistep history: the next step is step 0 again (a seeded DPM
+ * scheduler restarts its generator from the seed). */
 void vg_sched_reset(vg_scheduler *s);
 
 int vg_sched_num_steps(const vg_scheduler *s);
@@ -145,6 +146,7 @@ struct vg_scheduler {
     const float *noise_in;             /* DPM: caller's noise for the next step, or NULL */
     bool have_x0;
     bool rng_seeded;
+    uint64_t seed;                     /* DPM: the generator's seed (vg_sched_reset re-seeds) */
     vg_torch_rng rng;
 };
 

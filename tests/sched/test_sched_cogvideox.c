@@ -260,6 +260,12 @@ VG_TEST(dpm_needs_a_noise_source) {
     VG_CHECK(vg_sched_step(s, 0, v, x, 16) == VG_ERR_INVALID_ARG && msg_has("noise"));
     VG_CHECK_OK(vg_sched_set_seed(s, 3));
     VG_CHECK_OK(vg_sched_step(s, 0, v, x, 16));
+    /* a reset run draws the same noise again */
+    float first[16], again[16] = {0};
+    memcpy(first, s->noise, sizeof first);
+    vg_sched_reset(s);
+    VG_CHECK_OK(vg_sched_step(s, 0, v, again, 16));
+    VG_CHECK(memcmp(first, s->noise, sizeof first) == 0);
     vg_sched_free(s);
     /* DDIM draws nothing and has no generator */
     VG_CHECK_OK(load_with("", &c));

@@ -16,6 +16,7 @@
 #include "models/cogvideox_dit.h"
 
 vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
+void vg_golden_cogvideox_bf16_dit(vg_golden *g, const char *dir, const char *set);
 
 typedef struct act_ctx {
     vg_golden *g;
@@ -179,6 +180,7 @@ static void run_set(vg_golden *g, const char *dir, const char *set) {
     }
     run_case(g, set, m, io, j, "");
     run_case(g, set, m, io, j, "batch2.");
+    vg_golden_cogvideox_bf16_dit(g, dir, set);
 done:
     vg_st_close(io);
     vg_cogvideox_dit_free(m);

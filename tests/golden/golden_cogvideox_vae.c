@@ -14,6 +14,7 @@
 #include "models/cogvideox_vae.h"
 
 vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
+void vg_golden_cogvideox_bf16_vae(vg_golden *g, const char *dir);
 
 #define TOL 1e-4
 
@@ -215,6 +216,7 @@ void golden_cogvideox_vae(vg_golden *g, const char *dir) {
                     &tl, 0);
         encode_case(g, v, pool, io, "tiled.", "tiled.in.video", "tiled.out.latent_mean_untiled", NULL, NULL, 0);
     }
+    vg_golden_cogvideox_bf16_vae(g, dir);
 done:
     vg_st_close(io);
     vg_cogvideox_vae_free(v);

@@ -237,12 +237,97 @@ VG_TEST(guidance_vs_float64) {
     vg_pool_free(pool);
 }
 
+/* Block streaming: hooks hand every block a copy of its weights in another pool (as a
+ * device slot would be), the output is bit-identical, every acquire is released, and
+ * an abort between blocks stops the forward with VG_ERR_ABORTED and frees everything. */
+typedef struct stream_ctx {
+    const vg_cogvideox_dit *m;
+    vg_pool *slots;
+    vg_cogvideox_block copy;
+    int acquired, released, abort_at, polled;
+} stream_ctx;
+
+static vg_status acquire(void *user, int i, const vg_cogvideox_block **w) {
+    stream_ctx *c = user;
+    const vg_tensor *src = (const vg_tensor *)&c->m->blocks[i];
+    vg_tensor *dst = (vg_tensor *)&c->copy;
+    vg_exec ex = {.pool = c->slots};
+    for (size_t k = 0; k < sizeof c->copy / sizeof(vg_tensor); k++) {
+        VG_TRY(vg_tensor_alloc(&dst[k], c->slots, VG_F32, src[k].nd, src[k].ne, "slot"));
+        VG_TRY(vg_op_copy(&ex, &dst[k], &src[k]));
+    }
+    *w = &c->copy;
+    c->acquired++;
+    return VG_OK;
+}
+
+static void release(void *user, int i) {
+    stream_ctx *c = user;
+    vg_tensor *dst = (vg_tensor *)&c->copy;
+    for (size_t k = 0; k < sizeof c->copy / sizeof(vg_tensor); k++) vg_tensor_release(&dst[k]);
+    c->released++;
+}
+
+static bool abort_fn(void *user) {
+    stream_ctx *c = user;
+    return c->polled++ == c->abort_at;
+}
+
+VG_TEST(dit_block_streaming) {
+    char w[2048];
+    snprintf(w, sizeof w, "%s", path_of("tests/data/golden/cogvideox_dit_rope/weights.safetensors"));
+    json_t *j = NULL;
+    VG_CHECK_OK(load_json("tests/data/golden/cogvideox_dit_rope/config.json", &j));
+    if (!j) return;
+    vg_cogvideox_dit_config cfg;
+    VG_CHECK_OK(vg_cogvideox_dit_config_from_json(json_object_get(j, "model_config"), "config.json", &cfg));
+    json_decref(j);
+    vg_cogvideox_dit *m = NULL;
+    VG_CHECK_OK(vg_cogvideox_dit_load_with_config(w, &cfg, &m));
+    if (!m) return;
+    vg_pool *pool = vg_pool_new("test", VG_POOL_UNLIMITED), *slots = vg_pool_new("slots", VG_POOL_UNLIMITED);
+    vg_exec ex = {.pool = pool};
+    const int64_t ne[5] = {2, 2, cfg.in_channels, 6, 4}, one = 2 * 2 * cfg.in_channels * 6 * 4, L = 5;
+    vg_tensor lat, text, o1, o2;
+    float *h = malloc(sizeof(float) * (size_t)(one > L * 2 * cfg.text_embed_dim ? one : L * 2 * cfg.text_embed_dim));
+    float *r1 = malloc(sizeof(float) * (size_t)one), *r2 = malloc(sizeof(float) * (size_t)one);
+    unsigned long long sd = 9;
+    VG_CHECK_OK(vg_tensor_alloc(&lat, pool, VG_F32, 5, ne, "lat"));
+    for (int64_t i = 0; i < one; i++) h[i] = vg_t_rand(&sd, -1, 1);
+    VG_CHECK_OK(vg_tensor_set(&lat, h));
+    VG_CHECK_OK(vg_tensor_alloc(&text, pool, VG_F32, VG_SHAPE(2, L, cfg.text_embed_dim), "text"));
+    for (int64_t i = 0; i < 2 * L * cfg.text_embed_dim; i++) h[i] = vg_t_rand(&sd, -1, 1);
+    VG_CHECK_OK(vg_tensor_set(&text, h));
+    VG_CHECK_OK(vg_tensor_alloc(&o1, pool, VG_F32, VG_SHAPE(2, 2, cfg.out_channels, 6, 4), "o1"));
+    VG_CHECK_OK(vg_tensor_alloc(&o2, pool, VG_F32, VG_SHAPE(2, 2, cfg.out_channels, 6, 4), "o2"));
+    float t[2] = {999, 333};
+    VG_CHECK_OK(vg_cogvideox_dit_forward(&ex, m, &lat, t, &text, &o1, NULL, NULL));
+    stream_ctx sc = {.m = m, .slots = slots, .abort_at = -1};
+    vg_cogvideox_dit_hooks hk = {.acquire = acquire, .release = release, .abort = abort_fn, .user = &sc};
+    uint64_t before = vg_pool_get_stats(pool).current;
+    VG_CHECK_OK(vg_cogvideox_dit_forward(&ex, m, &lat, t, &text, &o2, &hk, NULL));
+    VG_CHECK(sc.acquired == cfg.num_layers && sc.released == cfg.num_layers && sc.polled == cfg.num_layers);
+    VG_CHECK_OK(vg_tensor_get(&o1, r1));
+    VG_CHECK_OK(vg_tensor_get(&o2, r2));
+    VG_CHECK(memcmp(r1, r2, sizeof(float) * (size_t)one) == 0);
+    VG_CHECK(vg_pool_get_stats(slots).current == 0 && vg_pool_get_stats(pool).current == before);
+    sc = (stream_ctx){.m = m, .slots = slots, .abort_at = 1};
+    VG_CHECK(vg_cogvideox_dit_forward(&ex, m, &lat, t, &text, &o2, &hk, NULL) == VG_ERR_ABORTED && msg_has("block 1"));
+    VG_CHECK(sc.acquired == 1 && sc.released == 1 && vg_pool_get_stats(pool).current == before);
+    vg_tensor_release(&lat), vg_tensor_release(&text), vg_tensor_release(&o1), vg_tensor_release(&o2);
+    free(h), free(r1), free(r2);
+    vg_pool_free(pool);
+    vg_pool_free(slots);
+    vg_cogvideox_dit_free(m);
+}
+
 int main(void) {
     const char *sd = getenv("VG_SOURCE_DIR");
     snprintf(src_dir, sizeof src_dir, "%s", sd ? sd : ".");
     VG_RUN(dit_config);
     VG_RUN(published_configs);
     VG_RUN(dit_load_errors);
+    VG_RUN(dit_block_streaming);
     VG_RUN(vae_config_and_frames);
     VG_RUN(tokenizer_settings);
     VG_RUN(guidance_vs_float64);

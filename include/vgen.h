@@ -132,6 +132,8 @@ typedef enum vg_scheduler_kind {
     VG_SCHEDULER_DEFAULT = 0,  /* what the model folder's scheduler_config.json names */
     VG_SCHEDULER_UNIPC,
     VG_SCHEDULER_EULER,
+    VG_SCHEDULER_COGVIDEOX_DDIM,   /* CogVideoX's DDIM (v-prediction) */
+    VG_SCHEDULER_COGVIDEOX_DPM,    /* CogVideoX's DPM (v-prediction, draws noise from the seed) */
 } vg_scheduler_kind;
 
 /* Progress: called with phase "denoise" and step 0 when denoising starts, then

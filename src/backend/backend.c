@@ -108,6 +108,7 @@ const char *const vg_op_names[VG_OP_COUNT] = {
     [VG_OP_ADD_GATED] = "add_gated", [VG_OP_COPY] = "copy", [VG_OP_CONV] = "conv",
     [VG_OP_UPSAMPLE2X] = "upsample2x", [VG_OP_GET_ROWS] = "get_rows",
     [VG_OP_CHANNEL_RMS_NORM] = "channel_rms_norm", [VG_OP_FILL] = "fill", [VG_OP_BLEND] = "blend",
+    [VG_OP_GROUP_NORM] = "group_norm", [VG_OP_INTERP_NEAREST] = "interp_nearest",
 };
 
 vg_backend *vg_exec_backend(const vg_exec *ex) {

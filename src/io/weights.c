@@ -239,6 +239,8 @@ static const entry *find(const vg_weights *w, const char *name) {
     return bsearch(&key, w->e, w->n, sizeof *w->e, cmp_entry);
 }
 
+bool vg_weights_is_virtual(const vg_weights *w) { return w->virtual_type >= 0; }
+
 bool vg_weights_has(const vg_weights *w, const char *name) { return w->virtual_type < 0 && find(w, name) != NULL; }
 
 /* Never read: measuring runs compute nothing. */

@@ -46,6 +46,8 @@ int vg_weights_nfiles(const vg_weights *w);
 const char *vg_weights_path(const vg_weights *w);
 
 bool vg_weights_has(const vg_weights *w, const char *name);
+/* A virtual store (see VG_WEIGHTS_VIRTUAL): loaders skip recognising the file. */
+bool vg_weights_is_virtual(const vg_weights *w);
 /* Looks up `name` and checks its shape against `ne` (nd dims; an entry < 0 matches
  * any size; nd < 0 skips the check). Errors name the tensor, the file, the expected
  * and the actual shape. `out` is a read-only view into the mapping. */

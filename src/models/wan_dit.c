@@ -379,8 +379,7 @@ vg_status vg_wan_dit_load_with_config(const char *weights_path, const vg_wan_dit
         s = vg_err_wrap(s, "Wan DiT: unsupported tensor dtype (quantized DiT files are not supported yet)");
     if (s == VG_OK) s = vg_weights_refuse_scaled_fp8(m->w);
     if (s == VG_OK) s = vg_wan_dit_normalize_names(m->w, &m->original_names);
-    bool virt = strncmp(weights_path, VG_WEIGHTS_VIRTUAL, strlen(VG_WEIGHTS_VIRTUAL)) == 0;
-    if (s == VG_OK && !virt && !vg_wan_dit_recognize(m->w))
+    if (s == VG_OK && !vg_weights_is_virtual(m->w) && !vg_wan_dit_recognize(m->w))
         s = vg_err(VG_ERR_UNSUPPORTED,
                    "%s: unknown architecture: not a Wan2.1 DiT in diffusers or original naming "
                    "(no patch_embedding.weight / blocks.0.attn1.to_q.weight / blocks.0.self_attn.q.weight)",

@@ -93,3 +93,4 @@ vg_status vg_op_upsample2x(vg_exec *ex, vg_tensor *y, const vg_tensor *x) {
     if (vg_tensor_nelem(y) == 0) return VG_OK;
     return vg_dispatch(ex, &(vg_op){.type = VG_OP_UPSAMPLE2X, .dst = y, .src = {x}, .who = "upsample2x"});
 }
+

@@ -30,6 +30,8 @@ typedef enum vg_op_type {
     VG_OP_CHANNEL_RMS_NORM,/* dst [B,C,...] = src0 / ||src0||_C * sqrt(C) * src1 [C]; i0 = silu */
     VG_OP_FILL,            /* dst = f0 */
     VG_OP_BLEND,           /* dst = src0 * src1 + src2 * src3 (overlap blending of tiles) */
+    VG_OP_GROUP_NORM,      /* dst = GroupNorm(src0; i0 groups, f0 eps) * src1? + src2? */
+    VG_OP_INTERP_NEAREST,  /* dst [N,C,T',H',W'] = nearest resize of src0 (torch's index rule) */
     VG_OP_COUNT
 } vg_op_type;
 

@@ -129,6 +129,17 @@ vg_status vg_op_conv3d(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
 vg_status vg_op_channel_rms_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *gamma, bool silu);
 /* Nearest-neighbour 2x upsampling of the last two dims: x [..., H, W] -> y [..., 2H, 2W]. */
 vg_status vg_op_upsample2x(vg_exec *ex, vg_tensor *y, const vg_tensor *x);
+/* Nearest-neighbour resize with torch's index rule (F.interpolate, mode "nearest"):
+ * x [N, C, T, H, W] -> y [N, C, T', H', W'] (any sizes; x and y may be strided views). */
+vg_status vg_op_interp_nearest(vg_exec *ex, vg_tensor *y, const vg_tensor *x);
+
+/* ---- group normalisation ------------------------------------------------ */
+
+/* GroupNorm: x, y contiguous [N, C, ...] (y may be x), statistics per sample and
+ * group of C/groups channels over all trailing positions; w, b [C] (any float
+ * dtype) or NULL. */
+vg_status vg_op_group_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, int groups, const vg_tensor *w,
+                           const vg_tensor *b, float eps);
 
 /* Scratch helper for ops and models: allocates a contiguous f32 tensor in ex->pool. */
 vg_status vg_exec_scratch(vg_exec *ex, vg_tensor *out, int nd, const int64_t *ne, const char *who);

@@ -10,6 +10,8 @@
 
 static const char *const UNIPC_CLASS = "UniPCMultistepScheduler";
 static const char *const EULER_CLASS = "FlowMatchEulerDiscreteScheduler";
+static const char *const COGVIDEOX_DDIM_CLASS = "CogVideoXDDIMScheduler";
+static const char *const COGVIDEOX_DPM_CLASS = "CogVideoXDPMScheduler";
 
 const char *vg_sched_kind_str(vg_sched_kind k) {
     const vg_sched_class *c = vg_sched_class_of(k);
@@ -28,6 +30,12 @@ vg_sched_config vg_sched_default_config(vg_sched_kind kind) {
     c.final_sigma_zero = true;
     c.sigma_schedule = VG_SIGMAS_CURRENT;
     c.disable_corrector = 0;
+    /* CogVideoX-2b scheduler_config.json */
+    c.beta_start = 0.00085;
+    c.beta_end = 0.012;
+    c.snr_shift_scale = 3.0;
+    c.rescale_zero_snr = true;
+    c.set_alpha_to_one = true;
     return c;
 }
 
@@ -136,10 +144,16 @@ static vg_status euler_keys(const json_t *o, const char *where, vg_sched_config 
 
 static int unipc_history(const vg_sched_config *c) { return c->solver_order + 2; }
 static int no_history(const vg_sched_config *c) { return 0; }
+/* x0; DPM also keeps the previous x0 and the step's noise */
+static int vg_sched_cogvideox_history(const vg_sched_config *c) { return c->kind == VG_SCHEDULER_COGVIDEOX_DPM ? 3 : 1; }
 
 static const vg_sched_class k_classes[] = {
     {VG_SCHEDULER_UNIPC, "unipc", UNIPC_CLASS, unipc_keys, vg_sched_unipc_init, vg_sched_unipc_step, unipc_history},
     {VG_SCHEDULER_EULER, "euler", EULER_CLASS, euler_keys, vg_sched_euler_init, vg_sched_euler_step, no_history},
+    {VG_SCHEDULER_COGVIDEOX_DDIM, "cogvideox-ddim", COGVIDEOX_DDIM_CLASS, vg_sched_cogvideox_keys, vg_sched_cogvideox_init,
+     vg_sched_cogvideox_ddim_step, vg_sched_cogvideox_history},
+    {VG_SCHEDULER_COGVIDEOX_DPM, "cogvideox-dpm", COGVIDEOX_DPM_CLASS, vg_sched_cogvideox_keys, vg_sched_cogvideox_init,
+     vg_sched_cogvideox_dpm_step, vg_sched_cogvideox_history},
 };
 
 const vg_sched_class *vg_sched_class_of(vg_sched_kind k) {
@@ -178,8 +192,8 @@ vg_status vg_sched_config_load(const char *path, vg_sched_config *out) {
         const vg_sched_class *k = vg_sched_class_find(cls);
         if (k) st = vg_sched_config_from_json(j, k->kind, path, out);
         else
-            st = vg_err(VG_ERR_UNSUPPORTED, "%s: '_class_name' = \"%s\" is not a supported scheduler (%s, %s)", path,
-                        cls, UNIPC_CLASS, EULER_CLASS);
+            st = vg_err(VG_ERR_UNSUPPORTED, "%s: '_class_name' = \"%s\" is not a supported scheduler (%s, %s, %s, %s)",
+                        path, cls, UNIPC_CLASS, EULER_CLASS, COGVIDEOX_DDIM_CLASS, COGVIDEOX_DPM_CLASS);
     }
     json_decref(j);
     return st;
@@ -202,6 +216,12 @@ static void free_buffers(vg_scheduler *s) {
     free(s->last_sample);
     free(s->tmp);
     s->last_sample = s->tmp = NULL;
+    free(s->x0);
+    free(s->old_x0);
+    free(s->noise);
+    s->x0 = s->old_x0 = s->noise = NULL;
+    s->noise_in = NULL;
+    s->have_x0 = false;
 }
 
 void vg_sched_reset(vg_scheduler *s) {
@@ -211,6 +231,7 @@ void vg_sched_reset(vg_scheduler *s) {
     s->n = 0;
     s->lower_order_nums = 0;
     s->this_order = 0;
+    if (s->rng_seeded) vg_torch_rng_seed(&s->rng, s->seed);
 }
 
 void vg_sched_free(vg_scheduler *s) {
@@ -218,6 +239,7 @@ void vg_sched_free(vg_scheduler *s) {
     free_buffers(s);
     free(s->timesteps);
     free(s->sigmas);
+    free(s->alphas_cumprod);
     free(s);
 }
 
@@ -262,6 +284,26 @@ double vg_sched_sigma(const vg_scheduler *s, int i) {
     return (i < 0 || i > s->n_steps) ? NAN : (double)s->sigmas[i];
 }
 
+double vg_sched_alpha_cumprod(const vg_scheduler *s, int t) {
+    if (!s->alphas_cumprod || t < -1 || t >= s->cfg.num_train_timesteps) return NAN;
+    return t < 0 ? s->final_alpha : s->alphas_cumprod[t];
+}
+
+vg_status vg_sched_set_seed(vg_scheduler *s, uint64_t seed) {
+    if (!s || s->cfg.kind != VG_SCHEDULER_COGVIDEOX_DPM)
+        return vg_err(VG_ERR_INVALID_ARG, "scheduler: only the CogVideoX DPM scheduler draws noise");
+    vg_torch_rng_seed(&s->rng, seed);
+    s->rng_seeded = true;
+    s->seed = seed;
+    return VG_OK;
+}
+
+void vg_sched_set_noise(vg_scheduler *s, const float *noise) {
+    if (s) s->noise_in = noise;
+}
+
+const float *vg_sched_pred_original(const vg_scheduler *s) { return s && s->have_x0 ? s->x0 : NULL; }
+
 vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float *sample, int64_t n) {
     if (!s || !model_output || !sample) return vg_err(VG_ERR_INVALID_ARG, "scheduler step: NULL argument");
     if (i != s->next)
@@ -281,6 +323,19 @@ vg_status vg_sched_step(vg_scheduler *s, int i, const float *model_output, float
             int ok = s->last_sample && s->tmp;
             for (int k = 0; k < s->cfg.solver_order; k++) ok = ok && s->hist[k];
             if (!ok) {
+                free_buffers(s);
+                s->n = 0;
+                return vg_err(VG_ERR_NO_MEMORY, "scheduler: out of host memory for %lld-element history",
+                              (long long)n);
+            }
+        } else if (s->cfg.kind == VG_SCHEDULER_COGVIDEOX_DDIM || s->cfg.kind == VG_SCHEDULER_COGVIDEOX_DPM) {
+            size_t bytes = (size_t)n * sizeof(float);
+            s->x0 = malloc(bytes);
+            if (s->cfg.kind == VG_SCHEDULER_COGVIDEOX_DPM) {
+                s->old_x0 = malloc(bytes);
+                s->noise = malloc(bytes);
+            }
+            if (!s->x0 || (s->cfg.kind == VG_SCHEDULER_COGVIDEOX_DPM && (!s->old_x0 || !s->noise))) {
                 free_buffers(s);
                 s->n = 0;
                 return vg_err(VG_ERR_NO_MEMORY, "scheduler: out of host memory for %lld-element history",

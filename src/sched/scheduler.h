@@ -1,10 +1,12 @@
-/* Diffusion schedulers for flow-matching video models (Wan2.1).
+/* Diffusion schedulers for video models (Wan2.1, CogVideoX).
  *
- * Two schedulers, reproducing Hugging Face diffusers (v0.40.0) arithmetic exactly,
- * including its float32 roundings:
+ * Reproducing Hugging Face diffusers arithmetic exactly, including its float32
+ * roundings:
  *   VG_SCHEDULER_UNIPC  UniPCMultistepScheduler with flow sigmas (flow_prediction,
- *                   predict_x0, bh1/bh2, solver_order 1..3, corrector)
- *   VG_SCHEDULER_EULER  FlowMatchEulerDiscreteScheduler (static shift)
+ *                       predict_x0, bh1/bh2, solver_order 1..3, corrector; v0.40.0)
+ *   VG_SCHEDULER_EULER  FlowMatchEulerDiscreteScheduler (static shift; v0.40.0)
+ *   VG_SCHEDULER_COGVIDEOX_DDIM  CogVideoXDDIMScheduler (v_prediction, eta 0; v0.34.0)
+ *   VG_SCHEDULER_COGVIDEOX_DPM   CogVideoXDPMScheduler (v_prediction, draws noise; v0.34.0)
  * See docs/schedulers.md for the formulas, the supported config keys and what
  * differs between diffusers versions.
  *
@@ -17,7 +19,9 @@
  *       vg_sched_step(s, i, model_output, sample, n);   // sample updated in place
  *   }
  *   vg_sched_free(s);
- * The initial noise needs no scaling (init_noise_sigma = 1 for both). */
+ * The initial noise needs no scaling (init_noise_sigma = 1 for all four). The DPM
+ * scheduler draws noise inside its steps: give it a seed (vg_sched_set_seed, torch's
+ * generator in the reference's order) or the noise of each step (vg_sched_set_noise). */
 #ifndef VG_SCHED_SCHEDULER_H
 #define VG_SCHED_SCHEDULER_H
 
@@ -25,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sched/torch_rng.h"
 #include "vgen.h"
 
 #define VG_SCHED_MAX_ORDER 3
@@ -49,6 +54,12 @@ typedef struct vg_sched_config {
     bool final_sigma_zero;      /* final_sigmas_type "zero" (true) or "sigma_min" */
     vg_sigma_schedule sigma_schedule;
     uint64_t disable_corrector; /* bit k: no corrector applied at step k+1 (diffusers' list) */
+    /* CogVideoX DDIM / DPM only (scaled_linear betas, v_prediction, trailing spacing) */
+    double beta_start;          /* 0.00085 */
+    double beta_end;            /* 0.012 */
+    double snr_shift_scale;     /* 3.0 (CogVideoX-2b), 1.0 (5b) */
+    bool rescale_zero_snr;      /* rescale_betas_zero_snr */
+    bool set_alpha_to_one;      /* final alpha 1 (true) or alphas_cumprod[0] */
 } vg_sched_config;
 
 /* Wan2.1 defaults. UniPC: the scheduler_config.json shipped with
@@ -59,7 +70,8 @@ typedef struct vg_sched_config {
 vg_sched_config vg_sched_default_config(vg_sched_kind kind);
 
 /* Reads a diffusers scheduler_config.json. `_class_name` selects the kind
- * (UniPCMultistepScheduler / FlowMatchEulerDiscreteScheduler); absent keys take
+ * (UniPCMultistepScheduler / FlowMatchEulerDiscreteScheduler / CogVideoXDDIMScheduler /
+ * CogVideoXDPMScheduler); absent keys take
  * diffusers' constructor defaults, so e.g. a UniPC file without prediction_type
  * is epsilon prediction and rejected. Errors name the file and the key. */
 vg_status vg_sched_config_load(const char *path, vg_sched_config *out);
@@ -75,16 +87,31 @@ typedef struct vg_scheduler vg_scheduler;
  * owned scheduler (vg_sched_free). */
 vg_status vg_sched_new(const vg_sched_config *c, int num_steps, vg_scheduler **out);
 void vg_sched_free(vg_scheduler *s);   /* accepts NULL */
-/* Forgets the multistep history: the next step is step 0 again. */
+/* Forgets the multistep history: the next step is step 0 again (a seeded DPM
+ * scheduler restarts its generator from the seed). */
 void vg_sched_reset(vg_scheduler *s);
 
 int vg_sched_num_steps(const vg_scheduler *s);
 vg_sched_kind vg_sched_get_kind(const vg_scheduler *s);
-/* The timestep passed to the transformer at step i (0..num_steps-1): UniPC uses
- * int64 values, Euler float32 values; both returned exactly. NAN if i is out of range. */
+/* The timestep passed to the transformer at step i (0..num_steps-1): UniPC and
+ * CogVideoX use int64 values, Euler float32 values; all returned exactly. NAN if i
+ * is out of range. */
 double vg_sched_timestep(const vg_scheduler *s, int i);
-/* sigma_i (float32 value) for i in 0..num_steps; the last one is the final sigma. */
+/* sigma_i (float32 value) for i in 0..num_steps; the last one is the final sigma.
+ * NAN for the CogVideoX schedulers (they have no sigma schedule). */
 double vg_sched_sigma(const vg_scheduler *s, int i);
+/* CogVideoX schedulers: alphas_cumprod[t] (float64) for t in 0..num_train_timesteps-1,
+ * and the final alpha (t = -1); NAN otherwise or for other kinds. */
+double vg_sched_alpha_cumprod(const vg_scheduler *s, int t);
+/* DPM: seeds the scheduler's own generator like torch.Generator().manual_seed(seed);
+ * each step then draws its noise from it as the reference does. */
+vg_status vg_sched_set_seed(vg_scheduler *s, uint64_t seed);
+/* DPM: the noise for the next step only ([n] floats, borrowed until that step
+ * returns): the draw that enters the returned sample. Overrides the generator. */
+void vg_sched_set_noise(vg_scheduler *s, const float *noise);
+/* CogVideoX: the predicted original sample x0 of the last step ([n] floats, owned by
+ * the scheduler, valid until the next step), or NULL before the first step. */
+const float *vg_sched_pred_original(const vg_scheduler *s);
 
 /* One step: sample <- step(model_output, t_i, sample), n floats, in place.
  * Steps must be called in order i = 0, 1, ..., num_steps-1 with the same n;
@@ -126,6 +153,17 @@ struct vg_scheduler {
     float *tmp;                        /* [n] */
     int lower_order_nums;
     int this_order;
+    /* CogVideoX */
+    double *alphas_cumprod;            /* [num_train_timesteps], float64 as in the reference */
+    double final_alpha;                /* alpha used when the previous timestep is < 0 */
+    float *x0;                         /* [n] predicted original sample of the last step */
+    float *old_x0;                     /* [n] DPM: the step before's x0 */
+    float *noise;                      /* [n] DPM: the noise draw */
+    const float *noise_in;             /* DPM: caller's noise for the next step, or NULL */
+    bool have_x0;
+    bool rng_seeded;
+    uint64_t seed;                     /* DPM: the generator's seed (vg_sched_reset re-seeds) */
+    vg_torch_rng rng;
 };
 
 vg_status vg_sched_unipc_init(vg_scheduler *s);
@@ -134,6 +172,11 @@ const char *vg_sched_unipc_unsupported(const vg_sched_config *c);
 vg_status vg_sched_unipc_step(vg_scheduler *s, int i, const float *model_output, float *sample);
 vg_status vg_sched_euler_init(vg_scheduler *s);
 vg_status vg_sched_euler_step(vg_scheduler *s, int i, const float *model_output, float *sample);
+/* CogVideoX (cogvideox.c): config keys of both classes, schedule, steps. */
+vg_status vg_sched_cogvideox_keys(const json_t *o, const char *where, vg_sched_config *c);
+vg_status vg_sched_cogvideox_init(vg_scheduler *s);
+vg_status vg_sched_cogvideox_ddim_step(vg_scheduler *s, int i, const float *model_output, float *sample);
+vg_status vg_sched_cogvideox_dpm_step(vg_scheduler *s, int i, const float *model_output, float *sample);
 /* numpy.linspace(start, stop, num)[i] with numpy's arithmetic. */
 double vg_sched_linspace(double start, double stop, int num, int i);
 

@@ -3,12 +3,14 @@
  * message or a config that passes validation; an accepted config's sizes must be
  * small enough to plan with, and planning memory from them must not overflow into
  * nonsense (the planner's numbers stay finite and monotonic in the frame count).
- * Seeds: tests/fuzz/corpus/configs/ (the demo model's and Wan2.1-14B's configs). */
+ * Seeds: tests/fuzz/corpus/configs/ (the demo model's, Wan2.1-14B's and CogVideoX's configs). */
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "models/cogvideox_dit.h"
+#include "models/cogvideox_vae.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
@@ -40,14 +42,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vg_wan_vae_cfg vc;
     s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
     one_line(s);
-    vg_sched_config sc;
-    s = vg_sched_config_from_json(j, VG_SCHEDULER_UNIPC, "fuzz", &sc);
+    vg_cogvideox_dit_config cd;
+    s = vg_cogvideox_dit_config_from_json(j, "fuzz", &cd);
     one_line(s);
-    if (s == VG_OK) {
-        vg_scheduler *sch = NULL;
-        s = vg_sched_new(&sc, 3, &sch);
+    if (s == VG_OK && vg_cogvideox_dit_param_bytes(&cd, VG_BF16) == 0) __builtin_trap();
+    vg_cogvideox_vae_config cv;
+    s = vg_cogvideox_vae_config_from_json(j, "fuzz", &cv);
+    one_line(s);
+    if (s == VG_OK && (vg_cogvideox_vae_decoded_frames(&cv, 13) < 13 || vg_cogvideox_vae_encoded_frames(&cv, 49) < 1))
+        __builtin_trap();
+    const vg_sched_kind kinds[] = {VG_SCHEDULER_UNIPC, VG_SCHEDULER_COGVIDEOX_DDIM};
+    for (int k = 0; k < 2; k++) {
+        vg_sched_config sc;
+        s = vg_sched_config_from_json(j, kinds[k], "fuzz", &sc);
         one_line(s);
-        vg_sched_free(sch);
+        if (s == VG_OK) {
+            vg_scheduler *sch = NULL;
+            s = vg_sched_new(&sc, 3, &sch);
+            one_line(s);
+            vg_sched_free(sch);
+        }
     }
     json_decref(j);
     return 0;

@@ -31,6 +31,8 @@ vg_status vg_cpu_elementwise(const vg_cpu_run *r, const vg_op *op);
 vg_status vg_cpu_copy(const vg_cpu_run *r, const vg_op *op);
 vg_status vg_cpu_get_rows(const vg_cpu_run *r, const vg_op *op);
 vg_status vg_cpu_fill(const vg_cpu_run *r, const vg_op *op);
+vg_status vg_cpu_group_norm(const vg_cpu_run *r, const vg_op *op);
+vg_status vg_cpu_interp_nearest(const vg_cpu_run *r, const vg_op *op);
 
 /* Slices scratch in order: returns the next `bytes` (rounded to 64) from *cursor. */
 static inline void *vg_cpu_carve(uint8_t **cursor, uint64_t bytes) {

@@ -48,6 +48,8 @@ vg_status vg_cpu_compute(const vg_cpu_run *r, const vg_op *op) {
     case VG_OP_GET_ROWS: return vg_cpu_get_rows(r, op);
     case VG_OP_CHANNEL_RMS_NORM: return vg_cpu_channel_rms_norm(r, op);
     case VG_OP_FILL: return vg_cpu_fill(r, op);
+    case VG_OP_GROUP_NORM: return vg_cpu_group_norm(r, op);
+    case VG_OP_INTERP_NEAREST: return vg_cpu_interp_nearest(r, op);
     case VG_OP_COUNT: break;
     }
     return vg_err(VG_ERR_INTERNAL, "cpu: op %d is not implemented", (int)op->type);

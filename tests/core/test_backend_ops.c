@@ -1,0 +1,464 @@
+/* Every op on every backend this build has, from one table of {op, shapes,
+ * tolerance} (like ggml's test-backend-ops): inputs are uploaded through the backend,
+ * the output sits between guard floats in device memory, and everything is read back
+ * through the backend, then compared with a float64 reference written here; NaN/Inf
+ * fail. On the strict simulated device any host touch of device memory crashes.
+ * The measuring backend must take exactly the scratch the real backend took.
+ *
+ * usage: test_backend_ops [filter]   (runs the cases whose name contains filter) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "ops/ops.h"
+#include "vg_test.h"
+
+#define GUARD 16
+#define GUARD_VAL 1234.5f
+#define MAXIN 5
+
+typedef struct op_case op_case;
+/* runs the op; in[] are device tensors shaped as the case says, y the output view */
+typedef vg_status (*run_fn)(vg_exec *ex, vg_tensor *y, vg_tensor *in, const op_case *c);
+/* float64 reference: in[] host values (after any dtype rounding), out[] */
+typedef void (*ref_fn)(const double *const *in, const op_case *c, double *out);
+
+struct op_case {
+    const char *name;
+    int n_in;
+    int nd[MAXIN];
+    int64_t ne[MAXIN][6];
+    vg_dtype type[MAXIN];      /* VG_F32 (default 0), VG_BF16, VG_F16 or VG_I32 (ids) */
+    int nd_out;
+    int64_t ne_out[6];
+    double tol;                /* max |got - ref| / (1 + |ref|) */
+    run_fn run;
+    ref_fn ref;
+    int ip[4];                 /* op parameters */
+    float fp[2];
+};
+
+static unsigned long long seed = 2024;
+
+static int64_t numel(int nd, const int64_t *ne) {
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++) n *= ne[i];
+    return n;
+}
+
+/* ---- references ------------------------------------------------------------- */
+
+#define IN(k) in[k]
+static void r_linear(const double *const *in, const op_case *c, double *o) {
+    int64_t M = c->ne[0][0], K = c->ne[0][1], N = c->ne[1][0];
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double s = in[2][n];
+            for (int64_t k = 0; k < K; k++) s += in[0][m * K + k] * in[1][n * K + k];
+            o[m * N + n] = s;
+        }
+}
+static void r_norm(const double *const *in, const op_case *c, double *o, bool layer) {
+    int64_t C = c->ne[0][c->nd[0] - 1], R = numel(c->nd[0], c->ne[0]) / C;
+    double eps = c->fp[0];
+    for (int64_t r = 0; r < R; r++) {
+        const double *x = in[0] + r * C;
+        double mean = 0, var = 0;
+        if (layer) {
+            for (int64_t j = 0; j < C; j++) mean += x[j];
+            mean /= C;
+        }
+        for (int64_t j = 0; j < C; j++) var += (x[j] - mean) * (x[j] - mean);
+        var /= C;
+        for (int64_t j = 0; j < C; j++) o[r * C + j] = (x[j] - mean) / sqrt(var + eps) * in[1][j] + (layer ? in[2][j] : 0);
+    }
+}
+static void r_layer_norm(const double *const *in, const op_case *c, double *o) { r_norm(in, c, o, true); }
+static void r_rms_norm(const double *const *in, const op_case *c, double *o) { r_norm(in, c, o, false); }
+static void r_rope(const double *const *in, const op_case *c, double *o) {
+    int64_t B = c->ne[0][0], S = c->ne[0][1], H = c->ne[0][2], D = c->ne[0][3];
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t s = 0; s < S; s++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t j = 0; j < D / 2; j++) {
+                    int64_t i0 = ((b * S + s) * H + h) * D + 2 * j;
+                    double x0 = in[0][i0], x1 = in[0][i0 + 1], cs = in[1][s * D / 2 + j], sn = in[2][s * D / 2 + j];
+                    o[i0] = x0 * cs - x1 * sn;
+                    o[i0 + 1] = x0 * sn + x1 * cs;
+                }
+}
+static void r_attention(const double *const *in, const op_case *c, double *o) {
+    int64_t B = c->ne[0][0], Sq = c->ne[0][1], H = c->ne[0][2], D = c->ne[0][3], Sk = c->ne[1][1], Dv = c->ne[2][3];
+    double *sc = malloc(sizeof(double) * Sk);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < Sq; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < Sk; j++) {
+                    double s = 0;
+                    for (int64_t d = 0; d < D; d++) s += in[0][((b * Sq + i) * H + h) * D + d] * in[1][((b * Sk + j) * H + h) * D + d];
+                    sc[j] = s * c->fp[0] + in[3][i * Sk + j];   /* mask [1, 1, Sq, Sk] */
+                    if (sc[j] > mx) mx = sc[j];
+                }
+                for (int64_t j = 0; j < Sk; j++) sum += (sc[j] = exp(sc[j] - mx));
+                for (int64_t d = 0; d < Dv; d++) {
+                    double a = 0;
+                    for (int64_t j = 0; j < Sk; j++) a += sc[j] * in[2][((b * Sk + j) * H + h) * Dv + d];
+                    o[((b * Sq + i) * H + h) * Dv + d] = a / sum;
+                }
+            }
+    free(sc);
+}
+static double gelu_tanh(double x) { return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+static void r_unary(const double *const *in, const op_case *c, double *o) {
+    int64_t n = numel(c->nd_out, c->ne_out);
+    for (int64_t i = 0; i < n; i++) {
+        double x = in[0][i];
+        switch (c->ip[0]) {
+        case 0: o[i] = gelu_tanh(x); break;
+        case 1: o[i] = 0.5 * x * (1 + erf(x / sqrt(2.0))); break;
+        case 2: o[i] = x / (1 + exp(-x)); break;
+        case 3: o[i] = x * c->fp[0] + c->fp[1]; break;
+        default: o[i] = x < c->fp[0] ? c->fp[0] : x > c->fp[1] ? c->fp[1] : x; break;
+        }
+    }
+}
+/* index of output element i in an input of shape ne (right-aligned numpy broadcast) */
+static int64_t bidx(int64_t i, const op_case *c, int k) {
+    int64_t idx = 0, st = 1;
+    for (int d = c->nd_out - 1, e = c->nd[k] - 1; d >= 0; d--, e--) {
+        int64_t coord = i % c->ne_out[d];
+        i /= c->ne_out[d];
+        if (e >= 0) {
+            if (c->ne[k][e] != 1) idx += coord * st;
+            st *= c->ne[k][e];
+        }
+    }
+    return idx;
+}
+static void r_binary(const double *const *in, const op_case *c, double *o) {
+    int64_t n = numel(c->nd_out, c->ne_out);
+    for (int64_t i = 0; i < n; i++) {
+        double a = in[0][bidx(i, c, 0)], b = c->n_in > 1 ? in[1][bidx(i, c, 1)] : 0;
+        double d = c->n_in > 2 ? in[2][bidx(i, c, 2)] : 0, e = c->n_in > 3 ? in[3][bidx(i, c, 3)] : 0;
+        switch (c->ip[0]) {
+        case 0: o[i] = a + b; break;
+        case 1: o[i] = a - b; break;
+        case 2: o[i] = a * b; break;
+        case 3: o[i] = a * (1 + d) + b; break;   /* modulate(x, shift, scale) */
+        case 4: o[i] = a + b * d; break;         /* add_gated */
+        default: o[i] = a * b + d * e; break;    /* blend */
+        }
+    }
+}
+static void r_transpose(const double *const *in, const op_case *c, double *o) {
+    int64_t R = c->ne[0][0], C = c->ne[0][1];
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t j = 0; j < C; j++) o[j * R + r] = in[0][r * C + j];
+}
+static void r_conv(const double *const *in, const op_case *c, double *o) {
+    /* 5-D: x [N, C, T, H, W], w [O, C, kt, kh, kw]; 4-D cases are T = kt = 1 */
+    bool d3 = c->nd[0] == 5;
+    int64_t N = c->ne[0][0], C = c->ne[0][1], T = d3 ? c->ne[0][2] : 1, H = c->ne[0][d3 ? 3 : 2], W = c->ne[0][d3 ? 4 : 3];
+    int64_t O = c->ne[1][0], kt = d3 ? c->ne[1][2] : 1, kh = c->ne[1][d3 ? 3 : 2], kw = c->ne[1][d3 ? 4 : 3];
+    int st = c->ip[0], sh = c->ip[1], sw = c->ip[1], ph = c->ip[2], pw = c->ip[2];
+    int64_t To = (T - kt) / st + 1, Ho = (H + 2 * ph - kh) / sh + 1, Wo = (W + 2 * pw - kw) / sw + 1;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t oc = 0; oc < O; oc++)
+            for (int64_t t = 0; t < To; t++)
+                for (int64_t y = 0; y < Ho; y++)
+                    for (int64_t x = 0; x < Wo; x++) {
+                        double s = in[2][oc];
+                        for (int64_t ci = 0; ci < C; ci++)
+                            for (int64_t a = 0; a < kt; a++)
+                                for (int64_t b = 0; b < kh; b++)
+                                    for (int64_t d = 0; d < kw; d++) {
+                                        int64_t yi = y * sh - ph + b, xi = x * sw - pw + d, ti = t * st + a;
+                                        if (yi < 0 || yi >= H || xi < 0 || xi >= W) continue;
+                                        s += in[0][(((n * C + ci) * T + ti) * H + yi) * W + xi] *
+                                             in[1][(((oc * C + ci) * kt + a) * kh + b) * kw + d];
+                                    }
+                        o[(((n * O + oc) * To + t) * Ho + y) * Wo + x] = s;
+                    }
+}
+static void r_upsample(const double *const *in, const op_case *c, double *o) {
+    int64_t H = c->ne[0][c->nd[0] - 2], W = c->ne[0][c->nd[0] - 1], L = numel(c->nd[0], c->ne[0]) / (H * W);
+    for (int64_t l = 0; l < L; l++)
+        for (int64_t y = 0; y < 2 * H; y++)
+            for (int64_t x = 0; x < 2 * W; x++) o[(l * 2 * H + y) * 2 * W + x] = in[0][(l * H + y / 2) * W + x / 2];
+}
+static void r_get_rows(const double *const *in, const op_case *c, double *o) {
+    int64_t N = c->ne[1][0], D = c->ne[0][1];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t j = 0; j < D; j++) o[n * D + j] = in[0][(int64_t)in[1][n] * D + j];
+}
+static void r_channel_rms(const double *const *in, const op_case *c, double *o) {
+    int64_t B = c->ne[0][0], C = c->ne[0][1], P = numel(c->nd[0], c->ne[0]) / (B * C);
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t p = 0; p < P; p++) {
+            double ss = 0;
+            for (int64_t ch = 0; ch < C; ch++) ss += in[0][(b * C + ch) * P + p] * in[0][(b * C + ch) * P + p];
+            double nrm = fmax(sqrt(ss), 1e-12);
+            for (int64_t ch = 0; ch < C; ch++) {
+                double v = in[0][(b * C + ch) * P + p] / nrm * sqrt((double)C) * in[1][ch];
+                o[(b * C + ch) * P + p] = c->ip[0] ? v / (1 + exp(-v)) : v;
+            }
+        }
+}
+static void r_fill(const double *const *in, const op_case *c, double *o) {
+    for (int64_t i = 0; i < numel(c->nd_out, c->ne_out); i++) o[i] = c->fp[0];
+}
+static void r_group_norm(const double *const *in, const op_case *c, double *o) {
+    int64_t N = c->ne[0][0], C = c->ne[0][1], P = numel(c->nd[0], c->ne[0]) / (N * C), G = c->ip[0], cg = C / G;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t g = 0; g < G; g++) {
+            const double *x = in[0] + (n * C + g * cg) * P;
+            double mean = 0, var = 0;
+            for (int64_t i = 0; i < cg * P; i++) mean += x[i];
+            mean /= cg * P;
+            for (int64_t i = 0; i < cg * P; i++) var += (x[i] - mean) * (x[i] - mean);
+            var /= cg * P;
+            for (int64_t ch = 0; ch < cg; ch++)
+                for (int64_t p = 0; p < P; p++)
+                    o[(n * C + g * cg + ch) * P + p] =
+                        (x[ch * P + p] - mean) / sqrt(var + c->fp[0]) * in[1][g * cg + ch] + in[2][g * cg + ch];
+        }
+}
+static int64_t near(int64_t o, int64_t in, int64_t out) {
+    if (out == in) return o;
+    if (out == 2 * in) return o / 2;
+    int64_t i = (int64_t)floorf((float)o * ((float)in / (float)out));
+    return i < in - 1 ? i : in - 1;
+}
+static void r_interp(const double *const *in, const op_case *c, double *o) {
+    const int64_t *x = c->ne[0], *y = c->ne_out;
+    for (int64_t nc = 0; nc < y[0] * y[1]; nc++)
+        for (int64_t t = 0; t < y[2]; t++)
+            for (int64_t h = 0; h < y[3]; h++)
+                for (int64_t w = 0; w < y[4]; w++)
+                    o[((nc * y[2] + t) * y[3] + h) * y[4] + w] =
+                        in[0][((nc * x[2] + near(t, x[2], y[2])) * x[3] + near(h, x[3], y[3])) * x[4] + near(w, x[4], y[4])];
+}
+
+/* ---- runs (device tensors in, output view) ---------------------------------- */
+
+static vg_status x_linear(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_linear(e, y, &in[0], &in[1], &in[2]); }
+static vg_status x_layer_norm(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_layer_norm(e, y, &in[0], &in[1], &in[2], c->fp[0]); }
+static vg_status x_rms_norm(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_rms_norm(e, y, &in[0], &in[1], c->fp[0]); }
+static vg_status x_rope(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_rope(e, y, &in[0], &in[1], &in[2]); }
+static vg_status x_attention(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    return vg_op_attention(e, y, &in[0], &in[1], &in[2], &in[3], c->fp[0]);
+}
+static vg_status x_unary(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    switch (c->ip[0]) {
+    case 0: return vg_op_gelu_tanh(e, y, &in[0]);
+    case 1: return vg_op_gelu(e, y, &in[0]);
+    case 2: return vg_op_silu(e, y, &in[0]);
+    case 3: return vg_op_affine(e, y, &in[0], c->fp[0], c->fp[1]);
+    default: return vg_op_clamp(e, y, &in[0], c->fp[0], c->fp[1]);
+    }
+}
+static vg_status x_binary(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    switch (c->ip[0]) {
+    case 0: return vg_op_add(e, y, &in[0], &in[1]);
+    case 1: return vg_op_sub(e, y, &in[0], &in[1]);
+    case 2: return vg_op_mul(e, y, &in[0], &in[1]);
+    case 3: return vg_op_modulate(e, y, &in[0], &in[1], &in[2]);
+    case 4: return vg_op_add_gated(e, y, &in[0], &in[1], &in[2]);
+    default: return vg_op_blend(e, y, &in[0], &in[1], &in[2], &in[3]);
+    }
+}
+static vg_status x_transpose(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    vg_tensor t = vg_view_transpose(&in[0], 0, 1);
+    return vg_op_copy(e, y, &t);
+}
+static vg_status x_conv(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    if (c->nd[0] == 5) return vg_op_conv3d(e, y, &in[0], &in[1], &in[2], c->ip[0], c->ip[1], c->ip[1], c->ip[2], c->ip[2]);
+    return vg_op_conv2d(e, y, &in[0], &in[1], &in[2], c->ip[1], c->ip[1], c->ip[2], c->ip[2]);
+}
+static vg_status x_upsample(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_upsample2x(e, y, &in[0]); }
+static vg_status x_get_rows(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_get_rows(e, y, &in[0], &in[1]); }
+static vg_status x_channel_rms(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    return vg_op_channel_rms_norm(e, y, &in[0], &in[1], c->ip[0]);
+}
+static vg_status x_fill(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_fill(e, y, c->fp[0]); }
+static vg_status x_group_norm(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    return vg_op_group_norm(e, y, &in[0], c->ip[0], &in[1], &in[2], c->fp[0]);
+}
+static vg_status x_interp(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_interp_nearest(e, y, &in[0]); }
+
+/* ---- the table ---------------------------------------------------------------- */
+
+/* unnamed parameters default to zero */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#define S(...) {__VA_ARGS__}
+static const op_case k_cases[] = {
+    {"linear_f32", 3, {2, 2, 1}, {S(37, 70), S(29, 70), S(29)}, {0}, 2, S(37, 29), 1e-5, x_linear, r_linear},
+    {"linear_bf16", 3, {2, 2, 1}, {S(9, 300), S(65, 300), S(65)}, {0, VG_BF16, VG_BF16}, 2, S(9, 65), 1e-5, x_linear, r_linear},
+    {"linear_f16", 3, {2, 2, 1}, {S(5, 33), S(17, 33), S(17)}, {0, VG_F16, 0}, 2, S(5, 17), 1e-5, x_linear, r_linear},
+    {"layer_norm", 3, {3, 1, 1}, {S(2, 5, 48), S(48), S(48)}, {0}, 3, S(2, 5, 48), 1e-5, x_layer_norm, r_layer_norm, .fp = {1e-6f}},
+    {"rms_norm_bf16w", 2, {2, 1}, {S(7, 64), S(64)}, {0, VG_BF16}, 2, S(7, 64), 1e-5, x_rms_norm, r_rms_norm, .fp = {1e-6f}},
+    {"rope", 3, {4, 2, 2}, {S(2, 6, 3, 8), S(6, 4), S(6, 4)}, {0}, 4, S(2, 6, 3, 8), 1e-5, x_rope, r_rope},
+    {"attention_masked", 4, {4, 4, 4, 4}, {S(2, 70, 3, 16), S(2, 300, 3, 16), S(2, 300, 3, 8), S(1, 1, 70, 300)}, {0}, 4,
+     S(2, 70, 3, 8), 1e-5, x_attention, r_attention, .fp = {0.25f}},
+    {"gelu_tanh", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {0}},
+    {"gelu", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {1}},
+    {"silu", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {2}},
+    {"affine", 1, {1}, {S(100)}, {0}, 1, S(100), 1e-6, x_unary, r_unary, .ip = {3}, .fp = {-1.5f, 0.25f}},
+    {"clamp", 1, {1}, {S(100)}, {0}, 1, S(100), 0, x_unary, r_unary, .ip = {4}, .fp = {-0.3f, 0.4f}},
+    {"add_broadcast", 2, {3, 2}, {S(2, 3, 4), S(3, 1)}, {0}, 3, S(2, 3, 4), 1e-6, x_binary, r_binary, .ip = {0}},
+    {"sub", 2, {2, 1}, {S(5, 6), S(6)}, {0}, 2, S(5, 6), 1e-6, x_binary, r_binary, .ip = {1}},
+    {"mul", 2, {2, 2}, {S(5, 6), S(5, 6)}, {0}, 2, S(5, 6), 1e-6, x_binary, r_binary, .ip = {2}},
+    {"modulate", 3, {3, 3, 3}, {S(2, 5, 8), S(2, 1, 8), S(2, 1, 8)}, {0}, 3, S(2, 5, 8), 1e-6, x_binary, r_binary, .ip = {3}},
+    {"add_gated", 3, {3, 3, 3}, {S(2, 5, 8), S(2, 5, 8), S(2, 1, 8)}, {0}, 3, S(2, 5, 8), 1e-6, x_binary, r_binary, .ip = {4}},
+    {"blend", 4, {3, 2, 3, 2}, {S(2, 3, 4), S(3, 1), S(2, 3, 4), S(3, 1)}, {0}, 3, S(2, 3, 4), 1e-6, x_binary, r_binary, .ip = {5}},
+    {"copy_transposed", 1, {2}, {S(7, 5)}, {0}, 2, S(5, 7), 0, x_transpose, r_transpose},
+    {"conv3d", 3, {5, 5, 1}, {S(1, 3, 4, 6, 5), S(4, 3, 3, 3, 3), S(4)}, {0}, 5, S(1, 4, 2, 6, 5), 1e-5, x_conv, r_conv,
+     .ip = {1, 1, 1}},
+    {"conv2d_stride2_bf16", 3, {4, 4, 1}, {S(2, 3, 7, 6), S(5, 3, 3, 3), S(5)}, {0, VG_BF16}, 4, S(2, 5, 4, 3), 1e-5, x_conv,
+     r_conv, .ip = {1, 2, 1}},
+    {"upsample2x", 1, {4}, {S(2, 3, 4, 5)}, {0}, 4, S(2, 3, 8, 10), 0, x_upsample, r_upsample},
+    {"get_rows", 2, {2, 1}, {S(10, 7), S(5)}, {0, VG_I32}, 2, S(5, 7), 0, x_get_rows, r_get_rows},
+    {"channel_rms_norm_silu", 2, {5, 1}, {S(1, 6, 2, 3, 4), S(6)}, {0}, 5, S(1, 6, 2, 3, 4), 1e-5, x_channel_rms, r_channel_rms,
+     .ip = {1}},
+    {"fill", 0, {0}, {{0}}, {0}, 2, S(3, 5), 0, x_fill, r_fill, .fp = {0.25f}},
+    {"group_norm", 3, {4, 1, 1}, {S(2, 6, 3, 4), S(6), S(6)}, {0}, 4, S(2, 6, 3, 4), 1e-5, x_group_norm, r_group_norm,
+     .ip = {3}, .fp = {1e-6f}},
+    {"interp_nearest", 1, {5}, {S(1, 2, 2, 3, 4)}, {0}, 5, S(1, 2, 3, 5, 7), 0, x_interp, r_interp},
+};
+
+/* ---- the runner ----------------------------------------------------------------- */
+
+typedef struct result { bool ok; uint64_t scratch_peak; } result;
+
+static result run_case(vg_backend *be, const op_case *c, const char *dev) {
+    result res = {false, 0};
+    vg_tensor in[MAXIN] = {{0}}, out = {0};
+    double *hin[MAXIN] = {0}, *ref = NULL;
+    float *back = NULL;
+    int64_t n_out = numel(c->nd_out, c->ne_out);
+    vg_exec ex = {.pool = be->pool, .be = be};
+    bool ok = true;
+    /* inputs: random, rounded to their dtype; the reference sees the rounded values */
+    for (int k = 0; k < c->n_in && ok; k++) {
+        int64_t n = numel(c->nd[k], c->ne[k]);
+        vg_dtype t = c->type[k] ? c->type[k] : VG_F32;
+        hin[k] = malloc(sizeof(double) * (n ? n : 1));
+        void *raw = malloc((size_t)(n ? n : 1) * 4);
+        for (int64_t i = 0; i < n; i++) {
+            float f = vg_t_rand(&seed, -1, 1);
+            if (t == VG_I32) {
+                int32_t id = (int32_t)(vg_t_rand(&seed, 0, 1) * (float)c->ne[0][0]) % (int32_t)c->ne[0][0];
+                ((int32_t *)raw)[i] = id;
+                hin[k][i] = id;
+            } else if (t == VG_F32) {
+                ((float *)raw)[i] = f;
+                hin[k][i] = f;
+            } else {
+                vg_type(t)->from_f32(&f, (uint8_t *)raw + i * vg_type(t)->elem_size, 1);
+                float g;
+                vg_type(t)->to_f32((uint8_t *)raw + i * vg_type(t)->elem_size, &g, 1);
+                hin[k][i] = g;
+            }
+        }
+        ok = vg_tensor_alloc(&in[k], be->pool, t, c->nd[k], c->ne[k], "test.input") == VG_OK &&
+             vg_tensor_set(&in[k], raw) == VG_OK;
+        free(raw);
+    }
+    /* the output between guards, all in device memory */
+    back = malloc(sizeof(float) * (n_out + 2 * GUARD));
+    for (int64_t i = 0; i < n_out + 2 * GUARD; i++) back[i] = GUARD_VAL;
+    ok = ok && vg_tensor_alloc(&out, be->pool, VG_F32, VG_SHAPE(n_out + 2 * GUARD), "test.output") == VG_OK &&
+         vg_tensor_set(&out, back) == VG_OK;
+    vg_tensor y = vg_tensor_wrap(VG_F32, c->nd_out, c->ne_out, (float *)out.data + GUARD);
+    if (ok) {
+        uint64_t before = vg_pool_get_stats(be->pool).current;
+        vg_pool_reset_peak(be->pool);
+        vg_status s = c->run(&ex, &y, in, c);
+        res.scratch_peak = vg_pool_get_stats(be->pool).peak - before;
+        if (s != VG_OK) fprintf(stderr, "  %s on %s: %s\n", c->name, dev, vg_err_msg());
+        ok = s == VG_OK && vg_tensor_get(&out, back) == VG_OK;
+    }
+    if (ok) {
+        ref = malloc(sizeof(double) * n_out);
+        c->ref((const double *const *)hin, c, ref);
+        double err = 0;
+        bool finite = true, guards = true;
+        for (int64_t i = 0; i < GUARD; i++) guards &= back[i] == GUARD_VAL && back[GUARD + n_out + i] == GUARD_VAL;
+        for (int64_t i = 0; i < n_out; i++) {
+            double g = back[GUARD + i];
+            finite &= isfinite(g) != 0;
+            double d = fabs(g - ref[i]) / (1 + fabs(ref[i]));
+            if (!(d <= err)) err = d;
+        }
+        ok = guards && finite && err <= c->tol;
+        if (!ok) fprintf(stderr, "  %s on %s: guards %s, finite %s, error %.3g (tolerance %.3g)\n", c->name, dev,
+                         guards ? "ok" : "OVERWRITTEN", finite ? "yes" : "NO", err, c->tol);
+    }
+    for (int k = 0; k < c->n_in; k++) {
+        vg_tensor_release(&in[k]);
+        free(hin[k]);
+    }
+    vg_tensor_release(&out);
+    free(back);
+    free(ref);
+    res.ok = ok;
+    return res;
+}
+
+static const char *g_filter;
+
+VG_TEST(test_every_op_on_every_backend) {
+    const char *devices[] = {"cpu", "sim:64MiB"};
+    for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+        const op_case *c = &k_cases[i];
+        if (g_filter && !strstr(c->name, g_filter)) continue;
+        uint64_t scratch[2] = {0};
+        for (int d = 0; d < 2; d++) {
+            vg_backend *be = NULL;
+            VG_CHECK_OK(vg_backend_from_spec(devices[d], &be));
+            if (!be) continue;
+            vg_backend_set_threads(be, 2);
+            result r = run_case(be, c, devices[d]);
+            VG_CHECKF(r.ok, "%s on %s", c->name, devices[d]);
+            VG_CHECKF(vg_pool_get_stats(be->pool).current == 0, "%s on %s left memory allocated", c->name, devices[d]);
+            scratch[d] = r.scratch_peak;
+            vg_backend_free(be);
+        }
+        /* the same kernels: the same working memory on both, and the measuring
+         * backend standing for the CPU predicts it exactly */
+        VG_CHECKF(scratch[0] == scratch[1], "%s: scratch %llu on cpu, %llu on sim", c->name,
+                  (unsigned long long)scratch[0], (unsigned long long)scratch[1]);
+        vg_backend *cpu = NULL, *m = NULL;
+        VG_CHECK_OK(vg_backend_from_spec("cpu", &cpu));
+        if (!cpu) continue;
+        vg_backend_set_threads(cpu, 2);
+        VG_CHECK_OK(vg_backend_new_measure(cpu, VG_POOL_UNLIMITED, &m));
+        if (m) {
+            vg_tensor in[MAXIN] = {{0}}, y;
+            for (int k = 0; k < c->n_in; k++)
+                VG_CHECK_OK(vg_tensor_alloc(&in[k], m->pool, c->type[k] ? c->type[k] : VG_F32, c->nd[k], c->ne[k], "in"));
+            VG_CHECK_OK(vg_tensor_alloc(&y, m->pool, VG_F32, c->nd_out, c->ne_out, "out"));
+            uint64_t before = vg_pool_get_stats(m->pool).current;
+            vg_pool_reset_peak(m->pool);
+            vg_exec ex = {.pool = m->pool, .be = m};
+            VG_CHECK_OK(c->run(&ex, &y, in, c));
+            uint64_t pred = vg_pool_get_stats(m->pool).peak - before;
+            VG_CHECKF(pred == scratch[0], "%s: measuring backend %llu, cpu %llu", c->name, (unsigned long long)pred,
+                      (unsigned long long)scratch[0]);
+            for (int k = 0; k < c->n_in; k++) vg_tensor_release(&in[k]);
+            vg_tensor_release(&y);
+        }
+        vg_backend_free(m);
+        vg_backend_free(cpu);
+        printf("     %-24s cpu, sim: ok (scratch %llu bytes)\n", c->name, (unsigned long long)scratch[0]);
+    }
+}
+
+int main(int argc, char **argv) {
+    g_filter = argc > 1 ? argv[1] : NULL;
+    VG_RUN(test_every_op_on_every_backend);
+    VG_DONE();
+}

@@ -25,6 +25,9 @@ if(GOLDEN_SRCS)
   target_link_libraries(vgen-golden PRIVATE vgen_pipeline)
   add_test(NAME golden COMMAND vgen-golden ${VG_GOLDEN_DIR})
   set_tests_properties(golden PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2")
+  # the same sets with every activation on the strict simulated device
+  add_test(NAME golden_sim COMMAND vgen-golden --device sim:4GiB ${VG_GOLDEN_DIR})
+  set_tests_properties(golden_sim PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2")
 endif()
 
 # CLI behaviour tests (shell scripts driving the real binary and ffprobe)

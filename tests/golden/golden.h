@@ -10,11 +10,23 @@
 #include "io/safetensors.h"
 #include "ops/tensor.h"
 
+struct vg_backend;
+
 typedef struct vg_golden {
     const char *root;        /* golden folder */
     int pass, fail;
     int n_threads;
+    struct vg_backend *dev;  /* --device: activations live there (NULL: host pools) */
+    const char *device;      /* its spec, for checkers that make their own context */
 } vg_golden;
+
+/* The pool a checker computes in: the device's (--device), else a new host pool;
+ * give it back with vg_golden_pool_done. */
+vg_pool *vg_golden_pool(vg_golden *g, const char *name);
+void vg_golden_pool_done(vg_golden *g, vg_pool *p);
+/* A host-readable contiguous copy of any tensor (device memory is read through the
+ * backend); *buf is to be freed by the caller (NULL when t is returned as it is). */
+vg_tensor vg_golden_host(vg_golden *g, const vg_tensor *t, void **buf);
 
 /* Compares got against ref (same element count; ref f32) with
  * max|got - ref| <= rel * max(1, max|ref|). Prints PASS/FAIL and counts it.

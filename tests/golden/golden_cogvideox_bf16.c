@@ -21,7 +21,7 @@ static vg_status bf16_copy(const char *src, const char *dst) {
     int n = vg_st_count(st);
     const char **names = calloc((size_t)n, sizeof *names);
     vg_tensor *ts = calloc((size_t)n, sizeof *ts);
-    vg_pool *pool = vg_pool_new("golden.bf16", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_pool_new("golden.bf16", VG_POOL_UNLIMITED);   /* host: writes a file */
     vg_status s = names && ts && pool ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
     for (int i = 0; i < n && s == VG_OK; i++) {
         const vg_st_info *info = vg_st_at(st, i);
@@ -69,7 +69,7 @@ static void dit_bf16(vg_golden *g, const char *dir, const char *set) {
     json_t *j = NULL;
     vg_safetensors *io = NULL;
     vg_cogvideox_dit *m = NULL;
-    vg_pool *pool = vg_pool_new("golden.cog_bf16", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.cog_bf16");
     vg_tensor in = {0}, text = {0}, out = {0};
     vg_cogvideox_dit_config cfg;
     const char *check = "out.sample[bf16 weights]";
@@ -100,7 +100,7 @@ static void dit_bf16(vg_golden *g, const char *dir, const char *set) {
     measured(g, set, check, &out, &ref, 1e-2);
 done:
     vg_tensor_release(&in), vg_tensor_release(&text), vg_tensor_release(&out);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     vg_st_close(io);
     vg_cogvideox_dit_free(m);
     json_decref(j);
@@ -116,7 +116,7 @@ static void vae_bf16(vg_golden *g, const char *dir) {
     json_t *j = NULL;
     vg_safetensors *io = NULL;
     vg_cogvideox_vae *v = NULL;
-    vg_pool *pool = vg_pool_new("golden.cogvae_bf16", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.cogvae_bf16");
     vg_tensor z = {0}, out = {0};
     vg_cogvideox_vae_config cfg;
     if (!vg_path_join(p, sizeof p, dir, "config.json") || vg_json_load_file(p, &j) != VG_OK ||
@@ -140,7 +140,7 @@ static void vae_bf16(vg_golden *g, const char *dir) {
     measured(g, set, "dec1.out.decoded[bf16 weights]", &out, &ref, 2e-2);
 done:
     vg_tensor_release(&z), vg_tensor_release(&out);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     vg_st_close(io);
     vg_cogvideox_vae_free(v);
     json_decref(j);

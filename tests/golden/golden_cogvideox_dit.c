@@ -97,7 +97,7 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
                    hs.ne[4] / c->patch);
     }
     float *t = malloc(sizeof(float) * (size_t)B);
-    vg_pool *pool = vg_pool_new("golden.cogvideox_dit", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.cogvideox_dit");
     vg_tensor in = {0}, text = {0}, out = {0};
     if (!t || !pool) { vg_golden_fail(g, set, n_out, "out of memory"); goto done; }
     for (int64_t b = 0; b < B; b++) t[b] = (float)((const int64_t *)ts.data)[b];
@@ -160,7 +160,7 @@ done:
     vg_tensor_release(&in);
     vg_tensor_release(&text);
     vg_tensor_release(&out);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     free(t);
 }
 

@@ -61,7 +61,7 @@ void golden_cogvideox_pipeline(vg_golden *g, const char *dir) {
     vg_cogvideox_vae *vae = NULL;
     vg_scheduler *sched = NULL;
     vg_sched_config sc;
-    vg_pool *pool = vg_pool_new("golden.cogvideox_pipeline", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.cogvideox_pipeline");
     vg_exec ex = {.pool = pool};
     vg_tensor pe = {0}, ne_ = {0}, text = {0}, lat = {0}, lat2 = {0}, pred = {0}, np = {0}, z = {0}, dec = {0},
               vid = {0};
@@ -177,6 +177,6 @@ done:
     vg_cogvideox_dit_free(dit);
     vg_cogvideox_vae_free(vae);
     vg_st_close(io);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     json_decref(j);
 }

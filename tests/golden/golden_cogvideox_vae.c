@@ -176,7 +176,7 @@ void golden_cogvideox_vae(vg_golden *g, const char *dir) {
     json_t *j = NULL;
     vg_safetensors *io = NULL;
     vg_cogvideox_vae *v = NULL;
-    vg_pool *pool = vg_pool_new("golden.cogvideox_vae", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.cogvideox_vae");
     vg_cogvideox_vae_config cfg;
     if (!pool || !vg_path_join(p, sizeof p, dir, "config.json") || vg_json_load_file(p, &j) != VG_OK ||
         vg_cogvideox_vae_config_from_json(json_object_get(j, "model_config"), p, &cfg) != VG_OK) {
@@ -234,6 +234,6 @@ void golden_cogvideox_vae(vg_golden *g, const char *dir) {
 done:
     vg_st_close(io);
     vg_cogvideox_vae_free(v);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     json_decref(j);
 }

@@ -1,8 +1,9 @@
-/* vgen-golden [GOLDEN_DIR] [SET...]: runs every known set found in the folder
+/* vgen-golden [--device SPEC] [GOLDEN_DIR] [SET...]: runs every known set found in the folder
  * (or only the named ones) and exits non-zero on any FAIL. */
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "golden.h"
 #include "io/json_util.h"
 
@@ -18,7 +19,19 @@ typedef struct { const char *name; vg_golden_fn fn; } set_entry;
 #define VG_GOLDEN_ENTRY(name) {#name, golden_##name},
 
 int main(int argc, char **argv) {
-    vg_golden g = {.root = argc > 1 ? argv[1] : "../shared/golden"};
+    /* --device SPEC (anywhere): run the checkers' activations on that device */
+    const char *device = NULL;
+    int k = 1;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--device") == 0 && a + 1 < argc) device = argv[++a];
+        else argv[k++] = argv[a];
+    }
+    argc = k;
+    vg_golden g = {.root = argc > 1 ? argv[1] : "../shared/golden", .device = device};
+    if (device && vg_backend_from_spec(device, &g.dev) != VG_OK) {
+        fprintf(stderr, "vgen-golden: --device %s: %s\n", device, vg_err_msg());
+        return 2;
+    }
     set_entry sets[] = {VG_GOLDEN_SETS(VG_GOLDEN_ENTRY)};
     int nsets = (int)(sizeof sets / sizeof sets[0]);
     int ran = 0;
@@ -40,6 +53,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "vgen-golden: no golden sets found under %s\n", g.root);
         return 2;
     }
-    printf("golden: %d passed, %d failed\n", g.pass, g.fail);
+    printf("golden%s%s: %d passed, %d failed\n", device ? " on " : "", device ? device : "", g.pass, g.fail);
+    vg_backend_free(g.dev);
     return g.fail ? 1 : 0;
 }

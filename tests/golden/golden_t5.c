@@ -30,9 +30,12 @@ static void on_act(const char *name, const vg_tensor *t, void *user) {
     vg_tensor ref = vg_st_tensor(d->io, inf);
     if (t->type == VG_I32) {   /* bucket indices: exact */
         int64_t n = vg_tensor_nelem(t);
+        void *hb = NULL;
+        vg_tensor ht = vg_golden_host(d->g, t, &hb);   /* read through the device's backend */
         int64_t *got = malloc(sizeof *got * (size_t)(n ? n : 1));
-        if (!got) { vg_golden_fail(d->g, d->set, name, "out of memory"); return; }
-        for (int64_t i = 0; i < n; i++) got[i] = ((const int32_t *)t->data)[i];
+        if (!got || !ht.data) { free(got); free(hb); vg_golden_fail(d->g, d->set, name, "out of memory"); return; }
+        for (int64_t i = 0; i < n; i++) got[i] = ((const int32_t *)ht.data)[i];
+        free(hb);
         if (ref.type != VG_I64) vg_golden_fail(d->g, d->set, name, "reference is not int64");
         else vg_golden_check_exact_i64(d->g, d->set, name, got, ref.data, n, vg_tensor_nelem(&ref));
         free(got);
@@ -129,7 +132,7 @@ void vg_golden_t5_family(vg_golden *g, const char *dir, const char *set) {
         goto done;
     }
     int B = (int)tid.ne[0], L = (int)tid.ne[1];
-    pool = vg_pool_new("golden.t5", VG_POOL_UNLIMITED);
+    pool = vg_golden_pool(g, "golden.t5");
     dbg_ctx *d = calloc(1, sizeof *d);
     if (!pool || !d) { free(d); vg_golden_fail(g, set, "setup", "out of memory"); goto done; }
     *d = (dbg_ctx){.g = g, .io = io, .set = set};
@@ -149,7 +152,7 @@ void vg_golden_t5_family(vg_golden *g, const char *dir, const char *set) {
     free(d);
 done:
     vg_tensor_release(&out);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     free(ids);
     free(mask);
     vg_t5_free(m);

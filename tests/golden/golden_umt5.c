@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "golden.h"
+#include "ops/ops.h"
 #include "io/json_util.h"
 #include "models/t5.h"
 
@@ -42,11 +43,12 @@ static void pipeline_prompt(vg_golden *g, const vg_safetensors *io, const vg_t5 
         vg_golden_fail(g, set, check, vg_err_msg());
         goto done;
     }
-    int64_t D = out.ne[2];
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < B; b++) {   /* zero the padding rows, as encode_prompt does */
         int n = 0;
         for (int l = 0; l < L; l++) n += mask[b * L + l] > 0;
-        memset(vg_f32(&out) + ((int64_t)b * L + n) * D, 0, sizeof(float) * (size_t)((L - n) * D));
+        vg_tensor row = vg_view_slice(&out, 0, b, 1), tail = vg_view_slice(&row, 1, n, L - n);
+        vg_exec ex = {.pool = pool};
+        if (vg_op_fill(&ex, &tail, 0.0f) != VG_OK) { vg_golden_fail(g, set, check, vg_err_msg()); goto done; }
     }
     vg_golden_check(g, set, check, &out, &ref, 1e-4);
 done:
@@ -73,11 +75,11 @@ static void wan_pipeline_text_encoder(vg_golden *g) {
         vg_golden_fail(g, "umt5", "wan_pipeline.load_io", vg_err_msg());
         goto done;
     }
-    if (!(pool = vg_pool_new("golden.umt5.pipeline", VG_POOL_UNLIMITED))) goto done;
+    if (!(pool = vg_golden_pool(g, "golden.umt5.pipeline"))) goto done;
     pipeline_prompt(g, io, m, pool, "in.prompt_ids", "in.prompt_mask", "act.prompt_embeds");
     pipeline_prompt(g, io, m, pool, "in.negative_prompt_ids", "in.negative_prompt_mask", "act.negative_prompt_embeds");
 done:
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     vg_st_close(io);
     vg_t5_free(m);
 }

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "backend/backend.h"
 #include "golden.h"
+#include "ops/ops.h"
 
 static double at(const vg_tensor *t, int64_t i) {
     /* element i in logical (row-major) order of a possibly strided tensor */
@@ -22,10 +24,37 @@ static double at(const vg_tensor *t, int64_t i) {
     }
 }
 
-int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_tensor *got,
+vg_pool *vg_golden_pool(vg_golden *g, const char *name) {
+    return g->dev ? g->dev->pool : vg_pool_new(name, VG_POOL_UNLIMITED);
+}
+
+void vg_golden_pool_done(vg_golden *g, vg_pool *p) {
+    if (!g->dev) vg_pool_free(p);
+}
+
+vg_tensor vg_golden_host(vg_golden *g, const vg_tensor *t, void **buf) {
+    *buf = NULL;
+    if (!g->dev || g->dev->caps.host_addressable || !t->data) return *t;
+    /* a strided copy on the device, then one read through the backend */
+    vg_tensor tmp;
+    vg_exec ex = {.pool = g->dev->pool, .be = g->dev};
+    vg_tensor out = {0};
+    if (vg_tensor_alloc(&tmp, g->dev->pool, t->type, t->nd, t->ne, "golden.readback") != VG_OK) return out;
+    *buf = malloc((size_t)vg_tensor_nbytes(t) + 1);
+    if (*buf && vg_op_copy(&ex, &tmp, t) == VG_OK && vg_tensor_get(&tmp, *buf) == VG_OK)
+        out = vg_tensor_wrap(t->type, t->nd, t->ne, *buf);
+    vg_tensor_release(&tmp);
+    return out;
+}
+
+int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_tensor *got_in,
                     const vg_tensor *ref, double rel) {
+    void *hbuf = NULL;
+    vg_tensor host = vg_golden_host(g, got_in, &hbuf);
+    const vg_tensor *got = &host;
     if (!got->data || !ref->data) {
         vg_golden_fail(g, set, check, "missing tensor");
+        free(hbuf);
         return 0;
     }
     int64_t n = vg_tensor_nelem(got);
@@ -35,6 +64,7 @@ int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_t
         snprintf(why, sizeof why, "shape %s vs reference %s", vg_tensor_shape_str(got, a, sizeof a),
                  vg_tensor_shape_str(ref, b, sizeof b));
         vg_golden_fail(g, set, check, why);
+        free(hbuf);
         return 0;
     }
     double max_abs = 0, max_ref = 0;
@@ -54,6 +84,7 @@ int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_t
     if (!ok && !bad) printf(" (worst at %lld: got %.6g ref %.6g)", (long long)worst, at(got, worst), at(ref, worst));
     printf("\n");
     if (ok) g->pass++; else g->fail++;
+    free(hbuf);
     return ok;
 }
 

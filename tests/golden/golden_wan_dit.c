@@ -137,7 +137,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
         return 0;
     }
     float *t = malloc(sizeof(float) * (size_t)B);
-    vg_pool *pool = vg_pool_new("golden.wan_dit", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.wan_dit");
     vg_tensor out = {0};
     int ran = 0;
     if (!t || !pool) { vg_golden_fail(g, set, check, "out of memory"); goto done; }
@@ -161,11 +161,14 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     ran = 1;
     if (vg_golden_check(g, set, check, &out, &ref, rel) && rel > 1e-3) {   /* a lossy run: report its error */
         double ma = 0, mr = 0;
-        for (int64_t i = 0; i < vg_tensor_nelem(&ref); i++) {
-            double d = fabs((double)vg_f32(&out)[i] - vg_f32(&ref)[i]), r = fabs((double)vg_f32(&ref)[i]);
+        void *hb = NULL;
+        vg_tensor ho = vg_golden_host(g, &out, &hb);
+        for (int64_t i = 0; ho.data && i < vg_tensor_nelem(&ref); i++) {
+            double d = fabs((double)vg_f32(&ho)[i] - vg_f32(&ref)[i]), r = fabs((double)vg_f32(&ref)[i]);
             ma = d > ma ? d : ma;
             mr = r > mr ? r : mr;
         }
+        free(hb);
         printf("     %s: max|err| / max|ref| = %.3g (max|ref| %.3g)\n", check, ma / mr, mr);
     }
     /* the planner's prediction bounds the measured working set, and is tight */
@@ -204,7 +207,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     }
 done:
     vg_tensor_release(&out);
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     free(t);
     return ran;
 }
@@ -216,7 +219,7 @@ static vg_status write_bf16_copy(const char *src, const char *dst) {
     int n = vg_st_count(st);
     const char **names = calloc((size_t)n, sizeof *names);
     vg_tensor *ts = calloc((size_t)n, sizeof *ts);
-    vg_pool *pool = vg_pool_new("golden.bf16", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_pool_new("golden.bf16", VG_POOL_UNLIMITED);   /* host: writes a file */
     vg_status s = names && ts && pool ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
     for (int i = 0; i < n && s == VG_OK; i++) {
         const vg_st_info *info = vg_st_at(st, i);
@@ -289,7 +292,7 @@ static void wan_pipeline_transformer(vg_golden *g) {
         vg_golden_fail(g, "wan_dit", "wan_pipeline.load_io", vg_err_msg());
         goto done;
     }
-    if (!(pool = vg_pool_new("golden.wan_dit.pipeline", VG_POOL_UNLIMITED))) goto done;
+    if (!(pool = vg_golden_pool(g, "golden.wan_dit.pipeline"))) goto done;
     vg_tensor ts = vg_golden_tensor(g, io, "wan_dit", "act.timesteps");
     vg_tensor pe = vg_golden_tensor(g, io, "wan_dit", "act.prompt_embeds");
     vg_tensor ne = vg_golden_tensor(g, io, "wan_dit", "act.negative_prompt_embeds");
@@ -312,7 +315,7 @@ static void wan_pipeline_transformer(vg_golden *g) {
         lat = vg_golden_tensor(g, io, "wan_dit", n);
     }
 done:
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     vg_st_close(io);
     vg_wan_dit_free(m);
 }

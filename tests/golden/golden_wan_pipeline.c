@@ -42,9 +42,11 @@ void golden_wan_pipeline(vg_golden *g, const char *dir) {
     vg_safetensors *io = NULL;
     json_t *cfg = NULL;
     vg_ctx *ctx = NULL;
-    vg_ctx_new(NULL, &ctx, NULL, 0);
+    vg_ctx_params cp = vg_ctx_default_params();
+    if (g->device) cp.device = g->device;   /* the whole pipeline on the runner's device */
+    char err[256];
     vg_model *m = NULL;
-    if (!ctx) { vg_golden_fail(g, "wan_pipeline", "context", "could not create a cpu context"); return; }
+    if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) { vg_golden_fail(g, "wan_pipeline", "context", err); return; }
     vg_path_join(path, sizeof path, dir, "io.safetensors");
     if (vg_st_open(path, &io) != VG_OK) { vg_golden_fail(g, "wan_pipeline", "io", vg_err_msg()); goto done; }
     vg_path_join(path, sizeof path, dir, "config.json");

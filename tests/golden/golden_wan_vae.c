@@ -142,7 +142,7 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
         vg_wan_vae_free(vae);
         return;
     }
-    vg_pool *pool = vg_pool_new("golden.vae", VG_POOL_UNLIMITED);
+    vg_pool *pool = vg_golden_pool(g, "golden.vae");
     vg_exec ex = {.pool = pool};
 
     dbg_ctx d = {g, io, set, "", {0}};
@@ -175,7 +175,7 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
     }
     vg_pool_stats ps = vg_pool_get_stats(pool);
     if (ps.current != 0) vg_golden_fail(g, set, "pool", "activations left allocated after the runs");
-    vg_pool_free(pool);
+    vg_golden_pool_done(g, pool);
     vg_st_close(io);
     vg_wan_vae_free(vae);
 }

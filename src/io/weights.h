@@ -1,6 +1,10 @@
 /* A model component's weights: one safetensors file, or a sharded set described by
  * `*.safetensors.index.json`, looked up by name (after an optional name map).
  *
+ * A file may also be a GGUF (block-quantized types, see io/gguf.h), and safetensors
+ * files may be ComfyUI "scaled fp8": `<layer>.weight` then comes with its scale
+ * (vg_tensor.scale), applied by the matmul when it converts the weight.
+ *
  * Name maps are data, not code (like stable-diffusion.cpp's conversion tables): a
  * list of {from, to} prefix rules applied once at open. In a rule, `#` stands for a
  * decimal number that is carried from `from` to `to`, e.g.
@@ -37,6 +41,11 @@ const char *vg_weights_name(const vg_weights *w, int i);
 const vg_st_info *vg_weights_info(const vg_weights *w, int i);
 const vg_safetensors *vg_weights_file(const vg_weights *w, int i);
 int vg_weights_nfiles(const vg_weights *w);
+/* The file of the i-th tensor: safetensors (vg_weights_file, else NULL) or GGUF
+ * (vg_weights_gguf, else NULL); its path either way. */
+typedef struct vg_gguf vg_gguf;
+const vg_gguf *vg_weights_gguf(const vg_weights *w, int i);
+const char *vg_weights_source_path(const vg_weights *w, int i);
 const char *vg_weights_path(const vg_weights *w);
 
 bool vg_weights_has(const vg_weights *w, const char *name);
@@ -44,10 +53,5 @@ bool vg_weights_has(const vg_weights *w, const char *name);
  * any size; nd < 0 skips the check). Errors name the tensor, the file, the expected
  * and the actual shape. `out` is a read-only view into the mapping. */
 vg_status vg_weights_get(const vg_weights *w, const char *name, int nd, const int64_t *ne, vg_tensor *out);
-
-/* ComfyUI's "scaled" fp8 files multiply each weight by a per-tensor `scale_weight`
- * (and carry a `scaled_fp8` marker); computing with the raw fp8 values would be
- * silently wrong, so until scaling is implemented they are refused with this error. */
-vg_status vg_weights_refuse_scaled_fp8(const vg_weights *w);
 
 #endif

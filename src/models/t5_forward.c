@@ -274,8 +274,14 @@ vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const in
 
     // h = embed[ids]                                             [B, L, D]
     const vg_type_traits *et = vg_type(m->embed.type);
-    for (int64_t r = 0; r < (int64_t)batch * L; r++)
-        et->to_f32((const char *)m->embed.data + (size_t)ids[r] * D * et->elem_size, vg_f32(&e.h) + r * D, D);
+    for (int64_t r = 0; r < (int64_t)batch * L; r++) {
+        float *h = vg_f32(&e.h) + r * D;
+        et->to_f32((const char *)m->embed.data + (size_t)ids[r] * vg_row_bytes(m->embed.type, D), h, D);
+        if (m->embed.scale) {   /* scaled fp8: stored value x scale, as the matmuls do */
+            const float sc = m->embed.scale[m->embed.scale_n == 1 ? 0 : ids[r]];
+            for (int64_t k = 0; k < D; k++) h[k] *= sc;
+        }
+    }
     emit(&e, "act.embed", 0, &e.h);
 
     for (int b = 0; b < c->num_layers; b++) {

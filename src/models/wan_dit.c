@@ -329,9 +329,10 @@ static vg_status bind_one(const vg_weights *w, const vg_wan_dit_config *c, const
     vg_tensor t;
     vg_status s = vg_weights_get(w, name, nd, ne, &t);
     if (s != VG_OK) return original ? name_original(s, name) : s;
-    if (!vg_type(t.type)->is_float)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16, bf16 or fp8)",
-                      vg_weights_path(w), name, vg_type(t.type)->name);
+    /* block-quantized (GGUF) types: only the 2-D linear weights, which the matmul dequantizes per tile */
+    if (!vg_type(t.type)->is_float && !(vg_dtype_is_block(t.type) && nd == 2))
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16, bf16 or fp8; "
+                      "block-quantized types only for linear weights)", vg_weights_path(w), name, vg_type(t.type)->name);
     if (r->flags & F_FLATTEN) {   /* Conv3d kernel [D, C, kt, kh, kw] as a linear [D, C*kt*kh*kw] */
         vg_tensor flat;
         VG_TRY(vg_view_reshape(&flat, &t, 2, (const int64_t[]){ne[0], ne[1] * ne[2] * ne[3] * ne[4]}));
@@ -375,9 +376,7 @@ vg_status vg_wan_dit_load_with_config(const char *weights_path, const vg_wan_dit
     vg_wan_dit *m = calloc(1, sizeof *m);
     if (!m) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     vg_status s = vg_weights_open(weights_path, &m->w);
-    if (s == VG_ERR_UNSUPPORTED)
-        s = vg_err_wrap(s, "Wan DiT: unsupported tensor dtype (quantized DiT files are not supported yet)");
-    if (s == VG_OK) s = vg_weights_refuse_scaled_fp8(m->w);
+    if (s == VG_ERR_UNSUPPORTED) s = vg_err_wrap(s, "Wan DiT");
     if (s == VG_OK) s = vg_wan_dit_normalize_names(m->w, &m->original_names);
     if (s == VG_OK && !vg_wan_dit_recognize(m->w))
         s = vg_err(VG_ERR_UNSUPPORTED,

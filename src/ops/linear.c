@@ -1,10 +1,11 @@
-/* y = x W^T + b on OpenBLAS sgemm; f16/bf16 weights are converted one tile of
- * rows at a time, so no full f32 copy of a weight ever exists. */
+/* y = x W^T + b on OpenBLAS sgemm; f16/bf16/fp8 and block-quantized weights are
+ * converted one tile of rows at a time, so no full f32 copy of a weight ever exists. */
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "ops/ops_internal.h"
+#include "ops/rows.h"
 
 #define VG_LINEAR_TILE_BYTES (4u << 20)   /* f32 bytes of one converted weight tile */
 
@@ -53,8 +54,8 @@ vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
 
 static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
     char s1[96], s2[96], s3[96];
-    if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_type(w->type)->is_float)
-        return VG_SHAPE_ERR("linear", "needs f32 x [..., K], float w [N, K], f32 y");
+    if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_rows_convertible(w->type))
+        return VG_SHAPE_ERR("linear", "needs f32 x [..., K], float or block-quantized w [N, K], f32 y");
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
     if (w->ne[1] != K || vg_cols(y) != N || vg_rows(y) != M || y->nd != x->nd)
         return VG_SHAPE_ERR("linear", "x %s, w %s, y %s do not fit y = x W^T", vg_shape_s(x, s1), vg_shape_s(w, s2), vg_shape_s(y, s3));
@@ -62,6 +63,9 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
         return VG_SHAPE_ERR("linear", "bias %s must be [%lld]", vg_shape_s(b, s1), (long long)N);
     if (!vg_tensor_is_contiguous(y) || !vg_tensor_is_contiguous(w))
         return VG_SHAPE_ERR("linear", "y and w must be contiguous");
+    if (vg_type(w->type)->blck > 1 && K % vg_type(w->type)->blck)
+        return VG_SHAPE_ERR("linear", "w %s: rows are not whole %lld-element blocks", vg_shape_s(w, s1),
+                            (long long)vg_type(w->type)->blck);
     if (M == 0 || N == 0) return VG_OK;
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return VG_SHAPE_ERR("linear", "x %s, w %s: dimensions past 2^31 are beyond BLAS", vg_shape_s(x, s1), vg_shape_s(w, s2));
@@ -89,13 +93,10 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
         vg_tensor tile;
         vg_status s = vg_exec_scratch(ex, &tile, VG_SHAPE(rows, K), "linear.weight_tile");
         if (s != VG_OK) { vg_tensor_release(&xpack); return s; }
-        const vg_type_traits *tt = vg_type(w->type);
         for (int64_t n0 = 0; n0 < N; n0 += rows) {
             int64_t nn = N - n0 < rows ? N - n0 : rows;
-            const uint8_t *src = (const uint8_t *)w->data + (size_t)(n0 * K) * tt->elem_size;
             float *dst = tile.data;
-#pragma omp parallel for
-            for (int64_t r = 0; r < nn; r++) tt->to_f32(src + (size_t)(r * K) * tt->elem_size, dst + r * K, K);
+            vg_rows_to_f32(w, n0, nn, dst);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nn, (int)K, 1.0f, xa, (int)lda, dst,
                         (int)K, 0.0f, ya + n0, (int)N);
         }

@@ -65,6 +65,59 @@ vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_p
     return VG_OK;
 }
 
+/* ---- GGUF mixes ----------------------------------------------------------- */
+
+static const vg_quant_mix k_mixes[] = {
+    /* name      base     v projections  ffn.2 */
+    {"q8_0", VG_Q8_0, VG_Q8_0, VG_Q8_0},
+    {"q6_k", VG_Q6_K, VG_Q6_K, VG_Q6_K},
+    {"q5_k_m", VG_Q5_K, VG_Q6_K, VG_Q6_K},
+    {"q5_k_s", VG_Q5_K, VG_Q5_K, VG_Q5_K},
+    {"q5_1", VG_Q5_1, VG_Q5_1, VG_Q5_1},
+    {"q5_0", VG_Q5_0, VG_Q5_0, VG_Q5_1},
+    {"q4_k_m", VG_Q4_K, VG_Q6_K, VG_Q6_K},
+    {"q4_k_s", VG_Q4_K, VG_Q4_K, VG_Q5_K},
+    {"q4_1", VG_Q4_1, VG_Q4_1, VG_Q4_1},
+    {"q4_0", VG_Q4_0, VG_Q4_0, VG_Q4_1},
+    {"q3_k_m", VG_Q3_K, VG_Q4_K, VG_Q4_K},
+    {"q3_k_s", VG_Q3_K, VG_Q3_K, VG_Q3_K},
+    {"q2_k", VG_Q2_K, VG_Q3_K, VG_Q2_K},
+};
+
+const vg_quant_mix *vg_quant_mix_at(int i) {
+    return i >= 0 && i < (int)(sizeof k_mixes / sizeof k_mixes[0]) ? &k_mixes[i] : NULL;
+}
+
+const vg_quant_mix *vg_quant_mix_find(const char *name) {
+    for (const vg_quant_mix *m = k_mixes; m < k_mixes + sizeof k_mixes / sizeof k_mixes[0]; m++)
+        if (strcmp(m->name, name) == 0) return m;
+    return NULL;
+}
+
+static uint64_t qbytes(vg_dtype t, uint64_t n) {
+    uint64_t b = 0;
+    return vg_dtype_nbytes(t, n, &b) ? b : n * 2;   /* rows not whole blocks stay F16 (llama.cpp's fallback) */
+}
+
+/* Stored bytes of a DiT in a GGUF mix: per block 6 attention matrices D x D and
+ * ffn.0 in base, the two value projections in v, ffn.2 in ffn2, small tensors F32;
+ * global matrices (embeddings, time projection, head: never quantized) and small
+ * tensors F32. With these rules the 14B sizes come out as city96's files:
+ * Q4_K_M 10.1 GB, Q6_K 12.5, Q4_0 9.03, Q3_K_M 7.63 (published 7.65). */
+static void quant_mix_sizes(const vg_quant_mix *mx, uint64_t D, uint64_t F, int layers, uint64_t blk_small,
+                            uint64_t g_mats, uint64_t g_small, uint64_t g_leaf, vg_plan_component *d) {
+    uint64_t blk = 6 * qbytes(mx->base, D * D) + 2 * qbytes(mx->v, D * D) + qbytes(mx->base, F * D) +
+                   qbytes(mx->ffn2, D * F) + blk_small * 4;
+    d->block_bytes = blk;
+    d->nonblock_bytes = g_mats * 4 + g_small * 4;
+    d->weight_bytes = d->nonblock_bytes + (uint64_t)layers * blk;
+    uint64_t leaf = g_leaf * 4, f0 = qbytes(mx->base, F * D), f2 = qbytes(mx->ffn2, D * F);
+    if (f0 > leaf) leaf = f0;
+    if (f2 > leaf) leaf = f2;
+    d->leaf_bytes = leaf;
+    d->small_bytes = (g_small + (uint64_t)layers * blk_small) * 4;
+}
+
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in) {
     const vg_wan_dit_config *c = q->dit;
     if (q->height <= 0 || q->width <= 0 || q->num_frames < 1 || q->text_len < 1)
@@ -89,11 +142,16 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         if (g_mat[i] > leaf) leaf = g_mat[i];
     }
     vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
+    if (q->dit_mix) {
+        quant_mix_sizes(q->dit_mix, D, F, c->num_layers, blk_small, g_mats, g_small, leaf, d);
+        goto other_components;
+    }
     d->block_bytes = (blk_mat + blk_small) * es;
     d->nonblock_bytes = (g_mats + g_small) * es;
     d->weight_bytes = d->nonblock_bytes + (uint64_t)c->num_layers * d->block_bytes;
     d->leaf_bytes = leaf * es;
     d->small_bytes = (g_small + (uint64_t)c->num_layers * blk_small) * es;
+other_components:
     in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_param_bytes_for(q->te, q->te_dtype);
     in->comp[VG_PHASE_DECODE].weight_bytes = vg_wan_vae_decoder_param_bytes_for(q->vae, q->vae_dtype);
     return VG_OK;

@@ -65,35 +65,6 @@ vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_p
     return VG_OK;
 }
 
-/* ---- GGUF mixes ----------------------------------------------------------- */
-
-static const vg_quant_mix k_mixes[] = {
-    /* name      base     v projections  ffn.2 */
-    {"q8_0", VG_Q8_0, VG_Q8_0, VG_Q8_0},
-    {"q6_k", VG_Q6_K, VG_Q6_K, VG_Q6_K},
-    {"q5_k_m", VG_Q5_K, VG_Q6_K, VG_Q6_K},
-    {"q5_k_s", VG_Q5_K, VG_Q5_K, VG_Q5_K},
-    {"q5_1", VG_Q5_1, VG_Q5_1, VG_Q5_1},
-    {"q5_0", VG_Q5_0, VG_Q5_0, VG_Q5_1},
-    {"q4_k_m", VG_Q4_K, VG_Q6_K, VG_Q6_K},
-    {"q4_k_s", VG_Q4_K, VG_Q4_K, VG_Q5_K},
-    {"q4_1", VG_Q4_1, VG_Q4_1, VG_Q4_1},
-    {"q4_0", VG_Q4_0, VG_Q4_0, VG_Q4_1},
-    {"q3_k_m", VG_Q3_K, VG_Q4_K, VG_Q4_K},
-    {"q3_k_s", VG_Q3_K, VG_Q3_K, VG_Q3_K},
-    {"q2_k", VG_Q2_K, VG_Q3_K, VG_Q2_K},
-};
-
-const vg_quant_mix *vg_quant_mix_at(int i) {
-    return i >= 0 && i < (int)(sizeof k_mixes / sizeof k_mixes[0]) ? &k_mixes[i] : NULL;
-}
-
-const vg_quant_mix *vg_quant_mix_find(const char *name) {
-    for (const vg_quant_mix *m = k_mixes; m < k_mixes + sizeof k_mixes / sizeof k_mixes[0]; m++)
-        if (strcmp(m->name, name) == 0) return m;
-    return NULL;
-}
-
 static uint64_t qbytes(vg_dtype t, uint64_t n) {
     uint64_t b = 0;
     return vg_dtype_nbytes(t, n, &b) ? b : n * 2;   /* rows not whole blocks stay F16 (llama.cpp's fallback) */

@@ -20,7 +20,7 @@ static void usage(FILE *f) {
         "\n"
         "  --type TYPE   q8_0, q5_1, q5_0 (ffn.2 in q5_1, as published), q4_1,\n"
         "                q4_0 (ffn.2 in q4_1), q5_0_all, q4_0_all (one type throughout),\n"
-        "                f16, bf16\n"
+        "                f16, bf16, f32 (f32 also dequantizes a GGUF)\n"
         "  --quiet       no progress bar\n"
         "\n"
         "example: vgen quantize wan2.1_t2v_1.3B_bf16.safetensors wan-1.3b-Q8_0.gguf --type q8_0\n");

@@ -28,6 +28,7 @@ static const vg_quant_mix k_mixes[] = {
     {"q4_0_all", VG_Q4_0, VG_Q4_0, VG_Q4_0},
     {"f16", VG_F16, VG_F16, VG_F16},
     {"bf16", VG_BF16, VG_BF16, VG_BF16},
+    {"f32", VG_F32, VG_F32, VG_F32},
 };
 
 const vg_quant_mix *vg_quant_mix_at(int i) {
@@ -62,7 +63,7 @@ uint32_t vg_quant_mix_ftype(const vg_quant_mix *mx) {
         {"q8_0", 7}, {"q6_k", 18}, {"q5_k_m", 17}, {"q5_k_s", 16}, {"q5_1", 9}, {"q5_0", 8}, {"q4_k_m", 15},
         {"q4_k_s", 14}, {"q4_1", 3}, {"q4_0", 2}, {"q3_k_m", 12}, {"q3_k_s", 11}, {"q2_k", 10},
         {"q4_k", 14}, {"q5_k", 16}, {"q3_k", 11}, {"q6_k_all", 18}, {"q5_0_all", 8}, {"q4_0_all", 2},
-        {"f16", 1}, {"bf16", 32}};
+        {"f16", 1}, {"bf16", 32}, {"f32", 0}};
     for (size_t i = 0; i < sizeof ft / sizeof ft[0]; i++)
         if (strcmp(ft[i].n, mx->name) == 0) return ft[i].ft;
     return 0;

@@ -199,14 +199,16 @@ static vg_status rd_tensor(vg_gguf *g, rd *r, vg_gguf_tensor *t) {
     if (nd < 1 || nd > VG_GGUF_MAX_DIMS)
         return vg_err(VG_ERR_FORMAT, "%s: tensor '%s': n_dims %u is outside 1..%d", L, t->name, nd, VG_GGUF_MAX_DIMS);
     t->nd = (int)nd;
-    uint64_t dims[VG_GGUF_MAX_DIMS], nel = 1;
+    uint64_t dims[VG_GGUF_MAX_DIMS], nel = 1, nz = 1;   /* nz: product of the non-zero dims */
     for (uint32_t i = 0; i < nd; i++) {
         VG_TRY(rd_u64(r, &dims[i], "tensor dims"));
         if (dims[i] > (uint64_t)INT64_MAX)
             return vg_err(VG_ERR_FORMAT, "%s: tensor '%s': dim %u = %llu is negative as int64", L, t->name, i,
                           (unsigned long long)dims[i]);
-        if (dims[i] && nel > (uint64_t)INT64_MAX / dims[i])
+        /* no partial product may overflow either, whatever order code multiplies in */
+        if (dims[i] && nz > (uint64_t)INT64_MAX / dims[i])
             return vg_err(VG_ERR_FORMAT, "%s: tensor '%s': element count overflows int64", L, t->name);
+        if (dims[i]) nz *= dims[i];
         nel *= dims[i];
         t->ne[nd - 1 - i] = (int64_t)dims[i];   /* file: innermost first; here: outermost first */
     }

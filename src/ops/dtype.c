@@ -170,9 +170,9 @@ static const vg_type_traits g_traits[VG_DTYPE_COUNT] = {
     [VG_Q8_0] = BLOCK("q8_0", 32, sizeof(vg_block_q8_0), vg_dequant_q8_0, vg_quant_q8_0, 8),
     [VG_Q2_K] = BLOCK("q2_k", 256, sizeof(vg_block_q2_k), vg_dequant_q2_k, NULL, 10),
     [VG_Q3_K] = BLOCK("q3_k", 256, sizeof(vg_block_q3_k), vg_dequant_q3_k, NULL, 11),
-    [VG_Q4_K] = BLOCK("q4_k", 256, sizeof(vg_block_q4_k), vg_dequant_q4_k, NULL, 12),
-    [VG_Q5_K] = BLOCK("q5_k", 256, sizeof(vg_block_q5_k), vg_dequant_q5_k, NULL, 13),
-    [VG_Q6_K] = BLOCK("q6_k", 256, sizeof(vg_block_q6_k), vg_dequant_q6_k, NULL, 14),
+    [VG_Q4_K] = BLOCK("q4_k", 256, sizeof(vg_block_q4_k), vg_dequant_q4_k, vg_quant_q4_k, 12),
+    [VG_Q5_K] = BLOCK("q5_k", 256, sizeof(vg_block_q5_k), vg_dequant_q5_k, vg_quant_q5_k, 13),
+    [VG_Q6_K] = BLOCK("q6_k", 256, sizeof(vg_block_q6_k), vg_dequant_q6_k, vg_quant_q6_k, 14),
 };
 
 const vg_type_traits *vg_type(vg_dtype t) {

@@ -58,5 +58,9 @@ void vg_quant_q4_1(const float *src, void *dst, int64_t n);
 void vg_quant_q5_0(const float *src, void *dst, int64_t n);
 void vg_quant_q5_1(const float *src, void *dst, int64_t n);
 void vg_quant_q8_0(const float *src, void *dst, int64_t n);
+/* ggml's K-quant reference algorithm (quant_k_quantize.c). */
+void vg_quant_q4_k(const float *src, void *dst, int64_t n);
+void vg_quant_q5_k(const float *src, void *dst, int64_t n);
+void vg_quant_q6_k(const float *src, void *dst, int64_t n);
 
 #endif

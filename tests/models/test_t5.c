@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/t5.h"
+#include "io/gguf_write.h"
 #include "vg_test.h"
 
 /* ---- buckets ----------------------------------------------------------------- */
@@ -516,6 +517,54 @@ VG_TEST(test_scaled_fp8_vs_float64) {
     }
 }
 
+/* The ref model as city96's umt5-xxl-encoder GGUF names it (llama.cpp t5encoder
+ * names, written by vgen's GGUF writer, F32 here as the dims are not whole blocks). */
+static const char *llama_name(const char *hf, char *buf, size_t cap) {
+    static const struct { const char *hf, *ll; } m[] = {
+        {"layer.0.SelfAttention.q.weight", "attn_q.weight"}, {"layer.0.SelfAttention.k.weight", "attn_k.weight"},
+        {"layer.0.SelfAttention.v.weight", "attn_v.weight"}, {"layer.0.SelfAttention.o.weight", "attn_o.weight"},
+        {"layer.0.SelfAttention.relative_attention_bias.weight", "attn_rel_b.weight"},
+        {"layer.0.layer_norm.weight", "attn_norm.weight"}, {"layer.1.DenseReluDense.wi_0.weight", "ffn_gate.weight"},
+        {"layer.1.DenseReluDense.wi_1.weight", "ffn_up.weight"}, {"layer.1.DenseReluDense.wo.weight", "ffn_down.weight"},
+        {"layer.1.layer_norm.weight", "ffn_norm.weight"}};
+    if (strcmp(hf, "shared.weight") == 0) return "token_embd.weight";
+    if (strcmp(hf, "encoder.final_layer_norm.weight") == 0) return "enc.output_norm.weight";
+    int b, off = 0;
+    if (sscanf(hf, "encoder.block.%d.%n", &b, &off) != 1 || !off) return NULL;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(hf + off, m[i].hf) == 0) { snprintf(buf, cap, "enc.blk.%d.%s", b, m[i].ll); return buf; }
+    return NULL;
+}
+
+VG_TEST(test_umt5_gguf_llama_names_vs_float64) {
+    ref_model m;
+    build(&m, VG_T5_KIND_UMT5, VG_F32, 16, 20);
+    vg_gguf_writer *g = NULL;
+    VG_CHECK_OK(vg_gguf_writer_new(tmp_path("umt5.gguf"), &g));
+    if (!g) return;
+    VG_CHECK_OK(vg_gguf_add_string(g, "general.architecture", "t5encoder"));
+    char buf[128];
+    for (int i = 0; i < m.n; i++) {
+        const char *ln = llama_name(m.names[i], buf, sizeof buf);
+        VG_CHECKF(ln != NULL, "%s", m.names[i]);
+        if (ln) VG_CHECK_OK(vg_gguf_add_tensor(g, ln, VG_F32, m.t[i].nd, m.t[i].ne));
+    }
+    VG_CHECK_OK(vg_gguf_write_header(g));
+    for (int i = 0; i < m.n; i++) VG_CHECK_OK(vg_gguf_write_data(g, m.t[i].data, vg_tensor_nbytes(&m.t[i])));
+    VG_CHECK_OK(vg_gguf_writer_close(g));
+    vg_t5 *t5 = NULL;
+    VG_CHECK_OK(vg_t5_load_with_config(tmp_path("umt5.gguf"), &m.c, &t5));
+    enum { S = 40 };
+    int32_t ids[4 * S], mask[4 * S];
+    make_inputs(S, m.c.vocab_size, ids, mask);
+    if (t5) {
+        double e = compare(t5, &m, ids, mask, 4, S, 2);
+        VG_CHECKF(e < 1e-5, "rel err %g", e);
+    }
+    vg_t5_free(t5);
+    free_model(&m);
+}
+
 VG_TEST(test_scaled_formats_refused) {
     /* a comfy_quant format vgen does not compute (nvfp4) and a scale of the wrong shape */
     const char *hdr[2] = {
@@ -593,6 +642,7 @@ int main(void) {
     VG_RUN(test_missing_and_misshapen_tensors);
     VG_RUN(test_scaled_fp8_vs_float64);
     VG_RUN(test_scaled_formats_refused);
+    VG_RUN(test_umt5_gguf_llama_names_vs_float64);
     VG_RUN(test_bad_inputs);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -171,8 +171,8 @@ int vg_cmd_plan(int argc, char **argv) {
         case 1: files.transformer = optarg; break;
         case 2: files.text_encoder = optarg; break;
         case 3: files.vae = optarg; break;
-        case 'X': ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
-        case 'Y': ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
+        case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
+        case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
         case 'W': ok = vg_cli_int("plan", "width", optarg, 16, 8192, &width); break;
         case 'F': ok = vg_cli_int("plan", "num-frames", optarg, 1, 100001, &frames); break;

@@ -321,7 +321,35 @@ static vg_status check_comfy_quant(const vg_weights *w, const entry *e) {
     return s;
 }
 
+/* The same information as comfy_quant, in the safetensors header's metadata:
+ * `_quantization_metadata` = {"layers": {name: {"format": ...}}}. */
+static vg_status check_quant_metadata(const vg_safetensors *st) {
+    const char *qm = vg_st_metadata(st, "_quantization_metadata");
+    if (!qm) return VG_OK;
+    json_error_t je;
+    json_t *j = json_loads(qm, 0, &je);
+    json_t *layers = j ? json_object_get(j, "layers") : NULL;
+    vg_status s = VG_OK;
+    if (!json_is_object(layers)) {
+        s = vg_err(VG_ERR_FORMAT, "%s: __metadata__ _quantization_metadata is not JSON with a \"layers\" object", vg_st_path(st));
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(layers, key, v) {
+            const char *fmt = json_string_value(json_object_get(v, "format"));
+            if (!fmt || (strcmp(fmt, "float8_e4m3fn") != 0 && strcmp(fmt, "float8_e5m2") != 0)) {
+                s = vg_err(VG_ERR_UNSUPPORTED, "%s: layer '%s': quantization format \"%s\" is not supported (float8_e4m3fn, float8_e5m2)",
+                           vg_st_path(st), key, fmt ? fmt : "(none)");
+                break;
+            }
+        }
+    }
+    json_decref(j);
+    return s;
+}
+
 static vg_status vg_weights_scales_init(vg_weights *w) {
+    for (int f = 0; f < w->nfiles; f++) VG_TRY(check_quant_metadata(w->files[f]));
     for (int i = 0; i < w->n; i++) {
         entry *e = &w->e[i];
         if (e->gguf) continue;

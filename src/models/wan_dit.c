@@ -322,17 +322,34 @@ static vg_status name_original(vg_status s, const char *name) {
     return vg_err(s, "%s (original name '%s')", msg, orig);
 }
 
-static vg_status bind_one(const vg_weights *w, const vg_wan_dit_config *c, const bind_row *r, const char *name, void *base,
-                          bool original) {
+/* A small non-matrix tensor stored in a block type (GGUF files may quantize the
+ * [1, 6, D] modulation tables): dequantized once into an f32 copy the model owns. */
+static vg_status own_f32(vg_wan_dit *m, vg_tensor *t) {
+    float **o = realloc(m->owned, sizeof *o * (m->n_owned + 1));
+    if (!o) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    m->owned = o;
+    int64_t n = vg_tensor_nelem(t);
+    float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!f) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    vg_type(t->type)->to_f32(t->data, f, n);
+    m->owned[m->n_owned++] = f;
+    *t = vg_tensor_wrap(VG_F32, t->nd, t->ne, f);
+    return VG_OK;
+}
+
+static vg_status bind_one(vg_wan_dit *m, const vg_weights *w, const vg_wan_dit_config *c, const bind_row *r, const char *name,
+                          void *base, bool original) {
     int64_t ne[5];
     int nd = row_nd(r, ne, c);
     vg_tensor t;
     vg_status s = vg_weights_get(w, name, nd, ne, &t);
     if (s != VG_OK) return original ? name_original(s, name) : s;
-    /* block-quantized (GGUF) types: only the 2-D linear weights, which the matmul dequantizes per tile */
+    /* block-quantized (GGUF) types: the 2-D linear weights are dequantized per tile by the
+     * matmul; anything else (small tables) once, here */
+    if (vg_dtype_is_block(t.type) && nd != 2) VG_TRY(own_f32(m, &t));
     if (!vg_type(t.type)->is_float && !(vg_dtype_is_block(t.type) && nd == 2))
         return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16, bf16 or fp8; "
-                      "block-quantized types only for linear weights)", vg_weights_path(w), name, vg_type(t.type)->name);
+                      "any type for linear weights)", vg_weights_path(w), name, vg_type(t.type)->name);
     if (r->flags & F_FLATTEN) {   /* Conv3d kernel [D, C, kt, kh, kw] as a linear [D, C*kt*kh*kw] */
         vg_tensor flat;
         VG_TRY(vg_view_reshape(&flat, &t, 2, (const int64_t[]){ne[0], ne[1] * ne[2] * ne[3] * ne[4]}));
@@ -352,7 +369,7 @@ static vg_status bind(vg_wan_dit *m) {
             return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' belongs to an image-to-video Wan model (not supported yet)", path,
                           i2v[i]);
     for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
-        VG_TRY(bind_one(w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
+        VG_TRY(bind_one(m, w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
     m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks);
     if (!m->blocks) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     char name[192];
@@ -360,7 +377,7 @@ static vg_status bind(vg_wan_dit *m) {
         for (size_t i = 0; i < sizeof k_block / sizeof k_block[0]; i++) {
             if (!row_wanted(c, &k_block[i])) continue;
             snprintf(name, sizeof name, "blocks.%d.%s", b, k_block[i].name);
-            VG_TRY(bind_one(w, c, &k_block[i], name, &m->blocks[b], m->original_names));
+            VG_TRY(bind_one(m, w, c, &k_block[i], name, &m->blocks[b], m->original_names));
         }
     /* a block beyond num_layers means the config does not describe this file */
     snprintf(name, sizeof name, "blocks.%d.attn1.to_q.weight", c->num_layers);
@@ -414,6 +431,8 @@ vg_status vg_wan_dit_load(const char *path, vg_wan_dit **out) {
 void vg_wan_dit_free(vg_wan_dit *m) {
     if (!m) return;
     free(m->blocks);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     vg_weights_close(m->w);
     free(m);
 }

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/gguf_write.h"
 #include "io/json_util.h"
+#include "io/weights.h"
+#include "ops/quant.h"
 #include "io/safetensors.h"
 #include "models/wan_dit.h"
 #include "vg_test.h"
@@ -171,6 +174,82 @@ VG_TEST(test_dit_scaled_fp8_vs_twin) {
     unlink(b);
 }
 
+/* GGUF files may store the small modulation tables in a block type too: they are
+ * dequantized once at load, and the model equals its twin with those values in f32. */
+VG_TEST(test_dit_quantized_modulation) {
+    vg_wan_dit_config cfg = load_cfg();
+    vg_safetensors *st = NULL;
+    VG_CHECK_OK(vg_st_open(fx("dit_mixed_f32.safetensors"), &st));
+    if (!st) return;
+    char a[PATH_MAX + 32], b[PATH_MAX + 32];
+    snprintf(a, sizeof a, "%s/mod.gguf", g_tmp);
+    snprintf(b, sizeof b, "%s/mod_twin.safetensors", g_tmp);
+    int n = vg_st_count(st), nq = 0;
+    vg_gguf_writer *g = NULL;
+    VG_CHECK_OK(vg_gguf_writer_new(a, &g));
+    if (!g) return;
+    vg_tensor *tw = calloc(n, sizeof *tw);
+    const char **names = calloc(n, sizeof *names);
+    void **q = calloc(n, sizeof *q), **deq = calloc(n, sizeof *deq);
+    for (int i = 0; i < n; i++) {
+        const vg_st_info *inf = vg_st_at(st, i);
+        vg_tensor t = vg_st_tensor(st, inf);
+        names[i] = inf->name;
+        tw[i] = t;
+        bool mod = strstr(inf->name, "modulation") != NULL;
+        VG_CHECK_OK(vg_gguf_add_tensor(g, inf->name, mod ? VG_Q8_0 : VG_F32, t.nd, t.ne));
+        if (!mod) continue;
+        int64_t ne = vg_tensor_nelem(&t);
+        q[i] = malloc((size_t)vg_row_bytes(VG_Q8_0, ne));
+        deq[i] = malloc(sizeof(float) * (size_t)ne);
+        vg_quant_q8_0(vg_f32(&t), q[i], ne);
+        vg_dequant_q8_0(q[i], deq[i], ne);
+        tw[i] = vg_tensor_wrap(VG_F32, t.nd, t.ne, deq[i]);
+        nq++;
+    }
+    VG_CHECK(nq == cfg.num_layers + 1);
+    VG_CHECK_OK(vg_gguf_write_header(g));
+    for (int i = 0; i < n; i++) {
+        vg_tensor t = vg_st_tensor(st, vg_st_at(st, i));
+        VG_CHECK_OK(vg_gguf_write_data(g, q[i] ? q[i] : t.data, q[i] ? vg_row_bytes(VG_Q8_0, vg_tensor_nelem(&t)) : vg_tensor_nbytes(&t)));
+    }
+    VG_CHECK_OK(vg_gguf_writer_close(g));
+    VG_CHECK_OK(vg_st_write(b, names, tw, n, NULL, 0));
+    vg_wan_dit *mq = NULL, *mf = NULL;
+    VG_CHECK_OK(vg_wan_dit_load_with_config(a, &cfg, 0, &mq));
+    VG_CHECK_OK(vg_wan_dit_load_with_config(b, &cfg, 0, &mf));
+    if (mq && mf) {
+        VG_CHECK(mq->blocks[0].scale_shift_table.type == VG_F32 && mq->n_owned == nq);
+        VG_CHECK(same_output(mq, mf, &cfg));
+    }
+    vg_wan_dit_free(mq);
+    vg_wan_dit_free(mf);
+    for (int i = 0; i < n; i++) free(q[i]), free(deq[i]);
+    free(q), free(deq), free(tw), free(names);
+    vg_st_close(st);
+    unlink(a);
+    unlink(b);
+}
+
+/* ComfyUI's header form of the layer formats: an unsupported one is refused by name. */
+VG_TEST(test_quantization_metadata_refused) {
+    char a[PATH_MAX + 32];
+    snprintf(a, sizeof a, "%s/nvfp4.safetensors", g_tmp);
+    float one = 1;
+    const char *names[] = {"x.weight"};
+    vg_tensor t = vg_tensor_wrap(VG_F32, VG_SHAPE(1, 1), &one);
+    const char *meta[] = {"_quantization_metadata", "{\"layers\": {\"x\": {\"format\": \"nvfp4\"}}}"};
+    VG_CHECK_OK(vg_st_write(a, names, &t, 1, meta, 1));
+    vg_weights *w = NULL;
+    VG_CHECK(vg_weights_open(a, &w) == VG_ERR_UNSUPPORTED && w == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "nvfp4") && strstr(vg_err_msg(), "nvfp4.safetensors"), "%s", vg_err_msg());
+    const char *ok_meta[] = {"_quantization_metadata", "{\"layers\": {\"x\": {\"format\": \"float8_e4m3fn\"}}}"};
+    VG_CHECK_OK(vg_st_write(a, names, &t, 1, ok_meta, 1));
+    VG_CHECK_OK(vg_weights_open(a, &w));
+    vg_weights_close(w);
+    unlink(a);
+}
+
 int main(void) {
     const char *src = getenv("VG_SOURCE_DIR");
     snprintf(g_dir, sizeof g_dir, "%s/tests/data/gguf", src ? src : ".");
@@ -178,6 +257,8 @@ int main(void) {
     if (!mkdtemp(g_tmp)) return 1;
     VG_RUN(test_dit_gguf_vs_dequantized_twin);
     VG_RUN(test_dit_scaled_fp8_vs_twin);
+    VG_RUN(test_dit_quantized_modulation);
+    VG_RUN(test_quantization_metadata_refused);
     rmdir(g_tmp);
     VG_DONE();
 }

@@ -454,12 +454,18 @@ static uint64_t table_elems(const vg_wan_dit_config *c, const bind_row *rows, si
     return e;
 }
 
+/* bytes of n elements (block types: per element, as if every row were whole blocks) */
+static uint64_t type_bytes(uint64_t n, vg_dtype t) {
+    const vg_type_traits *tr = vg_type(t);
+    return n / (uint64_t)tr->blck * tr->type_size + n % (uint64_t)tr->blck * tr->type_size / (uint64_t)tr->blck;
+}
+
 uint64_t vg_wan_dit_block_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {
-    return table_elems(c, k_block, sizeof k_block / sizeof k_block[0]) * vg_type(wtype)->elem_size;
+    return type_bytes(table_elems(c, k_block, sizeof k_block / sizeof k_block[0]), wtype);
 }
 
 uint64_t vg_wan_dit_globals_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {
-    return table_elems(c, k_globals, sizeof k_globals / sizeof k_globals[0]) * vg_type(wtype)->elem_size;
+    return type_bytes(table_elems(c, k_globals, sizeof k_globals / sizeof k_globals[0]), wtype);
 }
 
 uint64_t vg_wan_dit_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {

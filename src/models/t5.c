@@ -216,6 +216,9 @@ static vg_status bind(vg_t5 *m) {
             VG_TRY(get_float(w, name, k_block[i].nd, ne, &t));
             void *slot = (char *)L + k_block[i].off;
             if (k_block[i].mode == BIND_VIEW) *(vg_tensor *)slot = t;
+            else if (t.scale)   /* norms and the bias table are copied as stored: a scale would be lost */
+                return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' is scaled fp8, which vgen supports only for matrices",
+                              vg_weights_path(w), name);
             else VG_TRY(f32_copy(&t, (float **)slot));
         }
     }

@@ -9,7 +9,7 @@
 
 static inline float h2f(uint16_t h) { return vg_f16_to_f32(h); }
 
-void vg_dequant_q8_0(const void *src, float *dst, int64_t n) {
+void vg_dequant_q8_0(const void *restrict src, float *restrict dst, int64_t n) {
     const vg_block_q8_0 *b = src;
     for (int64_t i = 0; i < n / VG_QK; i++, dst += VG_QK) {
         const float d = h2f(b[i].d);
@@ -17,7 +17,7 @@ void vg_dequant_q8_0(const void *src, float *dst, int64_t n) {
     }
 }
 
-void vg_dequant_q4_0(const void *src, float *dst, int64_t n) {
+void vg_dequant_q4_0(const void *restrict src, float *restrict dst, int64_t n) {
     const vg_block_q4_0 *b = src;
     for (int64_t i = 0; i < n / VG_QK; i++, dst += VG_QK) {
         const float d = h2f(b[i].d);
@@ -28,7 +28,7 @@ void vg_dequant_q4_0(const void *src, float *dst, int64_t n) {
     }
 }
 
-void vg_dequant_q4_1(const void *src, float *dst, int64_t n) {
+void vg_dequant_q4_1(const void *restrict src, float *restrict dst, int64_t n) {
     const vg_block_q4_1 *b = src;
     for (int64_t i = 0; i < n / VG_QK; i++, dst += VG_QK) {
         const float d = h2f(b[i].d), m = h2f(b[i].m);
@@ -43,7 +43,7 @@ static inline uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-void vg_dequant_q5_0(const void *src, float *dst, int64_t n) {
+void vg_dequant_q5_0(const void *restrict src, float *restrict dst, int64_t n) {
     const vg_block_q5_0 *b = src;
     for (int64_t i = 0; i < n / VG_QK; i++, dst += VG_QK) {
         const float d = h2f(b[i].d);
@@ -56,7 +56,7 @@ void vg_dequant_q5_0(const void *src, float *dst, int64_t n) {
     }
 }
 
-void vg_dequant_q5_1(const void *src, float *dst, int64_t n) {
+void vg_dequant_q5_1(const void *restrict src, float *restrict dst, int64_t n) {
     const vg_block_q5_1 *b = src;
     for (int64_t i = 0; i < n / VG_QK; i++, dst += VG_QK) {
         const float d = h2f(b[i].d), m = h2f(b[i].m);

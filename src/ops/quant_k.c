@@ -6,7 +6,7 @@
 
 static inline float h2f(uint16_t h) { return vg_f16_to_f32(h); }
 
-void vg_dequant_q2_k(const void *src, float *y, int64_t n) {
+void vg_dequant_q2_k(const void *restrict src, float *restrict y, int64_t n) {
     const vg_block_q2_k *b = src;
     for (int64_t i = 0; i < n / VG_QK_K; i++) {
         const float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
@@ -32,7 +32,7 @@ static inline int q3k_scale(const uint8_t *s, int k) {
     return (lo | hi << 4) - 32;
 }
 
-void vg_dequant_q3_k(const void *src, float *y, int64_t n) {
+void vg_dequant_q3_k(const void *restrict src, float *restrict y, int64_t n) {
     const vg_block_q3_k *b = src;
     for (int64_t i = 0; i < n / VG_QK_K; i++) {
         const float d = h2f(b[i].d);
@@ -62,7 +62,7 @@ static inline void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
     }
 }
 
-void vg_dequant_q4_k(const void *src, float *y, int64_t n) {
+void vg_dequant_q4_k(const void *restrict src, float *restrict y, int64_t n) {
     const vg_block_q4_k *b = src;
     for (int64_t i = 0; i < n / VG_QK_K; i++) {
         const float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
@@ -79,7 +79,7 @@ void vg_dequant_q4_k(const void *src, float *y, int64_t n) {
     }
 }
 
-void vg_dequant_q5_k(const void *src, float *y, int64_t n) {
+void vg_dequant_q5_k(const void *restrict src, float *restrict y, int64_t n) {
     const vg_block_q5_k *b = src;
     for (int64_t i = 0; i < n / VG_QK_K; i++) {
         const float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
@@ -97,7 +97,7 @@ void vg_dequant_q5_k(const void *src, float *y, int64_t n) {
     }
 }
 
-void vg_dequant_q6_k(const void *src, float *y, int64_t n) {
+void vg_dequant_q6_k(const void *restrict src, float *restrict y, int64_t n) {
     const vg_block_q6_k *b = src;
     for (int64_t i = 0; i < n / VG_QK_K; i++) {
         const float d = h2f(b[i].d);

@@ -104,16 +104,17 @@ void vg_dequant_q6_k(const void *restrict src, float *restrict y, int64_t n) {
         const uint8_t *ql = b[i].ql, *qh = b[i].qh;
         const int8_t *sc = b[i].scales;
         for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
-            for (int l = 0; l < 32; l++) {
-                const int is = l / 16;
-                const int q1 = ((ql[l] & 15) | ((qh[l] >> 0) & 3) << 4) - 32;
-                const int q2 = ((ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4) - 32;
-                const int q3 = ((ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4) - 32;
-                const int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4) - 32;
-                y[l] = d * (float)sc[is] * (float)q1;
-                y[l + 32] = d * (float)sc[is + 2] * (float)q2;
-                y[l + 64] = d * (float)sc[is + 4] * (float)q3;
-                y[l + 96] = d * (float)sc[is + 6] * (float)q4;
+            /* output quarter k (32 values): low nibbles of ql[0..31] (k = 0), of ql[32..63]
+             * (k = 1), high nibbles of the same (k = 2, 3); 2 high bits from qh at shift 2k;
+             * each 16 values share the scale sc[l / 16 + 2k] */
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *lo = ql + (k & 1) * 32;
+                const int nib = (k >> 1) * 4, hs = 2 * k;
+                for (int g = 0; g < 2; g++) {
+                    const float dl = d * (float)sc[g + 2 * k];
+                    for (int l = 16 * g; l < 16 * g + 16; l++)
+                        y[32 * k + l] = dl * (float)((((lo[l] >> nib) & 15) | ((qh[l] >> hs) & 3) << 4) - 32);
+                }
             }
         }
     }

@@ -24,6 +24,12 @@ static void usage(FILE *f) {
         "\n"
         "  --model DIR             diffusers folder (model_index.json, transformer/, vae/,\n"
         "                          text_encoder/, tokenizer/, scheduler/)\n"
+        "  --transformer FILE      the DiT from FILE instead of the folder's: a .gguf (city96 /\n"
+        "                          QuantStack, any of Q2_K..Q8_0, F16, BF16, F32) or a single\n"
+        "                          .safetensors (original/ComfyUI or diffusers names; f32, f16,\n"
+        "                          bf16, fp8 or scaled fp8); the folder's config.json is used\n"
+        "  --text-encoder FILE     UMT5 from FILE (.gguf with llama.cpp names, or .safetensors)\n"
+        "  --vae FILE              VAE from FILE (.safetensors, original or diffusers names)\n"
         "  --prompt TEXT           what to generate\n"
         "  --negative-prompt TEXT  what to steer away from (default: empty)\n"
         "  --height N              pixels, a multiple of 16 (default 480)\n"
@@ -101,6 +107,7 @@ int vg_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto";
     double fps = 16, x;
     int threads = 0, quiet = 0;
+    vg_model_files files = {0};
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
         {"negative-prompt", required_argument, 0, 'n'}, {"height", required_argument, 0, 'H'},
@@ -112,7 +119,8 @@ int vg_cmd_generate(int argc, char **argv) {
         {"output", required_argument, 0, 'o'}, {"device", required_argument, 0, 'd'},
         {"vram-budget", required_argument, 0, 'b'}, {"offload", required_argument, 0, 'O'},
         {"vae-tiling", no_argument, 0, 'T'}, {"threads", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 'X'},
+        {"text-encoder", required_argument, 0, 'E'}, {"vae", required_argument, 0, 'V'}, {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hqo:", opts, NULL)) != -1) {
@@ -139,6 +147,9 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'T': p.vae_tiling = true; break;
         case 't': ok = vg_cli_int("generate", "threads", optarg, 1, 1024, &threads); break;
         case 'q': quiet = 1; break;
+        case 'X': files.transformer = optarg; break;
+        case 'E': files.text_encoder = optarg; break;
+        case 'V': files.vae = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -183,7 +194,7 @@ int vg_cmd_generate(int argc, char **argv) {
     vg_model *m = NULL;
     vg_video *v = NULL;
     double t_load = now_s();
-    if (vg_model_load(ctx, model, &m) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
+    if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
     t_load = now_s() - t_load;
     if (vg_t2v_generate(ctx, m, &p, &v) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
     if (vg_video_save(ctx, v, output, fps) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }

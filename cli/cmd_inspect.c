@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/inspect.h"
 #include "core/error.h"
+#include "io/gguf.h"
 #include "io/json_util.h"
 #include "io/weights.h"
 
@@ -20,7 +21,8 @@ static void usage(FILE *f) {
             "usage: vgen inspect FILE|FOLDER [--all]\n"
             "\n"
             "Lists tensors (name, dtype, shape, bytes), then the parameter count and total size.\n"
-            "FILE is a .safetensors file or a *.safetensors.index.json of a sharded set; FOLDER is\n"
+            "FILE is a .safetensors file, a *.safetensors.index.json of a sharded set, or a .gguf\n"
+            "file (then also its GGUF version, alignment and metadata); FOLDER is\n"
             "a component folder (transformer/, vae/ ...) or a diffusers model folder with a\n"
             "model_index.json, which is listed component by component.\n"
             "\n"
@@ -124,13 +126,13 @@ static void list_store(const vg_weights *w, const char *config_path, bool all, t
         qsort(idx, (size_t)n, sizeof(int), cmp_idx);
     }
     int show = all || n <= VG_INSPECT_SHOW ? n : VG_INSPECT_SHOW;
-    if (n > 0) printf("  %-*s  %-5s  %-20s  %s\n", (int)wname, "name", "dtype", "shape", "bytes");
+    if (n > 0) printf("  %-*s  %-7s  %-20s  %s\n", (int)wname, "name", "dtype", "shape", "bytes");
     for (int k = 0; k < show; k++) {
         int i = idx ? idx[k] : k;
         const vg_st_info *in = vg_weights_info(w, i);
         char shp[160];
         shape_of(in, shp, sizeof shp);
-        printf("  %-*s  %-5s  %-20s  %llu\n", (int)wname, vg_weights_name(w, i), vg_type(in->type)->name, shp,
+        printf("  %-*s  %-7s  %-20s  %llu\n", (int)wname, vg_weights_name(w, i), vg_type(in->type)->name, shp,
                (unsigned long long)in->nbytes);
     }
     if (show < n) printf("  ... %d more (--all lists every tensor)\n", n - show);
@@ -181,6 +183,21 @@ static bool has_safetensors(const char *dir) {
     return found;
 }
 
+/* GGUF header and metadata (tensors are listed like any weight store). */
+static void gguf_header(const char *path) {
+    vg_gguf *g = NULL;
+    if (vg_gguf_open(path, &g) != VG_OK) return;
+    printf("  GGUF v%u, alignment %u, tensor data from byte %llu\n", vg_gguf_version(g), vg_gguf_alignment(g),
+           (unsigned long long)vg_gguf_data_offset(g));
+    printf("  metadata (%d keys):\n", vg_gguf_kv_count(g));
+    char buf[96];
+    for (int i = 0; i < vg_gguf_kv_count(g); i++) {
+        const vg_gguf_kv *kv = vg_gguf_kv_at(g, i);
+        printf("    %-40s %-8s %s\n", kv->key, vg_gguf_vtype_name(kv->type), vg_gguf_kv_str(kv, buf, sizeof buf));
+    }
+    vg_gguf_close(g);
+}
+
 static int inspect_weights(const char *path, bool all) {
     vg_weights *w = NULL;
     if (vg_weights_open(path, &w) != VG_OK) {
@@ -188,6 +205,7 @@ static int inspect_weights(const char *path, bool all) {
         return 1;
     }
     printf("%s\n", path);
+    if (!vg_path_is_dir(path) && vg_gguf_is_gguf(path)) gguf_header(path);
     char cfg[PATH_MAX];
     totals t = {0};
     list_store(w, config_beside(path, cfg, sizeof cfg), all, &t);

@@ -28,7 +28,12 @@ static void usage(FILE *f) {
         "                           VAE configs are read beside it (../text_encoder/,\n"
         "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE\n"
         "  --text-encoder-config F  --vae-config F   explicit configs for --config\n"
-        "  --dtype T                transformer weights: bf16 (default), f16, f32, fp8\n"
+        "  --dtype T                transformer weights: bf16 (default), f16, f32, fp8, or a\n"
+        "                           GGUF quantization as published: q8_0, q6_k, q5_k_m, q5_k_s,\n"
+        "                           q5_1, q5_0, q4_k_m, q4_k_s, q4_1, q4_0, q3_k_m, q3_k_s, q2_k\n"
+        "  --transformer FILE --text-encoder-file FILE --vae-file FILE\n"
+        "                           with --model: these components from other files (GGUF or\n"
+        "                           single safetensors), counted by their stored bytes\n"
         "  --text-dtype T           text encoder weights (default bf16)\n"
         "  --vae-dtype T            VAE weights (default f32)\n"
         "  --height N --width N --num-frames N   (default 480 x 832, 81 frames)\n"
@@ -46,12 +51,15 @@ static void usage(FILE *f) {
         "  vgen plan --model models/tiny-wan --height 256 --width 256 --num-frames 33 --vram-budget 64MiB\n");
 }
 
+static const vg_quant_mix *g_mix;   /* --dtype named a GGUF mix */
+
 static bool parse_dtype(const char *s, vg_dtype *out) {
     if (strcmp(s, "bf16") == 0) *out = VG_BF16;
     else if (strcmp(s, "f16") == 0 || strcmp(s, "fp16") == 0) *out = VG_F16;
     else if (strcmp(s, "f32") == 0 || strcmp(s, "fp32") == 0) *out = VG_F32;
     else if (strcmp(s, "fp8") == 0 || strcmp(s, "f8_e4m3") == 0) *out = VG_F8_E4M3;
-    else { fprintf(stderr, "vgen plan: dtype '%s': use bf16, f16, f32 or fp8\n", s); return false; }
+    else if ((g_mix = vg_quant_mix_find(s)) != NULL) *out = g_mix->base;
+    else { fprintf(stderr, "vgen plan: dtype '%s': use bf16, f16, f32, fp8 or a GGUF mix (q8_0, q4_k_m ...)\n", s); return false; }
     return true;
 }
 
@@ -146,7 +154,10 @@ int vg_cmd_plan(int argc, char **argv) {
         {"vram-budget", required_argument, 0, 'b'}, {"device", required_argument, 0, 'd'},
         {"vae-tiling", no_argument, 0, 'T'}, {"offload", required_argument, 0, 'O'},
         {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
+        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3}, {0, 0, 0, 0}};
+    vg_model_files files = {0};
+    const vg_quant_mix *mix = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -156,9 +167,12 @@ int vg_cmd_plan(int argc, char **argv) {
         case 'c': config = optarg; break;
         case 'E': te_cfg = optarg; break;
         case 'V': vae_cfg = optarg; break;
-        case 'D': ok = parse_dtype(optarg, &dit_dt); break;
-        case 'X': ok = parse_dtype(optarg, &te_dt); break;
-        case 'Y': ok = parse_dtype(optarg, &vae_dt); break;
+        case 'D': g_mix = NULL; ok = parse_dtype(optarg, &dit_dt); mix = g_mix; break;
+        case 1: files.transformer = optarg; break;
+        case 2: files.text_encoder = optarg; break;
+        case 3: files.vae = optarg; break;
+        case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
+        case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
         case 'W': ok = vg_cli_int("plan", "width", optarg, 16, 8192, &width); break;
         case 'F': ok = vg_cli_int("plan", "num-frames", optarg, 1, 100001, &frames); break;
@@ -176,6 +190,10 @@ int vg_cmd_plan(int argc, char **argv) {
         if (!ok) return 2;
     }
     if (optind < argc) { fprintf(stderr, "vgen plan: unexpected argument '%s'\n", argv[optind]); return 2; }
+    if (!model && (files.transformer || files.text_encoder || files.vae)) {
+        fprintf(stderr, "vgen plan: --transformer, --text-encoder-file and --vae-file go with --model\n");
+        return 2;
+    }
     if (!model == !config) { fprintf(stderr, "vgen plan: give exactly one of --model or --config (vgen plan --help)\n"); return 2; }
     vg_offload pol;
     if (vg_offload_parse(offload, &pol) != VG_OK) { fprintf(stderr, "vgen plan: --offload: %s\n", vg_err_msg()); return 2; }
@@ -209,7 +227,7 @@ int vg_cmd_plan(int argc, char **argv) {
         }
     }
     if (model) {
-        if (vg_model_load(ctx, model, &m) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_ctx_last_error(ctx)); goto out; }
+        if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_ctx_last_error(ctx)); goto out; }
         dc = *vg_wan_dit_cfg(m->dit);
         tc = *vg_t5_cfg(m->te);
         vc = *vg_wan_vae_config(m->vae);
@@ -242,7 +260,7 @@ int vg_cmd_plan(int argc, char **argv) {
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
-                          .host_weights = host_weights, .budget = budget};
+                          .host_weights = host_weights, .budget = budget, .dit_mix = mix};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 

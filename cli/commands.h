@@ -9,6 +9,7 @@
     X(plan, "predict peak memory per phase for each offload policy")          \
     X(mem, "device memory: total, reserved, allocated, free")                 \
     X(inspect, "list tensors, parameters and detected architecture")          \
+    X(quantize, "write a checkpoint as GGUF with block-quantized matrices")   \
     X(tokenize, "print token ids and pieces for a text")
 
 #endif

@@ -174,6 +174,18 @@ vg_t2v_params vg_t2v_default_params(void);
  * text_encoder/, tokenizer/, scheduler/). Weights stay memory-mapped on the host.
  * Hands back an owned model (vg_model_free). */
 vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out);
+/* Component files that replace a folder's own (NULL: the folder's). Each is a
+ * single safetensors file (diffusers or original/ComfyUI names; f32, f16, bf16,
+ * fp8 or ComfyUI scaled fp8) or a GGUF file (original Wan names for the
+ * transformer, llama.cpp t5encoder names for the text encoder). The folder's
+ * config.json for that component is used when present. */
+typedef struct vg_model_files {
+    const char *transformer;
+    const char *text_encoder;
+    const char *vae;
+} vg_model_files;
+/* Like vg_model_load, with some components from other files (files may be NULL). */
+vg_status vg_model_load_files(vg_ctx *ctx, const char *path, const vg_model_files *files, vg_model **out);
 /* Accepts NULL. */
 void vg_model_free(vg_model *m);
 

@@ -117,8 +117,9 @@ allocated, so a worker can go on to the next job with the pool back at zero.
 
 - fp8 weights (float8_e4m3fn / e5m2 files, such as ComfyUI's `*_fp8_e4m3fn.safetensors`) load
   and run, converted per tile like bf16; `vgen plan --dtype fp8 --text-dtype fp8` plans them.
-  ComfyUI's *scaled* fp8 files (per-tensor `scale_weight`) are refused with a clear error, and
-  block-quantized 8/4-bit formats (q8_0, q4_k, nf4, GGUF) are not implemented yet.
+  ComfyUI's *scaled* fp8 files and GGUF files (Q2_K..Q8_0) run too, converted per tile;
+  `vgen plan --dtype q4_k_m` (or q8_0, q6_k ...) plans the published GGUF mixes and
+  docs/weights.md has the table of what fits 8/12/16/24 GiB. bitsandbytes NF4 is not read.
 - Guidance runs the two passes one after the other (as diffusers does); a batched mode
   (faster on a GPU, twice the activations) is not planned yet.
 - The CUDA backend does not exist yet; the numbers above describe vgen's CPU kernels.

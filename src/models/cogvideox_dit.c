@@ -278,7 +278,7 @@ vg_status vg_cogvideox_dit_load_with_config(const char *weights_path, const vg_c
     if (!m) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     m->cfg = *cfg;
     vg_status s = vg_weights_open(weights_path, &m->w);
-    if (s == VG_OK) s = vg_weights_refuse_scaled_fp8(m->w);
+    if (s == VG_OK) s = vg_weights_refuse_scaled(m->w, "the CogVideoX transformer");
     if (s == VG_OK && !vg_weights_is_virtual(m->w) && !vg_cogvideox_dit_recognize(m->w))
         s = vg_err(VG_ERR_UNSUPPORTED,
                    "%s: not a CogVideoX transformer in diffusers naming (no patch_embed.text_proj.weight / "

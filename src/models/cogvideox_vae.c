@@ -331,7 +331,7 @@ vg_status vg_cogvideox_vae_load_with_config(const char *weights_path, const vg_c
     if (!v) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     v->cfg = *cfg;
     vg_status s = vg_weights_open(weights_path, &v->w);
-    if (s == VG_OK) s = vg_weights_refuse_scaled_fp8(v->w);
+    if (s == VG_OK) s = vg_weights_refuse_scaled(v->w, "the CogVideoX VAE");
     if (s == VG_OK && !vg_weights_is_virtual(v->w) && !vg_weights_has(v->w, "decoder.conv_in.conv.weight"))
         s = vg_err(VG_ERR_UNSUPPORTED, "%s: not a CogVideoX VAE in diffusers naming (no decoder.conv_in.conv.weight)",
                    vg_weights_path(v->w));

@@ -175,11 +175,12 @@ static int64_t dim_of(const vg_t5_config *c, int d) {
     }
 }
 
-/* Looks up `name` with the expected shape and a float dtype. */
+/* Looks up `name` with the expected shape and a float dtype (or, for 2-D matmul
+ * weights and the embedding, a block-quantized one). */
 static vg_status get_float(const vg_weights *w, const char *name, int nd, const int64_t *ne, vg_tensor *out) {
     VG_TRY(vg_weights_get(w, name, nd, ne, out));
-    if (!vg_type(out->type)->is_float)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (text encoder weights must be f32, f16, bf16 or fp8)",
+    if (!vg_type(out->type)->is_float && !(vg_dtype_is_block(out->type) && nd == 2))
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (text encoder weights must be f32, f16, bf16, fp8 or, for matrices, GGUF block types)",
                       vg_weights_path(w), name, vg_type(out->type)->name);
     return VG_OK;
 }
@@ -204,18 +205,36 @@ static vg_status bind(vg_t5 *m) {
             for (int d = 0; d < k_block[i].nd; d++) ne[d] = dim_of(c, k_block[i].dim[d]);
             VG_TRY(get_float(w, name, k_block[i].nd, ne, &t));
             void *slot = (char *)L + k_block[i].off;
+            if (t.scale && (k_block[i].nd == 1 || k_block[i].mode == BIND_REL_BIAS))
+                /* norms and the bias table are used as stored, where a scale would be lost */
+                return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' is scaled fp8, which vgen supports only for matrices",
+                              vg_weights_path(w), name);
             *(vg_tensor *)slot = t;
         }
     }
     return VG_OK;
 }
 
+/* llama.cpp's t5encoder GGUF names (city96/umt5-xxl-encoder-gguf) -> transformers names */
+static const vg_namemap_rule k_t5_gguf_names[] = {
+    {"token_embd.", "shared."},
+    {"enc.output_norm.", "encoder.final_layer_norm."},
+    {"enc.blk.#.attn_q.", "encoder.block.#.layer.0.SelfAttention.q."},
+    {"enc.blk.#.attn_k.", "encoder.block.#.layer.0.SelfAttention.k."},
+    {"enc.blk.#.attn_v.", "encoder.block.#.layer.0.SelfAttention.v."},
+    {"enc.blk.#.attn_o.", "encoder.block.#.layer.0.SelfAttention.o."},
+    {"enc.blk.#.attn_rel_b.", "encoder.block.#.layer.0.SelfAttention.relative_attention_bias."},
+    {"enc.blk.#.attn_norm.", "encoder.block.#.layer.0.layer_norm."},
+    {"enc.blk.#.ffn_gate.", "encoder.block.#.layer.1.DenseReluDense.wi_0."},
+    {"enc.blk.#.ffn_up.", "encoder.block.#.layer.1.DenseReluDense.wi_1."},
+    {"enc.blk.#.ffn_down.", "encoder.block.#.layer.1.DenseReluDense.wo."},
+    {"enc.blk.#.ffn_norm.", "encoder.block.#.layer.1.layer_norm."},
+};
+
 static vg_status open_weights(const char *path, vg_weights **w) {
     vg_status s = vg_weights_open(path, w);
-    if (s == VG_ERR_UNSUPPORTED)
-        return vg_err_wrap(s, "T5 text encoder: unsupported dtype (quantized text encoders are not supported yet; "
-                              "use an f32, f16, bf16 or fp8 checkpoint)");
-    if (s == VG_OK && (s = vg_weights_refuse_scaled_fp8(*w)) != VG_OK) {
+    if (s == VG_ERR_UNSUPPORTED) return vg_err_wrap(s, "T5 text encoder");
+    if (s == VG_OK && (s = vg_weights_apply_namemap(*w, k_t5_gguf_names, (int)(sizeof k_t5_gguf_names / sizeof k_t5_gguf_names[0]))) != VG_OK) {
         vg_weights_close(*w);
         *w = NULL;
     }

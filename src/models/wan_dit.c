@@ -322,16 +322,34 @@ static vg_status name_original(vg_status s, const char *name) {
     return vg_err(s, "%s (original name '%s')", msg, orig);
 }
 
-static vg_status bind_one(const vg_weights *w, const vg_wan_dit_config *c, const bind_row *r, const char *name, void *base,
-                          bool original) {
+/* A small non-matrix tensor stored in a block type (GGUF files may quantize the
+ * [1, 6, D] modulation tables): dequantized once into an f32 copy the model owns. */
+static vg_status own_f32(vg_wan_dit *m, vg_tensor *t) {
+    float **o = realloc(m->owned, sizeof *o * (m->n_owned + 1));
+    if (!o) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    m->owned = o;
+    int64_t n = vg_tensor_nelem(t);
+    float *f = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (!f) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    vg_type(t->type)->to_f32(t->data, f, n);
+    m->owned[m->n_owned++] = f;
+    *t = vg_tensor_wrap(VG_F32, t->nd, t->ne, f);
+    return VG_OK;
+}
+
+static vg_status bind_one(vg_wan_dit *m, const vg_weights *w, const vg_wan_dit_config *c, const bind_row *r, const char *name,
+                          void *base, bool original) {
     int64_t ne[5];
     int nd = row_nd(r, ne, c);
     vg_tensor t;
     vg_status s = vg_weights_get(w, name, nd, ne, &t);
     if (s != VG_OK) return original ? name_original(s, name) : s;
-    if (!vg_type(t.type)->is_float)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16, bf16 or fp8)",
-                      vg_weights_path(w), name, vg_type(t.type)->name);
+    /* block-quantized (GGUF) types: the 2-D linear weights are dequantized per tile by the
+     * matmul; anything else (small tables) once, here */
+    if (vg_dtype_is_block(t.type) && nd != 2) VG_TRY(own_f32(m, &t));
+    if (!vg_type(t.type)->is_float && !(vg_dtype_is_block(t.type) && nd == 2))
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s': unsupported dtype %s (Wan DiT weights must be f32, f16, bf16 or fp8; "
+                      "any type for linear weights)", vg_weights_path(w), name, vg_type(t.type)->name);
     if (r->flags & F_FLATTEN) {   /* Conv3d kernel [D, C, kt, kh, kw] as a linear [D, C*kt*kh*kw] */
         vg_tensor flat;
         VG_TRY(vg_view_reshape(&flat, &t, 2, (const int64_t[]){ne[0], ne[1] * ne[2] * ne[3] * ne[4]}));
@@ -351,7 +369,7 @@ static vg_status bind(vg_wan_dit *m) {
             return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' belongs to an image-to-video Wan model (not supported yet)", path,
                           i2v[i]);
     for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
-        VG_TRY(bind_one(w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
+        VG_TRY(bind_one(m, w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
     m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks);
     if (!m->blocks) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     char name[192];
@@ -359,7 +377,7 @@ static vg_status bind(vg_wan_dit *m) {
         for (size_t i = 0; i < sizeof k_block / sizeof k_block[0]; i++) {
             if (!row_wanted(c, &k_block[i])) continue;
             snprintf(name, sizeof name, "blocks.%d.%s", b, k_block[i].name);
-            VG_TRY(bind_one(w, c, &k_block[i], name, &m->blocks[b], m->original_names));
+            VG_TRY(bind_one(m, w, c, &k_block[i], name, &m->blocks[b], m->original_names));
         }
     /* a block beyond num_layers means the config does not describe this file */
     snprintf(name, sizeof name, "blocks.%d.attn1.to_q.weight", c->num_layers);
@@ -375,9 +393,7 @@ vg_status vg_wan_dit_load_with_config(const char *weights_path, const vg_wan_dit
     vg_wan_dit *m = calloc(1, sizeof *m);
     if (!m) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     vg_status s = vg_weights_open(weights_path, &m->w);
-    if (s == VG_ERR_UNSUPPORTED)
-        s = vg_err_wrap(s, "Wan DiT: unsupported tensor dtype (quantized DiT files are not supported yet)");
-    if (s == VG_OK) s = vg_weights_refuse_scaled_fp8(m->w);
+    if (s == VG_ERR_UNSUPPORTED) s = vg_err_wrap(s, "Wan DiT");
     if (s == VG_OK) s = vg_wan_dit_normalize_names(m->w, &m->original_names);
     if (s == VG_OK && !vg_weights_is_virtual(m->w) && !vg_wan_dit_recognize(m->w))
         s = vg_err(VG_ERR_UNSUPPORTED,
@@ -415,6 +431,8 @@ vg_status vg_wan_dit_load(const char *path, vg_wan_dit **out) {
 void vg_wan_dit_free(vg_wan_dit *m) {
     if (!m) return;
     free(m->blocks);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
     vg_weights_close(m->w);
     free(m);
 }
@@ -436,12 +454,18 @@ static uint64_t table_elems(const vg_wan_dit_config *c, const bind_row *rows, si
     return e;
 }
 
+/* bytes of n elements (block types: per element, as if every row were whole blocks) */
+static uint64_t type_bytes(uint64_t n, vg_dtype t) {
+    const vg_type_traits *tr = vg_type(t);
+    return n / (uint64_t)tr->blck * tr->type_size + n % (uint64_t)tr->blck * tr->type_size / (uint64_t)tr->blck;
+}
+
 uint64_t vg_wan_dit_block_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {
-    return table_elems(c, k_block, sizeof k_block / sizeof k_block[0]) * vg_type(wtype)->elem_size;
+    return type_bytes(table_elems(c, k_block, sizeof k_block / sizeof k_block[0]), wtype);
 }
 
 uint64_t vg_wan_dit_globals_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {
-    return table_elems(c, k_globals, sizeof k_globals / sizeof k_globals[0]) * vg_type(wtype)->elem_size;
+    return type_bytes(table_elems(c, k_globals, sizeof k_globals / sizeof k_globals[0]), wtype);
 }
 
 uint64_t vg_wan_dit_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {

@@ -91,6 +91,8 @@ typedef struct vg_wan_dit {
     bool original_names;       /* the file used the original Wan / ComfyUI names */
     vg_wan_globals g;
     vg_wan_block *blocks;      /* [num_layers] */
+    float **owned;             /* f32 copies of small block-quantized non-matrix tensors */
+    int n_owned;
 } vg_wan_dit;
 
 /* ---- config ---------------------------------------------------------------- */

@@ -204,6 +204,9 @@ static vg_status get(const vg_wan_vae *vae, const char *name, int nd, const int6
     VG_TRY(vg_weights_get(vae->w, name, nd, ne, out));
     if (!vg_type(out->type)->is_float)
         return vg_err(VG_ERR_FORMAT, "%s: tensor '%s' is not a float tensor", vg_weights_path(vae->w), name);
+    if (out->scale)   /* the VAE's convolutions do not apply scaled-fp8 scales */
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' is scaled fp8, which the VAE does not support", vg_weights_path(vae->w),
+                      name);
     return VG_OK;
 }
 

@@ -1,5 +1,6 @@
 /* dtype traits and exact f32 <-> f16/bf16 conversion. */
 #include "ops/dtype.h"
+#include "ops/quant.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -151,15 +152,27 @@ static void f16_from_f32(const float *s, void *d, int64_t n) {
     for (int64_t i = 0; i < n; i++) h[i] = vg_f32_to_f16(s[i]);
 }
 
+#define ELEM(nm, st, sz, fl, to, from, id) {nm, st, sz, fl, to, from, 1, sz, id}
+#define BLOCK(nm, blk, sz, to, from, id) {nm, NULL, 0, false, to, from, blk, sz, id}
 static const vg_type_traits g_traits[VG_DTYPE_COUNT] = {
-    [VG_F32] = {"f32", "F32", 4, true, f32_to_f32, f32_from_f32},
-    [VG_F16] = {"f16", "F16", 2, true, f16_to_f32, f16_from_f32},
-    [VG_BF16] = {"bf16", "BF16", 2, true, bf16_to_f32, bf16_from_f32},
-    [VG_I64] = {"i64", "I64", 8, false, NULL, NULL},
-    [VG_I32] = {"i32", "I32", 4, false, NULL, NULL},
-    [VG_U8] = {"u8", "U8", 1, false, NULL, NULL},
-    [VG_F8_E4M3] = {"f8_e4m3", "F8_E4M3", 1, true, e4m3_to_f32, e4m3_from_f32},
-    [VG_F8_E5M2] = {"f8_e5m2", "F8_E5M2", 1, true, e5m2_to_f32, e5m2_from_f32},
+    [VG_F32] = ELEM("f32", "F32", 4, true, f32_to_f32, f32_from_f32, 0),
+    [VG_F16] = ELEM("f16", "F16", 2, true, f16_to_f32, f16_from_f32, 1),
+    [VG_BF16] = ELEM("bf16", "BF16", 2, true, bf16_to_f32, bf16_from_f32, 30),
+    [VG_I64] = ELEM("i64", "I64", 8, false, NULL, NULL, 27),
+    [VG_I32] = ELEM("i32", "I32", 4, false, NULL, NULL, 26),
+    [VG_U8] = ELEM("u8", "U8", 1, false, NULL, NULL, -1),
+    [VG_F8_E4M3] = ELEM("f8_e4m3", "F8_E4M3", 1, true, e4m3_to_f32, e4m3_from_f32, -1),
+    [VG_F8_E5M2] = ELEM("f8_e5m2", "F8_E5M2", 1, true, e5m2_to_f32, e5m2_from_f32, -1),
+    [VG_Q4_0] = BLOCK("q4_0", 32, sizeof(vg_block_q4_0), vg_dequant_q4_0, vg_quant_q4_0, 2),
+    [VG_Q4_1] = BLOCK("q4_1", 32, sizeof(vg_block_q4_1), vg_dequant_q4_1, vg_quant_q4_1, 3),
+    [VG_Q5_0] = BLOCK("q5_0", 32, sizeof(vg_block_q5_0), vg_dequant_q5_0, vg_quant_q5_0, 6),
+    [VG_Q5_1] = BLOCK("q5_1", 32, sizeof(vg_block_q5_1), vg_dequant_q5_1, vg_quant_q5_1, 7),
+    [VG_Q8_0] = BLOCK("q8_0", 32, sizeof(vg_block_q8_0), vg_dequant_q8_0, vg_quant_q8_0, 8),
+    [VG_Q2_K] = BLOCK("q2_k", 256, sizeof(vg_block_q2_k), vg_dequant_q2_k, NULL, 10),
+    [VG_Q3_K] = BLOCK("q3_k", 256, sizeof(vg_block_q3_k), vg_dequant_q3_k, NULL, 11),
+    [VG_Q4_K] = BLOCK("q4_k", 256, sizeof(vg_block_q4_k), vg_dequant_q4_k, vg_quant_q4_k, 12),
+    [VG_Q5_K] = BLOCK("q5_k", 256, sizeof(vg_block_q5_k), vg_dequant_q5_k, vg_quant_q5_k, 13),
+    [VG_Q6_K] = BLOCK("q6_k", 256, sizeof(vg_block_q6_k), vg_dequant_q6_k, vg_quant_q6_k, 14),
 };
 
 const vg_type_traits *vg_type(vg_dtype t) {
@@ -168,10 +181,47 @@ const vg_type_traits *vg_type(vg_dtype t) {
 
 bool vg_dtype_from_st(const char *st_name, vg_dtype *out) {
     for (int i = 0; i < VG_DTYPE_COUNT; i++) {
-        if (strcmp(g_traits[i].st_name, st_name) == 0) {
+        if (g_traits[i].st_name && strcmp(g_traits[i].st_name, st_name) == 0) {
             *out = (vg_dtype)i;
             return true;
         }
     }
     return false;
+}
+
+bool vg_dtype_from_ggml(uint32_t id, vg_dtype *out) {
+    for (int i = 0; i < VG_DTYPE_COUNT; i++) {
+        if (g_traits[i].ggml_id >= 0 && (uint32_t)g_traits[i].ggml_id == id &&
+            (g_traits[i].is_float || vg_dtype_is_block((vg_dtype)i))) {
+            *out = (vg_dtype)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *vg_ggml_type_name(uint32_t id) {
+    /* ggml's type ids (ggml.h); removed ids keep their slot */
+    static const char *const names[] = {
+        "F32", "F16", "Q4_0", "Q4_1", "Q4_2 (removed)", "Q4_3 (removed)", "Q5_0", "Q5_1", "Q8_0", "Q8_1",
+        "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
+        "IQ4_NL", "IQ3_S", "IQ2_S", "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M",
+        "BF16", "Q4_0_4_4 (removed)", "Q4_0_4_8 (removed)", "Q4_0_8_8 (removed)", "TQ1_0", "TQ2_0",
+        "IQ4_NL_4_4 (removed)", "IQ4_NL_4_8 (removed)", "IQ4_NL_8_8 (removed)", "MXFP4",
+    };
+    return id < sizeof names / sizeof names[0] ? names[id] : "unknown";
+}
+
+bool vg_dtype_nbytes(vg_dtype t, uint64_t n, uint64_t *bytes) {
+    const vg_type_traits *tr = vg_type(t);
+    if (!tr || n % (uint64_t)tr->blck) return false;
+    uint64_t blocks = n / (uint64_t)tr->blck;
+    if (tr->type_size && blocks > UINT64_MAX / tr->type_size) return false;
+    *bytes = blocks * tr->type_size;
+    return true;
+}
+
+uint64_t vg_row_bytes(vg_dtype t, int64_t k) {
+    const vg_type_traits *tr = vg_type(t);
+    return (uint64_t)k / (uint64_t)tr->blck * tr->type_size;
 }

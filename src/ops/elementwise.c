@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ops/ops_internal.h"
+#include "ops/rows.h"
 
 static vg_status ew4(vg_exec *ex, vg_op_type type, vg_tensor *y, const float *c, int n, const vg_tensor *a,
                      const vg_tensor *b, const vg_tensor *d, const vg_tensor *e) {
@@ -73,10 +74,13 @@ vg_status vg_op_copy(vg_exec *ex, vg_tensor *y, const vg_tensor *x) {
 
 vg_status vg_op_get_rows(vg_exec *ex, vg_tensor *y, const vg_tensor *table, const vg_tensor *ids) {
     char s1[96], s2[96], s3[96];
-    if (table->nd != 2 || !vg_type(table->type)->is_float || ids->nd != 1 || ids->type != VG_I32 || y->nd != 2 ||
-        y->type != VG_F32 || y->ne[0] != ids->ne[0] || y->ne[1] != table->ne[1])
-        return VG_SHAPE_ERR("get_rows", "table %s, ids %s, y %s: needs float [V, D], i32 [N] -> f32 [N, D]",
+    if (table->nd != 2 || !vg_rows_convertible(table->type) || !vg_tensor_is_contiguous(table) || ids->nd != 1 ||
+        ids->type != VG_I32 || y->nd != 2 || y->type != VG_F32 || y->ne[0] != ids->ne[0] || y->ne[1] != table->ne[1] ||
+        y->st[1] != 1)
+        return VG_SHAPE_ERR("get_rows", "table %s, ids %s, y %s: needs contiguous [V, D] of a float or block type, i32 [N] -> f32 [N, D]",
                             vg_shape_s(table, s1), vg_shape_s(ids, s2), vg_shape_s(y, s3));
+    if (vg_type(table->type)->blck > 1 && table->ne[1] % vg_type(table->type)->blck)
+        return VG_SHAPE_ERR("get_rows", "table %s: rows are not whole blocks", vg_shape_s(table, s1));
     if (vg_tensor_nelem(y) == 0) return VG_OK;
     return vg_dispatch(ex, &(vg_op){.type = VG_OP_GET_ROWS, .dst = y, .src = {table, ids}, .who = "get_rows"});
 }

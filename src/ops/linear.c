@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "ops/ops_internal.h"
+#include "ops/rows.h"
 
 
 static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b);
@@ -19,8 +20,8 @@ vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
 
 static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
     char s1[96], s2[96], s3[96];
-    if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_type(w->type)->is_float)
-        return VG_SHAPE_ERR("linear", "needs f32 x [..., K], float w [N, K], f32 y");
+    if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_rows_convertible(w->type))
+        return VG_SHAPE_ERR("linear", "needs f32 x [..., K], float or block-quantized w [N, K], f32 y");
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
     if (w->ne[1] != K || vg_cols(y) != N || vg_rows(y) != M || y->nd != x->nd)
         return VG_SHAPE_ERR("linear", "x %s, w %s, y %s do not fit y = x W^T", vg_shape_s(x, s1), vg_shape_s(w, s2), vg_shape_s(y, s3));
@@ -28,6 +29,9 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
         return VG_SHAPE_ERR("linear", "bias %s must be [%lld]", vg_shape_s(b, s1), (long long)N);
     if (!vg_tensor_is_contiguous(y) || !vg_tensor_is_contiguous(w))
         return VG_SHAPE_ERR("linear", "y and w must be contiguous");
+    if (vg_type(w->type)->blck > 1 && K % vg_type(w->type)->blck)
+        return VG_SHAPE_ERR("linear", "w %s: rows are not whole %lld-element blocks", vg_shape_s(w, s1),
+                            (long long)vg_type(w->type)->blck);
     if (M == 0 || N == 0) return VG_OK;
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return VG_SHAPE_ERR("linear", "x %s, w %s: dimensions past 2^31 are beyond BLAS", vg_shape_s(x, s1), vg_shape_s(w, s2));

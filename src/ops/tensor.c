@@ -37,9 +37,10 @@ vg_status vg_tensor_alloc(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, 
             return vg_err(VG_ERR_INVALID_ARG, "%s: absurd tensor size", who);
         n *= (uint64_t)ne[i];
     }
-    uint64_t bytes = n * vg_type(type)->elem_size;
-    if (bytes / vg_type(type)->elem_size != n)
-        return vg_err(VG_ERR_INVALID_ARG, "%s: absurd tensor size", who);
+    uint64_t bytes;
+    if (!vg_dtype_nbytes(type, n, &bytes))
+        return vg_err(VG_ERR_INVALID_ARG, "%s: %llu elements are not whole %s blocks, or absurdly many", who,
+                      (unsigned long long)n, vg_type(type)->name);
     void *d = NULL;
     VG_TRY(vg_pool_alloc(pool, bytes, who, &d));
     *out = vg_tensor_wrap(type, nd, ne, d);
@@ -92,7 +93,9 @@ int64_t vg_tensor_nelem(const vg_tensor *t) {
 }
 
 uint64_t vg_tensor_nbytes(const vg_tensor *t) {
-    return (uint64_t)vg_tensor_nelem(t) * vg_type(t->type)->elem_size;
+    /* block types: whole blocks (every reader checks that rows are whole blocks) */
+    const vg_type_traits *tr = vg_type(t->type);
+    return (uint64_t)vg_tensor_nelem(t) / (uint64_t)tr->blck * tr->type_size;
 }
 
 bool vg_tensor_is_contiguous(const vg_tensor *t) {
@@ -122,8 +125,10 @@ const char *vg_tensor_shape_str(const vg_tensor *t, char *buf, int n) {
 vg_tensor vg_view_slice(const vg_tensor *t, int dim, int64_t start, int64_t len) {
     vg_tensor v = *t;
     v.pool = NULL;
-    v.data = (char *)t->data + start * t->st[dim] * (int64_t)vg_type(t->type)->elem_size;
+    const vg_type_traits *tr = vg_type(t->type);   /* block types: slices of whole rows */
+    v.data = (char *)t->data + start * t->st[dim] / tr->blck * (int64_t)tr->type_size;
     v.ne[dim] = len;
+    if (v.scale && v.scale_n > 1 && dim == 0) v.scale += start;   /* per-row scales follow the rows */
     return v;
 }
 
@@ -162,7 +167,10 @@ vg_status vg_view_reshape(vg_tensor *out, const vg_tensor *t, int nd, const int6
         return vg_err(VG_ERR_SHAPE, "reshape: element count differs");
     if (!vg_tensor_is_contiguous(t))
         return vg_err(VG_ERR_SHAPE, "reshape: tensor is not contiguous");
+    if (t->scale && t->scale_n > 1 && (nd < 1 || ne[0] != t->ne[0]))
+        return vg_err(VG_ERR_SHAPE, "reshape: per-row scaled weight keeps its rows");
     *out = vg_tensor_wrap(t->type, nd, ne, t->data);
+    out->scale = t->scale, out->scale_n = t->scale_n;
     return VG_OK;
 }
 

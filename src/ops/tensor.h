@@ -22,6 +22,11 @@ typedef struct vg_tensor {
     int64_t st[VG_MAX_DIMS];       /* strides in elements */
     void *data;                    /* address of element [0, ..., 0] */
     vg_pool *pool;                 /* owning pool if this tensor owns `data`, else NULL */
+    /* Scaled weights (ComfyUI scaled fp8): the real value of element [n, k] is
+     * f32(stored) * scale[scale_n == 1 ? 0 : n], one f32 rounding. Host memory owned by
+     * the weight store; NULL for plain tensors. Only the matmuls honour it. */
+    const float *scale;
+    int64_t scale_n;               /* 1 (per tensor) or ne[0] (per output row) */
 } vg_tensor;
 
 /* Shape literal: vg_tensor_alloc(&t, pool, VG_F32, VG_SHAPE(B, S, D), "dit.x") */

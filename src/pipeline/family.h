@@ -56,8 +56,9 @@ typedef struct vg_family {
     const char *name;             /* "wan2.1-t2v" */
     const char *pipeline_class;   /* model_index.json "_class_name" */
     /* Loads the family's components (denoiser, vae; the shared text encoder and
-     * tokenizer are loaded by model.c) from a diffusers folder into m. */
-    vg_status (*load)(struct vg_model *m, const char *dir);
+     * tokenizer are loaded by model.c) from a diffusers folder into m; a component
+     * named in `files` (never NULL) comes from that single file instead. */
+    vg_status (*load)(struct vg_model *m, const char *dir, const vg_model_files *files);
     void (*free)(struct vg_model *m);
     /* Checks the components fit together (channels, text width). */
     vg_status (*check)(const struct vg_model *m);

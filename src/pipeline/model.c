@@ -27,20 +27,50 @@ static vg_status read_index(const char *root, const vg_family **fam) {
     return s;
 }
 
+/* The component's config.json in the folder, as a JSON object, or NULL if absent. */
+static vg_status component_config(const char *root, const char *name, json_t **j, char *where, size_t cap) {
+    *j = NULL;
+    char dir[PATH_MAX];
+    if (!vg_path_join(dir, sizeof dir, root, name) || !vg_path_join(where, cap, dir, "config.json"))
+        return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
+    return vg_path_is_file(where) ? vg_json_load_file(where, j) : VG_OK;
+}
+
+/* Text encoder and transformer from a single file (safetensors or GGUF), with the
+ * folder's config when it has one (else the config comes from the tensors). */
+static vg_status load_te_file(const char *root, const char *file, vg_t5 **out) {
+    json_t *j;
+    char where[PATH_MAX];
+    VG_TRY(component_config(root, "text_encoder", &j, where, sizeof where));
+    if (!j) return vg_t5_load(file, out);
+    vg_t5_config cfg;
+    vg_status s = vg_t5_config_from_json(j, where, &cfg);
+    json_decref(j);
+    return s == VG_OK ? vg_t5_load_with_config(file, &cfg, out) : s;
+}
+
 vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
+    return vg_model_load_files(ctx, path, NULL, out);
+}
+
+vg_status vg_model_load_files(vg_ctx *ctx, const char *path, const vg_model_files *files, vg_model **out) {
     *out = NULL;
+    const vg_model_files none = {0};
+    if (!files) files = &none;
     vg_model *m = calloc(1, sizeof *m);
     if (!m) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
     snprintf(m->path, sizeof m->path, "%s", path);
     char dir[PATH_MAX];
     vg_status s = read_index(path, &m->family);
-    if (s == VG_OK) {
+    if (s == VG_OK && files->text_encoder) {
+        s = load_te_file(path, files->text_encoder, &m->te);
+    } else if (s == VG_OK) {
         if (!vg_path_join(dir, sizeof dir, path, "text_encoder") || !vg_path_is_dir(dir))
             s = vg_err(VG_ERR_MISSING, "%s: the model folder has no 'text_encoder/' component", path);
         else
             s = vg_t5_load(dir, &m->te);
     }
-    if (s == VG_OK) s = m->family->load(m, path);
+    if (s == VG_OK) s = m->family->load(m, path, files);
     if (s == VG_OK) {
         /* the tokenizer is optional: a run from token ids does not need it */
         if (vg_path_join(dir, sizeof dir, path, "tokenizer") && vg_path_is_dir(dir)) s = vg_tokenizer_load(dir, &m->tok);

@@ -136,7 +136,8 @@ vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_p
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in) {
     const vg_wan_dit_config *c = q->dit;
     char pd[32], pt[32], pv[32];
-    snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->dit_dtype)->name);
+    /* a GGUF mix gives each tensor the type the published files give it */
+    snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, q->dit_mix ? q->dit_mix->name : vg_type(q->dit_dtype)->name);
     snprintf(pt, sizeof pt, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->te_dtype)->name);
     snprintf(pv, sizeof pv, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->vae_dtype)->name);
     vg_wan_dit *dit = NULL;

@@ -4,6 +4,7 @@
 #ifndef VG_PIPELINE_PLAN_CONFIG_H
 #define VG_PIPELINE_PLAN_CONFIG_H
 
+#include "io/quant_mix.h"
 #include "mem/planner.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
@@ -22,6 +23,7 @@ typedef struct vg_plan_request {
     const struct vg_backend *device; /* the device the plan is for (NULL: the host CPU); its op scratch is measured */
     bool host_weights;             /* the device computes on host weights (cpu) */
     uint64_t budget;
+    const vg_quant_mix *dit_mix;   /* non-NULL: the transformer is this GGUF mix (dit_dtype = its base) */
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

@@ -108,14 +108,32 @@ static vg_status component_dir(const char *root, const char *name, char *out, si
     return VG_OK;
 }
 
-static vg_status wan_load(vg_model *m, const char *path) {
+/* The transformer from a single file (safetensors or GGUF), with the folder's
+ * config when it has one (else the config comes from the tensors). */
+static vg_status load_dit_file(const char *root, const char *file, vg_wan_dit **out) {
+    json_t *j;
+    char where[PATH_MAX], dir[PATH_MAX];
+    if (!vg_path_join(dir, sizeof dir, root, "transformer") || !vg_path_join(where, sizeof where, dir, "config.json"))
+        return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
+    j = NULL;
+    if (vg_path_is_file(where)) VG_TRY(vg_json_load_file(where, &j));
+    if (!j) return vg_wan_dit_load(file, out);
+    vg_wan_dit_config cfg;
+    vg_status s = vg_wan_dit_config_from_json(j, where, &cfg);
+    json_decref(j);
+    return s == VG_OK ? vg_wan_dit_load_with_config(file, &cfg, 0, out) : s;
+}
+
+static vg_status wan_load(vg_model *m, const char *path, const vg_model_files *files) {
     char dir[PATH_MAX];
     vg_wan_dit *dit = NULL;
     vg_wan_vae *vae = NULL;
-    vg_status s = component_dir(path, "transformer", dir, sizeof dir);
-    if (s == VG_OK) s = vg_wan_dit_load(dir, &dit);
+    vg_status s = VG_OK;
+    if (files->transformer) s = load_dit_file(path, files->transformer, &dit);
+    else if ((s = component_dir(path, "transformer", dir, sizeof dir)) == VG_OK) s = vg_wan_dit_load(dir, &dit);
     m->dit = dit;
-    if (s == VG_OK && (s = component_dir(path, "vae", dir, sizeof dir)) == VG_OK) s = vg_wan_vae_load(dir, &vae);
+    if (s == VG_OK && files->vae) s = vg_wan_vae_load(files->vae, &vae);
+    else if (s == VG_OK && (s = component_dir(path, "vae", dir, sizeof dir)) == VG_OK) s = vg_wan_vae_load(dir, &vae);
     m->vae = vae;
     return s;
 }

@@ -198,7 +198,7 @@ VG_TEST(traits_table) {
         {VG_I32, "i32", "I32", 4, false},  {VG_U8, "u8", "U8", 1, false},
         {VG_F8_E4M3, "f8_e4m3", "F8_E4M3", 1, true}, {VG_F8_E5M2, "f8_e5m2", "F8_E5M2", 1, true},
     };
-    VG_CHECK(sizeof want / sizeof want[0] == VG_DTYPE_COUNT);
+    VG_CHECK(sizeof want / sizeof want[0] == VG_Q4_0);   /* element types; block types: test_gguf */
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const vg_type_traits *tr = vg_type(want[i].t);
         VG_CHECK(tr != NULL);

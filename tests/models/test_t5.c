@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "models/t5.h"
+#include "io/gguf_write.h"
 #include "vg_measure.h"
 #include "vg_test.h"
 
@@ -444,22 +445,156 @@ VG_TEST(test_missing_and_misshapen_tensors) {
     free_model(&m);
 }
 
-VG_TEST(test_scaled_fp8_file_is_unsupported) {
-    /* a hand-made file like ComfyUI's umt5_xxl_fp8_e4m3fn_scaled.safetensors: fp8
-     * weights with per-tensor scales, which vgen does not apply yet */
-    const char *hdr = "{\"shared.weight\":{\"dtype\":\"F8_E4M3\",\"shape\":[4,2],\"data_offsets\":[0,8]},"
-                      "\"shared.scale_weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}";
-    size_t hl = strlen(hdr);
-    FILE *f = fopen(tmp_path("fp8.safetensors"), "wb");
-    uint64_t n = hl;
-    fwrite(&n, 8, 1, f);
-    fwrite(hdr, 1, hl, f);
-    unsigned char data[12] = {0};
-    fwrite(data, 1, 12, f);
-    fclose(f);
+/* ComfyUI scaled fp8 (umt5_xxl_fp8_e4m3fn_scaled): every matrix stored as e4m3 codes
+ * of W / s with its scale s beside it; the real weight is f32(fp8) x s. The f32
+ * model is replaced by exactly those values, so the float64 reference encodes what
+ * the scaled file means. Legacy names (`scale_weight`, `scaled_fp8` marker, one
+ * scale per tensor) and newer ones (`weight_scale`, `comfy_quant`, per-row scales). */
+static float *g_scaled_vals[64];   /* the reference's f32 arrays of converted tensors */
+static int g_n_scaled;
+
+static void to_scaled_fp8(ref_model *m, bool newer) {
+    int n0 = m->n;
+    for (int i = 0; i < n0; i++) {
+        vg_tensor *t = &m->t[i];
+        if (t->nd != 2 || strstr(m->names[i], "relative_attention_bias")) continue;
+        int64_t R = t->ne[0], C = t->ne[1], ns = newer ? R : 1;
+        float *w = t->data;                       /* the f32 values the reference uses */
+        float *sc = malloc(sizeof(float) * (size_t)ns);
+        for (int64_t r = 0; r < ns; r++) {
+            float amax = 0;
+            for (int64_t k = newer ? r * C : 0; k < (newer ? (r + 1) * C : R * C); k++) amax = fmaxf(amax, fabsf(w[k]));
+            sc[r] = amax / 448.0f;
+        }
+        uint8_t *q = malloc((size_t)(R * C));
+        for (int64_t k = 0; k < R * C; k++) {
+            float s = sc[newer ? k / C : 0];
+            q[k] = vg_f32_to_e4m3(w[k] / s);
+            w[k] = vg_e4m3_to_f32(q[k]) * s;      /* ComfyUI: weight.to(f32) * scale */
+        }
+        m->bufs[i] = q;
+        g_scaled_vals[g_n_scaled++] = w;
+        *t = vg_tensor_wrap(VG_F8_E4M3, 2, (int64_t[]){R, C}, q);
+        char nm[160];
+        size_t l = strlen(m->names[i]) - strlen("weight");
+        snprintf(nm, sizeof nm, "%.*s%s", (int)l, m->names[i], newer ? "weight_scale" : "scale_weight");
+        m->names[m->n] = strdup(nm);
+        m->t[m->n] = newer ? vg_tensor_wrap(VG_F32, VG_SHAPE(R, 1), sc) : vg_tensor_wrap(VG_F32, VG_SHAPE(1), sc);
+        m->bufs[m->n++] = sc;
+        if (newer) {
+            static const char js[] = "{\"format\": \"float8_e4m3fn\"}";
+            snprintf(nm, sizeof nm, "%.*scomfy_quant", (int)l, m->names[i]);
+            uint8_t *b = malloc(sizeof js - 1);
+            memcpy(b, js, sizeof js - 1);
+            m->names[m->n] = strdup(nm);
+            m->t[m->n] = vg_tensor_wrap(VG_U8, VG_SHAPE((int64_t)sizeof js - 1), b);
+            m->bufs[m->n++] = b;
+        }
+    }
+    if (!newer) {
+        float *marker = calloc(2, sizeof(float));
+        m->names[m->n] = strdup("scaled_fp8");
+        m->bufs[m->n] = marker;
+        m->t[m->n++] = vg_tensor_wrap(VG_F32, VG_SHAPE(2), marker);
+    }
+}
+
+VG_TEST(test_scaled_fp8_vs_float64) {
+    for (int newer = 0; newer < 2; newer++) {
+        ref_model m;
+        build(&m, VG_T5_KIND_UMT5, VG_F32, 16, 20);
+        to_scaled_fp8(&m, newer);
+        VG_CHECK_OK(write_model(&m, tmp_path("scaled.safetensors"), NULL));
+        vg_t5 *t5 = NULL;
+        VG_CHECK_OK(vg_t5_load_with_config(tmp_path("scaled.safetensors"), &m.c, &t5));
+        enum { S = 40 };
+        int32_t ids[4 * S], mask[4 * S];
+        make_inputs(S, m.c.vocab_size, ids, mask);
+        if (t5) {
+            VG_CHECK(t5->layers[0].q.type == VG_F8_E4M3 && t5->layers[0].q.scale && t5->embed.scale);
+            double e = compare(t5, &m, ids, mask, 4, S, 2);
+            VG_CHECKF(e < 1e-5, "%s names: rel err %g", newer ? "newer" : "legacy", e);
+        }
+        vg_t5_free(t5);
+        free_model(&m);
+        while (g_n_scaled) free(g_scaled_vals[--g_n_scaled]);
+    }
+}
+
+/* The ref model as city96's umt5-xxl-encoder GGUF names it (llama.cpp t5encoder
+ * names, written by vgen's GGUF writer, F32 here as the dims are not whole blocks). */
+static const char *llama_name(const char *hf, char *buf, size_t cap) {
+    static const struct { const char *hf, *ll; } m[] = {
+        {"layer.0.SelfAttention.q.weight", "attn_q.weight"}, {"layer.0.SelfAttention.k.weight", "attn_k.weight"},
+        {"layer.0.SelfAttention.v.weight", "attn_v.weight"}, {"layer.0.SelfAttention.o.weight", "attn_o.weight"},
+        {"layer.0.SelfAttention.relative_attention_bias.weight", "attn_rel_b.weight"},
+        {"layer.0.layer_norm.weight", "attn_norm.weight"}, {"layer.1.DenseReluDense.wi_0.weight", "ffn_gate.weight"},
+        {"layer.1.DenseReluDense.wi_1.weight", "ffn_up.weight"}, {"layer.1.DenseReluDense.wo.weight", "ffn_down.weight"},
+        {"layer.1.layer_norm.weight", "ffn_norm.weight"}};
+    if (strcmp(hf, "shared.weight") == 0) return "token_embd.weight";
+    if (strcmp(hf, "encoder.final_layer_norm.weight") == 0) return "enc.output_norm.weight";
+    int b, off = 0;
+    if (sscanf(hf, "encoder.block.%d.%n", &b, &off) != 1 || !off) return NULL;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        if (strcmp(hf + off, m[i].hf) == 0) { snprintf(buf, cap, "enc.blk.%d.%s", b, m[i].ll); return buf; }
+    return NULL;
+}
+
+VG_TEST(test_umt5_gguf_llama_names_vs_float64) {
+    ref_model m;
+    build(&m, VG_T5_KIND_UMT5, VG_F32, 16, 20);
+    vg_gguf_writer *g = NULL;
+    VG_CHECK_OK(vg_gguf_writer_new(tmp_path("umt5.gguf"), &g));
+    if (!g) return;
+    VG_CHECK_OK(vg_gguf_add_string(g, "general.architecture", "t5encoder"));
+    char buf[128];
+    for (int i = 0; i < m.n; i++) {
+        const char *ln = llama_name(m.names[i], buf, sizeof buf);
+        VG_CHECKF(ln != NULL, "%s", m.names[i]);
+        if (ln) VG_CHECK_OK(vg_gguf_add_tensor(g, ln, VG_F32, m.t[i].nd, m.t[i].ne));
+    }
+    VG_CHECK_OK(vg_gguf_write_header(g));
+    for (int i = 0; i < m.n; i++) VG_CHECK_OK(vg_gguf_write_data(g, m.t[i].data, vg_tensor_nbytes(&m.t[i])));
+    VG_CHECK_OK(vg_gguf_writer_close(g));
     vg_t5 *t5 = NULL;
-    VG_CHECK(vg_t5_load(tmp_path("fp8.safetensors"), &t5) == VG_ERR_UNSUPPORTED && t5 == NULL);
-    VG_CHECKF(strstr(vg_err_msg(), "scaled fp8") && strstr(vg_err_msg(), "shared.scale_weight"), "%s", vg_err_msg());
+    VG_CHECK_OK(vg_t5_load_with_config(tmp_path("umt5.gguf"), &m.c, &t5));
+    enum { S = 40 };
+    int32_t ids[4 * S], mask[4 * S];
+    make_inputs(S, m.c.vocab_size, ids, mask);
+    if (t5) {
+        double e = compare(t5, &m, ids, mask, 4, S, 2);
+        VG_CHECKF(e < 1e-5, "rel err %g", e);
+    }
+    vg_t5_free(t5);
+    free_model(&m);
+}
+
+VG_TEST(test_scaled_formats_refused) {
+    /* a comfy_quant format vgen does not compute (nvfp4) and a scale of the wrong shape */
+    const char *hdr[2] = {
+        "{\"shared.weight\":{\"dtype\":\"F8_E4M3\",\"shape\":[4,2],\"data_offsets\":[0,8]},"
+        "\"shared.comfy_quant\":{\"dtype\":\"U8\",\"shape\":[18],\"data_offsets\":[8,26]}}",
+        "{\"shared.weight\":{\"dtype\":\"F8_E4M3\",\"shape\":[4,2],\"data_offsets\":[0,8]},"
+        "\"shared.weight_scale\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[8,20]}}"};
+    const char *want[2] = {"\"nvfp4\" is not supported", "cannot take the 3 scales"};
+    for (int k = 0; k < 2; k++) {
+        size_t hl = strlen(hdr[k]);
+        FILE *f = fopen(tmp_path("bad_scaled.safetensors"), "wb");
+        uint64_t n = hl;
+        fwrite(&n, 8, 1, f);
+        fwrite(hdr[k], 1, hl, f);
+        unsigned char data[26] = {0};
+        if (k == 0) memcpy(data + 8, "{\"format\":\"nvfp4\"}", 18);
+        fwrite(data, 1, 26, f);
+        fclose(f);
+        ref_model m;
+        build(&m, VG_T5_KIND_UMT5, VG_F32, 16, 20);
+        vg_t5 *t5 = NULL;
+        m.c.vocab_size = 4, m.c.d_model = 2;
+        VG_CHECK(vg_t5_load_with_config(tmp_path("bad_scaled.safetensors"), &m.c, &t5) != VG_OK && t5 == NULL);
+        VG_CHECKF(strstr(vg_err_msg(), want[k]) && strstr(vg_err_msg(), "bad_scaled.safetensors"), "%s", vg_err_msg());
+        free_model(&m);
+    }
 }
 
 VG_TEST(test_bad_inputs) {
@@ -509,7 +644,9 @@ int main(void) {
     VG_RUN(test_folder_with_config_json);
     VG_RUN(test_config_from_shapes);
     VG_RUN(test_missing_and_misshapen_tensors);
-    VG_RUN(test_scaled_fp8_file_is_unsupported);
+    VG_RUN(test_scaled_fp8_vs_float64);
+    VG_RUN(test_scaled_formats_refused);
+    VG_RUN(test_umt5_gguf_llama_names_vs_float64);
     VG_RUN(test_bad_inputs);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

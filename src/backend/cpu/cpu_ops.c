@@ -2,8 +2,9 @@
  * kernel takes, and the switch to the kernels. */
 #include "backend/cpu/cpu_kernels.h"
 #include "ops/ops_internal.h"
+#include "ops/rows.h"
 
-static bool float_w(const vg_tensor *t) { return t && vg_type(t->type)->is_float && vg_type(t->type)->to_f32; }
+static bool float_w(const vg_tensor *t) { return t && vg_rows_convertible(t->type); }
 
 bool vg_cpu_supports(const vg_op *op) {
     switch (op->type) {

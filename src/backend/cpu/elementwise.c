@@ -6,6 +6,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "ops/ops_internal.h"
+#include "ops/rows.h"
 
 /* fn(y_row, in_rows[], in_inner_strides[], cols, y_inner_stride, ctx) */
 typedef void (*row_fn)(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c);
@@ -118,19 +119,16 @@ vg_status vg_cpu_fill(const vg_cpu_run *run, const vg_op *op) {
 
 vg_status vg_cpu_get_rows(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *tab = op->src[0], *ids = op->src[1], *y = op->dst;
-    const vg_type_traits *tt = vg_type(tab->type);
-    int64_t N = y->ne[0], D = y->ne[1], V = tab->ne[0];
+    int64_t N = y->ne[0], V = tab->ne[0];
     for (int64_t n = 0; n < N; n++) {
         int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
         if (id < 0 || id >= V) return vg_err(VG_ERR_INVALID_ARG, "%s: row id %d outside [0, %lld)", op->who, id, (long long)V);
     }
-#pragma omp parallel for num_threads(run->n_threads) if (N * D > 32768) schedule(static)
+    /* any storage type (float, block-quantized, scaled fp8): one row at a time */
+#pragma omp parallel for num_threads(run->n_threads) if (N * y->ne[1] > 32768) schedule(static)
     for (int64_t n = 0; n < N; n++) {
         int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
-        const uint8_t *src = (const uint8_t *)tab->data + (size_t)(id * tab->st[0]) * tt->elem_size;
-        float *dst = (float *)y->data + n * y->st[0];
-        if (tab->st[1] == 1 && y->st[1] == 1) tt->to_f32(src, dst, D);
-        else for (int64_t j = 0; j < D; j++) tt->to_f32(src + (size_t)(j * tab->st[1]) * tt->elem_size, dst + j * y->st[1], 1);
+        vg_rows_to_f32(tab, id, 1, (float *)y->data + n * y->st[0]);
     }
     return VG_OK;
 }

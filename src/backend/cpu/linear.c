@@ -1,11 +1,13 @@
-/* CPU kernel: y = x W^T + b on OpenBLAS sgemm; f16/bf16 weights are converted one tile of
- * rows at a time, so no full f32 copy of a weight ever exists. */
+/* CPU kernel: y = x W^T + b on OpenBLAS sgemm; f16/bf16/fp8 and block-quantized weights
+ * are converted one tile of rows at a time (vg_rows_to_f32), so no full f32 copy of a
+ * weight ever exists. */
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
 #include "ops/ops_internal.h"
+#include "ops/rows.h"
 
 #define VG_LINEAR_TILE_BYTES (4u << 20)   /* f32 bytes of one converted weight tile */
 
@@ -74,13 +76,10 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     } else {
         int64_t rows = tile_rows(N, K);
         float *tile = vg_cpu_carve(&cur, (uint64_t)rows * K * 4);
-        const vg_type_traits *tt = vg_type(w->type);
         for (int64_t n0 = 0; n0 < N; n0 += rows) {
             int64_t nn = N - n0 < rows ? N - n0 : rows;
-            const uint8_t *src = (const uint8_t *)w->data + (size_t)(n0 * K) * tt->elem_size;
             float *dst = tile;
-#pragma omp parallel for num_threads(run->n_threads)
-            for (int64_t r = 0; r < nn; r++) tt->to_f32(src + (size_t)(r * K) * tt->elem_size, dst + r * K, K);
+            vg_rows_to_f32(w, n0, nn, dst);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nn, (int)K, 1.0f, xa, (int)lda, dst,
                         (int)K, 0.0f, ya + n0, (int)N);
         }

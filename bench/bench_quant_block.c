@@ -1,0 +1,208 @@
+/* One Wan2.1 DiT block at the real 1.3B shapes (dim 1536, 12 heads x 128, ffn 8960)
+ * on S video tokens (default 1560 = one 480x832 latent frame) and 512 text tokens,
+ * with its matrices stored as bf16 (the baseline) and as GGUF block types, which the
+ * matmul dequantizes per tile. Prints each type's block time and its ratio to bf16
+ * measured in the same run, and the per-type dequantization speed (rows of 8960).
+ *
+ * usage: bench_quant_block [tokens=1560] [reps=2] */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "models/wan_dit.h"
+#include "ops/rows.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static unsigned long long g_seed = 12345;
+static float frand(float a) {
+    g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
+    return a * (2.0f * (float)((g_seed >> 40) & 0xffffff) / 16777216.0f - 1.0f);
+}
+
+static void die(vg_status s, const char *what) {
+    if (s != VG_OK) {
+        fprintf(stderr, "bench_quant_block: %s: %s\n", what, vg_err_msg());
+        exit(1);
+    }
+}
+
+/* A random [N, K] matrix in type t: f32 values (scale a) converted by the type's
+ * quantizer; types without one get random blocks whose fp16 scales are set to
+ * give values of the same size. */
+static vg_tensor matrix(vg_dtype t, int64_t N, int64_t K, float a) {
+    uint64_t bytes = 0;
+    vg_dtype_nbytes(t, (uint64_t)(N * K), &bytes);
+    void *d = malloc(bytes);
+    float *f = malloc(sizeof(float) * (size_t)K);
+    if (!d || !f) die(VG_ERR_NO_MEMORY, "alloc");
+    const vg_type_traits *tr = vg_type(t);
+    uint64_t rb = vg_row_bytes(t, K);
+    for (int64_t r = 0; r < N; r++) {
+        uint8_t *row = (uint8_t *)d + r * rb;
+        if (tr->from_f32) {
+            for (int64_t k = 0; k < K; k++) f[k] = frand(a);
+            tr->from_f32(f, row, K);
+        } else {
+            for (uint64_t i = 0; i < rb; i++) row[i] = (uint8_t)(frand(128.0f) + 128.0f);
+            uint16_t h = vg_f32_to_f16(a / 64.0f);   /* d and dmin: values of size ~a */
+            for (uint64_t b = 0; b < rb; b += tr->type_size) {
+                size_t off[2] = {0, 2};
+                if (t == VG_Q2_K) off[0] = 80, off[1] = 82;
+                if (t == VG_Q3_K) off[0] = off[1] = 108;
+                if (t == VG_Q6_K) off[0] = off[1] = 208;
+                for (int j = 0; j < 2; j++) memcpy(row + b + off[j], &h, 2);
+            }
+        }
+    }
+    free(f);
+    return vg_tensor_wrap(t, VG_SHAPE(N, K), d);
+}
+
+static vg_tensor vec(int64_t n, float a, float add) {
+    float *d = malloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) d[i] = frand(a) + add;
+    return vg_tensor_wrap(VG_F32, VG_SHAPE(n), d);
+}
+
+static void make_block(vg_wan_block *w, vg_dtype t, int64_t D, int64_t Fd) {
+    float ws = 1.0f / sqrtf((float)D), wf = 1.0f / sqrtf((float)Fd);
+    float *sst = malloc(sizeof(float) * 6 * D);
+    for (int64_t i = 0; i < 6 * D; i++) sst[i] = frand(0.1f);
+    w->scale_shift_table = vg_tensor_wrap(VG_F32, VG_SHAPE(1, 6, D), sst);
+    vg_tensor *sq[] = {&w->attn1_q_w, &w->attn1_k_w, &w->attn1_v_w, &w->attn1_o_w,
+                       &w->attn2_q_w, &w->attn2_k_w, &w->attn2_v_w, &w->attn2_o_w};
+    vg_tensor *bias[] = {&w->attn1_q_b, &w->attn1_k_b, &w->attn1_v_b, &w->attn1_o_b, &w->attn2_q_b,
+                         &w->attn2_k_b, &w->attn2_v_b, &w->attn2_o_b, &w->ffn2_b};
+    for (int i = 0; i < 8; i++) *sq[i] = matrix(t, D, D, ws);
+    for (int i = 0; i < 9; i++) *bias[i] = vec(D, 0.1f, 0);
+    vg_tensor *norms[] = {&w->attn1_norm_q, &w->attn1_norm_k, &w->attn2_norm_q, &w->attn2_norm_k, &w->norm2_w};
+    for (int i = 0; i < 5; i++) *norms[i] = vec(D, 0.2f, 1.0f);
+    w->norm2_b = vec(D, 0.1f, 0);
+    w->ffn1_w = matrix(t, Fd, D, ws);
+    w->ffn1_b = vec(Fd, 0.1f, 0);
+    w->ffn2_w = matrix(t, D, Fd, wf);
+}
+
+static void free_block(vg_wan_block *w) {
+    vg_tensor *all = (vg_tensor *)w;
+    for (size_t i = 0; i < sizeof *w / sizeof(vg_tensor); i++) free(all[i].data);
+}
+
+static uint64_t block_bytes(const vg_wan_block *w) {
+    const vg_tensor *all = (const vg_tensor *)w;
+    uint64_t b = 0;
+    for (size_t i = 0; i < sizeof *w / sizeof(vg_tensor); i++) if (all[i].data) b += vg_tensor_nbytes(&all[i]);
+    return b;
+}
+
+int main(int argc, char **argv) {
+    int64_t S = argc > 1 ? atoll(argv[1]) : 1560, L = 512;
+    int reps = argc > 2 ? atoi(argv[2]) : 2;
+    if (S < 1 || reps < 1) {
+        fprintf(stderr, "usage: bench_quant_block [tokens=1560] [reps=2]\n");
+        return 2;
+    }
+    vg_wan_dit_config c = {.patch = {1, 2, 2}, .num_heads = 12, .head_dim = 128, .in_channels = 16, .out_channels = 16,
+                           .text_dim = 4096, .freq_dim = 256, .ffn_dim = 8960, .num_layers = 30, .cross_attn_norm = true,
+                           .qk_norm = true, .eps = 1e-6f, .rope_max_seq_len = 1024};
+    int64_t D = 1536, Fd = c.ffn_dim;
+    printf("BLAS: %s, OpenMP threads %d; block: %lld tokens, %lld text tokens, dim %lld, ffn %lld\n", openblas_get_config(),
+           omp_get_max_threads(), (long long)S, (long long)L, (long long)D, (long long)Fd);
+
+    const vg_dtype types[] = {VG_BF16, VG_Q8_0, VG_Q4_K, VG_Q6_K, VG_Q5_K, VG_Q4_0};
+    const int nt = (int)(sizeof types / sizeof types[0]);
+
+    /* dequantization speed: 64 rows of 8960 into f32, types interleaved */
+    printf("\ndequantization (64 rows x 8960, best of 20, types interleaved):\n");
+    vg_tensor mats[8];
+    double best[8];
+    float *out = malloc(sizeof(float) * 64 * (size_t)Fd);
+    for (int ti = 0; ti < nt; ti++) mats[ti] = matrix(types[ti], 64, Fd, 0.05f), best[ti] = 1e30;
+    for (int r = 0; r < 20; r++)
+        for (int ti = 0; ti < nt; ti++) {
+            double t0 = now();
+            vg_rows_to_f32(&mats[ti], 0, 64, out);
+            double dt = now() - t0;
+            if (dt < best[ti]) best[ti] = dt;
+        }
+    for (int ti = 0; ti < nt; ti++) {
+        printf("  %-5s %7.0f M elements/s\n", vg_type(types[ti])->name, 64.0 * Fd / best[ti] / 1e6);
+        free(mats[ti].data);
+    }
+    free(out);
+
+    vg_pool *pool = vg_pool_new("bench", VG_POOL_UNLIMITED);
+    vg_exec ex = {.pool = pool};
+    vg_tensor x, ctx, tproj, rc, rs;
+    int64_t wp = 52, hp = (S + wp - 1) / wp;
+    die(vg_exec_scratch(&ex, &x, VG_SHAPE(1, S, D), "bench.x"), "alloc");
+    die(vg_exec_scratch(&ex, &ctx, VG_SHAPE(1, L, D), "bench.ctx"), "alloc");
+    die(vg_exec_scratch(&ex, &tproj, VG_SHAPE(1, 6, D), "bench.tproj"), "alloc");
+    die(vg_exec_scratch(&ex, &rc, VG_SHAPE(hp * wp, 64), "bench.rc"), "alloc");
+    die(vg_exec_scratch(&ex, &rs, VG_SHAPE(hp * wp, 64), "bench.rs"), "alloc");
+    die(vg_wan_dit_rope(&c, 1, hp, wp, &rc, &rs), "rope");
+    vg_tensor rcs = vg_view_slice(&rc, 0, 0, S), rss = vg_view_slice(&rs, 0, 0, S);
+    for (int64_t i = 0; i < L * D; i++) vg_f32(&ctx)[i] = frand(1);
+    for (int64_t i = 0; i < 6 * D; i++) vg_f32(&tproj)[i] = frand(0.1f);
+    vg_wan_block_inputs in = {.tproj = &tproj, .context = &ctx, .rope_cos = &rcs, .rope_sin = &rss};
+
+    /* the types take turns within each repetition, so a change in machine load
+     * during the run falls on all of them alike; best time per type */
+    printf("\nblock forward (best of %d, types interleaved), ratio = time / bf16 time (< 1: faster than bf16):\n", reps);
+    vg_wan_block w[8];
+    double tb[8];
+    for (int ti = 0; ti < nt; ti++) {
+        memset(&w[ti], 0, sizeof w[ti]);
+        make_block(&w[ti], types[ti], D, Fd);
+        tb[ti] = 1e30;
+    }
+    for (int r = 0; r < reps; r++)
+        for (int ti = 0; ti < nt; ti++) {
+            g_seed = 99 + (unsigned long long)r;
+            for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
+            double t0 = now();
+            die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
+            double dt = now() - t0;
+            if (dt < tb[ti]) tb[ti] = dt;
+        }
+    /* the part of a block that depends on the weight type: converting all its
+     * matrices to f32, tile by tile as vg_op_linear does (best of reps, interleaved) */
+    double tc[8];
+    float *tile = malloc((size_t)4 << 20);
+    for (int ti = 0; ti < nt; ti++) tc[ti] = 1e30;
+    for (int r = 0; r < 3 * reps; r++)
+        for (int ti = 0; ti < nt; ti++) {
+            vg_tensor *all = (vg_tensor *)&w[ti];
+            double t0 = now();
+            for (size_t i = 0; i < sizeof w[ti] / sizeof(vg_tensor); i++) {
+                const vg_tensor *m = &all[i];
+                if (!m->data || m->nd != 2 || m->type == VG_F32) continue;
+                int64_t rows = ((int64_t)4 << 20) / (m->ne[1] * 4);
+                for (int64_t n0 = 0; n0 < m->ne[0]; n0 += rows)
+                    vg_rows_to_f32(m, n0, m->ne[0] - n0 < rows ? m->ne[0] - n0 : rows, tile);
+            }
+            double dt = now() - t0;
+            if (dt < tc[ti]) tc[ti] = dt;
+        }
+    free(tile);
+    for (int ti = 0; ti < nt; ti++) {
+        printf("  %-5s weights %6.1f MB: %.3f s, ratio %.3f; converting its matrices to f32: %.1f ms = %.1f%% of the bf16 "
+               "block\n", vg_type(types[ti])->name, block_bytes(&w[ti]) / 1e6, tb[ti], tb[ti] / tb[0], tc[ti] * 1e3,
+               100 * tc[ti] / tb[0]);
+        free_block(&w[ti]);
+    }
+    vg_tensor *all[] = {&x, &ctx, &tproj, &rc, &rs};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
+    vg_pool_free(pool);
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* Weight rows of any storage type to f32 (see rows.h). */
+#include "ops/rows.h"
+
+bool vg_rows_convertible(vg_dtype t) {
+    const vg_type_traits *tr = vg_type(t);
+    return tr && tr->to_f32 && (tr->is_float || vg_dtype_is_block(t));
+}
+
+void vg_rows_to_f32(const vg_tensor *w, int64_t n0, int64_t nn, float *dst) {
+    const vg_type_traits *tr = vg_type(w->type);
+    const int64_t K = w->ne[w->nd - 1];
+    const uint64_t rb = vg_row_bytes(w->type, K);   /* bytes per row */
+    const uint8_t *src = (const uint8_t *)w->data + (uint64_t)n0 * rb;
+#pragma omp parallel for if (nn > 1)
+    for (int64_t r = 0; r < nn; r++) {
+        float *d = dst + r * K;
+        tr->to_f32(src + (uint64_t)r * rb, d, K);
+        if (w->scale) {   /* scaled fp8: stored value x scale, rounded once */
+            const float s = w->scale[w->scale_n == 1 ? 0 : n0 + r];
+            for (int64_t k = 0; k < K; k++) d[k] *= s;
+        }
+    }
+}

@@ -2,11 +2,11 @@
  * visited in tiles with an online softmax (running max m and sum l per query row),
  * so no [Sq, Sk] score matrix ever exists. Per-thread working memory: the packed
  * K and V of one head ([Sk, D] + [Sk, Dv]) plus one score tile and one output tile. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "backend/cpu/gemm.h"
 #include "ops/ops_internal.h"
 
 #define VG_ATT_BQ 64     /* query rows per tile */
@@ -97,8 +97,7 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
             for (int64_t k0 = 0; k0 < Sk; k0 += VG_ATT_BK) {
                 int64_t nk = Sk - k0 < VG_ATT_BK ? Sk - k0 : VG_ATT_BK;
                 /* S = Q K^T   [nq, nk] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, 1.0f, w.q, (int)D,
-                            w.k + k0 * D, (int)D, 0.0f, w.s, VG_ATT_BK);
+                vg_gemm_f32(true, nq, nk, D, 1.0f, w.q, D, w.k + k0 * D, D, 0.0f, w.s, VG_ATT_BK);
                 for (int64_t i = 0; i < nq; i++) {
                     float *srow = w.s + i * VG_ATT_BK;
                     if (mask) {
@@ -122,8 +121,7 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
                     }
                 }
                 /* O += P V   [nq, Dv] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)Dv, (int)nk, 1.0f, w.s, VG_ATT_BK,
-                            w.v + k0 * Dv, (int)Dv, 1.0f, w.o, (int)Dv);
+                vg_gemm_f32(false, nq, Dv, nk, 1.0f, w.s, VG_ATT_BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
             }
             for (int64_t i = 0; i < nq; i++) {
                 float inv = w.l[i] > 0 ? 1.0f / w.l[i] : 0.0f;

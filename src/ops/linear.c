@@ -1,9 +1,12 @@
-/* y = x W^T + b on OpenBLAS sgemm; f16/bf16 weights are converted one tile of
- * rows at a time, so no full f32 copy of a weight ever exists. */
-#include <cblas.h>
+/* y = x W^T + b on the CPU GEMM layer (backend/cpu/gemm.h): f32 weights on the
+ * f32 GEMM; bf16 weights on the bf16 GEMM where the CPU has bf16 instructions;
+ * other stored types (and bf16 elsewhere) are converted to f32 one tile of rows
+ * at a time, so no full f32 copy of a weight ever exists. */
 #include <stdint.h>
 #include <string.h>
 
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/linear_bf16.h"
 #include "ops/ops_internal.h"
 
 #define VG_LINEAR_TILE_BYTES (4u << 20)   /* f32 bytes of one converted weight tile */
@@ -82,8 +85,11 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
     float *ya = y->data;
 
     if (w->type == VG_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, xa, (int)lda,
-                    (const float *)w->data, (int)K, 0.0f, ya, (int)N);
+        vg_gemm_f32(true, M, N, K, 1.0f, xa, lda, (const float *)w->data, K, 0.0f, ya, N);
+    } else if (w->type == VG_BF16 && vg_gemm_has_bf16()) {
+        /* x chunks fit in the scratch a converted f32 tile would take */
+        vg_status s = vg_cpu_linear_bf16(ex, ya, xa, lda, w->data, M, N, K, tile_rows(N, K) * K / ((K + 1) / 2));
+        if (s != VG_OK) { vg_tensor_release(&xpack); return s; }
     } else {
         int64_t rows = tile_rows(N, K);
         vg_tensor tile;
@@ -96,8 +102,7 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
             float *dst = tile.data;
 #pragma omp parallel for
             for (int64_t r = 0; r < nn; r++) tt->to_f32(src + (size_t)(r * K) * tt->elem_size, dst + r * K, K);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nn, (int)K, 1.0f, xa, (int)lda, dst,
-                        (int)K, 0.0f, ya + n0, (int)N);
+            vg_gemm_f32(true, M, nn, K, 1.0f, xa, lda, dst, K, 0.0f, ya + n0, N);
         }
         vg_tensor_release(&tile);
     }

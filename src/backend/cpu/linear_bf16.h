@@ -1,0 +1,13 @@
+/* The bf16-weight linear kernel on the CPU's bf16 GEMM (see gemm.h). */
+#ifndef VG_CPU_LINEAR_BF16_H
+#define VG_CPU_LINEAR_BF16_H
+
+#include "ops/ops.h"
+
+/* y[M, N] = x[M, K] W^T with x f32 (row stride lda), W bf16 [N, K] contiguous,
+ * y f32 contiguous. x is rounded to bf16 in chunks of at most max_rows rows
+ * (scratch: max_rows * K * 2 bytes from ex). Needs vg_gemm_has_bf16(). */
+vg_status vg_cpu_linear_bf16(vg_exec *ex, float *y, const float *x, int64_t lda, const uint16_t *w, int64_t M,
+                             int64_t N, int64_t K, int64_t max_rows);
+
+#endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "vgen.h"
 
 #define VG_CMD_DECL(name, help) int vg_cmd_##name(int argc, char **argv) __attribute__((weak));
 VG_COMMANDS(VG_CMD_DECL)
@@ -11,7 +12,8 @@ typedef struct { const char *name; int (*fn)(int, char **); const char *help; } 
 #define VG_CMD_ENTRY(name, help) {#name, vg_cmd_##name, help},
 
 static void usage(FILE *f, const command *cmds, int n) {
-    fprintf(f, "usage: vgen <command> [options]   (vgen <command> --help for its options)\n\ncommands:\n");
+    fprintf(f, "usage: vgen <command> [options]   (vgen <command> --help for its options)\n"
+               "       vgen --version             (version, and the CPU GEMM chosen for this machine)\n\ncommands:\n");
     for (int i = 0; i < n; i++)
         if (cmds[i].fn) fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
@@ -22,6 +24,10 @@ int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout, cmds, n);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vgen %s\n%s\n", VG_VERSION_STRING, vg_cpu_gemm_info());
+        return 0;
     }
     for (int i = 0; i < n; i++)
         if (cmds[i].fn && strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);

@@ -45,18 +45,10 @@ int vg_t5_rel_bucket(int64_t rel, int num_buckets, int max_distance) {
  *                     q,k,v + o [B,L,I] + attention scratch,
  *                     o + y [B,L,D] + linear tile );
  *   FFN:         max( x + g,u [B,L,F] + tile, g + y + tile ).
- * Linear tile: non-f32 weights are converted max(16, 4 MiB / (4K)) rows (at most N)
- * at a time (vg_op_linear). Attention scratch: vg_op_attention_scratch_bytes (per
+ * Linear tile: vg_op_linear_scratch_bytes (non-f32 weights are converted a tile of
+ * rows at a time; bf16 ones may instead take x rounded to bf16). Attention scratch: vg_op_attention_scratch_bytes (per
  * thread the packed K and V of one head [L, Dk] each plus one query/score tile). */
 static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
-
-static uint64_t linear_tile(vg_dtype wtype, int64_t N, int64_t K) {
-    if (wtype == VG_F32) return 0;
-    int64_t rows = (int64_t)(4u << 20) / (K * 4);
-    if (rows < 16) rows = 16;
-    if (rows > N) rows = N;
-    return rnd((uint64_t)rows * K * 4);
-}
 
 static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
@@ -66,8 +58,8 @@ uint64_t vg_t5_act_peak_bytes(const vg_t5_config *c, vg_dtype wtype, int batch, 
     int nt = n_threads > 0 ? n_threads : omp_get_max_threads();
     uint64_t whole = rnd(L * L * 4) + rnd(H * L * L * 4) + (general_masks ? rnd(H * L * L * 4) + rnd(B * L * 4) : 0);
     uint64_t x = rnd(B * L * D * 4), qkv = rnd(B * L * I * 4), g = rnd(B * L * F * 4);
-    uint64_t t_in = linear_tile(wtype, I, D), t_out = linear_tile(wtype, D, I);
-    uint64_t t_ff_in = linear_tile(wtype, F, D), t_ff_out = linear_tile(wtype, D, F);
+    uint64_t t_in = vg_op_linear_scratch_bytes(B * L, I, D, wtype), t_out = vg_op_linear_scratch_bytes(B * L, D, I, wtype);
+    uint64_t t_ff_in = vg_op_linear_scratch_bytes(B * L, F, D, wtype), t_ff_out = vg_op_linear_scratch_bytes(B * L, D, F, wtype);
     uint64_t att = vg_op_attention_scratch_bytes(L, L, Dk, Dk, nt);
     uint64_t attn = max3(x + 3 * qkv + t_in, 4 * qkv + att, qkv + x + t_out);
     uint64_t ffn = x + 2 * g + t_ff_in > g + x + t_ff_out ? x + 2 * g + t_ff_in : g + x + t_ff_out;

@@ -293,7 +293,8 @@ static uint64_t mx(uint64_t a, uint64_t b) { return a > b ? a : b; }
 uint64_t vg_wan_dit_block_act_peak_bytes(const vg_wan_dit_config *c, vg_dtype wt, int64_t B, int64_t S, int64_t L,
                                          int n_threads) {
     uint64_t D = (uint64_t)c->num_heads * c->head_dim, Fd = c->ffn_dim, hd = c->head_dim;
-    uint64_t xs = rb(B * S * D), cs = rb(B * L * D), tdd = vg_op_linear_scratch_bytes(D, D, wt);
+    uint64_t xs = rb(B * S * D), cs = rb(B * L * D);
+    uint64_t tdd = vg_op_linear_scratch_bytes(B * S, D, D, wt), tdd_l = vg_op_linear_scratch_bytes(B * L, D, D, wt);
     uint64_t att_s = vg_op_attention_scratch_bytes(S, S, hd, hd, n_threads);
     uint64_t att_l = vg_op_attention_scratch_bytes(S, L, hd, hd, n_threads);
     int64_t n = S < VG_WAN_FFN_CHUNK ? S : VG_WAN_FFN_CHUNK;
@@ -302,10 +303,10 @@ uint64_t vg_wan_dit_block_act_peak_bytes(const vg_wan_dit_config *c, vg_dtype wt
     p = mx(p, 4 * xs + tdd);
     p = mx(p, 4 * xs + att_s);
     p = mx(p, 2 * xs + tdd);
-    p = mx(p, xs + 2 * cs + tdd);
+    p = mx(p, xs + 2 * cs + tdd_l);
     p = mx(p, 2 * xs + 2 * cs + att_l);
-    p = mx(p, xs + an + hn + vg_op_linear_scratch_bytes(Fd, D, wt));
-    p = mx(p, xs + hn + vg_op_linear_scratch_bytes(D, Fd, wt));
+    p = mx(p, xs + an + hn + vg_op_linear_scratch_bytes(n, Fd, D, wt));
+    p = mx(p, xs + hn + vg_op_linear_scratch_bytes(n, D, Fd, wt));
     return rb(B * 6 * D) + p;
 }
 
@@ -316,18 +317,18 @@ uint64_t vg_wan_dit_act_peak_bytes(const vg_wan_dit_config *c, vg_dtype wt, int6
     uint64_t K = (uint64_t)c->in_channels * p[0] * p[1] * p[2], P = (uint64_t)c->out_channels * p[0] * p[1] * p[2];
     uint64_t rope = 2 * rb(S * (c->head_dim / 2)), xs = rb(B * S * D), cs = rb(B * L * D);
     uint64_t temb = rb(B * D), tproj = rb(B * 6 * D);
-    uint64_t pk = rope + rb(B * S * K) + xs + vg_op_linear_scratch_bytes(D, K, wt);             /* patch embedding */
+    uint64_t pk = rope + rb(B * S * K) + xs + vg_op_linear_scratch_bytes(B * S, D, K, wt);         /* patch embedding */
     uint64_t t = rope + xs;
-    pk = mx(pk, t + rb(B * c->freq_dim) + rb(B * D) + vg_op_linear_scratch_bytes(D, c->freq_dim, wt));
-    pk = mx(pk, t + rb(B * D) + temb + vg_op_linear_scratch_bytes(D, D, wt));                 /* time MLP */
-    pk = mx(pk, t + temb + rb(B * D) + tproj + vg_op_linear_scratch_bytes(6 * D, D, wt));     /* time projection */
+    pk = mx(pk, t + rb(B * c->freq_dim) + rb(B * D) + vg_op_linear_scratch_bytes(B, D, c->freq_dim, wt));
+    pk = mx(pk, t + rb(B * D) + temb + vg_op_linear_scratch_bytes(B, D, D, wt));              /* time MLP */
+    pk = mx(pk, t + temb + rb(B * D) + tproj + vg_op_linear_scratch_bytes(B, 6 * D, D, wt));  /* time projection */
     t += temb + tproj;
-    pk = mx(pk, t + cs + vg_op_linear_scratch_bytes(D, c->text_dim, wt));                     /* text MLP */
-    pk = mx(pk, t + 2 * cs + vg_op_linear_scratch_bytes(D, D, wt));
+    pk = mx(pk, t + cs + vg_op_linear_scratch_bytes(B * L, D, c->text_dim, wt));              /* text MLP */
+    pk = mx(pk, t + 2 * cs + vg_op_linear_scratch_bytes(B * L, D, D, wt));
     t += cs;
     pk = mx(pk, t + vg_wan_dit_block_act_peak_bytes(c, wt, B, (int64_t)S, L, n_threads));  /* blocks */
     uint64_t head = xs + temb + rb(2 * D) + rb(B * 2 * D);                                      /* head modulation */
-    head = mx(head, xs + rb(B * S * P) + vg_op_linear_scratch_bytes(P, D, wt));                /* proj_out */
+    head = mx(head, xs + rb(B * S * P) + vg_op_linear_scratch_bytes(B * S, P, D, wt));         /* proj_out */
     return mx(pk, head);
 }
 

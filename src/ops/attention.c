@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/softmax_row.h"
 #include "ops/ops_internal.h"
 
 #define VG_ATT_BQ 64     /* query rows per tile */
@@ -104,15 +105,11 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
                         const float *mrow = (const float *)mk.data + b * mk.st[0] + h * mk.st[1] + (q0 + i) * mk.st[2];
                         for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
                     }
-                    float mx = w.m[i];
-                    for (int64_t j = 0; j < nk; j++) mx = srow[j] > mx ? srow[j] : mx;
+                    float mx = vg_cpu_row_max(srow, nk, w.m[i]);
                     float corr = mx == -INFINITY ? 1.0f : expf(w.m[i] - mx);
                     float sum = 0;
-                    for (int64_t j = 0; j < nk; j++) {
-                        float p = mx == -INFINITY ? 0.0f : expf(srow[j] - mx);
-                        srow[j] = p;
-                        sum += p;
-                    }
+                    if (mx == -INFINITY) memset(srow, 0, sizeof(float) * nk);
+                    else sum = vg_cpu_row_exp_sum(srow, nk, mx);
                     w.l[i] = w.l[i] * corr + sum;
                     w.m[i] = mx;
                     if (corr != 1.0f) {

@@ -9,7 +9,8 @@
 #include "backend/cpu/linear_bf16.h"
 #include "ops/ops_internal.h"
 
-#define VG_LINEAR_TILE_BYTES (4u << 20)   /* f32 bytes of one converted weight tile */
+#define VG_LINEAR_TILE_BYTES (4u << 20)    /* f32 bytes of one converted weight tile */
+#define VG_LINEAR_XBF16_BYTES (16u << 20)  /* bytes of x rounded to bf16 per bf16 GEMM call */
 
 static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
     float bf[4096];
@@ -37,9 +38,23 @@ static int64_t tile_rows(int64_t N, int64_t K) {
     return rows > N ? N : rows;
 }
 
-uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype) {
-    if (wtype == VG_F32 || N == 0 || K == 0) return 0;
-    return vg_pool_rounded((uint64_t)tile_rows(N, K) * K * 4);
+/* f32 floats of scratch for non-f32 weights: a converted tile of weight rows, and for
+ * bf16 also room for up to VG_LINEAR_XBF16_BYTES of x rounded to bf16 (the bf16
+ * GEMM's input; the same size on every CPU, so plans do not depend on the CPU) */
+static int64_t scratch_floats(int64_t M, int64_t N, int64_t K, vg_dtype wtype) {
+    int64_t f = tile_rows(N, K) * K;
+    if (wtype == VG_BF16) {
+        int64_t half = (K + 1) / 2, rows = VG_LINEAR_XBF16_BYTES / (half * 4);
+        if (rows < 16) rows = 16;
+        if (rows > M) rows = M;
+        if (rows * half > f) f = rows * half;
+    }
+    return f;
+}
+
+uint64_t vg_op_linear_scratch_bytes(int64_t M, int64_t N, int64_t K, vg_dtype wtype) {
+    if (wtype == VG_F32 || M == 0 || N == 0 || K == 0) return 0;
+    return vg_pool_rounded((uint64_t)scratch_floats(M, N, K, wtype) * 4);
 }
 
 static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b);
@@ -86,15 +101,21 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
 
     if (w->type == VG_F32) {
         vg_gemm_f32(true, M, N, K, 1.0f, xa, lda, (const float *)w->data, K, 0.0f, ya, N);
-    } else if (w->type == VG_BF16 && vg_gemm_has_bf16()) {
-        /* x chunks fit in the scratch a converted f32 tile would take */
-        vg_status s = vg_cpu_linear_bf16(ex, ya, xa, lda, w->data, M, N, K, tile_rows(N, K) * K / ((K + 1) / 2));
-        if (s != VG_OK) { vg_tensor_release(&xpack); return s; }
     } else {
-        int64_t rows = tile_rows(N, K);
+        /* one scratch for both ways of computing with stored non-f32 weights */
+        int64_t floats = scratch_floats(M, N, K, w->type);
         vg_tensor tile;
-        vg_status s = vg_exec_scratch(ex, &tile, VG_SHAPE(rows, K), "linear.weight_tile");
+        vg_status s = vg_exec_scratch(ex, &tile, VG_SHAPE(floats), "linear.weight_tile");
         if (s != VG_OK) { vg_tensor_release(&xpack); return s; }
+        if (w->type == VG_BF16 && vg_gemm_has_bf16()) {
+            /* bf16 GEMM on x rounded to bf16, in chunks of rows that fit the scratch */
+            s = vg_cpu_linear_bf16(ya, xa, lda, w->data, M, N, K, tile.data, floats / ((K + 1) / 2));
+            vg_tensor_release(&tile);
+            vg_tensor_release(&xpack);
+            if (s == VG_OK && b) add_bias(ya, M, N, b);
+            return s;
+        }
+        int64_t rows = floats / K < N ? floats / K : N;
         const vg_type_traits *tt = vg_type(w->type);
         for (int64_t n0 = 0; n0 < N; n0 += rows) {
             int64_t nn = N - n0 < rows ? N - n0 : rows;

@@ -68,9 +68,10 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
 /* Exact bytes vg_op_attention takes from ex->pool for these sizes (n_threads as
  * in vg_exec; 0: the OpenMP default). For memory planners. */
 uint64_t vg_op_attention_scratch_bytes(int64_t Sq, int64_t Sk, int64_t D, int64_t Dv, int n_threads);
-/* Exact bytes vg_op_linear takes from ex->pool for a weight [N, K] of `wtype` when
- * its input rows are evenly spaced (otherwise add the packed input, M*K floats). */
-uint64_t vg_op_linear_scratch_bytes(int64_t N, int64_t K, vg_dtype wtype);
+/* Exact bytes vg_op_linear takes from ex->pool for M input rows and a weight [N, K]
+ * of `wtype` when the input rows are evenly spaced (otherwise add the packed input,
+ * M*K floats). The same on every CPU. */
+uint64_t vg_op_linear_scratch_bytes(int64_t M, int64_t N, int64_t K, vg_dtype wtype);
 
 /* ---- elementwise (y may alias an input; broadcasting by numpy rules) ---- */
 

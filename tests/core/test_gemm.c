@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/linear_bf16.h"
 #include "ops/dtype.h"
 #include "vg_test.h"
 
@@ -110,8 +111,30 @@ VG_TEST(test_bf16_gemm) {
     VG_CHECK(vg_gemm_bf16(1, 1, 1, &a, 1, &b, 1, 0.5f, &c, 1) == VG_ERR_INVALID_ARG);
 }
 
+/* The bf16 linear kernel in row chunks (7 rows of 30, strided x): x is rounded to
+ * bf16, the result equals a float64 product of the rounded values. */
+VG_TEST(test_bf16_linear_chunks) {
+    if (!vg_gemm_has_bf16()) return;
+    const int64_t M = 30, N = 19, K = 45, lda = 50;
+    float *x = rnd(M * lda, 3), *wf = rnd(N * K, 1), *y = malloc(sizeof(float) * M * N);
+    uint16_t *w = malloc(2 * N * K), *scratch = malloc(2 * 7 * K);
+    for (int64_t i = 0; i < N * K; i++) wf[i] = vg_bf16_to_f32(w[i] = vg_f32_to_bf16(wf[i]));
+    VG_CHECK_OK(vg_cpu_linear_bf16(y, x, lda, w, M, N, K, scratch, 7));
+    double worst = 0;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t n = 0; n < N; n++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) s += (double)vg_bf16_to_f32(vg_f32_to_bf16(x[m * lda + k])) * wf[n * K + k];
+            double e = fabs(y[m * N + n] - s) / (1 + fabs(s));
+            if (!(e <= worst)) worst = e;
+        }
+    VG_CHECKF(worst < 1e-5, "err %g", worst);
+    free(x), free(wf), free(y), free(w), free(scratch);
+}
+
 int main(void) {
     VG_RUN(test_f32_gemm_both_libraries);
     VG_RUN(test_bf16_gemm);
+    VG_RUN(test_bf16_linear_chunks);
     VG_DONE();
 }

@@ -2,6 +2,8 @@
  * per dtype, and the oneDNN matmul primitives for bf16, cached by shape. */
 #include "backend/cpu/gemm.h"
 
+#include "vgen.h"
+
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
@@ -124,6 +126,7 @@ vg_gemm_lib vg_gemm_f32_lib(void) { ensure_init(); return g.f32; }
 vg_gemm_lib vg_gemm_bf16_lib(void) { ensure_init(); return g.bf16; }
 bool vg_gemm_has_bf16(void) { ensure_init(); return g.bf16 != VG_GEMM_NONE; }
 const char *vg_gemm_describe(void) { ensure_init(); return g.desc; }
+const char *vg_cpu_gemm_info(void) { return vg_gemm_describe(); }
 
 vg_gemm_lib vg_gemm_force_f32(vg_gemm_lib lib) {
     ensure_init();

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/activation_row.h"
 #include "ops/ops_internal.h"
 
 /* ---- row iteration ----------------------------------------------------- */
@@ -47,6 +48,10 @@ static void run(const ew_plan *p, row_fn fn, const float *c) {
 #define Y y[j * yst]
 
 static void r_gelu_tanh(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    if (ist[0] == 1 && yst == 1) {
+        vg_cpu_gelu_tanh_row(y, in[0], n);
+        return;
+    }
     for (int64_t j = 0; j < n; j++) {
         float x = A(0);
         Y = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));

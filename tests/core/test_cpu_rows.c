@@ -1,8 +1,10 @@
-/* The online-softmax row kernels against libm's exp in float64: every float in
- * steps across [-100, 0], -inf, NaN, lengths that leave vector remainders. */
+/* The CPU row kernels against float64 libm: the online-softmax exp over steps
+ * across [-100, 0], -inf, NaN, lengths that leave vector remainders; GELU (tanh)
+ * over [-12, 12] and its special values. */
 #include <math.h>
 #include <stdlib.h>
 
+#include "backend/cpu/activation_row.h"
 #include "backend/cpu/softmax_row.h"
 #include "vg_test.h"
 
@@ -42,8 +44,38 @@ VG_TEST(test_row_max_and_special_values) {
     VG_CHECK(isnan(sum));
 }
 
+VG_TEST(test_gelu_tanh_row_against_float64) {
+    const int64_t n = 100003;
+    float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+    for (int64_t j = 0; j < n; j++) x[j] = -12.0f + 24.0f * (float)j / (float)(n - 1);
+    vg_cpu_gelu_tanh_row(y, x, n);
+    double worst = 0;
+    for (int64_t j = 0; j < n; j++) {
+        /* float64 reference; for u < 0, 1 + tanh(u) = 2 e^{2u} / (1 + e^{2u}) avoids the
+         * cancellation of 1 + tanh(u) in the negative tail */
+        double v = x[j], uu = 0.7978845608028654 * (v + 0.044715 * v * v * v);
+        double ref = 0.5 * v * (uu >= 0 ? 1 + tanh(uu) : 2 * exp(2 * uu) / (1 + exp(2 * uu)));
+        /* u is rounded to f32 first (a few ulp), and exp(-2|u|) carries that error times
+         * 2|u| into the negative tail, as any f32 evaluation does: the bound grows with |u| */
+        if (fabs(ref) > 1e-30) {
+            double e = fabs(y[j] - ref) / fabs(ref) / (1 + 2 * fabs(uu));
+            if (!(e <= worst)) worst = e;
+        }
+    }
+    printf("     gelu_tanh on [-12, 12]: worst relative error / (1 + 2|u|) %.2g\n", worst);
+    VG_CHECK(worst < 1e-6);
+    float s[6] = {0.0f, INFINITY, -INFINITY, NAN, 1.0f, -1.0f}, o[6];
+    vg_cpu_gelu_tanh_row(o, s, 6);
+    VG_CHECK(o[0] == 0.0f && o[1] == INFINITY && isnan(o[3]));
+    VG_CHECK(fabs(o[4] - 0.8411919906082768) < 2e-7 && fabs(o[5] + 0.15880800939172324) < 2e-7);
+    vg_cpu_gelu_tanh_row(s, s, 6);   /* in place */
+    VG_CHECK(s[4] == o[4] && s[5] == o[5]);
+    free(x), free(y);
+}
+
 int main(void) {
     VG_RUN(test_row_exp_sum_against_exp);
     VG_RUN(test_row_max_and_special_values);
+    VG_RUN(test_gelu_tanh_row_against_float64);
     VG_DONE();
 }

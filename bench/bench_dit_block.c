@@ -2,13 +2,19 @@
  * on S video tokens (default 1560 = one 480x832 latent frame) attending to 512 text
  * tokens of width 1536 (after the text projection), with random f32 and bf16 weights.
  *
- * Prints: the BLAS that ran, this machine's sgemm GFLOP/s at a block-like size
- * (1560 x 8960 x 1536, the FFN up-projection), the block's achieved GFLOP/s and its
- * ratio to that sgemm figure, and a breakdown of the block's time by op class
- * (GEMMs, attention, norms/RoPE/elementwise), each op timed standalone at the
- * block's shapes, against the whole block timed through vg_wan_dit_block_forward.
+ * Prints: the GEMM libraries chosen for this CPU (first line), this machine's f32
+ * and bf16 GEMM GFLOP/s at a block-like size (1560 x 8960 x 1536, the FFN
+ * up-projection) through the same GEMM layer, the block's achieved GFLOP/s and
+ * its ratio to the GEMM rate of its dtype and to the best GEMM rate of the
+ * machine, and a breakdown of the block's time by op class (GEMMs, attention,
+ * norms/RoPE/elementwise), each op timed standalone at the block's shapes,
+ * against the whole block timed through vg_wan_dit_block_forward.
  *
- * usage: bench_dit_block [tokens=1560] [reps=2] */
+ * With "block" as third argument only the GEMM rates and block times are printed,
+ * one line each ("gemm f32 <GFLOP/s>", "block f32 <seconds>"), for scripts that interleave runs with another
+ * implementation (bench/torch-baseline.sh).
+ *
+ * usage: bench_dit_block [tokens=1560] [reps=2] [block] */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -17,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend/cpu/gemm.h"
 #include "core/error.h"
 #include "models/wan_dit.h"
 
@@ -163,35 +170,49 @@ int main(int argc, char **argv) {
     int64_t S = argc > 1 ? atoll(argv[1]) : 1560, L = 512;
     int reps = argc > 2 ? atoi(argv[2]) : 2;
     if (S < 1 || reps < 1) {
-        fprintf(stderr, "usage: bench_dit_block [tokens=1560] [reps=2]\n");
+        fprintf(stderr, "usage: bench_dit_block [tokens=1560] [reps=2] [block]\n");
         return 2;
     }
     vg_wan_dit_config c = {.patch = {1, 2, 2}, .num_heads = 12, .head_dim = 128, .in_channels = 16, .out_channels = 16,
                            .text_dim = 4096, .freq_dim = 256, .ffn_dim = 8960, .num_layers = 30, .cross_attn_norm = true,
                            .qk_norm = true, .eps = 1e-6f, .rope_max_seq_len = 1024};
     int64_t D = 1536, Fd = c.ffn_dim;
-    printf("BLAS: %s (openblas threads %d), OpenMP threads %d\n", openblas_get_config(), openblas_get_num_threads(),
-           omp_get_max_threads());
+    bool block_only = argc > 3 && strcmp(argv[3], "block") == 0;
+    printf("GEMM: %s; OpenMP threads %d\n", vg_gemm_describe(), omp_get_max_threads());
+    if (!block_only) printf("BLAS: %s\n", openblas_get_config());
 
-    /* this machine's sgemm at a block-like size: [S, K] x [K, N]^T with the FFN's N, K */
+    /* this machine's GEMM rates at a block-like size: [S, K] x [N, K]^T with the FFN's N, K,
+     * f32 and (where the CPU has it) bf16, through the layer the block uses */
     int64_t M = S, N = Fd, K = D;
-    float *A = xmalloc(sizeof(float) * (size_t)(M * K)), *Bm = xmalloc(sizeof(float) * (size_t)(N * K)),
-          *C = xmalloc(sizeof(float) * (size_t)(M * N));
-    for (int64_t i = 0; i < M * K; i++) A[i] = frand(1);
-    for (int64_t i = 0; i < N * K; i++) Bm[i] = frand(1);
-    double tg;
-    TIME_BEST(reps + 1, tg,
-              cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)K, Bm, (int)K, 0.0f,
-                          C, (int)N));
-    double sgemm_gflops = 2.0 * M * N * K / tg / 1e9;
-    printf("sgemm %lld x %lld x %lld: %.3f s, %.1f GFLOP/s\n", (long long)M, (long long)N, (long long)K, tg, sgemm_gflops);
-    free(A), free(Bm), free(C);
+    double sgemm_gflops = 0, bgemm_gflops = 0;
+    {
+        float *A = xmalloc(sizeof(float) * (size_t)(M * K)), *Bm = xmalloc(sizeof(float) * (size_t)(N * K)),
+              *C = xmalloc(sizeof(float) * (size_t)(M * N));
+        uint16_t *Ah = xmalloc(2 * (size_t)(M * K)), *Bh = xmalloc(2 * (size_t)(N * K));
+        for (int64_t i = 0; i < M * K; i++) Ah[i] = vg_f32_to_bf16(A[i] = frand(1));
+        for (int64_t i = 0; i < N * K; i++) Bh[i] = vg_f32_to_bf16(Bm[i] = frand(1));
+        double tg, tb16 = 0;
+        TIME_BEST(reps + 1, tg, vg_gemm_f32(true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N));
+        sgemm_gflops = 2.0 * M * N * K / tg / 1e9;
+        if (block_only) printf("gemm f32 %.2f\n", sgemm_gflops);
+        else printf("f32 GEMM %lld x %lld x %lld: %.3f s, %.1f GFLOP/s\n", (long long)M, (long long)N, (long long)K, tg,
+                    sgemm_gflops);
+        if (vg_gemm_has_bf16()) {
+            TIME_BEST(reps + 1, tb16, die(vg_gemm_bf16(M, N, K, Ah, K, Bh, K, 0.0f, C, N), "bf16 gemm"));
+            bgemm_gflops = 2.0 * M * N * K / tb16 / 1e9;
+            if (block_only) printf("gemm bf16 %.2f\n", bgemm_gflops);
+            else printf("bf16 GEMM %lld x %lld x %lld: %.3f s, %.1f GFLOP/s\n", (long long)M, (long long)N, (long long)K,
+                        tb16, bgemm_gflops);
+        }
+        free(A), free(Bm), free(C), free(Ah), free(Bh);
+    }
+    double best_gflops = bgemm_gflops > sgemm_gflops ? bgemm_gflops : sgemm_gflops;
 
     /* block FLOPs (multiply-add = 2) */
     double f_gemm = 2.0 * S * D * D * 6 + 2.0 * L * D * D * 2 + 2.0 * 2 * S * D * Fd;
     double f_attn = 4.0 * S * S * D + 4.0 * S * L * D;
     double flops = f_gemm + f_attn;
-    printf("block: %lld tokens, %lld text tokens, dim %lld, 12 heads x 128, ffn %lld: %.1f GFLOP (GEMM %.1f, attention %.1f)\n",
+    if (!block_only) printf("block: %lld tokens, %lld text tokens, dim %lld, 12 heads x 128, ffn %lld: %.1f GFLOP (GEMM %.1f, attention %.1f)\n",
            (long long)S, (long long)L, (long long)D, (long long)Fd, flops / 1e9, f_gemm / 1e9, f_attn / 1e9);
 
     vg_pool *pool = vg_pool_new("bench", VG_POOL_UNLIMITED);
@@ -225,12 +246,19 @@ int main(int argc, char **argv) {
             if (dt < tb) tb = dt;
         }
         uint64_t peak = vg_pool_get_stats(pool).peak - base;
+        if (block_only) {
+            printf("block %s %.4f\n", vg_type(types[ti])->name, tb);
+            free_block(&w);
+            continue;
+        }
         parts p = time_parts(&ex, &c, &w, S, L, reps, &ctx, &rcs, &rss);
         double sum = p.gemm + p.attn + p.other;
         double gf = flops / tb / 1e9;
-        printf("\n%s weights (%.1f MB): block %.3f s, %.1f GFLOP/s = %.2f x sgemm; activation peak %.1f MB\n",
-               vg_type(types[ti])->name, (double)vg_wan_dit_block_param_bytes(&c, types[ti]) / 1e6, tb, gf,
-               gf / sgemm_gflops, (double)peak / 1e6);
+        double own = types[ti] == VG_BF16 && bgemm_gflops > 0 ? bgemm_gflops : sgemm_gflops;
+        printf("\n%s weights (%.1f MB): block %.3f s, %.1f GFLOP/s = %.2f x %s GEMM, %.2f x best GEMM; activation peak "
+               "%.1f MB\n",
+               vg_type(types[ti])->name, (double)vg_wan_dit_block_param_bytes(&c, types[ti]) / 1e6, tb, gf, gf / own,
+               own == sgemm_gflops ? "f32" : "bf16", gf / best_gflops, (double)peak / 1e6);
         printf("  ops timed standalone: GEMM %.3f s (%.0f%%, %.1f GFLOP/s), attention %.3f s (%.0f%%, %.1f GFLOP/s), "
                "norms/RoPE/elementwise %.3f s (%.0f%%); sum %.3f s vs block %.3f s\n",
                p.gemm, 100 * p.gemm / sum, f_gemm / p.gemm / 1e9, p.attn, 100 * p.attn / sum, f_attn / p.attn / 1e9, p.other,

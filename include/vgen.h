@@ -59,6 +59,14 @@ typedef enum vg_status {
 /* A static string naming the status ("out of budget", ...). Never NULL. */
 const char *vg_status_str(vg_status s);
 
+/* The library's version (`vgen --version`; vg_version() returns it). */
+#define VG_VERSION_STRING "0.2.0"
+
+/* A static line naming the CPU features found and the GEMM library chosen per
+ * compute dtype, e.g. "cpu avx512 bf16; f32 OpenBLAS 0.3.21 (Cooperlake); bf16
+ * oneDNN 2.6.3 matmul (avx512_core_bf16)". Never NULL; thread-safe. */
+const char *vg_cpu_gemm_info(void);
+
 /* ---- logging ----------------------------------------------------------- */
 
 typedef enum vg_log_level {

@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libopenblas-dev libopenblas0-openmp  # CPU GEMM; the OpenMP build nests safely inside our OpenMP loops
+  libdnnl-dev                # oneDNN: bf16 GEMM (AVX512_BF16, AMX) and f32 GEMM where OpenBLAS lacks the CPU
   libjansson-dev             # JSON (safetensors headers, config.json, sidecars)
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # MP4 output
   libx264-dev                # H.264 encoder used through libavcodec

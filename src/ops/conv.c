@@ -2,6 +2,7 @@
  * descriptor (2-D convolutions travel as 3-D ones over a single frame). */
 #include <string.h>
 
+#include "backend/cpu/gemm.h"
 #include "ops/ops_internal.h"
 
 typedef struct conv_geom {

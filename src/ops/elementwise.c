@@ -3,6 +3,7 @@
  * concatenation (copies into slices) and row gathers. */
 #include <string.h>
 
+#include "backend/cpu/activation_row.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 

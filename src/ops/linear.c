@@ -2,6 +2,8 @@
  * matrix to use), shape checks, then a descriptor. */
 #include <stdint.h>
 
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/linear_bf16.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VG_VERSION_STRING "0.2.0"
 
 vg_ctx_params vg_ctx_default_params(void) {
     return (vg_ctx_params){

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/gemm.h"
 #include "ops/ops.h"
 #include "vg_test.h"
 
@@ -53,10 +54,16 @@ static int64_t numel(int nd, const int64_t *ne) {
 #define IN(k) in[k]
 static void r_linear(const double *const *in, const op_case *c, double *o) {
     int64_t M = c->ne[0][0], K = c->ne[0][1], N = c->ne[1][0];
+    /* a bf16 GEMM (CPUs with bf16 instructions) takes x rounded to bf16, as torch does */
+    bool xbf16 = c->type[1] == VG_BF16 && vg_gemm_has_bf16();
     for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < N; n++) {
             double s = in[2][n];
-            for (int64_t k = 0; k < K; k++) s += in[0][m * K + k] * in[1][n * K + k];
+            for (int64_t k = 0; k < K; k++) {
+                double x = in[0][m * K + k];
+                if (xbf16) x = vg_bf16_to_f32(vg_f32_to_bf16((float)x));
+                s += x * in[1][n * K + k];
+            }
             o[m * N + n] = s;
         }
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "backend/cpu/gemm.h"
 #include "core/error.h"
 #include "ops/ops.h"
 #include "vg_measure.h"
@@ -94,11 +95,18 @@ VG_TEST(test_linear_shapes_and_dtypes) {
                 VG_CHECKF(vg_pool_get_stats(pool).peak - before == pred, "measured %llu predicted %llu",
                           (unsigned long long)(vg_pool_get_stats(pool).peak - before), (unsigned long long)pred);
             }
+            /* bf16 weights on a bf16 GEMM take x rounded to bf16 (as torch's bf16 linear does);
+             * otherwise x stays f32 */
+            bool bf16_gemm = wt == VG_BF16 && vg_gemm_has_bf16();
             double *ref = calloc(M * N, sizeof(double));
             for (int64_t m = 0; m < M; m++)
                 for (int64_t n = 0; n < N; n++) {
                     double s = at(&b, n);
-                    for (int64_t k = 0; k < K; k++) s += at(&x, m * K + k) * at(&w, n * K + k);
+                    for (int64_t k = 0; k < K; k++) {
+                        double xv = at(&x, m * K + k);
+                        if (bf16_gemm) xv = vg_bf16_to_f32(vg_f32_to_bf16((float)xv));
+                        s += xv * at(&w, n * K + k);
+                    }
                     ref[m * N + n] = s;
                 }
             double e = max_err(&y.t, ref, M * N);

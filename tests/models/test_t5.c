@@ -17,6 +17,7 @@
 #include "models/t5.h"
 #include "io/gguf_write.h"
 #include "vg_measure.h"
+#include "backend/cpu/gemm.h"
 #include "vg_test.h"
 
 /* ---- buckets ----------------------------------------------------------------- */
@@ -171,10 +172,14 @@ static void rms(double *y, const double *x, const float *w, int D, double eps) {
     double r = 1.0 / sqrt(s / D + eps);
     for (int i = 0; i < D; i++) y[i] = x[i] * r * w[i];
 }
+/* Where the CPU has a bf16 GEMM, vgen multiplies bf16 weights with the input
+ * rounded to bf16 (as torch does in a bf16 model); the reference then does too. */
+static bool g_round_x_bf16;
+static double in_x(double v) { return g_round_x_bf16 ? vg_bf16_to_f32(vg_f32_to_bf16((float)v)) : v; }
 static void lin(double *y, const double *x, const float *W, int N, int K) {
     for (int n = 0; n < N; n++) {
         double s = 0;
-        for (int k = 0; k < K; k++) s += x[k] * W[n * K + k];
+        for (int k = 0; k < K; k++) s += in_x(x[k]) * W[n * K + k];
         y[n] = s;
     }
 }
@@ -183,6 +188,7 @@ static void lin(double *y, const double *x, const float *W, int N, int K) {
  * bias from the bucket table, masked keys get the float32 minimum added. */
 static void ref_encode(const ref_model *m, const int32_t *ids, const int32_t *mask, int B, int S, double *out) {
     const vg_t5_config *c = &m->c;
+    g_round_x_bf16 = m->wtype == VG_BF16 && vg_gemm_has_bf16();
     int D = c->d_model, H = c->num_heads, Dk = c->d_kv, I = H * Dk, F = c->d_ff;
     double *h = out, *x = malloc(sizeof(double) * S * D), *q = malloc(sizeof(double) * S * I);
     double *k = malloc(sizeof(double) * S * I), *v = malloc(sizeof(double) * S * I), *o = malloc(sizeof(double) * S * I);

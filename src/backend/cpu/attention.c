@@ -2,12 +2,13 @@
  * visited in tiles with an online softmax (running max m and sum l per query row),
  * so no [Sq, Sk] score matrix ever exists. Per-thread working memory: the packed
  * K and V of one head ([Sk, D] + [Sk, Dv]) plus one score tile and one output tile. */
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/softmax_row.h"
 #include "ops/ops_internal.h"
 
 #define VG_ATT_BQ 64     /* query rows per tile */
@@ -84,23 +85,18 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
             for (int64_t k0 = 0; k0 < Sk; k0 += VG_ATT_BK) {
                 int64_t nk = Sk - k0 < VG_ATT_BK ? Sk - k0 : VG_ATT_BK;
                 /* S = Q K^T   [nq, nk] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nk, (int)D, 1.0f, w.q, (int)D,
-                            w.k + k0 * D, (int)D, 0.0f, w.s, VG_ATT_BK);
+                vg_gemm_f32(true, nq, nk, D, 1.0f, w.q, D, w.k + k0 * D, D, 0.0f, w.s, VG_ATT_BK);
                 for (int64_t i = 0; i < nq; i++) {
                     float *srow = w.s + i * VG_ATT_BK;
                     if (mask) {
                         const float *mrow = (const float *)mk.data + b * mk.st[0] + h * mk.st[1] + (q0 + i) * mk.st[2];
                         for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
                     }
-                    float mx = w.m[i];
-                    for (int64_t j = 0; j < nk; j++) mx = srow[j] > mx ? srow[j] : mx;
+                    float mx = vg_cpu_row_max(srow, nk, w.m[i]);
                     float corr = mx == -INFINITY ? 1.0f : expf(w.m[i] - mx);
                     float sum = 0;
-                    for (int64_t j = 0; j < nk; j++) {
-                        float p = mx == -INFINITY ? 0.0f : expf(srow[j] - mx);
-                        srow[j] = p;
-                        sum += p;
-                    }
+                    if (mx == -INFINITY) memset(srow, 0, sizeof(float) * nk);
+                    else sum = vg_cpu_row_exp_sum(srow, nk, mx);
                     w.l[i] = w.l[i] * corr + sum;
                     w.m[i] = mx;
                     if (corr != 1.0f) {
@@ -109,8 +105,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                     }
                 }
                 /* O += P V   [nq, Dv] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nq, (int)Dv, (int)nk, 1.0f, w.s, VG_ATT_BK,
-                            w.v + k0 * Dv, (int)Dv, 1.0f, w.o, (int)Dv);
+                vg_gemm_f32(false, nq, Dv, nk, 1.0f, w.s, VG_ATT_BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
             }
             for (int64_t i = 0; i < nq; i++) {
                 float inv = w.l[i] > 0 ? 1.0f / w.l[i] : 0.0f;

@@ -1,4 +1,4 @@
-/* CPU kernels: 3-D convolution (im2col + OpenBLAS sgemm; the front end presents
+/* CPU kernels: 3-D convolution (im2col + the CPU f32 GEMM, gemm.h; the front end presents
  * 2-D convolutions as 3-D ones with one frame) and nearest 2x upsampling.
  *
  * One core handles both convolutions: a 2-D convolution is a 3-D one with a
@@ -8,11 +8,11 @@
  * frame size. f16/bf16 weights are converted one block of output channels at a
  * time (at most VG_CONV_WBLOCK_BYTES of f32), never as a whole f32 copy.
  * 1x1x1 convolutions of contiguous inputs skip im2col and multiply directly. */
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/gemm.h"
 #include "ops/ops_internal.h"
 
 #define VG_CONV_COL_BYTES (4u << 20)
@@ -141,8 +141,7 @@ vg_status vg_cpu_conv(const vg_cpu_run *run, const vg_op *op) {
                     ldb = pc;
                 }
                 float *C = y + (n * g->O + o0) * P + p0;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ob, (int)pc, (int)K, 1.0f, A, (int)K, B,
-                            (int)ldb, 0.0f, C, (int)P);
+                vg_gemm_f32(false, ob, pc, K, 1.0f, A, K, B, ldb, 0.0f, C, P);
             }
         }
     }

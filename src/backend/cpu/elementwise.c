@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/activation_row.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
@@ -15,6 +16,10 @@ typedef void (*row_fn)(float *y, const float *const *in, const int64_t *ist, int
 #define Y y[j * yst]
 
 static void r_gelu_tanh(float *y, const float *const *in, const int64_t *ist, int64_t n, int64_t yst, const float *c) {
+    if (ist[0] == 1 && yst == 1) {   /* contiguous rows: the vectorised form */
+        vg_cpu_gelu_tanh_row(y, in[0], n);
+        return;
+    }
     for (int64_t j = 0; j < n; j++) {
         float x = A(0);
         Y = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));

@@ -1,15 +1,19 @@
-/* CPU kernel: y = x W^T + b on OpenBLAS sgemm; f16/bf16/fp8 and block-quantized weights
- * are converted one tile of rows at a time (vg_rows_to_f32), so no full f32 copy of a
- * weight ever exists. */
-#include <cblas.h>
+/* CPU kernel: y = x W^T + b on the CPU GEMM layer (gemm.h): f32 weights on the f32
+ * GEMM; bf16 weights on the bf16 GEMM where the CPU has bf16 instructions; other
+ * stored types (f16, fp8, scaled fp8, block-quantized, and bf16 elsewhere) are
+ * converted to f32 one tile of rows at a time (vg_rows_to_f32), so no full f32 copy
+ * of a weight ever exists. */
 #include <stdint.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/linear_bf16.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 
-#define VG_LINEAR_TILE_BYTES (4u << 20)   /* f32 bytes of one converted weight tile */
+#define VG_LINEAR_TILE_BYTES (4u << 20)    /* f32 bytes of one converted weight tile */
+#define VG_LINEAR_XBF16_BYTES (16u << 20)  /* bytes of x rounded to bf16 per bf16 GEMM call */
 
 static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
     float bf[4096];
@@ -37,6 +41,20 @@ static int64_t tile_rows(int64_t N, int64_t K) {
     return rows > N ? N : rows;
 }
 
+/* f32 floats of scratch for non-f32 weights: a converted tile of weight rows, and for
+ * bf16 also room for up to VG_LINEAR_XBF16_BYTES of x rounded to bf16 (the bf16
+ * GEMM's input; the same size on every CPU, so plans do not depend on the CPU) */
+static int64_t scratch_floats(int64_t M, int64_t N, int64_t K, vg_dtype wtype) {
+    int64_t f = tile_rows(N, K) * K;
+    if (wtype == VG_BF16) {
+        int64_t half = (K + 1) / 2, rows = VG_LINEAR_XBF16_BYTES / (half * 4);
+        if (rows < 16) rows = 16;
+        if (rows > M) rows = M;
+        if (rows * half > f) f = rows * half;
+    }
+    return f;
+}
+
 static bool needs_pack(const vg_tensor *x) {
     int64_t lda;
     return vg_inner_stride(x) != 1 || !vg_rows_uniform(x, &lda);
@@ -47,7 +65,7 @@ uint64_t vg_cpu_linear_scratch(const vg_op *op) {
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
     uint64_t n = 0;
     if (needs_pack(x)) n += ((uint64_t)M * K * 4 + 63) / 64 * 64;
-    if (w->type != VG_F32) n += ((uint64_t)tile_rows(N, K) * K * 4 + 63) / 64 * 64;
+    if (w->type != VG_F32 || w->scale) n += ((uint64_t)scratch_floats(M, N, K, w->type) * 4 + 63) / 64 * 64;
     return n;
 }
 
@@ -70,18 +88,22 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     if (lda < K) lda = K;   /* M == 1 with arbitrary row stride */
     float *ya = y->data;
 
-    if (w->type == VG_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, xa, (int)lda,
-                    (const float *)w->data, (int)K, 0.0f, ya, (int)N);
+    if (w->type == VG_F32 && !w->scale) {
+        vg_gemm_f32(true, M, N, K, 1.0f, xa, lda, (const float *)w->data, K, 0.0f, ya, N);
     } else {
-        int64_t rows = tile_rows(N, K);
-        float *tile = vg_cpu_carve(&cur, (uint64_t)rows * K * 4);
-        for (int64_t n0 = 0; n0 < N; n0 += rows) {
-            int64_t nn = N - n0 < rows ? N - n0 : rows;
-            float *dst = tile;
-            vg_rows_to_f32(w, n0, nn, dst);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)nn, (int)K, 1.0f, xa, (int)lda, dst,
-                        (int)K, 0.0f, ya + n0, (int)N);
+        /* one scratch for both ways of computing with stored non-f32 weights */
+        int64_t floats = scratch_floats(M, N, K, w->type);
+        float *tile = vg_cpu_carve(&cur, (uint64_t)floats * 4);
+        if (w->type == VG_BF16 && !w->scale && vg_gemm_has_bf16()) {
+            /* bf16 GEMM on x rounded to bf16, in chunks of rows that fit the scratch */
+            VG_TRY(vg_cpu_linear_bf16(ya, xa, lda, w->data, M, N, K, tile, floats / ((K + 1) / 2)));
+        } else {
+            int64_t rows = floats / K < N ? floats / K : N;
+            for (int64_t n0 = 0; n0 < N; n0 += rows) {
+                int64_t nn = N - n0 < rows ? N - n0 : rows;
+                vg_rows_to_f32(w, n0, nn, tile);
+                vg_gemm_f32(true, M, nn, K, 1.0f, xa, lda, tile, K, 0.0f, ya + n0, N);
+            }
         }
     }
     if (b) add_bias(ya, M, N, b);

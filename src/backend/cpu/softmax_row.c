@@ -1,0 +1,24 @@
+/* Row kernels of the online softmax (see softmax_row.h), written as plain loops
+ * over vg_exp_nonpos (vec_math.h) that the compiler vectorises; VG_CLONES builds
+ * an AVX-512, an AVX2 and a baseline copy and the loader picks one for the CPU. */
+#include "backend/cpu/softmax_row.h"
+
+#include "backend/cpu/vec_math.h"
+
+VG_CLONES float vg_cpu_row_max(const float *s, int64_t n, float init) {
+    float m = init;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < n; j++) m = s[j] > m ? s[j] : m;
+    return m;
+}
+
+VG_CLONES float vg_cpu_row_exp_sum(float *s, int64_t n, float mx) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+        float p = vg_exp_nonpos(s[j] - mx);
+        s[j] = p;
+        sum += p;
+    }
+    return sum;
+}

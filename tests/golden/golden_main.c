@@ -1,5 +1,6 @@
 /* vgen-golden [GOLDEN_DIR] [SET...]: runs every known set found in the folder
- * (or only the named ones) and exits non-zero on any FAIL. */
+ * (default: the repository's tests/data/golden, as built) or only the named ones,
+ * and exits non-zero on any FAIL. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,7 @@ typedef struct { const char *name; vg_golden_fn fn; } set_entry;
 #define VG_GOLDEN_ENTRY(name) {#name, golden_##name},
 
 int main(int argc, char **argv) {
-    vg_golden g = {.root = argc > 1 ? argv[1] : "../shared/golden"};
+    vg_golden g = {.root = argc > 1 ? argv[1] : VG_GOLDEN_DEFAULT};
     set_entry sets[] = {VG_GOLDEN_SETS(VG_GOLDEN_ENTRY)};
     int nsets = (int)(sizeof sets / sizeof sets[0]);
     int ran = 0;
@@ -30,7 +31,14 @@ int main(int argc, char **argv) {
             printf("SKIP %s (no checker built)\n", sets[i].name);
             continue;
         }
-        sets[i].fn(&g, dir);
+        char tmp[4096];
+        int shared = vg_golden_shared_dir(dir, tmp, sizeof tmp);
+        if (shared < 0) {
+            vg_golden_fail(&g, sets[i].name, "SHARED", "cannot gather the set's shared files");
+            continue;
+        }
+        sets[i].fn(&g, shared ? tmp : dir);
+        if (shared) vg_golden_shared_cleanup(tmp);
         ran++;
         fflush(stdout);
     }

@@ -176,8 +176,22 @@ int vg_video_height(const vg_video *v);
 int vg_video_width(const vg_video *v);
 /* RGB frames in [0, 1], [frames, height, width, 3]; owned by the video. */
 const float *vg_video_data(const vg_video *v);
-/* Writes .mp4/.mkv (H.264), or PNG frames into a folder (a path ending in '/'). */
+/* Writes .mp4/.mkv (H.264), .webm (VP9), or PNG frames into a folder (a path ending
+ * in '/') or a .png pattern. The file appears whole or not at all (a temporary file
+ * renamed on success; on failure an earlier file of that name is untouched). A
+ * frame folder must be empty, and a pattern's frames absent, unless overwrite. */
 vg_status vg_video_save(vg_ctx *ctx, const vg_video *v, const char *path, double fps);
+vg_status vg_video_save_ex(vg_ctx *ctx, const vg_video *v, const char *path, double fps, bool overwrite);
+/* Every check vg_video_save makes on `path`, for use before any work: the format,
+ * the folder (exists, writable), the target (absent or a regular file; devices,
+ * FIFOs and folders are refused), an empty frame folder unless overwrite. */
+vg_status vg_video_check_path(vg_ctx *ctx, const char *path, bool overwrite);
+/* The same bytes vg_video_save would write for a `format` ("mp4", "mkv", "webm")
+ * file, into memory: *buf is NULL or a malloc'd buffer of *cap bytes, grown with
+ * realloc as needed (the caller frees it, also after a failure); *size is the
+ * number of bytes of the file. */
+vg_status vg_video_save_mem(vg_ctx *ctx, const vg_video *v, const char *format, double fps, uint8_t **buf,
+                            size_t *cap, size_t *size);
 void vg_video_free(vg_video *v);
 
 /* Per-phase report of the last vg_t2v_generate on this context. */

@@ -106,7 +106,8 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
                         for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
                     }
                     float mx = w.m[i];
-                    for (int64_t j = 0; j < nk; j++) mx = srow[j] > mx ? srow[j] : mx;
+                    /* a NaN score makes the row NaN, as softmax does in PyTorch */
+                    for (int64_t j = 0; j < nk; j++) mx = srow[j] > mx || srow[j] != srow[j] ? srow[j] : mx;
                     float corr = mx == -INFINITY ? 1.0f : expf(w.m[i] - mx);
                     float sum = 0;
                     for (int64_t j = 0; j < nk; j++) {
@@ -126,7 +127,7 @@ vg_status vg_op_attention(vg_exec *ex, vg_tensor *o, const vg_tensor *q, const v
                             w.v + k0 * Dv, (int)Dv, 1.0f, w.o, (int)Dv);
             }
             for (int64_t i = 0; i < nq; i++) {
-                float inv = w.l[i] > 0 ? 1.0f / w.l[i] : 0.0f;
+                float inv = w.l[i] > 0 ? 1.0f / w.l[i] : w.l[i] != w.l[i] ? NAN : 0.0f;
                 float *dst = (float *)o->data + b * o->st[0] + (q0 + i) * o->st[1] + h * o->st[2];
                 for (int64_t j = 0; j < Dv; j++) dst[j * o->st[3]] = w.o[i * Dv + j] * inv;
             }

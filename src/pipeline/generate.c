@@ -5,6 +5,7 @@
 
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/validate.h"
 #include "video/video.h"
 
 static vg_status tokenize(const vg_model *m, const char *text, int L, int32_t *ids, int32_t *mask) {
@@ -36,6 +37,11 @@ static vg_status read_latents(const char *path, const int64_t *ne, float **out) 
         *out = malloc(inf->nbytes);
         if (!*out) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
         else memcpy(*out, vg_st_tensor(st, inf).data, inf->nbytes);
+    }
+    if (s == VG_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s: tensor 'latents'", path);
+        s = vg_check_finite(*out, (int64_t)(inf->nbytes / 4), what);
     }
     vg_st_close(st);
     return s;

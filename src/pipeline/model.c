@@ -1,10 +1,13 @@
 /* Loading a diffusers Wan2.1 text-to-video folder. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/json_util.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/validate.h"
 
 static vg_status component_dir(const char *root, const char *name, char *out, size_t cap) {
     if (!vg_path_join(out, cap, root, name)) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
@@ -17,7 +20,10 @@ static vg_status component_dir(const char *root, const char *name, char *out, si
 static vg_status check_index(const char *root) {
     char p[PATH_MAX];
     if (!vg_path_join(p, sizeof p, root, "model_index.json")) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
-    if (!vg_path_is_file(p))
+    struct stat sb;
+    if (stat(root, &sb) != 0) return vg_err(VG_ERR_IO, "%s: %s", root, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return vg_err(VG_ERR_INVALID_ARG, "%s: not a folder (a diffusers model folder is expected)", root);
+    if (!vg_path_present(p))
         return vg_err(VG_ERR_MISSING, "%s: not a diffusers model folder (no model_index.json)", root);
     json_t *j;
     VG_TRY(vg_json_load_file(p, &j));
@@ -25,10 +31,7 @@ static vg_status check_index(const char *root) {
     vg_status s = vg_json_str(j, "_class_name", false, "", &cls, p);
     if (s == VG_OK && strcmp(cls, "WanPipeline") != 0)
         s = vg_err(VG_ERR_UNSUPPORTED, "%s: pipeline '%s' is not supported (vgen runs WanPipeline, Wan2.1 text-to-video)", p, cls);
-    json_t *tr = json_object_get(j, "transformer");
-    if (s == VG_OK && json_is_array(tr) && json_is_string(json_array_get(tr, 1)) &&
-        strcmp(json_string_value(json_array_get(tr, 1)), "WanTransformer3DModel") != 0)
-        s = vg_err(VG_ERR_UNSUPPORTED, "%s: transformer class '%s' is not supported", p, json_string_value(json_array_get(tr, 1)));
+    if (s == VG_OK) s = vg_wan_check_model_index(j, p);
     json_decref(j);
     return s;
 }
@@ -50,8 +53,10 @@ vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
     if (s == VG_OK) {
         char sc[PATH_MAX];
         m->sched = vg_sched_default_config(VG_SCHED_UNIPC);
-        if (vg_path_join(sc, sizeof sc, path, "scheduler/scheduler_config.json") && vg_path_is_file(sc))
+        if (vg_path_join(sc, sizeof sc, path, "scheduler/scheduler_config.json") && vg_path_present(sc))
             s = vg_sched_config_load(sc, &m->sched);
+        else
+            vg_log_warn("%s: no scheduler/scheduler_config.json; using Wan2.1's UniPC defaults (shift %g)", path, m->sched.shift);
     }
     if (s == VG_OK) {
         /* the pieces must fit together */

@@ -3,11 +3,13 @@
  * share the activation and held-tensor arithmetic. */
 #include <string.h>
 
+#include "mem/host_mem.h"
 #include "models/wan_vae_resident.h"
 #include "pipeline/dit_runtime.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plan_config.h"
 #include "pipeline/resident.h"
+#include "pipeline/validate.h"
 
 static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
 
@@ -29,6 +31,7 @@ static void plan_common(const vg_plan_request *q, vg_plan_input *in) {
     in->held[VG_PHASE_DECODE] = lat + vid;
     in->host_weights = q->host_weights;
     in->budget = q->budget;
+    in->vae_tiled = q->vae_tiling;
 }
 
 vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
@@ -49,7 +52,7 @@ vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_p
         .vae_tiling = p->vae_tiling,
         .n_threads = ctx->n_threads,
         .host_weights = ctx->dev->reads_host_weights,
-        .budget = p->vram_budget ? p->vram_budget : vg_pool_get_stats(ctx->dev->pool).capacity,
+        .budget = vg_run_budget(ctx->dev, p->vram_budget),   /* min(asked, device; host RAM on cpu) */
     };
     plan_common(&q, in);
     /* exact sizes of the loaded weights, as the runtimes upload them */
@@ -73,6 +76,7 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         (q->num_frames - 1) % q->vae->temporal_factor)
         return vg_err(VG_ERR_INVALID_ARG, "plan: %dx%d x %d frames: sizes must be multiples of %d and frames %dk+1",
                       q->height, q->width, q->num_frames, q->vae->spatial_factor * c->patch[1], q->vae->temporal_factor);
+    VG_TRY(vg_wan_check_positions(c, q->vae, q->num_frames, q->height, q->width));
     memset(in, 0, sizeof *in);
     plan_common(q, in);
     uint64_t es = vg_type(q->dit_dtype)->elem_size;

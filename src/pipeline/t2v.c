@@ -12,6 +12,7 @@
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/resident.h"
+#include "pipeline/validate.h"
 
 vg_t2v_params vg_t2v_default_params(void) {
     return (vg_t2v_params){
@@ -73,6 +74,7 @@ vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne
         return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
     if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)
         return vg_err(VG_ERR_INVALID_ARG, "offload 'none' keeps every component on the device; it cannot run the text encoder on the CPU");
+    VG_TRY(vg_t2v_check_inputs(dc, vc, p));
     ne[0] = 1;
     ne[1] = vc->z_dim;
     ne[2] = fl;
@@ -224,6 +226,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
             s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback after step %d of %d", i + 1, p->steps);
     }
     vg_sched_free(sched);
+    if (s == VG_OK) s = vg_check_finite_tensor(&r->lat, "the run produced non-finite values (the weights may be corrupt): the denoised latents");
     if (s != VG_OK) return s;
     for (int k = 0; k < 2; k++) {
         vg_tensor_release(&r->pred[k]);
@@ -269,6 +272,11 @@ static vg_status phase_decode(run *r, vg_video **out) {
             float x = src[c * plane + i] / 2.0f + 0.5f;
             v->rgb[i * 3 + c] = x < 0 ? 0 : x > 1 ? 1 : x;
         }
+    vg_status fin = vg_check_finite(v->rgb, plane * 3, "the run produced non-finite values (the VAE weights may be corrupt): the decoded video");
+    if (fin != VG_OK) {
+        vg_video_free(v);
+        return fin;
+    }
     if (r->dbg) {
         vg_tensor t = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){1, F, H, W, 3}, v->rgb);
         emit(r, "out.video", &t);
@@ -323,6 +331,8 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
                 vg_log_info("VAE tiling turned on: the run fits %s only with a tiled decode", r.dev->name);
             } else {
                 run_p.vae_tiling = false;
+                r.plan = pt;   /* the tiled attempt is the smallest: explain that one */
+                pin = tiled;
             }
         }
     }
@@ -334,9 +344,9 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     /* the run's budget: the device's, or a smaller one the caller asked for */
     vg_pool_stats st0 = vg_pool_get_stats(r.dev->pool);
     uint64_t cap0 = st0.capacity;
-    if (p->vram_budget && p->vram_budget < cap0) {
-        if (st0.current > p->vram_budget) return vg_err(VG_ERR_OUT_OF_BUDGET, "the device already holds more than the requested budget");
-        vg_pool_set_capacity(r.dev->pool, p->vram_budget);
+    if (pin.budget < cap0) {
+        if (st0.current > pin.budget) return vg_err(VG_ERR_OUT_OF_BUDGET, "the device already holds more than the run's budget");
+        vg_pool_set_capacity(r.dev->pool, pin.budget);
     }
     vg_pool_reset_peak(r.dev->pool);
     memset(&ctx->report, 0, sizeof ctx->report);
@@ -356,7 +366,7 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     if (s == VG_OK) s = phase_denoise(&r, in, ne);
     if (s == VG_OK) s = phase_decode(&r, &v);
     cleanup(&r);
-    if (p->vram_budget && p->vram_budget < cap0) vg_pool_set_capacity(r.dev->pool, cap0);
+    if (pin.budget < cap0) vg_pool_set_capacity(r.dev->pool, cap0);
     if (s != VG_OK) {
         vg_video_free(v);
         return vg_err_wrap(s, "%s phase", vg_phase_names[r.phase]);

@@ -170,7 +170,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 'T': tiling = 1; break;
         case 'O': offload = optarg; break;
         case 'P': text = optarg; break;
-        case 't': ok = vg_cli_int("plan", "threads", optarg, 1, 1024, &threads); break;
+        case 't': ok = vg_cli_threads("plan", optarg, &threads); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

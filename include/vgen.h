@@ -130,7 +130,8 @@ typedef enum vg_scheduler_kind {
  * decoding. Return false to stop the job (vg_t2v_generate then returns
  * VG_ERR_ABORTED and the device is left as it was). */
 typedef bool (*vg_progress_fn)(const char *phase, int step, int n_steps, void *user_data);
-/* Abort: polled between denoise steps and between transformer blocks. */
+/* Abort: polled between denoise steps and transformer blocks, text encoder layers,
+ * and VAE decode chunks (latent frames) and tiles. */
 typedef bool (*vg_abort_fn)(void *user_data);
 
 typedef struct vg_t2v_params {
@@ -214,6 +215,16 @@ typedef struct vg_run_report {
 } vg_run_report;
 
 vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out);
+
+/* The report of the last vg_t2v_generate on ctx as JSON text, the sidecar `vgen
+ * generate` writes (a worker returns the same): p is what was passed to that run,
+ * output / fps where its video went (NULL / 0 if nowhere). Every default is
+ * resolved (scheduler, shift and where it came from, text length, budget), the
+ * seed is a decimal string (seeds are unsigned 64-bit), sizes are bytes, and
+ * phases carry seconds and peak / planned device memory. *json is NUL-terminated,
+ * malloc'd (free()). See docs/cli.md for the keys. */
+vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, const char *output, double fps,
+                             char **json);
 
 #ifdef __cplusplus
 }

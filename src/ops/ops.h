@@ -27,7 +27,13 @@ typedef struct vg_exec {
     vg_pool *pool;      /* scratch memory is allocated here and counted */
     int n_threads;      /* 0: OpenMP default */
     const vg_weight_hook *weights;   /* NULL: weights are used where they are */
+    bool (*abort)(void *user);       /* NULL, or polled by long model loops (VAE chunks and
+                                        tiles, text encoder layers): true stops them */
+    void *abort_user;
 } vg_exec;
+
+/* The exec's abort callback asked to stop. */
+static inline bool vg_exec_aborted(const vg_exec *ex) { return ex->abort && ex->abort(ex->abort_user); }
 
 /* ---- linear algebra ---------------------------------------------------- */
 

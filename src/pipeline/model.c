@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "io/json_util.h"
 #include "pipeline/pipeline.h"
@@ -41,6 +42,8 @@ vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
     vg_model *m = calloc(1, sizeof *m);
     if (!m) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
     snprintf(m->path, sizeof m->path, "%s", path);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     char dir[PATH_MAX];
     vg_status s = check_index(path);
     if (s == VG_OK && (s = component_dir(path, "text_encoder", dir, sizeof dir)) == VG_OK) s = vg_t5_load(dir, &m->te);
@@ -76,6 +79,8 @@ vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out) {
         vg_model_free(m);
         return vg_ctx_fail(ctx, s);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    m->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     *out = m;
     return VG_OK;
 }

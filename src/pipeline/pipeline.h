@@ -19,6 +19,7 @@ struct vg_model {
     vg_wan_dit *dit;            /* transformer */
     vg_wan_vae *vae;
     vg_sched_config sched;      /* from scheduler/scheduler_config.json (or Wan defaults) */
+    double load_seconds;        /* how long vg_model_load took */
 };
 
 struct vg_video {

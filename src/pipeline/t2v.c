@@ -11,6 +11,7 @@
 #include "pipeline/dit_runtime.h"
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/report.h"
 #include "pipeline/resident.h"
 #include "pipeline/validate.h"
 
@@ -190,10 +191,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     for (int k = 0; k < 2; k++)
         VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
 
-    vg_sched_config sc = r->m->sched;
-    if (p->scheduler == VG_SCHEDULER_UNIPC && sc.kind != VG_SCHED_UNIPC) { double sh = sc.shift; sc = vg_sched_default_config(VG_SCHED_UNIPC); sc.shift = sh; }
-    if (p->scheduler == VG_SCHEDULER_EULER && sc.kind != VG_SCHED_EULER) { double sh = sc.shift; sc = vg_sched_default_config(VG_SCHED_EULER); sc.shift = sh; }
-    if (p->flow_shift > 0) sc.shift = p->flow_shift;
+    vg_sched_config sc = vg_t2v_sched_config(r->m, p);   /* recorded the same way in the run report */
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
     vg_status s = VG_OK;
@@ -316,6 +314,8 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
     r.p = &run_p;
     r.dev = ctx->dev;
     r.ex = vg_ctx_exec(ctx);
+    r.ex.abort = p->abort;   /* text encoder layers, VAE chunks and tiles poll it */
+    r.ex.abort_user = p->abort_user_data;
     r.dbg = dbg;
     r.dbg_user = dbg_user;
     r.plan = vg_plan_choose(&pin, p->offload, (vg_text_place)p->text_encoder);

@@ -13,7 +13,6 @@
 #include "text/tok_internal.h"
 
 #define VG_TOK_MAX_FILE ((size_t)512 << 20)
-#define VG_TOK_MAX_TEXT ((size_t)256 << 20)
 #define VG_TOK_MAX_EXTRA (1 << 20)
 
 /* ---- buffers ------------------------------------------------------------ */
@@ -308,7 +307,7 @@ vg_status vg_tokenize(const vg_tokenizer *t, const char *text, const vg_tokenize
     if (o->add_eos && t->eos_id < 0) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: the model has no </s> to append");
     if (o->pad_to_max && t->pad_id < 0) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: the model has no <pad> to pad with");
     size_t len = strlen(text);
-    if (len > VG_TOK_MAX_TEXT) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: text of %zu bytes is too long", len);
+    if (len > VG_TOKENIZE_MAX_TEXT) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: text of %zu bytes is too long", len);
     vg_tok_ids v = {0};
     vg_status st = encode_all(t, text, len, o->special_tokens, &v);
     if (st != VG_OK) { free(v.p); return st; }

@@ -74,7 +74,7 @@ vg_status vg_wan_check_positions(const vg_wan_dit_config *dc, const vg_wan_vae_c
 vg_status vg_check_finite(const float *x, int64_t n, const char *what) {
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
-            return vg_err(VG_ERR_FORMAT, "%s holds %s (element %lld of %lld)", what, isnan(x[i]) ? "NaN" : "Inf",
+            return vg_err(VG_ERR_FORMAT, "%s: %s at element %lld of %lld", what, isnan(x[i]) ? "NaN" : "Inf",
                           (long long)i, (long long)n);
     return VG_OK;
 }

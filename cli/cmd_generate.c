@@ -72,7 +72,12 @@ static double now_s(void) {
  * steps, blocks, layers, chunks, tiles); the handler is then reset, so a second one
  * ends the process at once. */
 static volatile sig_atomic_t g_interrupted;
-static void on_signal(int sig) { g_interrupted = sig; }
+static void on_signal(int sig) {
+    static const char msg[] = "\nvgen generate: stopping at the next check (again to quit at once)\n";
+    g_interrupted = sig;
+    ssize_t w = write(2, msg, sizeof msg - 1);   /* async-signal-safe */
+    (void)w;
+}
 static bool on_abort(void *user) { (void)user; return g_interrupted != 0; }
 
 static void install_signals(void) {

@@ -46,7 +46,11 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
     memset(out, 0, sizeof *out);
     json_error_t e;
     json_t *j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &e);
-    if (!j) return vg_err(VG_ERR_FORMAT, "%s:%d:%d: %s", where, e.line, e.column, e.text);
+    if (!j) {
+        for (char *c = e.text; *c; c++)   /* jansson quotes the input near the error: one line */
+            if ((unsigned char)*c < 0x20) *c = '?';
+        return vg_err(VG_ERR_FORMAT, "%s:%d:%d: %s", where, e.line, e.column, e.text);
+    }
     if (!json_is_object(j)) {
         json_decref(j);
         return vg_err(VG_ERR_FORMAT, "%s: a run report is a JSON object", where);
@@ -79,10 +83,10 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
         if (!strcmp(sched, "unipc")) p->scheduler = VG_SCHEDULER_UNIPC;
         else if (!strcmp(sched, "euler")) p->scheduler = VG_SCHEDULER_EULER;
         else if (strcmp(sched, "model default") != 0)
-            s = vg_err(VG_ERR_FORMAT, "%s: 'scheduler' = \"%s\": expected \"unipc\" or \"euler\"", where, sched);
+            s = vg_err(VG_ERR_FORMAT, "%s: 'scheduler' must be \"unipc\" or \"euler\"", where);
     }
     if (s == VG_OK && strcmp(shift_from, "request") && strcmp(shift_from, "scheduler_config"))
-        s = vg_err(VG_ERR_FORMAT, "%s: 'flow_shift_from' = \"%s\": expected \"request\" or \"scheduler_config\"", where, shift_from);
+        s = vg_err(VG_ERR_FORMAT, "%s: 'flow_shift_from' must be \"request\" or \"scheduler_config\"", where);
     if (s != VG_OK) {
         vg_t2v_settings_free(out);
         return s;

@@ -70,9 +70,13 @@ o=$(run generate "${T[@]}" --height 64 --width 64 --device sim:12MiB --vram-budg
 check "budget above the device: planned for the device, and the run fits" "has rc=0 && has 'planning for 12.00 MiB'"
 o=$(run generate "${T[@]}" --device sim:12MiB --vram-budget 1.7e19 --output "$tmp/b.mp4")
 check "sizes that overflow a signed 64-bit integer are refused" "has rc=2 && has 'too large'"
-o=$( (ulimit -v 1500000; timeout 60 "$VGEN" plan --model "$MODEL" --height 1024 --width 1024 --num-frames 9 --device cpu 2>&1; echo "rc=$?") )
-check "cpu: the default budget is the host memory left, and tiling turns on to fit" \
-    "has 'budget: the host memory available' && has 'chosen, with VAE tiling' && has rc=0"
+o=$(ldd "$VGEN" | grep -q libasan || (ulimit -v 1500000; timeout 60 "$VGEN" plan --model "$MODEL" --height 1024 --width 1024 --num-frames 9 --device cpu 2>&1; echo "rc=$?") )
+if ldd "$VGEN" | grep -q libasan; then
+    echo "skip cpu budget under ulimit -v: AddressSanitizer reserves terabytes of address space"
+else
+    check "cpu: the default budget is the host memory left, and tiling turns on to fit" \
+        "has 'budget: the host memory available' && has 'chosen, with VAE tiling' && has rc=0"
+fi
 o=$(run plan --model "$MODEL" --height 272 --width 400 --num-frames 5 --device sim:8MiB --offload block)
 check "nothing fits: the tiled attempt is described, and leaf suggested" "has 'already tiled' && has '--offload leaf'"
 
@@ -93,7 +97,7 @@ check "an existing folder without '/': frames and sidecar inside it" "has rc=0 &
 "$VGEN" generate --model "$MODEL" --prompt fox --height 256 --width 256 --num-frames 41 --steps 1 --guidance-scale 1 \
     --output "$tmp/keep.mp4" 2>"$tmp/term.err" &
 pid=$!
-for i in $(seq 600); do grep -q decoding "$tmp/term.err" 2>/dev/null && break; sleep 0.1; done
+for i in $(seq 3000); do grep -q decoding "$tmp/term.err" 2>/dev/null && break; sleep 0.1; done
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -104,8 +108,10 @@ check "SIGTERM in decode: exit 143, earlier file untouched, nothing partial left
 "$VGEN" generate --model "$MODEL" --prompt fox --height 256 --width 256 --num-frames 41 --steps 1 --guidance-scale 1 \
     --output "$tmp/int2.mp4" 2>"$tmp/int2.err" &
 pid=$!
-for i in $(seq 600); do grep -q decoding "$tmp/int2.err" 2>/dev/null && break; sleep 0.1; done
-kill -INT $pid; sleep 0.1; kill -INT $pid
+for i in $(seq 3000); do grep -q decoding "$tmp/int2.err" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+for i in $(seq 100); do grep -q 'stopping at the next check' "$tmp/int2.err" && break; sleep 0.05; done
+kill -INT $pid
 wait $pid
 rc=$?
 check "second SIGINT kills: no graceful stop, no file" "[ $rc -eq 130 ] && ! grep -q aborted '$tmp/int2.err' && [ ! -e '$tmp/int2.mp4' ]"

@@ -66,6 +66,28 @@ static vg_status encode(av_writer *w, AVFrame *f) {
     }
 }
 
+/* x264's AVX-512 functions read bytes that the encoder never wrote (valgrind cannot
+ * see it: it has no AVX-512), so on AVX-512 CPUs the same frames gave different
+ * files from run to run depending on what the heap held. x264 is therefore told the
+ * CPU's instruction sets up to AVX2, as its own detection would report them. */
+static const char *x264_asm(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+        __builtin_cpu_supports("bmi2"))
+        return "AVX2,Cache64";
+    if (__builtin_cpu_supports("avx")) return "AVX,Cache64";
+    if (__builtin_cpu_supports("sse4.2")) return "SSE4.2,Cache64";
+    if (__builtin_cpu_supports("sse4.1")) return "SSE4.1,Cache64";
+    if (__builtin_cpu_supports("ssse3")) return "SSSE3,Cache64";
+    if (__builtin_cpu_supports("sse3")) return "SSE3,Cache64";
+    if (__builtin_cpu_supports("sse2")) return "SSE2,Cache64";
+    return "0";
+#else
+    return NULL;   /* no AVX-512 elsewhere: x264's own detection */
+#endif
+}
+
 static vg_status open_encoder(av_writer *w, vg_av_container container, int He, int We, double fps,
                               const vg_video_write_opts *o) {
     const char *enc_name = container == VG_AV_WEBM ? "libvpx-vp9" : "libx264";
@@ -102,6 +124,12 @@ static vg_status open_encoder(av_writer *w, vg_av_container container, int He, i
         av_dict_set(&d, "cpu-used", "4", 0);
     } else {
         av_dict_set(&d, "preset", o->preset, 0);
+        const char *asm_set = x264_asm();
+        if (asm_set) {
+            char xp[64];
+            snprintf(xp, sizeof xp, "asm=%s", asm_set);
+            av_dict_set(&d, "x264-params", xp, 0);
+        }
     }
     int r = avcodec_open2(w->enc, codec, &d);
     AVDictionaryEntry *left = av_dict_get(d, "", NULL, AV_DICT_IGNORE_SUFFIX);
@@ -188,6 +216,9 @@ static vg_status write_av(const char *name, vg_av_sink *sink, vg_av_container co
     for (int f = 0; f < frames; f++) {
         r = av_frame_make_writable(w.frame);
         if (r < 0) { st = av_fail(&w, r, "making a frame writable"); goto out; }
+        /* make_writable may hand back a new buffer whose row padding is uninitialised,
+         * and x264 reads the whole rows: zero them so no garbage reaches the file */
+        for (int p = 0; p < 3; p++) memset(w.frame->data[p], 0, (size_t)w.frame->linesize[p] * (p ? He / 2 : He));
         load_rgb(&w, rgb + frame_bytes * (size_t)f, height, width, He, We);
         const uint8_t *planes[1] = {w.rgb};
         const int strides[1] = {w.stride};

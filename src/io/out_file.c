@@ -18,6 +18,17 @@ bool vg_out_dirname(const char *path, char *buf, size_t cap) {
     return n >= 0 && (size_t)n < cap;
 }
 
+/* The process's umask without changing it (umask() would, for a moment, for every thread). */
+static mode_t current_umask(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    unsigned m = 022;
+    char line[128];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &m) == 1) break;
+    if (f) fclose(f);
+    return (mode_t)m;
+}
+
 vg_status vg_out_check(const char *path) {
     if (!path || !path[0]) return vg_err(VG_ERR_INVALID_ARG, "empty output path");
     size_t len = strlen(path);
@@ -70,10 +81,13 @@ vg_status vg_out_open(vg_out_file *f, const char *path) {
         vg_out_abort(f);
         return s;
     }
-    /* permissions as a plain create would give them (mkstemp makes 0600) */
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(f->fd, (link || lstat(path, &sb) != 0 ? 0666 : (sb.st_mode & 0777) | 0600) & ~um);
+    /* mkstemp makes 0600: a replaced file keeps its mode, a new one gets 0666 less the umask */
+    struct stat old;
+    if (stat(target, &old) == 0 && S_ISREG(old.st_mode)) {
+        fchmod(f->fd, old.st_mode & 07777);
+    } else {
+        fchmod(f->fd, 0666 & ~current_umask());
+    }
     return VG_OK;
 }
 

@@ -80,8 +80,8 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
     /* jansson refuses strings that are not UTF-8: those were checked before the run,
      * but a caller may pass an output name that is not */
     const char *bad = NULL;
-    const char *keys[] = {"model", "prompt", "output", "latents"};
-    for (int i = 0; i < 4; i++) {
+    const char *keys[] = {"model", "prompt", "negative_prompt", "output", "latents"};
+    for (int i = 0; i < 5; i++) {
         json_t *v = json_object_get(j, keys[i]);
         if (!v) bad = keys[i];
     }

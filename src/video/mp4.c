@@ -124,7 +124,7 @@ static vg_status open_encoder(av_writer *w, vg_av_container container, int He, i
         av_dict_set(&d, "cpu-used", "4", 0);
     } else {
         av_dict_set(&d, "preset", o->preset, 0);
-        const char *asm_set = x264_asm();
+        const char *asm_set = !o->x264_asm ? x264_asm() : strcmp(o->x264_asm, "auto") ? o->x264_asm : NULL;
         if (asm_set) {
             char xp[64];
             snprintf(xp, sizeof xp, "asm=%s", asm_set);

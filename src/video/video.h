@@ -37,6 +37,8 @@ typedef struct vg_video_write_opts {
     int threads;           /* encoder threads (default 1: identical bytes on every machine) */
     int png_compression;   /* zlib level 0..9 for PNG frames (default 6) */
     int overwrite;         /* PNG frames: write into a non-empty folder / over earlier frames (default 0) */
+    const char *x264_asm;  /* NULL (default): x264 limited to AVX2 (identical bytes on every run);
+                              "auto": x264's own CPU detection (for benchmarks) */
 } vg_video_write_opts;
 
 vg_video_write_opts vg_video_default_opts(void);

@@ -1,13 +1,13 @@
 # Thin wrapper over CMake for the common targets.
 #   make            build (Release) into build/
 #   make test       install deps, build, run the whole suite (ctest)
-#   make golden     run the golden reference checks (GOLDEN=<dir>, default ../shared/golden)
+#   make golden     run the golden reference checks (GOLDEN=<dir>, default tests/data/golden)
 #   make asan       build and run the suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets with clang (build-fuzz/) and run each briefly
 #   make bench      build the benchmarks
 #   make demo       install deps, build, generate out.mp4 with the embedded tiny model
 #   make check      what CI runs: test, then the suite under ASan+UBSan, then a short fuzz run
-GOLDEN ?= $(abspath ../shared/golden)
+GOLDEN ?= $(abspath tests/data/golden)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 

@@ -10,5 +10,9 @@ bool vg_cli_int(const char *cmd, const char *opt, const char *s, long lo, long h
 bool vg_cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 bool vg_cli_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 bool vg_cli_size(const char *cmd, const char *opt, const char *s, uint64_t *out);
+/* --threads 1..1024, with a warning above the core count. */
+bool vg_cli_threads(const char *cmd, const char *s, int *out);
+/* s (NULL passes) is valid UTF-8; otherwise prints "vgen CMD: WHAT is not valid UTF-8". */
+bool vg_cli_utf8(const char *cmd, const char *what, const char *s);
 
 #endif

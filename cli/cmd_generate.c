@@ -2,7 +2,6 @@
  * with a progress bar and a JSON sidecar of settings, times and memory. */
 #include <getopt.h>
 #include <signal.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,10 @@
 #include "cli/commands.h"
 #include "mem/planner.h"
 #include "pipeline/ctx.h"
+#include "io/json_util.h"
+#include "io/out_file.h"
 #include "pipeline/memreport.h"
+#include "pipeline/report.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -45,7 +47,10 @@ static void usage(FILE *f) {
         "  --max-sequence-length N text tokens (default 512)\n"
         "  --fps X                 frames per second of the file (default 16)\n"
         "  --output PATH           .mp4, .mkv, .webm, or a folder ending in / for PNG frames\n"
-        "                          (default out.mp4)\n"
+        "                          (default out.mp4); written whole or not at all\n"
+        "  --overwrite             PNG frames: write into a folder that already holds files\n"
+        "  --from-sidecar FILE     repeat the run recorded in FILE (a sidecar .json); other\n"
+        "                          options override its settings; --output is not taken from it\n"
         "  --device SPEC           cpu (default), cpu:<budget>, sim:<budget> (simulated GPU)\n"
         "  --vram-budget SIZE      plan and run within SIZE (e.g. 8GiB, 21.3GiB)\n"
         "  --offload POLICY        auto (default), none, model, block, leaf (docs/memory.md)\n"
@@ -69,9 +74,27 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The first SIGINT or SIGTERM asks the run to stop at the next check (between
+ * steps, blocks, layers, chunks, tiles); the handler is then reset, so a second one
+ * ends the process at once. */
 static volatile sig_atomic_t g_interrupted;
-static void on_sigint(int sig) { (void)sig; g_interrupted = 1; }
+static void on_signal(int sig) {
+    static const char msg[] = "\nvgen generate: stopping at the next check (again to quit at once)\n";
+    g_interrupted = sig;
+    ssize_t w = write(2, msg, sizeof msg - 1);   /* async-signal-safe */
+    (void)w;
+}
 static bool on_abort(void *user) { (void)user; return g_interrupted != 0; }
+
+static void install_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 static bool on_progress(const char *phase, int step, int n, void *user) {
     progress_state *ps = user;
@@ -96,34 +119,77 @@ static bool on_progress(const char *phase, int step, int n, void *user) {
     return true;
 }
 
+/* Beside the video (OUTPUT.json), or inside a frame folder (generate.json). */
 static void sidecar_path(const char *out, char *buf, size_t cap) {
     size_t n = strlen(out);
     if (n && out[n - 1] == '/') snprintf(buf, cap, "%sgenerate.json", out);
+    else if (vg_path_is_dir(out)) snprintf(buf, cap, "%s/generate.json", out);
     else snprintf(buf, cap, "%s.json", out);
+}
+
+static const struct option g_opts[] = {
+    {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
+    {"negative-prompt", required_argument, 0, 'n'}, {"height", required_argument, 0, 'H'},
+    {"width", required_argument, 0, 'W'}, {"num-frames", required_argument, 0, 'F'},
+    {"steps", required_argument, 0, 's'}, {"guidance-scale", required_argument, 0, 'g'},
+    {"flow-shift", required_argument, 0, 'f'}, {"scheduler", required_argument, 0, 'S'},
+    {"seed", required_argument, 0, 'e'}, {"latents", required_argument, 0, 'l'},
+    {"max-sequence-length", required_argument, 0, 'L'}, {"fps", required_argument, 0, 'r'},
+    {"output", required_argument, 0, 'o'}, {"device", required_argument, 0, 'd'},
+    {"vram-budget", required_argument, 0, 'b'}, {"offload", required_argument, 0, 'O'},
+    {"vae-tiling", no_argument, 0, 'T'}, {"threads", required_argument, 0, 't'},
+    {"quiet", no_argument, 0, 'q'}, {"overwrite", no_argument, 0, 'w'},
+    {"from-sidecar", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
+    {"transformer", required_argument, 0, 'X'}, {"text-encoder", required_argument, 0, 'E'},
+    {"vae", required_argument, 0, 'V'}, {0, 0, 0, 0}};
+
+/* Checks on paths and text that need no model, before anything is loaded. */
+static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *model, const char *output,
+                              bool overwrite, const char *side) {
+    if (!vg_cli_utf8("generate", "--prompt", p->prompt) || !vg_cli_utf8("generate", "--negative-prompt", p->negative_prompt) ||
+        !vg_cli_utf8("generate", "--output", output) || !vg_cli_utf8("generate", "--model", model) ||
+        !vg_cli_utf8("generate", "--latents", p->latents_path))
+        return false;
+    if (p->latents_path) {
+        int fd = vg_open_regular(p->latents_path, NULL);   /* a FIFO is refused, not waited on */
+        if (fd < 0) { fprintf(stderr, "vgen generate: --latents: %s\n", vg_err_msg()); return false; }
+        close(fd);
+    }
+    if (vg_video_check_path(ctx, output, overwrite) != VG_OK) {
+        fprintf(stderr, "vgen generate: --output: %s\n", vg_ctx_last_error(ctx));
+        return false;
+    }
+    /* the sidecar beside a file; inside a frame folder it was checked with the folder */
+    size_t n = strlen(output);
+    if (!(n && output[n - 1] == '/') && !vg_path_is_dir(output) && vg_out_check(side) != VG_OK) {
+        fprintf(stderr, "vgen generate: the sidecar: %s\n", vg_err_msg());
+        return false;
+    }
+    return true;
 }
 
 int vg_cmd_generate(int argc, char **argv) {
     vg_t2v_params p = vg_t2v_default_params();
-    const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto";
+    const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto", *from = NULL;
     double fps = 16, x;
-    int threads = 0, quiet = 0;
-    vg_model_files files = {0};
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
-        {"negative-prompt", required_argument, 0, 'n'}, {"height", required_argument, 0, 'H'},
-        {"width", required_argument, 0, 'W'}, {"num-frames", required_argument, 0, 'F'},
-        {"steps", required_argument, 0, 's'}, {"guidance-scale", required_argument, 0, 'g'},
-        {"flow-shift", required_argument, 0, 'f'}, {"scheduler", required_argument, 0, 'S'},
-        {"seed", required_argument, 0, 'e'}, {"latents", required_argument, 0, 'l'},
-        {"max-sequence-length", required_argument, 0, 'L'}, {"fps", required_argument, 0, 'r'},
-        {"output", required_argument, 0, 'o'}, {"device", required_argument, 0, 'd'},
-        {"vram-budget", required_argument, 0, 'b'}, {"offload", required_argument, 0, 'O'},
-        {"vae-tiling", no_argument, 0, 'T'}, {"threads", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 'X'},
-        {"text-encoder", required_argument, 0, 'E'}, {"vae", required_argument, 0, 'V'}, {0, 0, 0, 0}};
-    int c;
+    int threads = 0, quiet = 0, c;
+    bool overwrite = false;
+    vg_model_files files = {0};   /* single-file components (GGUF, ComfyUI safetensors) */
+    vg_t2v_settings rec = {0};
+    /* pass 1: a recorded run gives the starting values; pass 2: the options override them */
+    opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "hqo:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hqo:", g_opts, NULL)) != -1)
+        if (c == 'R') from = optarg;
+    opterr = 1;
+    if (from) {
+        if (vg_t2v_settings_load(from, &rec) != VG_OK) { fprintf(stderr, "vgen generate: --from-sidecar: %s\n", vg_err_msg()); return 2; }
+        p = rec.p;
+        model = rec.model;
+        fps = rec.fps;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hqo:", g_opts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'm': model = optarg; break;
@@ -145,87 +211,81 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'b': ok = vg_cli_size("generate", "vram-budget", optarg, &p.vram_budget); break;
         case 'O': offload = optarg; break;
         case 'T': p.vae_tiling = true; break;
-        case 't': ok = vg_cli_int("generate", "threads", optarg, 1, 1024, &threads); break;
+        case 't': ok = vg_cli_threads("generate", optarg, &threads); break;
         case 'q': quiet = 1; break;
+        case 'w': overwrite = true; break;
+        case 'R': break;
         case 'X': files.transformer = optarg; break;
         case 'E': files.text_encoder = optarg; break;
         case 'V': files.vae = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h': usage(stdout); vg_t2v_settings_free(&rec); return 0;
+        default: usage(stderr); vg_t2v_settings_free(&rec); return 2;
         }
-        if (!ok) return 2;
+        if (!ok) { vg_t2v_settings_free(&rec); return 2; }
     }
-    if (optind < argc) { fprintf(stderr, "vgen generate: unexpected argument '%s' (quote the prompt)\n", argv[optind]); return 2; }
+    int rc = 2;
+    vg_ctx *ctx = NULL;
+    vg_model *m = NULL;
+    vg_video *v = NULL;
+    char *report = NULL;
+    if (optind < argc) { fprintf(stderr, "vgen generate: unexpected argument '%s' (quote the prompt)\n", argv[optind]); goto out; }
     if (!model || !p.prompt) {
         fprintf(stderr, "vgen generate: --model and --prompt are required (vgen generate --help)\n");
-        return 2;
+        goto out;
     }
+    if (!output[0]) { fprintf(stderr, "vgen generate: --output is empty\n"); goto out; }
     if (p.height % 16 || p.width % 16) {
         fprintf(stderr, "vgen generate: --height %d / --width %d: both must be multiples of 16 (e.g. 480x832, 720x1280)\n", p.height, p.width);
-        return 2;
+        goto out;
     }
     if ((p.num_frames - 1) % 4) {
         fprintf(stderr, "vgen generate: --num-frames %d: must be 4k+1 (1, 5, 9, ..., 81); nearest: %d or %d\n", p.num_frames,
                 (p.num_frames - 1) / 4 * 4 + 1, (p.num_frames - 1) / 4 * 4 + 5);
-        return 2;
+        goto out;
     }
     if (sched) {
         if (strcmp(sched, "unipc") == 0) p.scheduler = VG_SCHEDULER_UNIPC;
         else if (strcmp(sched, "euler") == 0) p.scheduler = VG_SCHEDULER_EULER;
-        else { fprintf(stderr, "vgen generate: --scheduler '%s': use unipc or euler\n", sched); return 2; }
+        else { fprintf(stderr, "vgen generate: --scheduler '%s': use unipc or euler\n", sched); goto out; }
     }
-    if (vg_offload_parse(offload, &p.offload) != VG_OK) { fprintf(stderr, "vgen generate: --offload: %s\n", vg_err_msg()); return 2; }
+    if (vg_offload_parse(offload, &p.offload) != VG_OK) { fprintf(stderr, "vgen generate: --offload: %s\n", vg_err_msg()); goto out; }
 
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = threads;
-    vg_ctx *ctx = NULL;
     char err[512];
     if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) {
         fprintf(stderr, "vgen generate: %s\n", err);
-        return 2;
+        goto out;
+    }
+    char side[4096];
+    sidecar_path(output, side, sizeof side);
+    if (!check_before_work(ctx, &p, model, output, overwrite, side)) goto out;
+    uint64_t cap = vg_pool_get_stats(ctx->dev->pool).capacity;
+    if (p.vram_budget > cap) {
+        char a[32], b[32];
+        fprintf(stderr, "vgen generate: note: --vram-budget %s is more than the device '%s' has; planning for %s\n",
+                vg_fmt_bytes(p.vram_budget, a, 32), ctx->dev->name, vg_fmt_bytes(cap, b, 32));
     }
     progress_state ps = {.quiet = quiet, .tty = isatty(2)};
     p.progress = on_progress;
     p.progress_user_data = &ps;
-    p.abort = on_abort;                  /* Ctrl-C stops between steps and blocks */
-    signal(SIGINT, on_sigint);
-    int rc = 1;
-    vg_model *m = NULL;
-    vg_video *v = NULL;
-    double t_load = now_s();
+    p.abort = on_abort;                  /* Ctrl-C / SIGTERM stop at the next check */
+    install_signals();
+    rc = 1;
     if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
-    t_load = now_s() - t_load;
     if (vg_t2v_generate(ctx, m, &p, &v) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
-    if (vg_video_save(ctx, v, output, fps) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
-
-    vg_run_report rep;
-    vg_ctx_last_report(ctx, &rep);
-    vg_mem_summary ms = vg_mem_summarize(ctx->dev, 0, 0);
-    json_t *phases = json_array();
-    for (int i = 0; i < rep.n_phases; i++)
-        json_array_append_new(phases, json_pack("{s:s, s:f, s:I, s:I}", "name", rep.phases[i].name, "seconds",
-                                                rep.phases[i].seconds, "peak_bytes", (json_int_t)rep.phases[i].peak_bytes,
-                                                "planned_bytes", (json_int_t)rep.phases[i].planned_bytes));
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:f, s:f, s:s, s:I, s:s?, s:i, s:f, s:s, s:s, s:b, s:s, s:I, s:f, s:o, s:o, s:I, s:I}",
-                          "vgen", vg_version(), "model", model, "prompt", p.prompt, "negative_prompt", p.negative_prompt,
-                          "height", p.height, "width", p.width, "num_frames", p.num_frames, "steps", p.steps,
-                          "guidance_scale", (double)p.guidance_scale, "flow_shift", (double)p.flow_shift,
-                          "scheduler", sched ? sched : "model default", "seed", (json_int_t)p.seed,
-                          "latents", p.latents_path, "max_sequence_length", p.max_sequence_length ? p.max_sequence_length : 512,
-                          "fps", fps, "output", output, "device", ctx->dev->name, "vae_tiling", rep.vae_tiling,
-                          "offload", vg_offload_str(rep.offload), "budget_bytes", (json_int_t)(rep.budget == UINT64_MAX ? 0 : rep.budget),
-                          "load_seconds", t_load, "phases", phases, "memory", vg_mem_json(&ms),
-                          "peak_bytes", (json_int_t)rep.peak_bytes, "weight_upload_bytes", (json_int_t)rep.bytes_uploaded);
-    char side[4096];
-    sidecar_path(output, side, sizeof side);
-    if (!j || json_dump_file(j, side, JSON_INDENT(2)) != 0) {
-        fprintf(stderr, "vgen generate: %s: cannot write the sidecar\n", side);
-        json_decref(j);
+    if (g_interrupted) goto out;
+    if (vg_t2v_report_json(ctx, m, &p, output, fps, &report) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
+    if (vg_video_save_ex(ctx, v, output, fps, overwrite) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
+    if (vg_out_write_all(side, report, strlen(report)) != VG_OK) {
+        fprintf(stderr, "vgen generate: the video was written, the sidecar was not: %s\n", vg_err_msg());
         goto out;
     }
-    json_decref(j);
     if (!quiet) {
+        vg_run_report rep;
+        vg_ctx_last_report(ctx, &rep);
+        vg_mem_summary ms = vg_mem_summarize(ctx->dev, 0, 0);
         char b1[32], b2[32];
         fprintf(stderr, "wrote %s (%d frames %dx%d at %g fps) and %s\n", output, vg_video_frames(v), vg_video_width(v),
                 vg_video_height(v), fps, side);
@@ -239,8 +299,10 @@ int vg_cmd_generate(int argc, char **argv) {
     }
     rc = 0;
 out:
+    free(report);
     vg_video_free(v);
     vg_model_free(m);
     vg_ctx_free(ctx);
-    return rc && g_interrupted ? 130 : rc;
+    vg_t2v_settings_free(&rec);
+    return rc && g_interrupted ? 128 + g_interrupted : rc;
 }

@@ -48,9 +48,10 @@ int vg_cmd_mem(int argc, char **argv) {
         double v = strtod(warn, &end);
         if (*end == 0 && v > 0 && v <= 1) frac = v;
         else if (vg_parse_size(warn, &warn_at) != VG_OK) { fprintf(stderr, "vgen mem: --warn-at: %s\n", vg_err_msg()); return 2; }
+        else if (warn_at == 0) { fprintf(stderr, "vgen mem: --warn-at '%s': use a size above zero or a fraction in (0, 1]\n", warn); return 2; }
     }
     vg_backend *dev;
-    if (vg_backend_from_spec(device, &dev) != VG_OK) { fprintf(stderr, "vgen mem: %s\n", vg_err_msg()); return 2; }
+    if (vg_backend_from_spec(device, &dev) != VG_OK) { fprintf(stderr, "vgen mem: --device: %s\n", vg_err_msg()); return 2; }
     vg_mem_summary s = vg_mem_summarize(dev, warn_at, frac);
     if (json) {
         json_t *j = vg_mem_json(&s);

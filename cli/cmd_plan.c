@@ -10,6 +10,7 @@
 
 #include "backend/backend.h"
 #include "cli/cli_util.h"
+#include "mem/host_mem.h"
 #include "cli/commands.h"
 #include "io/json_util.h"
 #include "pipeline/pipeline.h"
@@ -183,7 +184,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 'T': tiling = 1; break;
         case 'O': offload = optarg; break;
         case 'P': text = optarg; break;
-        case 't': ok = vg_cli_int("plan", "threads", optarg, 1, 1024, &threads); break;
+        case 't': ok = vg_cli_threads("plan", optarg, &threads); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -200,10 +201,24 @@ int vg_cmd_plan(int argc, char **argv) {
     vg_text_place place = strcmp(text, "auto") == 0 ? VG_TEXT_AUTO : strcmp(text, "device") == 0 ? VG_TEXT_DEVICE
                         : strcmp(text, "cpu") == 0 ? VG_TEXT_HOST : (vg_text_place)-1;
     if ((int)place < 0) { fprintf(stderr, "vgen plan: --text-encoder '%s': use auto, device or cpu\n", text); return 2; }
-    bool host_weights = strncmp(device, "cpu", 3) == 0;
-    if (!host_weights && strncmp(device, "sim", 3) != 0) {
-        fprintf(stderr, "vgen plan: --device '%s': use sim (weights count, as on a GPU) or cpu\n", device);
+    /* "sim" alone: a GPU-like device without a capacity; anything else is parsed as
+     * generate parses it, and the plan's budget is what a run would get */
+    vg_backend *dev = NULL;
+    if (strcmp(device, "sim") != 0 && vg_backend_from_spec(device, &dev) != VG_OK) {
+        fprintf(stderr, "vgen plan: --device: %s\n", vg_err_msg());
         return 2;
+    }
+    bool host_weights = dev && dev->caps.reads_host_weights;
+    uint64_t asked = budget;
+    if (dev) budget = vg_run_budget(dev, asked == UINT64_MAX ? 0 : asked);
+    vg_backend_free(dev);
+    if (asked != UINT64_MAX && budget < asked) {
+        char x[32], y[32];
+        printf("note: --vram-budget %s is more than the device '%s' has (%s); planning for %s\n", vg_fmt_bytes(asked, x, 32),
+               device, vg_fmt_bytes(budget, y, 32), y);
+    } else if (asked == UINT64_MAX && host_weights && budget != UINT64_MAX) {
+        char y[32];
+        printf("budget: the host memory available (%s)\n", vg_fmt_bytes(budget, y, 32));
     }
     int nt = threads > 0 ? threads : omp_get_max_threads();
 
@@ -294,12 +309,13 @@ int vg_cmd_plan(int argc, char **argv) {
         vg_plan_input tin;
         if (build_input(ctx, m, &q, true, &tin) == VG_OK) {
             vg_plan tc = vg_plan_choose(&tin, pol, place);
+            vg_plan_explain(&tin, &tc, why, sizeof why);
             if (tc.fits) {
-                vg_plan_explain(&tin, &tc, why, sizeof why);
                 printf("chosen, with VAE tiling (a run turns it on by itself): %s\n", why);
                 rc = 0;
                 goto out;
             }
+            printf("with VAE tiling (what a run tries next): %s\n", why);
         }
     }
     if (!ch.fits) {

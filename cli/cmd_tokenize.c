@@ -48,10 +48,14 @@ static vg_status encode(const vg_tokenizer *t, const char *text, const vg_tokeni
     }
 }
 
+/* NUL-separated texts from stdin, each read up to the tokenizer's limit: a longer
+ * one (or endless input such as `yes`) stops the command instead of growing the
+ * buffer until memory runs out. */
 static int run_stdin0(const vg_tokenizer *t, const vg_tokenize_opts *o, int32_t **ids, int32_t **mask, int *cap) {
     size_t len = 0, bcap = 1 << 16;
     char *buf = malloc(bcap);
-    int c, rc = 0;
+    if (!buf) { fprintf(stderr, "vgen tokenize: out of memory\n"); return 1; }
+    int c, rc = 0, k = 0;
     for (;;) {
         c = getchar();
         if (c == EOF || c == 0) {
@@ -59,20 +63,29 @@ static int run_stdin0(const vg_tokenizer *t, const vg_tokenize_opts *o, int32_t 
             if (c == 0 || len > 0) {
                 int n;
                 if (encode(t, buf, o, ids, mask, cap, &n) != VG_OK) {
-                    fprintf(stderr, "vgen tokenize: %s\n", vg_err_msg());
+                    fprintf(stderr, "vgen tokenize: text %d on stdin: %s\n", k + 1, vg_err_msg());
                     rc = 1;
                     break;
                 }
                 print_ids(*ids, n);
+                k++;
             }
             len = 0;
             if (c == EOF) break;
             continue;
         }
+        if (len >= VG_TOKENIZE_MAX_TEXT) {
+            fprintf(stderr, "vgen tokenize: text %d on stdin is longer than %zu MiB (the tokenizer's limit); stopped reading\n",
+                    k + 1, VG_TOKENIZE_MAX_TEXT >> 20);
+            rc = 1;
+            break;
+        }
         if (len + 2 > bcap) {
-            char *nb = realloc(buf, bcap *= 2);
+            size_t ncap = bcap * 2 > VG_TOKENIZE_MAX_TEXT + 2 ? VG_TOKENIZE_MAX_TEXT + 2 : bcap * 2;
+            char *nb = realloc(buf, ncap);
             if (!nb) { fprintf(stderr, "vgen tokenize: out of memory\n"); rc = 1; break; }
             buf = nb;
+            bcap = ncap;
         }
         buf[len++] = (char)c;
     }

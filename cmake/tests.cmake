@@ -11,11 +11,21 @@ foreach(mod core text sched video models pipeline cli)
     add_executable(${n} ${t})
     target_include_directories(${n} PRIVATE ${CMAKE_SOURCE_DIR}/tests)
     target_link_libraries(${n} PRIVATE ${lib})
+    target_compile_definitions(${n} PRIVATE VG_GOLDEN_FALLBACK="${VG_GOLDEN_DIR}" VG_SOURCE_FALLBACK="${CMAKE_SOURCE_DIR}")
     add_test(NAME ${mod}/${n} COMMAND ${n})
     set_tests_properties(${mod}/${n} PROPERTIES
       ENVIRONMENT "VG_GOLDEN=${VG_GOLDEN_DIR};VG_SOURCE_DIR=${CMAKE_SOURCE_DIR};VG_BINARY_DIR=${CMAKE_BINARY_DIR};OMP_NUM_THREADS=2")
   endforeach()
 endforeach()
+
+# The video writer under valgrind: no invalid or uninitialised reads (identical
+# MP4 bytes on every run depend on it). valgrind comes from scripts/install-deps.sh.
+add_executable(valgrind_video_writer ${CMAKE_SOURCE_DIR}/tests/video/valgrind_video_writer.c)
+target_link_libraries(valgrind_video_writer PRIVATE vgen_video)
+if(NOT VG_SANITIZE AND NOT VG_FUZZ)   # valgrind and ASan do not mix
+  add_test(NAME video/valgrind COMMAND valgrind --error-exitcode=9 --track-origins=yes --quiet
+    $<TARGET_FILE:valgrind_video_writer> ${CMAKE_BINARY_DIR})
+endif()
 
 # Golden runner: every set found in the golden folder, one PASS/FAIL line per check.
 file(GLOB GOLDEN_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/golden/*.c)
@@ -23,6 +33,7 @@ if(GOLDEN_SRCS)
   add_executable(vgen-golden ${GOLDEN_SRCS})
   target_include_directories(vgen-golden PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(vgen-golden PRIVATE vgen_pipeline)
+  target_compile_definitions(vgen-golden PRIVATE VG_GOLDEN_DEFAULT="${CMAKE_SOURCE_DIR}/tests/data/golden")
   add_test(NAME golden COMMAND vgen-golden ${VG_GOLDEN_DIR})
   set_tests_properties(golden PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2")
   # the same sets with every activation on the strict simulated device

@@ -149,7 +149,8 @@ typedef enum vg_scheduler_kind {
  * decoding. Return false to stop the job (vg_t2v_generate then returns
  * VG_ERR_ABORTED and the device is left as it was). */
 typedef bool (*vg_progress_fn)(const char *phase, int step, int n_steps, void *user_data);
-/* Abort: polled between denoise steps and between transformer blocks. */
+/* Abort: polled between denoise steps and transformer blocks, text encoder layers,
+ * and VAE decode chunks (latent frames) and tiles. */
 typedef bool (*vg_abort_fn)(void *user_data);
 
 typedef struct vg_t2v_params {
@@ -226,8 +227,22 @@ int vg_video_height(const vg_video *v);
 int vg_video_width(const vg_video *v);
 /* RGB frames in [0, 1], [frames, height, width, 3]; owned by the video. */
 const float *vg_video_data(const vg_video *v);
-/* Writes .mp4/.mkv (H.264), or PNG frames into a folder (a path ending in '/'). */
+/* Writes .mp4/.mkv (H.264), .webm (VP9), or PNG frames into a folder (a path ending
+ * in '/') or a .png pattern. The file appears whole or not at all (a temporary file
+ * renamed on success; on failure an earlier file of that name is untouched). A
+ * frame folder must be empty, and a pattern's frames absent, unless overwrite. */
 vg_status vg_video_save(vg_ctx *ctx, const vg_video *v, const char *path, double fps);
+vg_status vg_video_save_ex(vg_ctx *ctx, const vg_video *v, const char *path, double fps, bool overwrite);
+/* Every check vg_video_save makes on `path`, for use before any work: the format,
+ * the folder (exists, writable), the target (absent or a regular file; devices,
+ * FIFOs and folders are refused), an empty frame folder unless overwrite. */
+vg_status vg_video_check_path(vg_ctx *ctx, const char *path, bool overwrite);
+/* The same bytes vg_video_save would write for a `format` ("mp4", "mkv", "webm")
+ * file, into memory: *buf is NULL or a malloc'd buffer of *cap bytes, grown with
+ * realloc as needed (the caller frees it, also after a failure); *size is the
+ * number of bytes of the file. */
+vg_status vg_video_save_mem(vg_ctx *ctx, const vg_video *v, const char *format, double fps, uint8_t **buf,
+                            size_t *cap, size_t *size);
 void vg_video_free(vg_video *v);
 
 /* Per-phase report of the last vg_t2v_generate on this context. */
@@ -250,6 +265,16 @@ typedef struct vg_run_report {
 } vg_run_report;
 
 vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out);
+
+/* The report of the last vg_t2v_generate on ctx as JSON text, the sidecar `vgen
+ * generate` writes (a worker returns the same): p is what was passed to that run,
+ * output / fps where its video went (NULL / 0 if nowhere). Every default is
+ * resolved (scheduler, shift and where it came from, text length, budget), the
+ * seed is a decimal string (seeds are unsigned 64-bit), sizes are bytes, and
+ * phases carry seconds and peak / planned device memory. *json is NUL-terminated,
+ * malloc'd (free()). See docs/cli.md for the keys. */
+vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, const char *output, double fps,
+                             char **json);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@ PKGS=(
   libpng-dev                 # PNG frames
   ffmpeg                     # ffprobe, used by the tests to check written videos
   clang libclang-rt-14-dev   # libFuzzer targets
+  valgrind                   # the video writer is checked under valgrind (no uninitialised bytes in MP4s)
   python3                    # test tooling only
 )
 

@@ -28,7 +28,8 @@ const char *vg_backend_kinds(void) { return "cpu sim"; }
 
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     *out = NULL;
-    if (!spec || !*spec) spec = "cpu";
+    if (!spec) spec = "cpu";
+    if (!*spec) return vg_err(VG_ERR_INVALID_ARG, "empty device (use cpu, cpu:<budget> or sim:<budget>, e.g. sim:8GiB)");
     const char *colon = strchr(spec, ':');
     size_t kind_len = colon ? (size_t)(colon - spec) : strlen(spec);
     if (kind_len == 4 && strncasecmp(spec, "cuda", 4) == 0)
@@ -41,7 +42,7 @@ vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
         return vg_err(VG_ERR_INVALID_ARG, "unknown device '%s' (use cpu, cpu:<budget> or sim:<budget>, e.g. sim:8GiB)", spec);
     uint64_t cap = VG_POOL_UNLIMITED;
     if (colon) {
-        VG_TRY(vg_parse_size(colon + 1, &cap));
+        if (vg_parse_size(colon + 1, &cap) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);
         if (cap == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
     } else if (k->needs_budget) {
         return vg_err(VG_ERR_INVALID_ARG, "device '%s': the simulated device needs a budget, e.g. sim:8GiB", spec);
@@ -53,7 +54,8 @@ void vg_backend_format_size(uint64_t b, char *buf, size_t n) {
     if (b == VG_POOL_UNLIMITED) snprintf(buf, n, "unlimited");
     else if (b >= (1ull << 30)) snprintf(buf, n, "%.2fGiB", b / 1073741824.0);
     else if (b >= (1ull << 20)) snprintf(buf, n, "%.2fMiB", b / 1048576.0);
-    else snprintf(buf, n, "%.1fKiB", b / 1024.0);
+    else if (b >= 1024) snprintf(buf, n, "%.1fKiB", b / 1024.0);
+    else snprintf(buf, n, "%lluB", (unsigned long long)b);
 }
 
 void vg_backend_free(vg_backend *b) {

@@ -10,6 +10,8 @@
 vg_status vg_parse_size(const char *text, uint64_t *bytes) {
     if (!text || !*text)
         return vg_err(VG_ERR_INVALID_ARG, "empty size");
+    if (!isdigit((unsigned char)text[0]) && text[0] != '.')
+        return vg_err(VG_ERR_INVALID_ARG, "size '%s' does not start with a number (e.g. 8GiB)", text);
     char *end = NULL;
     double v = strtod(text, &end);
     if (end == text || !isfinite(v) || v < 0)
@@ -26,8 +28,9 @@ vg_status vg_parse_size(const char *text, uint64_t *bytes) {
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcasecmp(end, units[i].unit) == 0) {
             double b = v * units[i].mul;
-            if (b > 1.8e19)
-                return vg_err(VG_ERR_INVALID_ARG, "size '%s' is too large", text);
+            /* below 2^63: sizes are recorded as JSON (signed 64-bit) integers */
+            if (b >= 9223372036854775807.0)
+                return vg_err(VG_ERR_INVALID_ARG, "size '%s' is too large (at most 8 EiB)", text);
             *bytes = (uint64_t)llround(b);
             return VG_OK;
         }

@@ -1,5 +1,6 @@
 /* GGUF reader: validated mmap (see gguf.h for the checks). */
 #include "io/gguf.h"
+#include "io/json_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -280,11 +281,13 @@ static vg_status parse(vg_gguf *g, const uint8_t *buf, size_t len, const char *L
 }
 
 bool vg_gguf_is_gguf(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
+    /* never blocks: a FIFO or device is not a GGUF (the caller's own open names it) */
+    struct stat sb;
+    int fd = vg_open_regular(path, &sb);
+    if (fd < 0) return false;
     char m[4];
-    bool yes = fread(m, 1, 4, f) == 4 && memcmp(m, "GGUF", 4) == 0;
-    fclose(f);
+    bool yes = read(fd, m, 4) == 4 && memcmp(m, "GGUF", 4) == 0;
+    close(fd);
     return yes;
 }
 
@@ -307,13 +310,9 @@ vg_status vg_gguf_open_mem(const void *buf, size_t len, const char *label, vg_gg
 
 vg_status vg_gguf_open(const char *path, vg_gguf **out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return vg_err(VG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return vg_err(VG_ERR_IO, "%s: not a regular file", path);
-    }
+    int fd = vg_open_regular(path, &sb);   /* refuses FIFOs and devices without blocking */
+    if (fd < 0) return VG_ERR_IO;   /* the message is set and names the file */
     vg_gguf *g = g_new(path);
     if (!g) { close(fd); return VG_ERR_NO_MEMORY; }
     size_t len = (size_t)sb.st_size;

@@ -2,20 +2,61 @@
 #include "io/json_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
+
+static const char *kind_of(mode_t m) {
+    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device" : S_ISBLK(m) ? "a block device"
+         : S_ISSOCK(m) ? "a socket" : "not a plain file";
+}
+
+int vg_open_regular(const char *path, struct stat *sb) {
+    struct stat own;
+    if (!sb) sb = &own;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        vg_err(VG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+        int e = errno;
+        vg_err(VG_ERR_IO, "%s: not a regular file (%s)", path, S_ISREG(sb->st_mode) ? strerror(e) : kind_of(sb->st_mode));
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+bool vg_path_present(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR);
+}
 
 vg_status vg_json_load_file(const char *path, json_t **out) {
     *out = NULL;
     struct stat sb;
-    if (stat(path, &sb) != 0) return vg_err(VG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return vg_err(VG_ERR_IO, "%s: not a regular file", path);
-    if (sb.st_size > (64 << 20)) return vg_err(VG_ERR_FORMAT, "%s: JSON file is over 64 MiB", path);
+    int fd = vg_open_regular(path, &sb);
+    if (fd < 0) return VG_ERR_IO;
+    if (sb.st_size > (64 << 20)) {
+        close(fd);
+        return vg_err(VG_ERR_FORMAT, "%s: JSON file is over 64 MiB", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return vg_err(VG_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
     json_error_t e;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+    json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &e);
+    fclose(f);
     if (!j) return vg_err(VG_ERR_FORMAT, "%s:%d:%d: %s", path, e.line, e.column, e.text);
     *out = j;
     return VG_OK;

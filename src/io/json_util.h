@@ -25,5 +25,13 @@ vg_status vg_json_num_array(const json_t *o, const char *key, double *out, int c
 bool vg_path_join(char *buf, size_t cap, const char *a, const char *b);
 bool vg_path_is_dir(const char *path);
 bool vg_path_is_file(const char *path);
+/* Something is at path, or it cannot be examined (a symlink loop, no permission):
+ * false only when nothing is there. Loaders use it for optional files and then
+ * open them, so an unusable one is reported with its reason, not skipped. */
+bool vg_path_present(const char *path);
+/* Opens a regular file for reading; FIFOs, devices, sockets and folders are
+ * refused without blocking. Returns the fd, or -1 with the error set and named. */
+struct stat;
+int vg_open_regular(const char *path, struct stat *sb);
 
 #endif

@@ -1,5 +1,6 @@
 /* safetensors: validated mmap reader and a writer. */
 #include "io/safetensors.h"
+#include "io/json_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,13 +177,9 @@ vg_status vg_st_open_mem(const void *buf, size_t len, const char *label, vg_safe
 
 vg_status vg_st_open(const char *path, vg_safetensors **out) {
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return vg_err(VG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return vg_err(VG_ERR_IO, "%s: not a regular file", path);
-    }
+    int fd = vg_open_regular(path, &sb);   /* a FIFO is refused, not waited on */
+    if (fd < 0) return VG_ERR_IO;
     vg_safetensors *st = st_new(path);
     if (!st) { close(fd); return VG_ERR_NO_MEMORY; }
     size_t len = (size_t)sb.st_size;

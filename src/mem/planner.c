@@ -116,11 +116,16 @@ void vg_plan_explain(const vg_plan_input *in, const vg_plan *c, char *buf, int c
     uint64_t act = in->comp[worst].act_peak + in->held[worst];
     uint64_t w = c->phase_weights[worst];
     const char *hint;
-    if (worst == VG_PHASE_DECODE) hint = "turn on VAE tiling (--vae-tiling), or lower the resolution";
+    if (worst == VG_PHASE_DECODE && in->vae_tiled) hint = "lower the resolution or the frame count, or give a bigger budget (the decode is already tiled)";
+    else if (worst == VG_PHASE_DECODE) hint = "turn on VAE tiling (--vae-tiling), or lower the resolution";
     else if (worst == VG_PHASE_DENOISE && act >= w) hint = "lower the resolution or the frame count (activations dominate)";
     else if (worst == VG_PHASE_DENOISE) hint = "store the transformer in a smaller dtype (bf16, fp8 or 8-bit)";
     else hint = "keep the text encoder on the CPU, or store it in a smaller dtype";
     snprintf(buf, cap, "nothing fits the %s budget: the smallest plan ('%s') peaks at %s in %s (%s weights, %s activations); %s",
              vg_fmt_bytes(in->budget, a, sizeof a), vg_offload_str(c->policy), vg_fmt_bytes(c->peak, b, sizeof b),
              vg_phase_names[worst], vg_fmt_bytes(w, d, sizeof d), vg_fmt_bytes(act, (char[32]){0}, 32), hint);
+    if (c->policy != VG_OFFLOAD_LEAF && w > 0) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap > (int)n ? cap - n : 0, "; --offload leaf keeps only one weight matrix resident");
+    }
 }

@@ -33,6 +33,7 @@ typedef struct vg_plan_input {
     uint64_t held[VG_PHASE_COUNT];            /* pipeline tensors alive during each phase */
     bool host_weights;                        /* device computes on host weights (cpu) */
     uint64_t budget;                          /* UINT64_MAX: none */
+    bool vae_tiled;                           /* the decode is planned in tiles */
 } vg_plan_input;
 
 typedef struct vg_plan {

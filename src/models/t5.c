@@ -261,7 +261,7 @@ vg_status vg_t5_load(const char *path, vg_t5 **out) {
     *out = NULL;
     char cfg_path[4096];
     if (vg_path_is_dir(path) && vg_path_join(cfg_path, sizeof cfg_path, path, "config.json") &&
-        vg_path_is_file(cfg_path)) {
+        vg_path_present(cfg_path)) {
         json_t *j;
         VG_TRY(vg_json_load_file(cfg_path, &j));
         vg_t5_config cfg;

@@ -251,6 +251,7 @@ vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const in
     emit(&e, "act.embed", 0, &e.h);
 
     for (int b = 0; b < c->num_layers; b++) {
+        if (vg_exec_aborted(ex)) { s = vg_err(VG_ERR_ABORTED, "text encoding aborted before layer %d of %d", b + 1, c->num_layers); goto done; }
         const vg_t5_layer *ly = &m->layers[b];
         if (vg_exec_aborted(ex)) { s = vg_err(VG_ERR_ABORTED, "aborted before text encoder block %d", b); goto done; }
         if (ly->rel_bias.data) {

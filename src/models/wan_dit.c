@@ -416,7 +416,7 @@ vg_status vg_wan_dit_load_with_config(const char *weights_path, const vg_wan_dit
 vg_status vg_wan_dit_load(const char *path, vg_wan_dit **out) {
     *out = NULL;
     char cfg_path[4096];
-    if (vg_path_is_dir(path) && vg_path_join(cfg_path, sizeof cfg_path, path, "config.json") && vg_path_is_file(cfg_path)) {
+    if (vg_path_is_dir(path) && vg_path_join(cfg_path, sizeof cfg_path, path, "config.json") && vg_path_present(cfg_path)) {
         json_t *j;
         VG_TRY(vg_json_load_file(cfg_path, &j));
         vg_wan_dit_config cfg;

@@ -407,12 +407,12 @@ vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out) {
     json_t *cfg = NULL;
     char p[4096], where[4096];
     if (vg_path_is_dir(path)) {
-        if (vg_path_join(p, sizeof p, path, "config.json") && vg_path_is_file(p)) {
+        if (vg_path_join(p, sizeof p, path, "config.json") && vg_path_present(p)) {
             snprintf(where, sizeof where, "%s", p);
             s = vg_json_load_file(p, &cfg);
         }
         if (s == VG_OK) {
-            if (vg_path_join(p, sizeof p, path, "weights.safetensors") && vg_path_is_file(p)) s = vg_weights_open(p, &vae->w);
+            if (vg_path_join(p, sizeof p, path, "weights.safetensors") && vg_path_present(p)) s = vg_weights_open(p, &vae->w);
             else s = vg_weights_open(path, &vae->w);
         }
     } else {

@@ -63,6 +63,7 @@ vg_status vae_decode_stream(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
     VG_TRY(vae_cache_init(&cache, &vae->dec));
     vg_status s = VG_OK;
     for (int64_t k = 0; k < z->ne[2] && s == VG_OK; k++) {
+        if (vg_exec_aborted(ex)) { s = vg_err(VG_ERR_ABORTED, "VAE decode aborted before latent frame %lld of %lld", (long long)k + 1, (long long)z->ne[2]); break; }
         vg_tensor zk = vg_view_slice(z, 2, k, 1), pq, o;   /* [B, z, 1, h, w] */
         s = vae_conv_plain(ex, &vae->post_quant_conv, &zk, &pq, "vae.post_quant_conv");
         if (s != VG_OK) break;

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "backend/backend.h"
 #include "ops/ops.h"
 #include "vgen.h"
@@ -55,6 +57,8 @@ typedef struct vg_vae_i {
 typedef struct vg_family {
     const char *name;             /* "wan2.1-t2v" */
     const char *pipeline_class;   /* model_index.json "_class_name" */
+    /* Optional: checks the rest of model_index.json (component classes) before loading. */
+    vg_status (*check_index)(const json_t *index, const char *where);
     /* Loads the family's components (denoiser, vae; the shared text encoder and
      * tokenizer are loaded by model.c) from a diffusers folder into m; a component
      * named in `files` (never NULL) comes from that single file instead. */

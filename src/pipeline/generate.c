@@ -5,6 +5,7 @@
 
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/validate.h"
 #include "video/video.h"
 
 static vg_status tokenize(const vg_model *m, const char *text, int L, int32_t *ids, int32_t *mask) {
@@ -36,6 +37,11 @@ static vg_status read_latents(const char *path, const int64_t *ne, float **out) 
         *out = malloc(inf->nbytes);
         if (!*out) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
         else memcpy(*out, vg_st_tensor(st, inf).data, inf->nbytes);
+    }
+    if (s == VG_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s: tensor 'latents'", path);
+        s = vg_check_finite(*out, (int64_t)(inf->nbytes / 4), what);
     }
     vg_st_close(st);
     return s;
@@ -80,12 +86,38 @@ int vg_video_height(const vg_video *v) { return v->height; }
 int vg_video_width(const vg_video *v) { return v->width; }
 const float *vg_video_data(const vg_video *v) { return v->rgb; }
 
-vg_status vg_video_save(vg_ctx *ctx, const vg_video *v, const char *path, double fps) {
+static vg_status to_u8(const vg_video *v, uint8_t **out) {
     int64_t n = (int64_t)v->frames * v->height * v->width * 3;
-    uint8_t *u8 = malloc((size_t)n);
-    if (!u8) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
-    vg_video_to_u8(v->rgb, u8, n);
-    vg_status s = vg_video_write(path, u8, v->frames, v->height, v->width, fps, NULL);
+    if (!(*out = malloc((size_t)n))) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for %d frames", v->frames);
+    vg_video_to_u8(v->rgb, *out, n);
+    return VG_OK;
+}
+
+vg_status vg_video_save_ex(vg_ctx *ctx, const vg_video *v, const char *path, double fps, bool overwrite) {
+    uint8_t *u8;
+    vg_status s = to_u8(v, &u8);
+    if (s != VG_OK) return vg_ctx_fail(ctx, s);
+    vg_video_write_opts o = vg_video_default_opts();
+    o.overwrite = overwrite;
+    s = vg_video_write(path, u8, v->frames, v->height, v->width, fps, &o);
+    free(u8);
+    return vg_ctx_fail(ctx, s);
+}
+
+vg_status vg_video_save(vg_ctx *ctx, const vg_video *v, const char *path, double fps) {
+    return vg_video_save_ex(ctx, v, path, fps, false);
+}
+
+vg_status vg_video_check_path(vg_ctx *ctx, const char *path, bool overwrite) {
+    return vg_ctx_fail(ctx, vg_video_check_output(path, overwrite));
+}
+
+vg_status vg_video_save_mem(vg_ctx *ctx, const vg_video *v, const char *format, double fps, uint8_t **buf,
+                            size_t *cap, size_t *size) {
+    uint8_t *u8;
+    vg_status s = to_u8(v, &u8);
+    if (s != VG_OK) return vg_ctx_fail(ctx, s);
+    s = vg_video_write_mem(format, u8, v->frames, v->height, v->width, fps, NULL, buf, cap, size);
     free(u8);
     return vg_ctx_fail(ctx, s);
 }

@@ -2,16 +2,23 @@
  * loads its components; the text encoder, tokenizer and scheduler are shared. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "io/json_util.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/validate.h"
 
 /* model_index.json names the pipeline, and so the family. */
 static vg_status read_index(const char *root, const vg_family **fam) {
     char p[PATH_MAX];
     if (!vg_path_join(p, sizeof p, root, "model_index.json")) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
-    if (!vg_path_is_file(p))
+    struct stat sb;
+    if (stat(root, &sb) != 0) return vg_err(VG_ERR_IO, "%s: %s", root, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return vg_err(VG_ERR_INVALID_ARG, "%s: not a folder (a diffusers model folder is expected)", root);
+    if (!vg_path_present(p))
         return vg_err(VG_ERR_MISSING, "%s: not a diffusers model folder (no model_index.json)", root);
     json_t *j;
     VG_TRY(vg_json_load_file(p, &j));
@@ -19,10 +26,7 @@ static vg_status read_index(const char *root, const vg_family **fam) {
     vg_status s = vg_json_str(j, "_class_name", false, "", &cls, p);
     if (s == VG_OK && !(*fam = vg_family_find(cls)))
         s = vg_err(VG_ERR_UNSUPPORTED, "%s: pipeline '%s' is not supported (vgen runs %s)", p, cls, vg_family_list());
-    json_t *tr = json_object_get(j, "transformer");
-    if (s == VG_OK && json_is_array(tr) && json_is_string(json_array_get(tr, 1)) &&
-        strcmp(json_string_value(json_array_get(tr, 1)), "WanTransformer3DModel") != 0)
-        s = vg_err(VG_ERR_UNSUPPORTED, "%s: transformer class '%s' is not supported", p, json_string_value(json_array_get(tr, 1)));
+    if (s == VG_OK && (*fam)->check_index) s = (*fam)->check_index(j, p);
     json_decref(j);
     return s;
 }
@@ -60,6 +64,8 @@ vg_status vg_model_load_files(vg_ctx *ctx, const char *path, const vg_model_file
     vg_model *m = calloc(1, sizeof *m);
     if (!m) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
     snprintf(m->path, sizeof m->path, "%s", path);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     char dir[PATH_MAX];
     vg_status s = read_index(path, &m->family);
     if (s == VG_OK && files->text_encoder) {
@@ -78,8 +84,10 @@ vg_status vg_model_load_files(vg_ctx *ctx, const char *path, const vg_model_file
     if (s == VG_OK) {
         char sc[PATH_MAX];
         m->sched = vg_sched_default_config(VG_SCHEDULER_UNIPC);
-        if (vg_path_join(sc, sizeof sc, path, "scheduler/scheduler_config.json") && vg_path_is_file(sc))
+        if (vg_path_join(sc, sizeof sc, path, "scheduler/scheduler_config.json") && vg_path_present(sc))
             s = vg_sched_config_load(sc, &m->sched);
+        else
+            vg_log_warn("%s: no scheduler/scheduler_config.json; using Wan2.1's UniPC defaults (shift %g)", path, m->sched.shift);
     }
     if (s == VG_OK) {
         /* the pieces must fit together */
@@ -96,6 +104,8 @@ vg_status vg_model_load_files(vg_ctx *ctx, const char *path, const vg_model_file
         vg_model_free(m);
         return vg_ctx_fail(ctx, s);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    m->load_seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     *out = m;
     return VG_OK;
 }

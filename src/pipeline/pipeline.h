@@ -21,6 +21,7 @@ struct vg_model {
     void *dit;                  /* the family's denoiser (vg_wan_dit for Wan2.1) */
     void *vae;                  /* the family's VAE (vg_wan_vae for Wan2.1) */
     vg_sched_config sched;      /* from scheduler/scheduler_config.json (or Wan defaults) */
+    double load_seconds;        /* how long vg_model_load took */
 };
 
 struct vg_video {

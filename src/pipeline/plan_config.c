@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "mem/host_mem.h"
 #include "models/wan_vae_resident.h"
 #include "pipeline/dit_runtime.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plan_config.h"
 #include "pipeline/resident.h"
+#include "pipeline/validate.h"
 
 static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }
 
@@ -124,17 +126,19 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     d->small_bytes = ds.small;
     in->comp[VG_PHASE_DECODE].weight_bytes = vi->decoder_bytes(m->vae);
     in->host_weights = dev ? dev->caps.reads_host_weights : true;
+    in->vae_tiled = p->vae_tiling;
     return VG_OK;
 }
 
 vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *in) {
     VG_TRY(plan_components(ctx->dev, m, p, in));
-    in->budget = p->vram_budget ? p->vram_budget : vg_pool_get_stats(ctx->dev->pool).capacity;
+    in->budget = vg_run_budget(ctx->dev, p->vram_budget);   /* min(asked, device; host RAM on cpu) */
     return VG_OK;
 }
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in) {
     const vg_wan_dit_config *c = q->dit;
+    VG_TRY(vg_wan_check_positions(c, q->vae, q->num_frames, q->height, q->width));
     char pd[32], pt[32], pv[32];
     /* a GGUF mix gives each tensor the type the published files give it */
     snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, q->dit_mix ? q->dit_mix->name : vg_type(q->dit_dtype)->name);

@@ -10,7 +10,9 @@
 
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/report.h"
 #include "pipeline/resident.h"
+#include "pipeline/validate.h"
 
 vg_t2v_params vg_t2v_default_params(void) {
     return (vg_t2v_params){
@@ -232,13 +234,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     for (int k = 0; k < 2; k++)
         VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
 
-    vg_sched_config sc = r->m->sched;
-    if (p->scheduler != VG_SCHEDULER_DEFAULT && sc.kind != p->scheduler) {   /* one numbering: see scheduler.h */
-        double sh = sc.shift;
-        sc = vg_sched_default_config(p->scheduler);
-        sc.shift = sh;
-    }
-    if (p->flow_shift > 0) sc.shift = p->flow_shift;
+    vg_sched_config sc = vg_t2v_sched_config(r->m, p);   /* recorded the same way in the run report */
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
     vg_status s = VG_OK;
@@ -277,6 +273,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
             s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback after step %d of %d", i + 1, p->steps);
     }
     vg_sched_free(sched);
+    if (s == VG_OK) s = vg_check_finite_tensor(&r->lat, "the run produced non-finite values (the weights may be corrupt): the denoised latents");
     if (s != VG_OK) return s;
     for (int k = 0; k < 2; k++) {
         vg_tensor_release(&r->pred[k]);
@@ -335,6 +332,11 @@ static vg_status phase_decode(run *r, vg_video **out) {
             v->rgb[i * 3 + c] = x < 0 ? 0 : x > 1 ? 1 : x;
         }
     free(src);
+    vg_status fin = vg_check_finite(v->rgb, plane * 3, "the run produced non-finite values (the VAE weights may be corrupt): the decoded video");
+    if (fin != VG_OK) {
+        vg_video_free(v);
+        return fin;
+    }
     if (r->dbg) {
         vg_tensor t = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){1, F, H, W, 3}, v->rgb);
         emit(r, "out.video", &t);
@@ -387,6 +389,8 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     r.p = &run_p;
     r.dev = ctx->dev;
     r.ex = vg_ctx_exec(ctx);
+    r.ex.abort = p->abort;   /* text encoder layers, VAE chunks and tiles poll it */
+    r.ex.abort_user = p->abort_user_data;
     r.dbg = dbg;
     r.dbg_user = dbg_user;
     r.plan = vg_plan_choose(&pin, p->offload, (vg_text_place)p->text_encoder);
@@ -402,6 +406,8 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
                 vg_log_info("VAE tiling turned on: the run fits %s only with a tiled decode", r.dev->name);
             } else {
                 run_p.vae_tiling = false;
+                r.plan = pt;   /* the tiled attempt is the smallest: explain that one */
+                pin = tiled;
             }
         }
     }
@@ -415,9 +421,9 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     /* the run's budget: the device's, or a smaller one the caller asked for */
     vg_pool_stats st0 = vg_pool_get_stats(r.dev->pool);
     uint64_t cap0 = st0.capacity;
-    if (p->vram_budget && p->vram_budget < cap0) {
-        if (st0.current > p->vram_budget) return vg_err(VG_ERR_OUT_OF_BUDGET, "the device already holds more than the requested budget");
-        vg_pool_set_capacity(r.dev->pool, p->vram_budget);
+    if (pin.budget < cap0) {
+        if (st0.current > pin.budget) return vg_err(VG_ERR_OUT_OF_BUDGET, "the device already holds more than the run's budget");
+        vg_pool_set_capacity(r.dev->pool, pin.budget);
     }
     vg_pool_reset_peak(r.dev->pool);
     memset(&ctx->report, 0, sizeof ctx->report);
@@ -439,7 +445,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     if (s == VG_OK) s = phase_denoise(&r, in, ne);
     if (s == VG_OK) s = phase_decode(&r, &v);
     cleanup(&r, s == VG_OK);
-    if (p->vram_budget && p->vram_budget < cap0) vg_pool_set_capacity(r.dev->pool, cap0);
+    if (pin.budget < cap0) vg_pool_set_capacity(r.dev->pool, cap0);
     if (s != VG_OK) {
         vg_video_free(v);
         return vg_err_wrap(s, "%s phase", vg_phase_names[r.phase]);

@@ -8,6 +8,7 @@
 #include "pipeline/dit_runtime.h"
 #include "pipeline/family.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/validate.h"
 
 /* ---- denoiser ---------------------------------------------------------------- */
 
@@ -180,6 +181,7 @@ static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t
         return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
     if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)
         return vg_err(VG_ERR_INVALID_ARG, "offload 'none' keeps every component on the device; it cannot run the text encoder on the CPU");
+    VG_TRY(vg_t2v_check_inputs(dc, vc, p));
     ne[0] = 1;
     ne[1] = vc->z_dim;
     ne[2] = fl;
@@ -192,6 +194,7 @@ static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t
 const vg_family vg_family_wan21 = {
     .name = "wan2.1-t2v",
     .pipeline_class = "WanPipeline",
+    .check_index = vg_wan_check_model_index,
     .load = wan_load,
     .free = wan_free,
     .check = wan_check,

@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "io/json_util.h"
 #include "text/tok_internal.h"
 
 #define VG_TOK_MAX_FILE ((size_t)512 << 20)
-#define VG_TOK_MAX_TEXT ((size_t)256 << 20)
 #define VG_TOK_MAX_EXTRA (1 << 20)
 
 /* ---- buffers ------------------------------------------------------------ */
@@ -108,7 +108,7 @@ static vg_status add_t5_extra_ids(vg_tokenizer *t, int n, const char *where) {
 static vg_status read_tokenizer_config(vg_tokenizer *t, const char *dir, const char *where) {
     char path[4096];
     int n_extra = 100;
-    if (dir && vg_path_join(path, sizeof path, dir, "tokenizer_config.json") && vg_path_is_file(path)) {
+    if (dir && vg_path_join(path, sizeof path, dir, "tokenizer_config.json") && vg_path_present(path)) {
         json_t *cfg;
         VG_TRY(vg_json_load_file(path, &cfg));
         const json_t *dec = json_object_get(cfg, "added_tokens_decoder");
@@ -188,10 +188,11 @@ vg_status vg_tokenizer_load_json_mem(const void *buf, size_t len, const char *la
 
 static vg_status read_file(const char *path, char **buf, size_t *len) {
     *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vg_err(VG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) { fclose(f); return vg_err(VG_ERR_IO, "%s: not a regular file", path); }
+    int fd = vg_open_regular(path, &sb);   /* a FIFO is refused, not waited on */
+    if (fd < 0) return VG_ERR_IO;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); return vg_err(VG_ERR_IO, "%s: cannot read: %s", path, strerror(errno)); }
     if ((uint64_t)sb.st_size > VG_TOK_MAX_FILE) { fclose(f); return vg_err(VG_ERR_FORMAT, "%s: %lld bytes, larger than a tokenizer can be", path, (long long)sb.st_size); }
     size_t n = (size_t)sb.st_size;
     char *b = malloc(n ? n : 1);
@@ -223,16 +224,16 @@ vg_status vg_tokenizer_load(const char *path, vg_tokenizer **out) {
     *out = NULL;
     char p[4096];
     if (vg_path_is_dir(path)) {
-        if (vg_path_join(p, sizeof p, path, "spiece.model") && vg_path_is_file(p)) return load_file(SRC_SPM, p, out);
-        if (vg_path_join(p, sizeof p, path, "tokenizer.json") && vg_path_is_file(p)) return load_file(SRC_JSON, p, out);
+        if (vg_path_join(p, sizeof p, path, "spiece.model") && vg_path_present(p)) return load_file(SRC_SPM, p, out);
+        if (vg_path_join(p, sizeof p, path, "tokenizer.json") && vg_path_present(p)) return load_file(SRC_JSON, p, out);
         char sub[4096];
         if (vg_path_join(sub, sizeof sub, path, "tokenizer") && vg_path_is_dir(sub)) {
-            if (vg_path_join(p, sizeof p, sub, "spiece.model") && vg_path_is_file(p)) return load_file(SRC_SPM, p, out);
-            if (vg_path_join(p, sizeof p, sub, "tokenizer.json") && vg_path_is_file(p)) return load_file(SRC_JSON, p, out);
+            if (vg_path_join(p, sizeof p, sub, "spiece.model") && vg_path_present(p)) return load_file(SRC_SPM, p, out);
+            if (vg_path_join(p, sizeof p, sub, "tokenizer.json") && vg_path_present(p)) return load_file(SRC_JSON, p, out);
         }
         return vg_err(VG_ERR_MISSING, "%s: no spiece.model or tokenizer.json (nor a tokenizer/ folder holding one)", path);
     }
-    if (!vg_path_is_file(path)) return vg_err(VG_ERR_IO, "%s: no such file or folder", path);
+    if (!vg_path_present(path)) return vg_err(VG_ERR_IO, "%s: no such file or folder", path);
     size_t n = strlen(path);
     bool json = n >= 5 && strcmp(path + n - 5, ".json") == 0;
     return load_file(json ? SRC_JSON : SRC_SPM, path, out);
@@ -306,7 +307,7 @@ vg_status vg_tokenize(const vg_tokenizer *t, const char *text, const vg_tokenize
     if (o->add_eos && t->eos_id < 0) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: the model has no </s> to append");
     if (o->pad_to_max && t->pad_id < 0) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: the model has no <pad> to pad with");
     size_t len = strlen(text);
-    if (len > VG_TOK_MAX_TEXT) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: text of %zu bytes is too long", len);
+    if (len > VG_TOKENIZE_MAX_TEXT) return vg_err(VG_ERR_INVALID_ARG, "vg_tokenize: text of %zu bytes is too long", len);
     vg_tok_ids v = {0};
     vg_status st = encode_all(t, text, len, o->special_tokens, &v);
     if (st != VG_OK) { free(v.p); return st; }

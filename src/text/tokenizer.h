@@ -31,6 +31,9 @@
 
 #include "vgen.h"
 
+/* The longest text vg_tokenize accepts, in bytes. */
+#define VG_TOKENIZE_MAX_TEXT ((size_t)256 << 20)
+
 typedef struct vg_tokenizer vg_tokenizer;
 
 /* Loads a tokenizer from `path`: a folder holding spiece.model (preferred) or

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/out_file.h"
+#include "video/av_sink.h"
 #include "video/video.h"
 
 typedef struct av_writer {
@@ -23,8 +25,8 @@ typedef struct av_writer {
     AVFrame *frame;
     AVPacket *pkt;
     struct SwsContext *sws;
-    uint8_t *padded;   /* [He, We, 3] when the size is odd */
-    int header_written;
+    uint8_t *rgb;      /* one RGB frame [He, stride]: aligned and padded as swscale requires */
+    int stride;        /* bytes per row, a multiple of 64 */
 } av_writer;
 
 /* libav's messages go through vgen's log: errors as warnings, the rest as debug. */
@@ -64,6 +66,28 @@ static vg_status encode(av_writer *w, AVFrame *f) {
     }
 }
 
+/* x264's AVX-512 functions read bytes that the encoder never wrote (valgrind cannot
+ * see it: it has no AVX-512), so on AVX-512 CPUs the same frames gave different
+ * files from run to run depending on what the heap held. x264 is therefore told the
+ * CPU's instruction sets up to AVX2, as its own detection would report them. */
+static const char *x264_asm(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+        __builtin_cpu_supports("bmi2"))
+        return "AVX2,Cache64";
+    if (__builtin_cpu_supports("avx")) return "AVX,Cache64";
+    if (__builtin_cpu_supports("sse4.2")) return "SSE4.2,Cache64";
+    if (__builtin_cpu_supports("sse4.1")) return "SSE4.1,Cache64";
+    if (__builtin_cpu_supports("ssse3")) return "SSSE3,Cache64";
+    if (__builtin_cpu_supports("sse3")) return "SSE3,Cache64";
+    if (__builtin_cpu_supports("sse2")) return "SSE2,Cache64";
+    return "0";
+#else
+    return NULL;   /* no AVX-512 elsewhere: x264's own detection */
+#endif
+}
+
 static vg_status open_encoder(av_writer *w, vg_av_container container, int He, int We, double fps,
                               const vg_video_write_opts *o) {
     const char *enc_name = container == VG_AV_WEBM ? "libvpx-vp9" : "libx264";
@@ -100,6 +124,12 @@ static vg_status open_encoder(av_writer *w, vg_av_container container, int He, i
         av_dict_set(&d, "cpu-used", "4", 0);
     } else {
         av_dict_set(&d, "preset", o->preset, 0);
+        const char *asm_set = !o->x264_asm ? x264_asm() : strcmp(o->x264_asm, "auto") ? o->x264_asm : NULL;
+        if (asm_set) {
+            char xp[64];
+            snprintf(xp, sizeof xp, "asm=%s", asm_set);
+            av_dict_set(&d, "x264-params", xp, 0);
+        }
     }
     int r = avcodec_open2(w->enc, codec, &d);
     AVDictionaryEntry *left = av_dict_get(d, "", NULL, AV_DICT_IGNORE_SUFFIX);
@@ -136,64 +166,62 @@ static vg_status alloc_frame(av_writer *w, int He, int We) {
     return VG_OK;
 }
 
-/* Frame f as RGB rows at even size: the input itself, or a copy with the last
- * column / row repeated. */
-static const uint8_t *even_rgb(av_writer *w, const uint8_t *src, int H, int W, int He, int We) {
-    if (He == H && We == W) return src;
+/* Frame f into the aligned buffer at even size: an odd last column / row is
+ * repeated. swscale reads whole SIMD words past the last pixel of a row, so the
+ * rows are 64-byte aligned and the padding is zeroed once (identical bytes each run). */
+static void load_rgb(av_writer *w, const uint8_t *src, int H, int W, int He, int We) {
     for (int y = 0; y < He; y++) {
         const uint8_t *row = src + (size_t)(y < H ? y : H - 1) * W * 3;
-        uint8_t *dst = w->padded + (size_t)y * We * 3;
+        uint8_t *dst = w->rgb + (size_t)y * w->stride;
         memcpy(dst, row, (size_t)W * 3);
         if (We > W) memcpy(dst + (size_t)W * 3, row + (size_t)(W - 1) * 3, 3);
     }
-    return w->padded;
 }
 
-static void close_writer(av_writer *w, int failed) {
-    if (w->fmt && !(w->fmt->oformat->flags & AVFMT_NOFILE) && w->fmt->pb) avio_closep(&w->fmt->pb);
+static void close_writer(av_writer *w) {
+    vg_av_sink_close(w->fmt);
     avformat_free_context(w->fmt);
     avcodec_free_context(&w->enc);
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
     sws_freeContext(w->sws);
-    free(w->padded);
-    if (failed && w->path) remove(w->path);
+    av_free(w->rgb);
 }
 
-vg_status vg_video_write_av(const char *path, vg_av_container container, const uint8_t *rgb, int frames,
-                            int height, int width, double fps, const vg_video_write_opts *o) {
-    av_writer w = {.path = path};
+/* Encodes into the sink; the caller commits or discards what was written. */
+static vg_status write_av(const char *name, vg_av_sink *sink, vg_av_container container, const uint8_t *rgb,
+                          int frames, int height, int width, double fps, const vg_video_write_opts *o) {
+    av_writer w = {.path = name};
     pthread_once(&log_once, install_log);
     const char *muxer = container == VG_AV_MP4 ? "mp4" : container == VG_AV_MKV ? "matroska" : "webm";
     const int He = (height + 1) & ~1, We = (width + 1) & ~1;
     vg_status st = VG_OK;
-    int r = avformat_alloc_output_context2(&w.fmt, NULL, muxer, path);
+    int r = avformat_alloc_output_context2(&w.fmt, NULL, muxer, name);
     if (r < 0 || !w.fmt) return av_fail(&w, r < 0 ? r : AVERROR(ENOMEM), "setting up the container");
     w.fmt->flags |= AVFMT_FLAG_BITEXACT;
-    if (He != height || We != width) {
-        w.padded = malloc((size_t)He * We * 3);
-        if (!w.padded) { st = vg_err(VG_ERR_NO_MEMORY, "%s: out of memory", path); goto out; }
-        vg_log_info("%s: %dx%d padded to %dx%d for yuv420p (last column/row repeated)", path, width, height, We, He);
-    }
+    w.stride = FFALIGN(We * 3, 64);
+    w.rgb = av_mallocz((size_t)w.stride * He + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!w.rgb) { st = vg_err(VG_ERR_NO_MEMORY, "%s: out of memory", name); goto out; }
+    if (He != height || We != width)
+        vg_log_info("%s: %dx%d padded to %dx%d for yuv420p (last column/row repeated)", name, width, height, We, He);
     if ((st = open_encoder(&w, container, He, We, fps, o)) != VG_OK) goto out;
     if ((st = alloc_frame(&w, He, We)) != VG_OK) goto out;
-    if (!(w.fmt->oformat->flags & AVFMT_NOFILE)) {
-        r = avio_open(&w.fmt->pb, path, AVIO_FLAG_WRITE);
-        if (r < 0) { st = av_fail(&w, r, "cannot open for writing"); w.path = NULL; goto out; }
-    }
+    if ((r = vg_av_sink_attach(w.fmt, sink)) < 0) { st = av_fail(&w, r, "setting up the output"); goto out; }
     AVDictionary *mo = NULL;
     if (container == VG_AV_MP4) av_dict_set(&mo, "movflags", "+faststart", 0);
     r = avformat_write_header(w.fmt, &mo);
     av_dict_free(&mo);
     if (r < 0) { st = av_fail(&w, r, "writing the header"); goto out; }
-    w.header_written = 1;
     const size_t frame_bytes = (size_t)height * width * 3;
     for (int f = 0; f < frames; f++) {
         r = av_frame_make_writable(w.frame);
         if (r < 0) { st = av_fail(&w, r, "making a frame writable"); goto out; }
-        const uint8_t *src = even_rgb(&w, rgb + frame_bytes * (size_t)f, height, width, He, We);
-        const uint8_t *planes[1] = {src};
-        const int strides[1] = {We * 3};
+        /* make_writable may hand back a new buffer whose row padding is uninitialised,
+         * and x264 reads the whole rows: zero them so no garbage reaches the file */
+        for (int p = 0; p < 3; p++) memset(w.frame->data[p], 0, (size_t)w.frame->linesize[p] * (p ? He / 2 : He));
+        load_rgb(&w, rgb + frame_bytes * (size_t)f, height, width, He, We);
+        const uint8_t *planes[1] = {w.rgb};
+        const int strides[1] = {w.stride};
         sws_scale(w.sws, planes, strides, 0, He, w.frame->data, w.frame->linesize);
         w.frame->pts = f;
         if ((st = encode(&w, w.frame)) != VG_OK) goto out;
@@ -201,7 +229,32 @@ vg_status vg_video_write_av(const char *path, vg_av_container container, const u
     if ((st = encode(&w, NULL)) != VG_OK) goto out;
     r = av_write_trailer(w.fmt);
     if (r < 0) { st = av_fail(&w, r, "writing the trailer"); goto out; }
+    avio_flush(w.fmt->pb);
+    if ((r = w.fmt->pb->error) < 0) { st = av_fail(&w, r, "writing"); goto out; }
 out:
-    close_writer(&w, st != VG_OK);
+    close_writer(&w);
     return st;
+}
+
+vg_status vg_video_write_av(const char *path, vg_av_container container, const uint8_t *rgb, int frames,
+                            int height, int width, double fps, const vg_video_write_opts *o) {
+    vg_out_file f;
+    VG_TRY(vg_out_open(&f, path));
+    vg_av_sink sink = {.fd = f.fd};
+    vg_status st = write_av(path, &sink, container, rgb, frames, height, width, fps, o);
+    if (st != VG_OK) {
+        vg_out_abort(&f);   /* the target is untouched */
+        return st;
+    }
+    return vg_out_commit(&f);
+}
+
+vg_status vg_video_write_av_mem(vg_av_container container, const uint8_t *rgb, int frames, int height, int width,
+                                double fps, const vg_video_write_opts *o, uint8_t **buf, size_t *cap, size_t *size) {
+    vg_av_sink sink = {.fd = -1, .buf = buf, .cap = cap};
+    *size = 0;
+    const char *name = container == VG_AV_MP4 ? "memory.mp4" : container == VG_AV_MKV ? "memory.mkv" : "memory.webm";
+    VG_TRY(write_av(name, &sink, container, rgb, frames, height, width, fps, o));
+    *size = (size_t)sink.size;
+    return VG_OK;
 }

@@ -11,6 +11,11 @@
  *                    (only %d or %0Nd), otherwise "a/f.png" -> a/f_00000.png, ...
  * Anything else is an error that lists these formats.
  *
+ * Files appear whole or not at all: each is written to a temporary file beside it
+ * and renamed when complete (io/out_file.h); a failed write leaves the target as it
+ * was. A frame folder must be empty (or the pattern's frames absent) unless
+ * opts->overwrite.
+ *
  * yuv420p needs even sizes: an odd width or height is padded by one column / row
  * that repeats the last one (the file is then 1 pixel wider / taller); PNG frames
  * keep the exact size. Encoding is deterministic: one encoder thread by default,
@@ -31,6 +36,9 @@ typedef struct vg_video_write_opts {
     const char *preset;    /* x264 preset (default "medium"); ignored for VP9 and PNG */
     int threads;           /* encoder threads (default 1: identical bytes on every machine) */
     int png_compression;   /* zlib level 0..9 for PNG frames (default 6) */
+    int overwrite;         /* PNG frames: write into a non-empty folder / over earlier frames (default 0) */
+    const char *x264_asm;  /* NULL (default): x264 limited to AVX2 (identical bytes on every run);
+                              "auto": x264's own CPU detection (for benchmarks) */
 } vg_video_write_opts;
 
 vg_video_write_opts vg_video_default_opts(void);
@@ -38,6 +46,16 @@ vg_video_write_opts vg_video_default_opts(void);
 /* frames: [F, H, W, 3] uint8 RGB, row-major. opts NULL = defaults. */
 vg_status vg_video_write(const char *path, const uint8_t *rgb, int frames, int height, int width, double fps,
                          const vg_video_write_opts *opts);
+
+/* Every check vg_video_write makes on the path, before any frame exists: the format,
+ * the folder (exists, writable), the target (absent or a regular file), and for PNG
+ * frames an empty folder / no earlier frames unless overwrite. */
+vg_status vg_video_check_output(const char *path, int overwrite);
+
+/* The same encoding as vg_video_write into memory: format "mp4", "mkv" or "webm";
+ * *buf (NULL or malloc'd, *cap bytes) grows with realloc; *size bytes written. */
+vg_status vg_video_write_mem(const char *format, const uint8_t *rgb, int frames, int height, int width, double fps,
+                             const vg_video_write_opts *opts, uint8_t **buf, size_t *cap, size_t *size);
 
 /* Float frames in [0, 1] ([F, H, W, 3], as the pipeline produces) to uint8:
  * round(x * 255) with x * 255 in float32 and ties to even (numpy's
@@ -50,6 +68,8 @@ typedef enum vg_av_container { VG_AV_MP4, VG_AV_MKV, VG_AV_WEBM } vg_av_containe
 /* The writers behind vg_video_write (arguments already validated). */
 vg_status vg_video_write_av(const char *path, vg_av_container container, const uint8_t *rgb, int frames,
                             int height, int width, double fps, const vg_video_write_opts *opts);
+vg_status vg_video_write_av_mem(vg_av_container container, const uint8_t *rgb, int frames, int height, int width,
+                                double fps, const vg_video_write_opts *opts, uint8_t **buf, size_t *cap, size_t *size);
 /* pattern: a printf-free template; frame i is written to prefix + number(i, digits) + suffix. */
 vg_status vg_video_write_png_frames(const char *prefix, int digits, const char *suffix, const uint8_t *rgb,
                                     int frames, int height, int width, const vg_video_write_opts *opts);

@@ -34,7 +34,7 @@ check "12 fps" "grep -qx avg_frame_rate=12/1 <<<\"\$p\""
 # 2. the JSON sidecar holds settings, seed, per-phase times and peaks
 check "sidecar" "python3 -c \"
 import json,sys; d=json.load(open('$tmp/a.mp4.json'))
-assert d['seed']==7 and d['num_frames']==9 and d['height']==64 and d['width']==96 and d['steps']==3
+assert d['seed']=='7' and d['num_frames']==9 and d['height']==64 and d['width']==96 and d['steps']==3
 ph={p['name']:p for p in d['phases']}
 assert set(ph)=={'text_encode','denoise','decode'}
 assert all(p['seconds']>=0 and 0<p['peak_bytes']<=p['planned_bytes'] for p in ph.values())

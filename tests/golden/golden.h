@@ -1,5 +1,5 @@
 /* Golden runner support: each set's checker compares vgen against the reference
- * tensors in ../shared/golden/<set>/ and reports one line per check:
+ * tensors in <root>/<set>/ (tests/data/golden by default) and reports one line per check:
  *   PASS <set> <check> max_abs=... tol=...
  *   FAIL <set> <check> max_abs=... tol=...  (or a reason)
  * Shapes and configs come only from the files. */
@@ -44,5 +44,11 @@ vg_tensor vg_golden_tensor(vg_golden *g, const vg_safetensors *io, const char *s
 /* One function per set, each in its own file tests/golden/golden_<set>.c.
  * dir = <root>/<set>. */
 typedef void (*vg_golden_fn)(vg_golden *g, const char *dir);
+
+/* A set with a SHARED list (files kept once elsewhere in the repository): makes a
+ * temporary folder in tmp holding the set's files and the shared ones. Returns 1
+ * (use tmp, then vg_golden_shared_cleanup), 0 (no list: use dir) or -1 (failed). */
+int vg_golden_shared_dir(const char *dir, char *tmp, size_t cap);
+void vg_golden_shared_cleanup(const char *tmp);
 
 #endif

@@ -1,5 +1,6 @@
-/* vgen-golden [--device SPEC] [GOLDEN_DIR] [SET...]: runs every known set found in the folder
- * (or only the named ones) and exits non-zero on any FAIL. */
+/* vgen-golden [--device SPEC] [GOLDEN_DIR] [SET...]: runs every known set found in the
+ * folder (default: the repository's tests/data/golden, as built) or only the named
+ * ones, with activations on SPEC's device if given, and exits non-zero on any FAIL. */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@ int main(int argc, char **argv) {
         else argv[k++] = argv[a];
     }
     argc = k;
-    vg_golden g = {.root = argc > 1 ? argv[1] : "../shared/golden", .device = device};
+    vg_golden g = {.root = argc > 1 ? argv[1] : VG_GOLDEN_DEFAULT, .device = device};
     if (device && vg_backend_from_spec(device, &g.dev) != VG_OK) {
         fprintf(stderr, "vgen-golden: --device %s: %s\n", device, vg_err_msg());
         return 2;
@@ -45,7 +46,14 @@ int main(int argc, char **argv) {
             printf("SKIP %s (no checker built)\n", sets[i].name);
             continue;
         }
-        sets[i].fn(&g, dir);
+        char tmp[4096];
+        int shared = vg_golden_shared_dir(dir, tmp, sizeof tmp);
+        if (shared < 0) {
+            vg_golden_fail(&g, sets[i].name, "SHARED", "cannot gather the set's shared files");
+            continue;
+        }
+        sets[i].fn(&g, shared ? tmp : dir);
+        if (shared) vg_golden_shared_cleanup(tmp);
         ran++;
         fflush(stdout);
     }

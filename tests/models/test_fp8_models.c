@@ -18,7 +18,7 @@
 #include "vg_test.h"
 
 static char g_tmp[PATH_MAX];
-static const char *golden(void) { return getenv("VG_GOLDEN") ? getenv("VG_GOLDEN") : "../shared/golden"; }
+static const char *golden(void) { return getenv("VG_GOLDEN") ? getenv("VG_GOLDEN") : VG_GOLDEN_FALLBACK; }
 
 /* Copies `src` to `dst`, storing every float tensor of rank >= 2 as fp8 e4m3 (or,
  * with decoded = true, as the f32 values those fp8 bytes stand for). */

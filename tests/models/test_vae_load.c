@@ -1,6 +1,6 @@
 /* Wan VAE loading errors: a missing tensor or a tensor with the wrong channel
  * count fails with a message naming the tensor and (for shapes) both shapes;
- * both namings of the golden weights load. Uses ../shared/golden/wan_vae. */
+ * both namings of the golden weights load. Uses the golden wan_vae set. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +104,7 @@ VG_TEST(bad_config_rejected) {
 
 int main(void) {
     const char *root = getenv("VG_GOLDEN");
-    snprintf(g_src, sizeof g_src, "%s/wan_vae", root ? root : "../shared/golden");
+    snprintf(g_src, sizeof g_src, "%s/wan_vae", root ? root : VG_GOLDEN_FALLBACK);
     if (!vg_path_is_dir(g_src)) {
         printf("no golden folder %s\n", g_src);
         return 1;

@@ -137,7 +137,7 @@ VG_TEST(test_every_policy_demo_model) {
 VG_TEST(test_every_policy_golden_pipeline) {
     /* the golden folder has no tokenizer: run from its token ids through vg_t2v_run */
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/wan_pipeline", getenv("VG_GOLDEN") ? getenv("VG_GOLDEN") : "../shared/golden");
+    snprintf(dir, sizeof dir, "%s/wan_pipeline", getenv("VG_GOLDEN") ? getenv("VG_GOLDEN") : VG_GOLDEN_FALLBACK);
     vg_ctx_params cp = vg_ctx_default_params();
     cp.n_threads = 2;
     vg_t2v_params p = small_params();

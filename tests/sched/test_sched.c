@@ -74,7 +74,7 @@ VG_TEST(config_good_files) {
     /* the scheduler folder of the reference Wan pipeline, if present */
     const char *gold = getenv("VG_GOLDEN");
     char path[1024];
-    snprintf(path, sizeof path, "%s/wan_pipeline/scheduler/scheduler_config.json", gold ? gold : "../shared/golden");
+    snprintf(path, sizeof path, "%s/wan_pipeline/scheduler/scheduler_config.json", gold ? gold : VG_GOLDEN_FALLBACK);
     if (access(path, R_OK) == 0) {
         VG_CHECK_OK(vg_sched_config_load(path, &c));
         VG_CHECK(c.kind == VG_SCHEDULER_UNIPC && c.shift == 3.0);

@@ -95,8 +95,13 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                     float mx = vg_cpu_row_max(srow, nk, w.m[i]);
                     float corr = mx == -INFINITY ? 1.0f : expf(w.m[i] - mx);
                     float sum = 0;
-                    if (mx == -INFINITY) memset(srow, 0, sizeof(float) * nk);
-                    else sum = vg_cpu_row_exp_sum(srow, nk, mx);
+                    if (mx == -INFINITY) {
+                        /* nothing but masked keys so far, or NaN scores (which the max skips) */
+                        for (int64_t j = 0; j < nk; j++) sum = srow[j] != srow[j] ? NAN : sum;
+                        memset(srow, 0, sizeof(float) * nk);
+                    } else {
+                        sum = vg_cpu_row_exp_sum(srow, nk, mx);   /* a NaN score makes the sum NaN */
+                    }
                     w.l[i] = w.l[i] * corr + sum;
                     w.m[i] = mx;
                     if (corr != 1.0f) {
@@ -108,7 +113,8 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                 vg_gemm_f32(false, nq, Dv, nk, 1.0f, w.s, VG_ATT_BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
             }
             for (int64_t i = 0; i < nq; i++) {
-                float inv = w.l[i] > 0 ? 1.0f / w.l[i] : 0.0f;
+                /* a NaN score makes the row NaN, as softmax does in PyTorch */
+                float inv = w.l[i] > 0 ? 1.0f / w.l[i] : w.l[i] != w.l[i] ? NAN : 0.0f;
                 float *dst = (float *)o->data + b * o->st[0] + (q0 + i) * o->st[1] + h * o->st[2];
                 for (int64_t j = 0; j < Dv; j++) dst[j * o->st[3]] = w.o[i * Dv + j] * inv;
             }

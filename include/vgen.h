@@ -203,6 +203,41 @@ void vg_model_free(vg_model *m);
  * device pool is back to where it was before the call. */
 vg_status vg_t2v_generate(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_video **out);
 
+/* ---- plans, memory, description (what a server reports before and after a job) ---- */
+
+/* The plan a vg_t2v_generate with p would take, measured before any work. */
+typedef struct vg_plan_summary {
+    bool fits;              /* the plan fits the budget */
+    vg_offload offload;     /* the policy chosen */
+    bool text_on_cpu;
+    bool vae_tiling;        /* asked for, or turned on because only a tiled decode fits */
+    uint64_t budget;        /* bytes: min(vram_budget, device; host memory on cpu) */
+    uint64_t peak;          /* the largest phase peak */
+    int n_phases;
+    struct {
+        char name[32];
+        uint64_t planned_bytes;   /* the phase's peak */
+        uint64_t weight_bytes;    /* the weight part of it */
+    } phases[8];
+    char explain[512];      /* the choice and why, or what would fit */
+} vg_plan_summary;
+vg_status vg_t2v_plan(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_summary *out);
+
+/* The context's device memory now. */
+typedef struct vg_mem_stats {
+    char device[64];        /* "sim:8.00GiB" */
+    uint64_t capacity;      /* the budget (UINT64_MAX: none) */
+    uint64_t allocated;     /* bytes handed out */
+    uint64_t peak;          /* since the last run started */
+    uint64_t n_allocs;
+    uint64_t bytes_uploaded, bytes_downloaded;   /* host <-> device traffic so far */
+} vg_mem_stats;
+vg_status vg_ctx_mem(const vg_ctx *ctx, vg_mem_stats *out);
+
+/* One line naming the model: family, transformer size and layout, e.g.
+ * "wan2.1-t2v: Wan2.1 DiT dim 1536, 30 layers ...". Returns buf. */
+const char *vg_model_describe(const vg_model *m, char *buf, size_t cap);
+
 /* ---- warm state (a worker that serves one model job after job) ----------- */
 
 /* Per-job state kept between jobs: which components are resident on the device.

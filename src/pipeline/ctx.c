@@ -54,3 +54,17 @@ vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out) {
 
 const char *vg_version(void) { return VG_VERSION_STRING; }
 const char *vg_devices(void) { return vg_backend_kinds(); }
+
+vg_status vg_ctx_mem(const vg_ctx *ctx, vg_mem_stats *out) {
+    memset(out, 0, sizeof *out);
+    if (!ctx) return vg_err(VG_ERR_INVALID_ARG, "vg_ctx_mem: NULL context");
+    vg_pool_stats st = vg_pool_get_stats(ctx->dev->pool);
+    snprintf(out->device, sizeof out->device, "%s", ctx->dev->name);
+    out->capacity = st.capacity;
+    out->allocated = st.current;
+    out->peak = st.peak;
+    out->n_allocs = st.n_allocs;
+    out->bytes_uploaded = ctx->dev->bytes_uploaded;
+    out->bytes_downloaded = ctx->dev->bytes_downloaded;
+    return VG_OK;
+}

@@ -40,6 +40,8 @@ typedef struct vg_denoiser_i {
                          const vg_tensor *text, vg_tensor *out);
     vg_unit_sizes (*sizes)(const void *model);
     int (*text_dim)(const void *model);
+    /* One line naming the architecture and its sizes. */
+    const char *(*describe)(const void *model, char *buf, size_t cap);
 } vg_denoiser_i;
 
 typedef struct vg_vae_i {

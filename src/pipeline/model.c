@@ -117,3 +117,9 @@ void vg_model_free(vg_model *m) {
     if (m->family) m->family->free(m);
     free(m);
 }
+
+const char *vg_model_describe(const vg_model *m, char *buf, size_t cap) {
+    char d[384];
+    snprintf(buf, cap, "%s: %s", m->family->name, m->family->denoiser->describe(m->dit, d, sizeof d));
+    return buf;
+}

@@ -50,6 +50,10 @@ vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, con
 /* Runs the phases with a warm state (components it holds are not uploaded again). */
 vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_inputs *in, vg_t2v_debug_fn dbg,
                            void *dbg_user, vg_video **out);
+/* The plan a run of p would take: the input (measured), the chosen plan, and whether
+ * the decode is tiled (asked for, or turned on because only a tiled decode fits). */
+vg_status vg_t2v_choose_plan(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *pin,
+                            vg_plan *plan, bool *tiled);
 /* The plan input for a run of p with m on ctx's device. */
 vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *out);
 

@@ -362,6 +362,49 @@ static void cleanup(run *r, bool ok) {
     vg_pool_begin_phase(r->dev->pool, NULL);
 }
 
+vg_status vg_t2v_choose_plan(const vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_input *pin,
+                            vg_plan *plan, bool *tiled) {
+    VG_TRY(vg_t2v_plan_input(ctx, m, p, pin));
+    *tiled = p->vae_tiling;
+    *plan = vg_plan_choose(pin, p->offload, (vg_text_place)p->text_encoder);
+    if (plan->fits || p->vae_tiling) return VG_OK;
+    /* tiling is part of the plan: when nothing fits untiled, decode in tiles */
+    vg_t2v_params tp = *p;
+    tp.vae_tiling = true;
+    vg_plan_input tin;
+    if (vg_t2v_plan_input(ctx, m, &tp, &tin) != VG_OK) return VG_OK;
+    vg_plan pt = vg_plan_choose(&tin, p->offload, (vg_text_place)p->text_encoder);
+    /* fitting or not, the tiled attempt is the smallest: explain that one */
+    *plan = pt;
+    *pin = tin;
+    *tiled = pt.fits;
+    if (pt.fits) vg_log_info("VAE tiling turned on: the run fits %s only with a tiled decode", ctx->dev->name);
+    return VG_OK;
+}
+
+vg_status vg_t2v_plan(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_summary *out) {
+    memset(out, 0, sizeof *out);
+    vg_plan_input pin;
+    vg_plan plan;
+    bool tiled;
+    vg_status s = vg_t2v_choose_plan(ctx, m, p, &pin, &plan, &tiled);
+    if (s != VG_OK) return vg_ctx_fail(ctx, s);
+    out->fits = plan.fits;
+    out->offload = plan.policy;
+    out->text_on_cpu = plan.text_on_host;
+    out->vae_tiling = tiled;
+    out->budget = pin.budget;
+    out->peak = plan.peak;
+    for (int i = 0; i < VG_PHASE_COUNT; i++) {
+        snprintf(out->phases[i].name, sizeof out->phases[i].name, "%s", vg_phase_names[i]);
+        out->phases[i].planned_bytes = plan.phase_peak[i];
+        out->phases[i].weight_bytes = plan.phase_weights[i];
+    }
+    out->n_phases = VG_PHASE_COUNT;
+    vg_plan_explain(&pin, &plan, out->explain, sizeof out->explain);
+    return VG_OK;
+}
+
 vg_status vg_t2v_run(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, const vg_t2v_inputs *in,
                      vg_t2v_debug_fn dbg, void *dbg_user, vg_video **out) {
     vg_state *st = NULL;
@@ -379,13 +422,21 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     int64_t ne[5];
     VG_TRY(vg_t2v_validate(m, p, ne));
     vg_plan_input pin;
-    VG_TRY(vg_t2v_plan_input(ctx, m, p, &pin));
+    vg_plan plan;
+    bool tiled;
+    VG_TRY(vg_t2v_choose_plan(ctx, m, p, &pin, &plan, &tiled));
+    if (!plan.fits) {
+        char why[512];
+        vg_plan_explain(&pin, &plan, why, sizeof why);
+        return vg_err(VG_ERR_OUT_OF_BUDGET, "%s", why);
+    }
     run r;
     memset(&r, 0, sizeof r);
     r.ctx = ctx;
     r.m = m;
     r.st = st;
     vg_t2v_params run_p = *p;   /* the plan may turn VAE tiling on */
+    run_p.vae_tiling = tiled;
     r.p = &run_p;
     r.dev = ctx->dev;
     r.ex = vg_ctx_exec(ctx);
@@ -393,29 +444,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     r.ex.abort_user = p->abort_user_data;
     r.dbg = dbg;
     r.dbg_user = dbg_user;
-    r.plan = vg_plan_choose(&pin, p->offload, (vg_text_place)p->text_encoder);
-    if (!r.plan.fits && !p->vae_tiling) {
-        /* tiling is part of the plan: when nothing fits untiled, decode in tiles */
-        vg_plan_input tiled;
-        run_p.vae_tiling = true;
-        if (vg_t2v_plan_input(ctx, m, &run_p, &tiled) == VG_OK) {
-            vg_plan pt = vg_plan_choose(&tiled, p->offload, (vg_text_place)p->text_encoder);
-            if (pt.fits) {
-                r.plan = pt;
-                pin = tiled;
-                vg_log_info("VAE tiling turned on: the run fits %s only with a tiled decode", r.dev->name);
-            } else {
-                run_p.vae_tiling = false;
-                r.plan = pt;   /* the tiled attempt is the smallest: explain that one */
-                pin = tiled;
-            }
-        }
-    }
-    if (!r.plan.fits) {
-        char why[512];
-        vg_plan_explain(&pin, &r.plan, why, sizeof why);
-        return vg_err(VG_ERR_OUT_OF_BUDGET, "%s", why);
-    }
+    r.plan = plan;
     /* residents of an earlier job stay only if this job keeps everything resident too */
     if (r.plan.policy != VG_OFFLOAD_NONE) state_release(st);
     /* the run's budget: the device's, or a smaller one the caller asked for */

@@ -48,7 +48,12 @@ static vg_unit_sizes dn_sizes(const void *model) {
 
 static int dn_text_dim(const void *model) { return vg_wan_dit_cfg(model)->text_dim; }
 
+static const char *dn_describe(const void *model, char *buf, size_t cap) {
+    return vg_wan_dit_describe(vg_wan_dit_cfg(model), buf, cap);
+}
+
 static const vg_denoiser_i k_denoiser = {
+    .describe = dn_describe,
     .runtime_new = dn_runtime_new,
     .runtime_forward = dn_runtime_forward,
     .runtime_free = dn_runtime_free,

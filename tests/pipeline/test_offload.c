@@ -276,11 +276,21 @@ VG_TEST(test_warm_state_uploads_nothing_twice) {
     p.offload = VG_OFFLOAD_NONE;
     vg_video *v[3] = {0};
     vg_run_report rep[3];
+    /* the public plan is the plan the job runs with */
+    vg_plan_summary ps;
+    VG_CHECK_OK(vg_t2v_plan(ctx, m, &p, &ps));
+    VG_CHECK(ps.fits && ps.offload == VG_OFFLOAD_NONE && ps.n_phases == 3);
+    char desc[256];
+    VG_CHECKF(strstr(vg_model_describe(m, desc, sizeof desc), "wan2.1-t2v"), "%s", desc);
     for (int j = 0; j < 2; j++) {
         VG_CHECK_OK(vg_t2v_generate_with_state(st, &p, &v[j]));
         VG_CHECK_OK(vg_ctx_last_report(ctx, &rep[j]));
+        for (int i = 0; i < rep[j].n_phases && i < ps.n_phases; i++)
+            VG_CHECK(rep[j].phases[i].planned_bytes == ps.phases[i].planned_bytes);
         /* after the job only the residents are left on the device */
-        VG_CHECK(vg_pool_get_stats(ctx->dev->pool).current == vg_state_resident_bytes(st));
+        vg_mem_stats ms;
+        VG_CHECK_OK(vg_ctx_mem(ctx, &ms));
+        VG_CHECK(ms.allocated == vg_state_resident_bytes(st) && ms.peak <= ps.peak);
     }
     VG_CHECKF(rep[0].bytes_uploaded >= vg_state_resident_bytes(st), "first job uploaded %llu of %llu resident bytes",
               (unsigned long long)rep[0].bytes_uploaded, (unsigned long long)vg_state_resident_bytes(st));

@@ -44,7 +44,7 @@ static double vae(const char *dir, int64_t h, int64_t w, int reps) {
     die(vg_wan_vae_load(dir, &m), dir);
     vg_pool *pool = vg_pool_new("bench", VG_POOL_UNLIMITED);
     vg_exec ex = {.pool = pool};
-    int64_t z = vg_wan_vae_config(m)->z_dim, lat[5] = {1, z, 1, h, w}, vid[5];
+    int64_t z = vg_wan_vae_cfg(m)->z_dim, lat[5] = {1, z, 1, h, w}, vid[5];
     die(vg_wan_vae_video_shape(m, lat, vid), "shape");
     vg_tensor x, y;
     die(vg_exec_scratch(&ex, &x, 5, lat, "bench.latents"), "alloc");

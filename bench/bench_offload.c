@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "core/error.h"
-#include "pipeline/dit_runtime.h"
+#include "residency/dit_runtime.h"
 
 static double now(void) {
     struct timespec t;

@@ -10,7 +10,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "mem/planner.h"
+#include "residency/planner.h"
 #include "pipeline/ctx.h"
 #include "io/json_util.h"
 #include "io/out_file.h"

@@ -10,7 +10,7 @@
 
 #include "backend/backend.h"
 #include "cli/cli_util.h"
-#include "mem/host_mem.h"
+#include "residency/host_mem.h"
 #include "cli/commands.h"
 #include "io/json_util.h"
 #include "pipeline/pipeline.h"
@@ -224,7 +224,7 @@ int vg_cmd_plan(int argc, char **argv) {
 
     vg_wan_dit_config dc;
     vg_t5_config tc;
-    vg_wan_vae_cfg vc;
+    vg_wan_vae_config vc;
     vg_model *m = NULL;
     vg_ctx *ctx = NULL;
     vg_plan_request q = {0};
@@ -245,7 +245,7 @@ int vg_cmd_plan(int argc, char **argv) {
         if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_ctx_last_error(ctx)); goto out; }
         dc = *vg_wan_dit_cfg(m->dit);
         tc = *vg_t5_cfg(m->te);
-        vc = *vg_wan_vae_config(m->vae);
+        vc = *vg_wan_vae_cfg(m->vae);
     } else {
         if (vg_json_load_file(config, &j) != VG_OK || vg_wan_dit_config_from_json(j, config, &dc) != VG_OK) {
             fprintf(stderr, "vgen plan: %s\n", vg_err_msg());

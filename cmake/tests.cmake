@@ -1,6 +1,6 @@
 # Unit tests: tests/<module>/test_*.c, one executable each, linked to vgen_<module>
 # (tests/core -> vgen_core, ...). Each prints "N passed, N failed" and exits non-zero on failure.
-foreach(mod core text sched video models pipeline cli)
+foreach(mod core text sched video models residency pipeline cli)
   file(GLOB tsrcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/${mod}/test_*.c)
   set(lib vgen_${mod})
   if(mod STREQUAL "cli")

@@ -59,7 +59,7 @@ static const vg_namemap_rule k_vae_orig_rules[] = {
 };
 static const vg_namemap_rule k_vae_strip_prefix[] = {{"first_stage_model.", ""}, {"vae.", ""}};
 
-static vg_status apply_original_names(vg_weights *w, const vg_wan_vae_cfg *cfg) {
+static vg_status apply_original_names(vg_weights *w, const vg_wan_vae_config *cfg) {
     VG_TRY(vg_weights_apply_namemap(w, k_vae_strip_prefix, 2));
     VG_TRY(vg_weights_apply_namemap(w, k_vae_orig_rules, (int)(sizeof k_vae_orig_rules / sizeof k_vae_orig_rules[0])));
     /* pass 2: decoder.upsamples.N. -> decoder.up_blocks.b.{resnets.r|upsamplers.0}. */
@@ -96,7 +96,7 @@ static bool has_original_names(const vg_weights *w) {
 
 /* ---- configuration ---------------------------------------------------------- */
 
-static void cfg_wan21(vg_wan_vae_cfg *c) {
+static void cfg_wan21(vg_wan_vae_config *c) {
     memset(c, 0, sizeof *c);
     c->base_dim = 96;
     c->z_dim = 16;
@@ -109,14 +109,14 @@ static void cfg_wan21(vg_wan_vae_cfg *c) {
     memcpy(c->latents_std, k_wan21_std, sizeof k_wan21_std);
 }
 
-static void cfg_derive(vg_wan_vae_cfg *c) {
+static void cfg_derive(vg_wan_vae_config *c) {
     c->spatial_factor = 1 << (c->n_levels - 1);
     c->temporal_factor = 1;
     for (int i = 0; i < c->n_levels - 1; i++)
         if (c->temperal_downsample[i]) c->temporal_factor *= 2;
 }
 
-static vg_status cfg_from_json(const json_t *root, const char *where, vg_wan_vae_cfg *c) {
+static vg_status cfg_from_json(const json_t *root, const char *where, vg_wan_vae_config *c) {
     const json_t *o = json_object_get(root, "constructor_kwargs");
     if (!json_is_object(o)) o = root;
     cfg_wan21(c);
@@ -299,7 +299,7 @@ static vg_status add_mid(binder *bd, vae_layer *layers, int *k, const char *side
 }
 
 static vg_status bind_encoder(vg_wan_vae *vae) {
-    const vg_wan_vae_cfg *c = &vae->cfg;
+    const vg_wan_vae_config *c = &vae->cfg;
     vae_net *net = &vae->enc;
     binder bd = {vae, net};
     int dims[VG_WAN_VAE_MAX_LEVELS + 1];
@@ -332,7 +332,7 @@ static vg_status bind_encoder(vg_wan_vae *vae) {
 }
 
 static vg_status bind_decoder(vg_wan_vae *vae) {
-    const vg_wan_vae_cfg *c = &vae->cfg;
+    const vg_wan_vae_config *c = &vae->cfg;
     vae_net *net = &vae->dec;
     binder bd = {vae, net};
     int L = c->n_levels, dims[VG_WAN_VAE_MAX_LEVELS + 1];
@@ -379,7 +379,7 @@ void vg_wan_vae_free(vg_wan_vae *vae) {
 }
 
 /* Single file without config.json: Wan2.1 layout, channel counts from shapes. */
-static vg_status cfg_from_shapes(const vg_weights *w, vg_wan_vae_cfg *c) {
+static vg_status cfg_from_shapes(const vg_weights *w, vg_wan_vae_config *c) {
     cfg_wan21(c);
     vg_tensor t;
     if (vg_weights_get(w, "decoder.conv_out.weight", 5, (const int64_t[]){-1, -1, 3, 3, 3}, &t) == VG_OK) {
@@ -423,7 +423,7 @@ vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out) {
         /* original names need the layout for pass 2: config first (names do not matter to it) */
         s = cfg ? cfg_from_json(cfg, where, &vae->cfg) : VG_OK;
         if (s == VG_OK && vae->original_names) {
-            vg_wan_vae_cfg layout;
+            vg_wan_vae_config layout;
             if (cfg) layout = vae->cfg;
             else cfg_wan21(&layout);
             s = apply_original_names(vae->w, &layout);
@@ -442,7 +442,7 @@ vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out) {
     return VG_OK;
 }
 
-vg_status vg_wan_vae_load_with_config(const char *weights_path, const vg_wan_vae_cfg *cfg, vg_wan_vae **out) {
+vg_status vg_wan_vae_load_with_config(const char *weights_path, const vg_wan_vae_config *cfg, vg_wan_vae **out) {
     *out = NULL;
     vg_wan_vae *vae = calloc(1, sizeof *vae);
     if (!vae) return vg_err(VG_ERR_NO_MEMORY, "wan_vae: out of host memory");
@@ -468,15 +468,15 @@ static vg_status bind_all(vg_wan_vae *vae) {
     return s;
 }
 
-const vg_wan_vae_cfg *vg_wan_vae_config(const vg_wan_vae *vae) { return &vae->cfg; }
+const vg_wan_vae_config *vg_wan_vae_cfg(const vg_wan_vae *vae) { return &vae->cfg; }
 
-vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_cfg *cfg) {
+vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     return cfg_from_json(o, where, cfg);
 }
 
-vg_wan_vae_cfg vg_wan_vae_default_config(void) {
-    vg_wan_vae_cfg c;
+vg_wan_vae_config vg_wan_vae_default_config(void) {
+    vg_wan_vae_config c;
     memset(&c, 0, sizeof c);
     cfg_wan21(&c);
     cfg_derive(&c);

@@ -29,7 +29,7 @@
 #define VG_WAN_VAE_MAX_LEVELS 8
 #define VG_WAN_VAE_MAX_Z 64
 
-typedef struct vg_wan_vae_cfg {
+typedef struct vg_wan_vae_config {
     int base_dim;                                 /* 96 for Wan2.1 */
     int z_dim;                                    /* 16 */
     int n_levels;                                 /* len(dim_mult), 4 */
@@ -41,7 +41,7 @@ typedef struct vg_wan_vae_cfg {
     float latents_std[VG_WAN_VAE_MAX_Z];
     int spatial_factor;                           /* 2^(n_levels-1) = 8 */
     int temporal_factor;                          /* 2^(number of temporal downsamples) = 4 */
-} vg_wan_vae_cfg;
+} vg_wan_vae_config;
 
 /* Spatial tiling, in video pixels (diffusers enable_tiling arguments). Latent
  * tiles are tile_sample_min / 8 with stride tile_sample_stride / 8. */
@@ -62,16 +62,16 @@ typedef struct vg_wan_vae vg_wan_vae;
  * tensor is checked against the shape the config implies; errors name the tensor,
  * the expected and the actual shape. Hands back an owned model (vg_wan_vae_free). */
 /* Reads a diffusers AutoencoderKLWan config object (contents of vae/config.json). */
-vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_cfg *cfg);
+vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_config *cfg);
 /* The Wan2.1 VAE's own configuration (base_dim 96, z_dim 16, its latent statistics). */
-vg_wan_vae_cfg vg_wan_vae_default_config(void);
+vg_wan_vae_config vg_wan_vae_default_config(void);
 
 vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out);
 /* Loads with a known config (no config.json): weights_path as vg_weights_open takes
  * it, including a virtual store ("virtual:bf16") for plans from configs alone. */
-vg_status vg_wan_vae_load_with_config(const char *weights_path, const vg_wan_vae_cfg *cfg, vg_wan_vae **out);
+vg_status vg_wan_vae_load_with_config(const char *weights_path, const vg_wan_vae_config *cfg, vg_wan_vae **out);
 void vg_wan_vae_free(vg_wan_vae *vae);
-const vg_wan_vae_cfg *vg_wan_vae_config(const vg_wan_vae *vae);
+const vg_wan_vae_config *vg_wan_vae_cfg(const vg_wan_vae *vae);
 /* True if the weights used the original (non-diffusers) names. */
 bool vg_wan_vae_original_names(const vg_wan_vae *vae);
 

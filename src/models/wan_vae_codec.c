@@ -9,7 +9,7 @@
 /* ---- shapes ---------------------------------------------------------------- */
 
 /* Frames one encoder chunk of n frames becomes (n frames through each down3d). */
-static int64_t enc_chunk_frames(const vg_wan_vae_cfg *c, int64_t n, bool first) {
+static int64_t enc_chunk_frames(const vg_wan_vae_config *c, int64_t n, bool first) {
     if (first) return n;
     for (int i = 0; i < c->n_levels - 1; i++)
         if (c->temperal_downsample[i]) n = n + 1 >= 3 ? (n + 1 - 3) / 2 + 1 : 0;
@@ -25,7 +25,7 @@ static int64_t enc_chunk_len(int64_t i, int64_t F) {
 }
 
 vg_status vg_wan_vae_latent_shape(const vg_wan_vae *vae, const int64_t *v, int64_t *l) {
-    const vg_wan_vae_cfg *c = &vae->cfg;
+    const vg_wan_vae_config *c = &vae->cfg;
     if (v[0] < 1 || v[1] != c->in_channels || v[2] < 1 || v[3] < 2 || v[4] < 2)
         return vg_err(VG_ERR_SHAPE, "wan_vae: video [%lld, %lld, %lld, %lld, %lld] must be [B, %d, F>=1, H, W]",
                       (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4],
@@ -46,7 +46,7 @@ vg_status vg_wan_vae_latent_shape(const vg_wan_vae *vae, const int64_t *v, int64
 }
 
 vg_status vg_wan_vae_video_shape(const vg_wan_vae *vae, const int64_t *l, int64_t *v) {
-    const vg_wan_vae_cfg *c = &vae->cfg;
+    const vg_wan_vae_config *c = &vae->cfg;
     if (l[0] < 1 || l[1] != c->z_dim || l[2] < 1 || l[3] < 1 || l[4] < 1)
         return vg_err(VG_ERR_SHAPE, "wan_vae: latents [%lld, %lld, %lld, %lld, %lld] must be [B, %d, T>=1, h, w]",
                       (long long)l[0], (long long)l[1], (long long)l[2], (long long)l[3], (long long)l[4], c->z_dim);

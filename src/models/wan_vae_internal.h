@@ -50,7 +50,7 @@ typedef struct vae_net {
 } vae_net;
 
 struct vg_wan_vae {
-    vg_wan_vae_cfg cfg;
+    vg_wan_vae_config cfg;
     vg_weights *w;
     bool original_names;
     vae_net enc, dec;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
-#include "mem/planner.h"
+#include "residency/planner.h"
 
 vg_mem_summary vg_mem_summarize(const vg_backend *dev, uint64_t warn_at, double warn_frac) {
     vg_mem_summary s;

@@ -4,7 +4,7 @@
 
 #include <limits.h>
 
-#include "mem/planner.h"
+#include "residency/planner.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"

@@ -10,12 +10,12 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "mem/host_mem.h"
-#include "models/wan_vae_resident.h"
-#include "pipeline/dit_runtime.h"
+#include "residency/host_mem.h"
+#include "residency/wan_vae_resident.h"
+#include "residency/dit_runtime.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plan_config.h"
-#include "pipeline/resident.h"
+#include "residency/resident.h"
 #include "pipeline/validate.h"
 
 static uint64_t rnd(uint64_t b) { return vg_pool_rounded(b); }

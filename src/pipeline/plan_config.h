@@ -5,7 +5,7 @@
 #define VG_PIPELINE_PLAN_CONFIG_H
 
 #include "io/quant_mix.h"
-#include "mem/planner.h"
+#include "residency/planner.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
@@ -15,7 +15,7 @@ typedef struct vg_plan_request {
     vg_dtype dit_dtype;            /* the transformer's stored dtype (bf16 for Wan2.1 releases) */
     const vg_t5_config *te;
     vg_dtype te_dtype;
-    const vg_wan_vae_cfg *vae;
+    const vg_wan_vae_config *vae;
     vg_dtype vae_dtype;
     int height, width, num_frames, text_len;
     bool guidance;                 /* classifier-free guidance (two text embeddings) */

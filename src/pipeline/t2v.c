@@ -11,7 +11,7 @@
 #include "pipeline/noise.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/report.h"
-#include "pipeline/resident.h"
+#include "residency/resident.h"
 #include "pipeline/validate.h"
 
 vg_t2v_params vg_t2v_default_params(void) {
@@ -78,7 +78,7 @@ vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out) {
 /* Gives every resident component's device memory back. */
 static void state_release(vg_state *st) {
     vg_backend *dev = st->ctx->dev;
-    if (st->te_up) vg_t5_resident_release(dev, &st->te);
+    if (st->te_up) vg_t5_resident_free(dev, &st->te);
     if (st->dit_up) st->m->family->denoiser->runtime_free(st->dit);
     if (st->vae_up) st->m->family->vae->resident_free(dev, st->vae);
     st->dit = st->vae = NULL;
@@ -173,7 +173,7 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         ex.weights = NULL;
     } else {
         if (!r->st->te_up) {
-            VG_TRY(vg_t5_make_resident(r->dev, r->m->te, &r->st->te));
+            VG_TRY(vg_t5_resident_new(r->dev, r->m->te, &r->st->te));
             r->st->te_up = true;
         }
         te = &r->st->te.m;
@@ -206,7 +206,7 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         emit_dev(r, k ? "act.negative_prompt_embeds" : "act.prompt_embeds", &r->emb[k]);
     }
     if (r->st->te_up && r->plan.policy != VG_OFFLOAD_NONE) {
-        vg_t5_resident_release(r->dev, &r->st->te);
+        vg_t5_resident_free(r->dev, &r->st->te);
         r->st->te_up = false;
     }
     vg_pool_free(host);
@@ -462,7 +462,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     if (r.plan.policy == VG_OFFLOAD_NONE) {
         /* everything resident for the whole run */
         vg_pool_begin_phase(r.dev->pool, vg_phase_names[VG_PHASE_TEXT]);
-        if (!st->te_up && (s = vg_t5_make_resident(r.dev, m->te, &st->te)) == VG_OK) st->te_up = true;
+        if (!st->te_up && (s = vg_t5_resident_new(r.dev, m->te, &st->te)) == VG_OK) st->te_up = true;
         if (s == VG_OK && !st->dit_up &&
             (s = m->family->denoiser->runtime_new(r.dev, m->dit, VG_OFFLOAD_MODEL, false, &st->dit)) == VG_OK)
             st->dit_up = true;

@@ -49,7 +49,7 @@ vg_status vg_wan_check_model_index(const json_t *j, const char *path) {
 
 /* ---- positional limits ---------------------------------------------------- */
 
-vg_status vg_wan_check_positions(const vg_wan_dit_config *dc, const vg_wan_vae_cfg *vc, int num_frames, int height,
+vg_status vg_wan_check_positions(const vg_wan_dit_config *dc, const vg_wan_vae_config *vc, int num_frames, int height,
                                  int width) {
     int64_t lim = dc->rope_max_seq_len;
     int64_t fl = (int64_t)(num_frames - 1) / vc->temporal_factor + 1;
@@ -112,7 +112,7 @@ bool vg_utf8_valid(const char *s) {
 
 /* ---- a run's parameters against the model -------------------------------- */
 
-vg_status vg_t2v_check_inputs(const vg_wan_dit_config *dc, const vg_wan_vae_cfg *vc, const vg_t2v_params *p) {
+vg_status vg_t2v_check_inputs(const vg_wan_dit_config *dc, const vg_wan_vae_config *vc, const vg_t2v_params *p) {
     VG_TRY(vg_wan_check_positions(dc, vc, p->num_frames, p->height, p->width));
     if (p->prompt && !vg_utf8_valid(p->prompt)) return vg_err(VG_ERR_INVALID_ARG, "the prompt is not valid UTF-8");
     if (p->negative_prompt && !vg_utf8_valid(p->negative_prompt))

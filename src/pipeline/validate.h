@@ -18,7 +18,7 @@ vg_status vg_wan_check_model_index(const json_t *j, const char *path);
 /* The token grid of a height x width x num_frames run fits the transformer's RoPE
  * tables (rope_max_seq_len positions per axis); the message gives the largest
  * frame count and size that do. */
-vg_status vg_wan_check_positions(const vg_wan_dit_config *dc, const vg_wan_vae_cfg *vc, int num_frames, int height,
+vg_status vg_wan_check_positions(const vg_wan_dit_config *dc, const vg_wan_vae_config *vc, int num_frames, int height,
                                  int width);
 
 /* NaN or Inf anywhere in n floats (host memory) / in a tensor on any device:
@@ -28,7 +28,7 @@ vg_status vg_check_finite_tensor(const vg_tensor *t, const char *what);
 
 /* The parameters of a run against the model, beyond the sizes vg_t2v_validate
  * checks: positional limits, UTF-8 prompts. */
-vg_status vg_t2v_check_inputs(const vg_wan_dit_config *dc, const vg_wan_vae_cfg *vc, const vg_t2v_params *p);
+vg_status vg_t2v_check_inputs(const vg_wan_dit_config *dc, const vg_wan_vae_config *vc, const vg_t2v_params *p);
 
 /* Well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF). */
 bool vg_utf8_valid(const char *s);

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "io/json_util.h"
-#include "models/wan_vae_resident.h"
-#include "pipeline/dit_runtime.h"
+#include "residency/wan_vae_resident.h"
+#include "residency/dit_runtime.h"
 #include "pipeline/family.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/validate.h"
@@ -68,7 +68,7 @@ static vg_status vae_resident_new(vg_backend *dev, const void *vae, void **out) 
     *out = NULL;
     vg_wan_vae_resident *r = calloc(1, sizeof *r);
     if (!r) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    vg_status s = vg_wan_vae_decoder_to_device(dev, vae, r);
+    vg_status s = vg_wan_vae_resident_new(dev, vae, r);
     if (s != VG_OK) {
         free(r);
         return s;
@@ -81,7 +81,7 @@ static const void *vae_resident_model(const void *res) { return ((const vg_wan_v
 
 static void vae_resident_free(vg_backend *dev, void *res) {
     if (!res) return;
-    vg_wan_vae_resident_release(dev, res);
+    vg_wan_vae_resident_free(dev, res);
     free(res);
 }
 
@@ -152,7 +152,7 @@ static void wan_free(vg_model *m) {
 
 static vg_status wan_check(const vg_model *m) {
     const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
-    const vg_wan_vae_cfg *vc = vg_wan_vae_config(m->vae);
+    const vg_wan_vae_config *vc = vg_wan_vae_cfg(m->vae);
     if (dc->in_channels != vc->z_dim || dc->out_channels != vc->z_dim)
         return vg_err(VG_ERR_SHAPE, "%s: transformer channels (in %d, out %d) do not match the VAE's z_dim %d", m->path,
                       dc->in_channels, dc->out_channels, vc->z_dim);
@@ -161,7 +161,7 @@ static vg_status wan_check(const vg_model *m) {
 
 static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne) {
     const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
-    const vg_wan_vae_cfg *vc = vg_wan_vae_config(m->vae);
+    const vg_wan_vae_config *vc = vg_wan_vae_cfg(m->vae);
     int sh = vc->spatial_factor * dc->patch[1], sw = vc->spatial_factor * dc->patch[2], tf = vc->temporal_factor;
     if (p->height <= 0 || p->width <= 0 || p->height % sh || p->width % sw || p->height > 8192 || p->width > 8192)
         return vg_err(VG_ERR_INVALID_ARG, "height %d x width %d: both must be positive multiples of %d (VAE factor %d x patch %d), at most 8192",

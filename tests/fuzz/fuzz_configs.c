@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (s == VG_OK) s = vg_t5_config_validate(&tc, "fuzz");
     one_line(s);
     if (s == VG_OK && vg_t5_param_bytes_for(&tc, VG_BF16) == 0) __builtin_trap();
-    vg_wan_vae_cfg vc;
+    vg_wan_vae_config vc;
     s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
     one_line(s);
     vg_cogvideox_dit_config cd;

@@ -46,8 +46,8 @@ static int write_variant(const char *drop, const char *reshape, int nd, const in
 VG_TEST(loads_both_namings) {
     vg_wan_vae *v = NULL;
     VG_CHECK_OK(vg_wan_vae_load(g_src, &v));
-    VG_CHECK(v && !vg_wan_vae_original_names(v) && vg_wan_vae_config(v)->spatial_factor == 8 &&
-             vg_wan_vae_config(v)->temporal_factor == 4);
+    VG_CHECK(v && !vg_wan_vae_original_names(v) && vg_wan_vae_cfg(v)->spatial_factor == 8 &&
+             vg_wan_vae_cfg(v)->temporal_factor == 4);
     vg_wan_vae_free(v);
     char o[1100];
     snprintf(o, sizeof o, "%s/../wan_vae_original_names", g_src);

@@ -170,7 +170,7 @@ static run_result decode(int64_t T, int64_t h, int64_t w, const vg_vae_tiling *t
 static int64_t nelem5(const int64_t *ne) { return ne[0] * ne[1] * ne[2] * ne[3] * ne[4]; }
 
 static void check_estimate(const run_result *r, int64_t T, int64_t h, int64_t w, const vg_vae_tiling *t) {
-    int64_t zne[5] = {1, vg_wan_vae_config(g_vae)->z_dim, T, h, w}, vne[5];
+    int64_t zne[5] = {1, vg_wan_vae_cfg(g_vae)->z_dim, T, h, w}, vne[5];
     VG_CHECK_OK(vg_wan_vae_video_shape(g_vae, zne, vne));
     static float dummy[16];   /* never read or written: the measuring backend computes nothing */
     vg_tensor z = vg_tensor_wrap(VG_F32, 5, zne, dummy), v = vg_tensor_wrap(VG_F32, 5, vne, dummy);

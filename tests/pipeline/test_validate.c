@@ -32,7 +32,7 @@ VG_TEST(utf8_as_python_decodes_it) {
 
 /* positions per axis: latent frames / patch_t, height / 8 / patch_h, width / 8 / patch_w */
 VG_TEST(rope_limit_against_the_token_grid) {
-    vg_wan_vae_cfg vc = vg_wan_vae_default_config();
+    vg_wan_vae_config vc = vg_wan_vae_default_config();
     vg_wan_dit_config dc;
     memset(&dc, 0, sizeof dc);
     dc.patch[0] = 1;

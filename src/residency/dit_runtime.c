@@ -1,11 +1,11 @@
 /* Transformer residency and streaming per offload policy. */
-#include "pipeline/dit_runtime.h"
+#include "residency/dit_runtime.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "pipeline/resident.h"
+#include "residency/resident.h"
 
 #define N_BLOCK_FIELDS ((int)(sizeof(vg_wan_block) / sizeof(vg_tensor)))
 #define N_GLOBAL_FIELDS ((int)(sizeof(vg_wan_globals) / sizeof(vg_tensor)))

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem/stream.h"
+#include "residency/stream.h"
 #include "models/wan_vae_internal.h"
-#include "models/wan_vae_resident.h"
+#include "residency/wan_vae_resident.h"
 
 static void add(vg_tensor *t, vg_tensor **out, int *n) {
     if (t->data) { if (out) out[*n] = t; (*n)++; }
@@ -44,7 +44,7 @@ uint64_t vg_wan_vae_decoder_bytes(const vg_wan_vae *host) {
     return b;
 }
 
-vg_status vg_wan_vae_decoder_to_device(vg_backend *dev, const vg_wan_vae *host, vg_wan_vae_resident *out) {
+vg_status vg_wan_vae_resident_new(vg_backend *dev, const vg_wan_vae *host, vg_wan_vae_resident *out) {
     memset(out, 0, sizeof *out);
     vg_wan_vae *v = malloc(sizeof *v);
     vae_layer *layers = malloc(sizeof *layers * (host->dec.n_layers ? host->dec.n_layers : 1));
@@ -74,7 +74,7 @@ vg_status vg_wan_vae_decoder_to_device(vg_backend *dev, const vg_wan_vae *host, 
     return VG_OK;
 }
 
-void vg_wan_vae_resident_release(vg_backend *dev, vg_wan_vae_resident *r) {
+void vg_wan_vae_resident_free(vg_backend *dev, vg_wan_vae_resident *r) {
     if (r->vae) free(r->vae->dec.layers);
     free(r->vae);
     vg_backend_release(dev, r->mem);

@@ -1,5 +1,5 @@
 /* Host memory limits (see host_mem.h). */
-#include "mem/host_mem.h"
+#include "residency/host_mem.h"
 
 #include <stdio.h>
 #include <string.h>

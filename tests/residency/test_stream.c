@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "mem/stream.h"
+#include "residency/stream.h"
 #include "vg_test.h"
 
 #define NU 5

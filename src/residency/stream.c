@@ -1,5 +1,5 @@
 /* Slot ring with a prefetching copy thread. */
-#include "mem/stream.h"
+#include "residency/stream.h"
 
 #include <pthread.h>
 #include <stdlib.h>

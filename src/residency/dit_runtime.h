@@ -8,7 +8,7 @@
 #ifndef VG_PIPELINE_DIT_RUNTIME_H
 #define VG_PIPELINE_DIT_RUNTIME_H
 
-#include "mem/stream.h"
+#include "residency/stream.h"
 #include "models/wan_dit.h"
 #include "vgen.h"
 

@@ -1,5 +1,5 @@
 /* Peak-memory arithmetic per phase and policy. */
-#include "mem/planner.h"
+#include "residency/planner.h"
 
 #include "core/error.h"
 

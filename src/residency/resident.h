@@ -6,7 +6,7 @@
 #define VG_PIPELINE_RESIDENT_H
 
 #include "backend/backend.h"
-#include "mem/stream.h"
+#include "residency/stream.h"
 #include "models/t5.h"
 
 typedef struct vg_t5_resident {
@@ -15,9 +15,9 @@ typedef struct vg_t5_resident {
     void *mem;               /* device allocation */
 } vg_t5_resident;
 
-vg_status vg_t5_make_resident(vg_backend *dev, const vg_t5 *host, vg_t5_resident *out);
-void vg_t5_resident_release(vg_backend *dev, vg_t5_resident *r);
-/* Device bytes vg_t5_make_resident takes. */
+vg_status vg_t5_resident_new(vg_backend *dev, const vg_t5 *host, vg_t5_resident *out);
+void vg_t5_resident_free(vg_backend *dev, vg_t5_resident *r);
+/* Device bytes vg_t5_resident_new takes. */
 uint64_t vg_t5_resident_bytes(const vg_t5 *host);
 
 #endif

@@ -1,11 +1,11 @@
 /* Whole-component device copies. */
-#include "pipeline/resident.h"
+#include "residency/resident.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "mem/stream.h"
+#include "residency/stream.h"
 
 /* every weight tensor of a T5 (pointers into m and its layer array) */
 static int t5_tensors(vg_t5 *m, vg_tensor **out) {
@@ -38,7 +38,7 @@ uint64_t vg_t5_resident_bytes(const vg_t5 *host) {
     return b;
 }
 
-vg_status vg_t5_make_resident(vg_backend *dev, const vg_t5 *host, vg_t5_resident *out) {
+vg_status vg_t5_resident_new(vg_backend *dev, const vg_t5 *host, vg_t5_resident *out) {
     memset(out, 0, sizeof *out);
     out->m = *host;
     out->layers = malloc(sizeof *out->layers * host->cfg.num_layers);
@@ -55,7 +55,7 @@ vg_status vg_t5_make_resident(vg_backend *dev, const vg_t5 *host, vg_t5_resident
     return s;
 }
 
-void vg_t5_resident_release(vg_backend *dev, vg_t5_resident *r) {
+void vg_t5_resident_free(vg_backend *dev, vg_t5_resident *r) {
     vg_backend_release(dev, r->mem);
     free(r->layers);
     memset(r, 0, sizeof *r);

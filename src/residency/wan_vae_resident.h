@@ -14,7 +14,7 @@ typedef struct vg_wan_vae_resident {
 uint64_t vg_wan_vae_decoder_bytes(const vg_wan_vae *host);
 /* Uploads the decoder side ("vae.decoder_weights"); the copy's encoder still points
  * at the host weights and must not be used on a device that cannot read them. */
-vg_status vg_wan_vae_decoder_to_device(vg_backend *dev, const vg_wan_vae *host, vg_wan_vae_resident *out);
-void vg_wan_vae_resident_release(vg_backend *dev, vg_wan_vae_resident *r);
+vg_status vg_wan_vae_resident_new(vg_backend *dev, const vg_wan_vae *host, vg_wan_vae_resident *out);
+void vg_wan_vae_resident_free(vg_backend *dev, vg_wan_vae_resident *r);
 
 #endif

@@ -286,7 +286,7 @@ vg_status vg_weights_apply_namemap(vg_weights *w, const vg_namemap_rule *rules, 
             w->e[i].name = s;
         }
     }
-    qsort(w->e, w->n, sizeof *w->e, cmp_entry);
+    if (w->n > 1) qsort(w->e, (size_t)w->n, sizeof *w->e, cmp_entry);   /* a virtual store has none */
     for (int i = 1; i < w->n; i++)
         if (strcmp(w->e[i - 1].name, w->e[i].name) == 0)
             return vg_err(VG_ERR_FORMAT, "%s: two tensors map to the name '%s'", w->path, w->e[i].name);

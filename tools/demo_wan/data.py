@@ -86,13 +86,13 @@ def render(rng, combo, T=17, H=64, W=64):
     colour, shape, direction, background = combo
     fg = np.array(COLOURS[colour], np.float32)
     bg = np.array(COLOURS[background], np.float32)
-    r = rng.uniform(0.13, 0.17) * min(H, W)
+    r = rng.uniform(0.16, 0.20) * min(H, W)
     ux, uy = DIRECTIONS[direction]
     along = W if ux else H
     across = H if ux else W
-    travel = rng.uniform(0.40, 0.55) * along           # distance covered over the clip
+    travel = rng.uniform(0.35, 0.50) * along           # distance covered over the clip
     start = rng.uniform(r + 1, along - r - 1 - travel)
-    perp = rng.uniform(r + 2, across - r - 2)
+    perp = across / 2 + rng.uniform(-1, 1) * min(0.2 * across, across / 2 - r - 2)
     clip = np.empty((T, H, W, 3), np.float32)
     for t in range(T):
         p = start + travel * t / (T - 1)

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import vae_design  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "models"))
@@ -144,15 +145,22 @@ def decode_train(vae, z):
     return torch.cat(outs, 2)
 
 
-def clips_batch(rng, combos, n, T):
-    """n random clips -> (frames [n, 3, T, H, W] in [-1, 1], latents [n, 16, F, h, w])."""
+def clips_batch(rng, combos, n, T, crop=None):
+    """n random clips -> (frames [n, 3, T, H, W] in [-1, 1], latents [n, 16, F, h, w]);
+    with crop, a random crop x crop window on the 8-pixel grid of each 64x64 clip
+    (the latent is local, so the latent window is the frame window's latent)."""
     xs, zs = [], []
     for _ in range(n):
         c = combos[rng.integers(len(combos))]
         clip = data.render(rng, c, T=T)
-        xs.append(clip.transpose(3, 0, 1, 2) * 2 - 1)
-        zs.append(data.design_latent(clip))
-    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(zs))
+        x, z = clip.transpose(3, 0, 1, 2) * 2 - 1, data.design_latent(clip)
+        if crop:
+            oy, ox = rng.integers(0, (64 - crop) // 8 + 1, size=2)
+            x = x[:, :, 8 * oy:8 * oy + crop, 8 * ox:8 * ox + crop]
+            z = z[:, :, oy:oy + crop // 8, ox:ox + crop // 8]
+        xs.append(x)
+        zs.append(z)
+    return torch.from_numpy(np.ascontiguousarray(np.stack(xs))), torch.from_numpy(np.ascontiguousarray(np.stack(zs)))
 
 
 def lr_at(step, total, peak, warm=50):
@@ -161,14 +169,14 @@ def lr_at(step, total, peak, warm=50):
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
-def train_decoder(vae, rng, combos, steps, batch, export):
+def train_decoder(vae, rng, combos, steps, batch, export, frames=17, crop=32, warm=10, lr=3e-4):
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
-    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     vae.train()
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, 2e-3)
-        x, z = clips_batch(rng, combos, batch, 9)
+            g["lr"] = lr_at(step, steps, lr, warm)
+        x, z = clips_batch(rng, combos, batch, frames, crop)
         # the DiT's latents are never exactly on the design: decode noisy ones too
         z = z + 0.05 * torch.from_numpy(rng.standard_normal(z.shape).astype(np.float32))
         y = decode_train(vae, z)
@@ -208,15 +216,22 @@ def shifted_sigmas(u, shift):
     return shift * u / (1 + (shift - 1) * u)
 
 
-def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export):
+def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100):
     # a pool of designed latents of 17-frame clips, drawn once
     t0 = time.time()
-    pool_z, pool_c = [], []
+    pool_z, pool_c, pool_w = [], [], []
     for i in range(pool_size):
         c = combos[rng.integers(len(combos))]
-        pool_z.append(data.design_latent(data.render(rng, c, T=17)))
+        z = data.design_latent(data.render(rng, c, T=17))
+        # the shape is a few percent of the cells: weight its cells (those that differ
+        # from the plain background's latent) 5x so its colour and motion are learnt early
+        bgz = data.design_latent(np.broadcast_to(np.array(data.COLOURS[c[3]], np.float32), (17, 64, 64, 3)))
+        fgm = (np.abs(z - bgz).max(axis=0, keepdims=True) > 0.05).astype(np.float32)
+        pool_z.append(z)
+        pool_w.append(1 + 4 * fgm)
         pool_c.append(data.caption(*c))
     pool_z = torch.from_numpy(np.stack(pool_z))
+    pool_w = torch.from_numpy(np.stack(pool_w))
     log("dit: %d training clips rendered in %.0fs" % (pool_size, time.time() - t0))
     d = TRANSFORMER["text_dim"]
     S = max(e.shape[0] for e in text.values()) + 1
@@ -233,7 +248,7 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
     dit.train()
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, 1e-3, warm=100)
+            g["lr"] = lr_at(step, steps, 1e-3, warm)
         idx = rng.integers(pool_size, size=batch)
         x0 = pool_z[idx]
         embs = [uncond if rng.random() < 0.1 else text[pool_c[i]] for i in idx]
@@ -246,7 +261,8 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
         sb = s.view(-1, 1, 1, 1, 1)
         xt = (1 - sb) * x0 + sb * eps
         v = dit(hidden_states=xt, timestep=s * 1000, encoder_hidden_states=ctx, return_dict=False)[0]
-        loss = F.mse_loss(v, eps - x0)
+        w = pool_w[idx]
+        loss = (w * (v - (eps - x0)) ** 2).mean() / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
@@ -311,8 +327,11 @@ def main():
     ap.add_argument("--stages", default="vae-dec,dit,vae-enc",
                     help="comma-separated, in order: vae-dec, dit, vae-enc")
     ap.add_argument("--init", help="a model folder whose vae/ (and transformer/) to start from")
-    ap.add_argument("--vae-steps", type=int, default=400)
+    ap.add_argument("--dit-init", help="a transformer folder to continue training from")
+    ap.add_argument("--vae-steps", type=int, default=200)
     ap.add_argument("--vae-batch", type=int, default=4)
+    ap.add_argument("--vae-frames", type=int, default=17)
+    ap.add_argument("--vae-crop", type=int, default=32, help="train the decoder on crops (0: whole 64x64 frames)")
     ap.add_argument("--dit-steps", type=int, default=1500)
     ap.add_argument("--dit-batch", type=int, default=16)
     ap.add_argument("--dit-pool", type=int, default=6000)
@@ -333,6 +352,9 @@ def main():
         if "dit" not in stages:
             load_component(dit, os.path.join(a.init, "transformer"))
         log("vae%s from %s" % ("" if "dit" in stages else " and transformer", a.init))
+    if a.dit_init:
+        load_component(dit, a.dit_init)
+        log("transformer from %s" % a.dit_init)
     log("dit %d params, vae %d params" % (sum(p.numel() for p in dit.parameters()),
                                           sum(p.numel() for p in vae.parameters())))
     combos = data.training_combos()
@@ -348,7 +370,11 @@ def main():
     rng = lambda k: np.random.default_rng([a.seed, k])  # noqa: E731
     for st in stages:
         if st == "vae-dec":
-            train_decoder(vae, rng(1), combos, a.vae_steps, a.vae_batch, exporter("vae", vae, VAE))
+            if not a.init:
+                vae_design.init_decoder(vae)
+                log("vae decoder: designed start (inverts the latent up to its 8x8 blocks)")
+            train_decoder(vae, rng(1), combos, a.vae_steps, a.vae_batch, exporter("vae", vae, VAE),
+                          a.vae_frames, a.vae_crop)
         elif st == "dit":
             src = os.path.join(ROOT, "models", "tiny-wan")
             caps = [data.caption(*c) for c in data.all_combos()] + [""]
@@ -356,7 +382,7 @@ def main():
             log("text: %d captions encoded; '%s' -> ids %s" % (len(caps), caps[0], text[caps[0]][1]))
             text = {k: v[0] for k, v in text.items()}
             train_dit(dit, rng(2), combos, text, text[""], a.dit_steps, a.dit_batch, 3.0, a.dit_pool,
-                      exporter("transformer", dit, TRANSFORMER))
+                      exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100)
         elif st == "vae-enc":
             train_encoder(vae, rng(3), combos, a.enc_steps, a.vae_batch, exporter("vae", vae, VAE))
         else:

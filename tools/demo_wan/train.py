@@ -216,19 +216,21 @@ def shifted_sigmas(u, shift):
     return shift * u / (1 + (shift - 1) * u)
 
 
-def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100):
+def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100, lr=1e-3, fg_weight=1.0):
+    """fg_weight > 1 weighs the shape's cells more. It speeds up learning the shape's
+    colour but biases the optimum towards it where the model is unsure (scattered
+    shape-coloured cells), so a run that uses it must end with fg_weight 1."""
     # a pool of designed latents of 17-frame clips, drawn once
     t0 = time.time()
     pool_z, pool_c, pool_w = [], [], []
     for i in range(pool_size):
         c = combos[rng.integers(len(combos))]
         z = data.design_latent(data.render(rng, c, T=17))
-        # the shape is a few percent of the cells: weight its cells (those that differ
-        # from the plain background's latent) 5x so its colour and motion are learnt early
+        # the shape's cells: those that differ from the plain background's latent
         bgz = data.design_latent(np.broadcast_to(np.array(data.COLOURS[c[3]], np.float32), (17, 64, 64, 3)))
         fgm = (np.abs(z - bgz).max(axis=0, keepdims=True) > 0.05).astype(np.float32)
         pool_z.append(z)
-        pool_w.append(1 + 4 * fgm)
+        pool_w.append(fgm)
         pool_c.append(data.caption(*c))
     pool_z = torch.from_numpy(np.stack(pool_z))
     pool_w = torch.from_numpy(np.stack(pool_w))
@@ -241,14 +243,14 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
     log("dit: short text (%d tokens) vs 512 padded: max |diff| %.2e" % (S, err))
     if err > 1e-4:
         raise SystemExit("short-text attention differs from the padded one")
-    opt = torch.optim.AdamW(dit.parameters(), lr=1e-3, weight_decay=0.01)
+    opt = torch.optim.AdamW(dit.parameters(), lr=lr, weight_decay=0.01)
     ema = copy.deepcopy(dit).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
     dit.train()
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, 1e-3, warm)
+            g["lr"] = lr_at(step, steps, lr, warm)
         idx = rng.integers(pool_size, size=batch)
         x0 = pool_z[idx]
         embs = [uncond if rng.random() < 0.1 else text[pool_c[i]] for i in idx]
@@ -261,8 +263,11 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
         sb = s.view(-1, 1, 1, 1, 1)
         xt = (1 - sb) * x0 + sb * eps
         v = dit(hidden_states=xt, timestep=s * 1000, encoder_hidden_states=ctx, return_dict=False)[0]
-        w = pool_w[idx]
-        loss = (w * (v - (eps - x0)) ** 2).mean() / w.mean()
+        if fg_weight > 1:
+            w = 1 + (fg_weight - 1) * pool_w[idx]
+            loss = (w * (v - (eps - x0)) ** 2).mean() / w.mean()
+        else:
+            loss = F.mse_loss(v, eps - x0)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
@@ -335,6 +340,8 @@ def main():
     ap.add_argument("--dit-steps", type=int, default=1500)
     ap.add_argument("--dit-batch", type=int, default=16)
     ap.add_argument("--dit-pool", type=int, default=6000)
+    ap.add_argument("--dit-lr", type=float, default=1e-3)
+    ap.add_argument("--dit-fg-weight", type=float, default=1.0)
     ap.add_argument("--enc-steps", type=int, default=150)
     ap.add_argument("--export-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
@@ -382,7 +389,7 @@ def main():
             log("text: %d captions encoded; '%s' -> ids %s" % (len(caps), caps[0], text[caps[0]][1]))
             text = {k: v[0] for k, v in text.items()}
             train_dit(dit, rng(2), combos, text, text[""], a.dit_steps, a.dit_batch, 3.0, a.dit_pool,
-                      exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100)
+                      exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100, a.dit_lr, a.dit_fg_weight)
         elif st == "vae-enc":
             train_encoder(vae, rng(3), combos, a.enc_steps, a.vae_batch, exporter("vae", vae, VAE))
         else:

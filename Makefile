@@ -42,8 +42,10 @@ bench: build
 
 DEMO_PROMPT ?= a red circle moving right on a blue background
 DEMO_SEED ?= 42
+# the demo model is tiny: one thread is fastest (two OpenMP threads of tiny ops wait at
+# barriers, badly so on a busy machine; docs/performance.md)
 demo: deps build
-	./build/vgen generate --model models/demo-wan --prompt "$(DEMO_PROMPT)" \
+	OMP_NUM_THREADS=1 ./build/vgen generate --model models/demo-wan --prompt "$(DEMO_PROMPT)" \
 	    --height 64 --width 64 --num-frames 17 --steps 20 --seed $(DEMO_SEED) --output out.mp4
 
 FUZZ_SECONDS ?= 20

@@ -5,7 +5,7 @@
 #   make asan       build and run the suite under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       build the libFuzzer targets with clang (build-fuzz/) and run each briefly
 #   make bench      build the benchmarks
-#   make demo       install deps, build, generate out.mp4 with the embedded tiny model
+#   make demo       install deps, build, generate out.mp4 with the embedded trained demo model
 #   make check      what CI runs: test, then the suite under ASan+UBSan, then a short fuzz run
 GOLDEN ?= $(abspath tests/data/golden)
 JOBS ?= $(shell nproc)
@@ -40,10 +40,13 @@ fuzz: deps
 
 bench: build
 
-DEMO_PROMPT ?= a red fox running through fresh snow
+DEMO_PROMPT ?= a red circle moving right on a blue background
+DEMO_SEED ?= 42
+# the demo model is tiny: one thread is fastest (two OpenMP threads of tiny ops wait at
+# barriers, badly so on a busy machine; docs/performance.md)
 demo: deps build
-	./build/vgen generate --model models/tiny-wan --prompt "$(DEMO_PROMPT)" \
-	    --height 192 --width 320 --num-frames 25 --steps 20 --output out.mp4
+	OMP_NUM_THREADS=1 ./build/vgen generate --model models/demo-wan --prompt "$(DEMO_PROMPT)" \
+	    --height 64 --width 64 --num-frames 17 --steps 20 --seed $(DEMO_SEED) --output out.mp4
 
 FUZZ_SECONDS ?= 20
 check: test asan

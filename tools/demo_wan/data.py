@@ -1,0 +1,135 @@
+"""Procedural clips for the demo model: one coloured shape (circle, square,
+triangle) moving left/right/up/down over a flat coloured background, with the
+caption "a {colour} {shape} moving {direction} on a {background} background".
+
+Everything is generated on the fly from a numpy Generator, so a seed fixes the
+data. Frames are float32 RGB in [0, 1], laid out [T, H, W, 3].
+
+The latent space of the demo VAE is fixed by design (see `design_latent`): the
+decoder is trained to invert it and the encoder to produce it.
+"""
+import numpy as np
+
+# colour name -> RGB in [0, 1]; the C test (tests/models/test_demo_wan.c) keeps the same table
+COLOURS = {
+    "red": (0.90, 0.12, 0.12),
+    "green": (0.15, 0.72, 0.20),
+    "blue": (0.15, 0.25, 0.90),
+    "yellow": (0.92, 0.85, 0.15),
+    "white": (0.92, 0.92, 0.92),
+    "purple": (0.58, 0.20, 0.72),
+}
+SHAPES = ("circle", "square", "triangle")
+DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1)}
+
+# (colour, shape, direction, background) combinations never shown in training.
+# The first two are the README's prompts; the rest cover every colour and direction.
+HELD_OUT = (
+    ("red", "circle", "right", "blue"),
+    ("yellow", "square", "left", "green"),
+    ("white", "triangle", "up", "purple"),
+    ("purple", "circle", "down", "yellow"),
+    ("green", "triangle", "right", "white"),
+    ("blue", "square", "up", "red"),
+    ("red", "triangle", "down", "white"),
+    ("yellow", "circle", "up", "blue"),
+    ("white", "square", "down", "green"),
+    ("purple", "triangle", "left", "red"),
+    ("green", "circle", "left", "purple"),
+    ("blue", "circle", "left", "yellow"),
+)
+
+
+def caption(colour, shape, direction, background):
+    return "a %s %s moving %s on a %s background" % (colour, shape, direction, background)
+
+
+def all_combos():
+    out = []
+    for c in COLOURS:
+        for s in SHAPES:
+            for d in DIRECTIONS:
+                for b in COLOURS:
+                    if b != c:
+                        out.append((c, s, d, b))
+    return out
+
+
+def training_combos():
+    held = set(HELD_OUT)
+    return [k for k in all_combos() if k not in held]
+
+
+def _mask(shape, cx, cy, r, H, W, ss=4):
+    """Anti-aliased coverage [H, W] of a shape centred at (cx, cy) with half-size r
+    (supersampled ss x ss per pixel)."""
+    o = (np.arange(ss) + 0.5) / ss
+    ys = (np.arange(H)[:, None] + o[None, :]).reshape(-1)[:, None]
+    xs = (np.arange(W)[:, None] + o[None, :]).reshape(-1)[None, :]
+    dx, dy = xs - cx, ys - cy
+    if shape == "circle":
+        m = dx * dx + dy * dy <= r * r
+    elif shape == "square":
+        a = r * 0.85
+        m = (np.abs(dx) <= a) & (np.abs(dy) <= a)
+    else:  # triangle, apex up
+        h = 1.8 * r
+        top, bot = -0.6 * h, 0.4 * h
+        frac = (dy - top) / (bot - top)
+        m = (dy >= top) & (dy <= bot) & (np.abs(dx) <= frac * r * 1.1)
+    return m.reshape(H, ss, W, ss).mean(axis=(1, 3)).astype(np.float32)
+
+
+def render(rng, combo, T=17, H=64, W=64):
+    """One clip [T, H, W, 3] for combo (colour, shape, direction, background):
+    random size (half-size 16-20% of the frame), speed and a little jitter of the
+    start and the perpendicular position."""
+    colour, shape, direction, background = combo
+    fg = np.array(COLOURS[colour], np.float32)
+    bg = np.array(COLOURS[background], np.float32)
+    r = rng.uniform(0.16, 0.20) * min(H, W)
+    ux, uy = DIRECTIONS[direction]
+    along = W if ux else H
+    across = H if ux else W
+    # a path of about half the frame through the middle, a few pixels of jitter: what
+    # varies between clips of one caption is small, so a lightly trained model's
+    # average guess is already the right video
+    travel = rng.uniform(0.45, 0.55) * along           # distance covered over the clip
+    start = along / 2 - travel / 2 + rng.uniform(-0.05, 0.05) * along
+    perp = across / 2 + rng.uniform(-0.06, 0.06) * across
+    clip = np.empty((T, H, W, 3), np.float32)
+    for t in range(T):
+        p = start + travel * t / (T - 1)
+        pos = p if (ux > 0 or uy > 0) else along - p
+        cx, cy = (pos, perp) if ux else (perp, pos)
+        m = _mask(shape, cx, cy, r, H, W)[..., None]
+        clip[t] = bg * (1 - m) + fg * m
+    return clip
+
+
+def latent_groups(T):
+    """Wan's causal grouping: latent frame 0 <- frame 0, latent k <- frames 4k-3..4k."""
+    assert (T - 1) % 4 == 0
+    groups = [[0, 0, 0, 0]]
+    for k in range(1, (T - 1) // 4 + 1):
+        groups.append([4 * k - 3, 4 * k - 2, 4 * k - 1, 4 * k])
+    return groups
+
+
+def design_latent(clip):
+    """The demo VAE's latent for clip [T, H, W, 3] -> [16, 1 + (T-1)/4, H/8, W/8]:
+    channels 3j..3j+2 are the 8x8-average RGB of the j-th frame of the latent frame's
+    group of four, channels 12..15 the mean grey of the four 4x4 quadrants of each
+    8x8 cell in the group's last frame; all mapped from [0, 1] to [-1, 1]."""
+    T, H, W, _ = clip.shape
+    h, w = H // 8, W // 8
+    pooled = clip.reshape(T, h, 8, w, 8, 3).mean(axis=(2, 4))            # [T, h, w, 3]
+    grey = clip.mean(axis=3).reshape(T, h, 2, 4, w, 2, 4).mean(axis=(3, 6))  # [T, h, 2, w, 2]
+    groups = latent_groups(T)
+    z = np.empty((16, len(groups), h, w), np.float32)
+    for k, g in enumerate(groups):
+        for j, f in enumerate(g):
+            z[3 * j:3 * j + 3, k] = pooled[f].transpose(2, 0, 1)
+        q = grey[g[-1]]                                                 # [h, 2, w, 2]
+        z[12:16, k] = q.transpose(1, 3, 0, 2).reshape(4, h, w)
+    return z * 2 - 1

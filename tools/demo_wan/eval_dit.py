@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Measures the demo transformer alone, without the VAE decoder: samples latents for
+the held-out prompts with diffusers' UniPC scheduler (the model's scheduler config),
+classifier-free guidance and the 512-token padded prompt embeddings, then reads the
+designed latent back as an 8x8-pixel video (channels 0-11: the RGB of each frame of
+a latent frame's group) and measures its colours and motion (see measure()).
+
+Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/eval_dit.py [models/demo-wan]
+       [--transformer DIR] [--steps 8] [--guidance 5] [--seeds 1]
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import train  # noqa: E402
+
+PALETTE = np.array(list(data.COLOURS.values()), np.float32)
+NAMES = list(data.COLOURS)
+
+
+def latent_video(z):
+    """designed latent [16, F, h, w] -> frames [T, h, w, 3] in [0, 1]"""
+    frames = []
+    for k in range(z.shape[1]):
+        for j in range(4) if k else range(3, 4):
+            frames.append(z[3 * j:3 * j + 3, k].transpose(1, 2, 0))
+    return (np.stack(frames) + 1) / 2
+
+
+def measure(video):
+    """At 8x8-pixel cells the shape's colour is blended with the background's, so:
+    background = most frequent palette colour; foreground = the palette colour (not the
+    background) nearest to the mean of each frame's cell farthest from the background;
+    motion = the track of the centroid weighted by each cell's distance from it."""
+    T, h, w, _ = video.shape
+    d = ((video[..., None, :] - PALETTE) ** 2).sum(-1)            # [T, h, w, 6]
+    cls = np.where(d.min(-1) < 0.3 ** 2, d.argmin(-1), -1)
+    hist = np.array([(cls == c).sum() for c in range(len(NAMES))])
+    bg = int(hist.argmax())
+    far = np.sqrt(((video - PALETTE[bg]) ** 2).sum(-1))            # [T, h, w]
+    peak = np.stack([video[t].reshape(-1, 3)[far[t].argmax()] for t in range(T)]).mean(0)
+    dd = ((PALETTE - peak) ** 2).sum(-1)
+    dd[bg] = np.inf
+    fg = int(dd.argmin())
+    ys, xs = np.mgrid[0:h, 0:w]
+    wgt = np.maximum(far - 0.15, 0)
+    ts = [t for t in range(T) if wgt[t].sum() > 0.2]
+    if len(ts) < 2:
+        return NAMES[fg], NAMES[bg], "-", (0.0, 0.0)
+    cx = np.array([(wgt[t] * xs).sum() / wgt[t].sum() for t in ts])
+    cy = np.array([(wgt[t] * ys).sum() / wgt[t].sum() for t in ts])
+    vx, vy = np.polyfit(ts, cx, 1)[0], np.polyfit(ts, cy, 1)[0]
+    dr = ("right" if vx >= 0 else "left") if abs(vx) >= abs(vy) else ("down" if vy >= 0 else "up")
+    return NAMES[fg], NAMES[bg], dr, (vx * 8, vy * 8)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model", nargs="?", default="models/demo-wan")
+    ap.add_argument("--transformer", help="transformer folder (default: the model's)")
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--guidance", type=float, default=5.0)
+    ap.add_argument("--seeds", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    from diffusers import UniPCMultistepScheduler, WanTransformer3DModel
+    tdir = a.transformer or os.path.join(a.model, "transformer")
+    cfg = json.load(open(os.path.join(tdir, "config.json")))
+    dit = WanTransformer3DModel(**{k: v for k, v in cfg.items() if not k.startswith("_")}).eval()
+    train.load_component(dit, tdir)
+    caps = [data.caption(*c) for c in data.HELD_OUT] + [""]
+    text = train.text_embeddings(os.path.join(a.model, "text_encoder"), os.path.join(a.model, "tokenizer"), caps)
+    d = cfg["text_dim"]
+    uncond = train.pad_text([text[""][0]], d)
+    sc = json.load(open(os.path.join(a.model, "scheduler", "scheduler_config.json")))
+    right = n = 0
+    for seed in range(1, a.seeds + 1):
+        for combo in data.HELD_OUT:
+            cap = data.caption(*combo)
+            cond = train.pad_text([text[cap][0]], d)
+            sched = UniPCMultistepScheduler.from_config(sc)
+            sched.set_timesteps(a.steps)
+            x = torch.randn(1, 16, 5, 8, 8, generator=torch.Generator().manual_seed(seed))
+            with torch.no_grad():
+                for t in sched.timesteps:
+                    tt = t.expand(1).float()
+                    c = dit(hidden_states=x, timestep=tt, encoder_hidden_states=cond, return_dict=False)[0]
+                    u = dit(hidden_states=x, timestep=tt, encoder_hidden_states=uncond, return_dict=False)[0]
+                    x = sched.step(u + a.guidance * (c - u), t, x, return_dict=False)[0]
+            fg, bg, dr, v = measure(latent_video(x[0].numpy()))
+            ok = (fg, bg, dr) == (combo[0], combo[3], combo[2])
+            right += ok
+            n += 1
+            print("seed %d %-55s -> %-6s on %-6s %-5s v=(%+.2f, %+.2f) px/frame %s" %
+                  (seed, cap, fg, bg, dr, v[0], v[1], "right" if ok else "WRONG"))
+    print("%d of %d right (%.0f%%)" % (right, n, 100.0 * right / n))
+
+
+if __name__ == "__main__":
+    main()

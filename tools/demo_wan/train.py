@@ -1,0 +1,401 @@
+#!/usr/bin/env python3
+"""Trains models/demo-wan: a tiny model of the exact Wan2.1 text-to-video
+architecture (diffusers layout) on the procedural clips of data.py.
+
+Stages, in one process on one CPU thread:
+  1. VAE decoder: learns to turn the designed latent (data.design_latent) back into
+     frames, on 9-frame clips (3 latent frames; the decoder is causal in time, so
+     it runs on any 1 + 4k frames).
+  2. DiT: flow matching as Wan's scheduler expects it (x_t = (1 - s) x0 + s eps,
+     timestep 1000 s, target eps - x0, s drawn with the scheduler's shift), on
+     designed latents of 17-frame clips, with the frozen text encoder's embeddings
+     cut to the prompt's length and zero-padded to 512 as WanPipeline does; 10% of
+     the captions are replaced by "" so that classifier-free guidance works.
+  3. VAE encoder: learns to produce the designed latent (mean) with a small
+     variance, so that encode/decode round-trips.
+The text encoder (UMT5) and tokenizer are models/tiny-wan's: a seeded random
+UMT5 (models/make_tiny_wan.py), kept frozen.
+
+Usage (from the repository root, after tools/setup-venv.sh):
+  OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/train.py [--out models/demo-wan]
+It writes the model folder after each stage (and every --export-every steps), so
+a run can be checked with vgen while it goes on. Deterministic for a given seed
+and thread count.
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import vae_design  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "models"))
+import make_tiny_wan as tiny  # noqa: E402
+
+SEED = 20261129
+TEXT_LEN = 512
+
+TRANSFORMER = dict(tiny.TRANSFORMER, num_attention_heads=4, attention_head_dim=32, ffn_dim=256, num_layers=4)
+VAE = dict(tiny.VAE, latents_mean=[0.0] * 16, latents_std=[1.0] * 16)
+
+
+def log(*a):
+    print("[%7.1fs]" % (time.time() - T0), *a, flush=True)
+
+
+# ---------------------------------------------------------------- text
+
+def text_embeddings(te_dir, tok_dir, captions):
+    """caption -> [n_tokens, d] UMT5 output (the real tokens only, as WanPipeline keeps)."""
+    from safetensors.torch import load_file
+    from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
+    tok = T5Tokenizer(os.path.join(tok_dir, "spiece.model"), legacy=True)
+    te = UMT5EncoderModel(UMT5Config.from_pretrained(te_dir)).eval()
+    sd = {k: v.float() for k, v in load_file(os.path.join(te_dir, "model.safetensors")).items()}
+    missing, unexpected = te.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if k != "encoder.embed_tokens.weight"]  # tied to shared.weight
+    if missing or unexpected:
+        raise SystemExit("text encoder: missing %s unexpected %s" % (missing, unexpected))
+    out = {}
+    with torch.no_grad():
+        for c in captions:
+            # the real tokens' outputs do not depend on how many masked pads follow them
+            t = tok(c, padding="max_length", max_length=32, truncation=True, return_tensors="pt")
+            n = int(t.attention_mask.sum())
+            assert n < 32
+            h = te(t.input_ids, attention_mask=t.attention_mask).last_hidden_state[0]
+            out[c] = (h[:n].clone(), t.input_ids[0, :n].tolist())
+    return out
+
+
+def pad_text(embs, d, length=TEXT_LEN):
+    """list of [n, d] -> [B, length, d] zero-padded."""
+    x = torch.zeros(len(embs), length, d)
+    for i, e in enumerate(embs):
+        x[i, :e.shape[0]] = e
+    return x
+
+
+class ShortTextAttn:
+    """Cross-attention over a short zero-padded text that equals attention over the
+    512-token one. Every zero-padding token gives the same key and value (the text
+    embedder and norm_k see the same zero row), so N of them act as one key whose
+    softmax weight is N times larger: each of the (S - n) short pads gets the logit
+    bias log((512 - n) / (S - n)). Exact (checked in check_short_text), and it
+    spares the projections of ~500 padding tokens per sample and layer."""
+    bias = None   # [B, 1, 1, S], set per batch
+
+    def __init__(self):
+        from diffusers.models.transformers.transformer_wan import WanAttnProcessor2_0
+        self.inner = WanAttnProcessor2_0()
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+        if encoder_hidden_states is not None and ShortTextAttn.bias is not None:
+            attention_mask = ShortTextAttn.bias
+        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+
+
+def short_text(embs, d, S):
+    """(context [B, S, d], bias [B, 1, 1, S]) standing for the 512-token padding."""
+    ctx = pad_text(embs, d, S)
+    bias = torch.zeros(len(embs), 1, 1, S)
+    for i, e in enumerate(embs):
+        n = e.shape[0]
+        bias[i, 0, 0, n:] = math.log((TEXT_LEN - n) / (S - n))
+    return ctx, bias
+
+
+def check_short_text(dit, embs, d, S):
+    """max |difference| between the 512-token forward and the short one."""
+    torch.manual_seed(0)
+    x = torch.randn(len(embs), 16, 5, 8, 8)
+    t = torch.tensor([500.0] * len(embs))
+    with torch.no_grad():
+        ShortTextAttn.bias = None
+        ref = dit(hidden_states=x, timestep=t, encoder_hidden_states=pad_text(embs, d), return_dict=False)[0]
+        ctx, ShortTextAttn.bias = short_text(embs, d, S)
+        got = dit(hidden_states=x, timestep=t, encoder_hidden_states=ctx, return_dict=False)[0]
+    ShortTextAttn.bias = None
+    return (ref - got).abs().max().item()
+
+
+# ---------------------------------------------------------------- VAE
+
+def decode_train(vae, z):
+    """AutoencoderKLWan._decode without the final clamp (so the loss has gradients
+    everywhere): post_quant_conv, then the causal decoder one latent frame at a time."""
+    vae.clear_cache()
+    x = vae.post_quant_conv(z)
+    outs = []
+    for i in range(z.shape[2]):
+        vae._conv_idx = [0]
+        outs.append(vae.decoder(x[:, :, i:i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx))
+    vae.clear_cache()
+    return torch.cat(outs, 2)
+
+
+def clips_batch(rng, combos, n, T, crop=None):
+    """n random clips -> (frames [n, 3, T, H, W] in [-1, 1], latents [n, 16, F, h, w]);
+    with crop, a random crop x crop window on the 8-pixel grid of each 64x64 clip
+    (the latent is local, so the latent window is the frame window's latent)."""
+    xs, zs = [], []
+    for _ in range(n):
+        c = combos[rng.integers(len(combos))]
+        clip = data.render(rng, c, T=T)
+        x, z = clip.transpose(3, 0, 1, 2) * 2 - 1, data.design_latent(clip)
+        if crop:
+            oy, ox = rng.integers(0, (64 - crop) // 8 + 1, size=2)
+            x = x[:, :, 8 * oy:8 * oy + crop, 8 * ox:8 * ox + crop]
+            z = z[:, :, oy:oy + crop // 8, ox:ox + crop // 8]
+        xs.append(x)
+        zs.append(z)
+    return torch.from_numpy(np.ascontiguousarray(np.stack(xs))), torch.from_numpy(np.ascontiguousarray(np.stack(zs)))
+
+
+def lr_at(step, total, peak, warm=50):
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def train_decoder(vae, rng, combos, steps, batch, export, frames=17, crop=32, warm=10, lr=3e-4):
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    vae.train()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warm)
+        x, z = clips_batch(rng, combos, batch, frames, crop)
+        # the DiT's latents are never exactly on the design: decode noisy ones too
+        z = z + 0.05 * torch.from_numpy(rng.standard_normal(z.shape).astype(np.float32))
+        y = decode_train(vae, z)
+        loss = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 20 == 0 or step == steps - 1:
+            log("vae-dec step %d/%d loss %.5f" % (step, steps, loss.item()))
+        export(step, steps)
+
+
+def train_encoder(vae, rng, combos, steps, batch, export):
+    params = list(vae.encoder.parameters()) + list(vae.quant_conv.parameters())
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.0)
+    vae.train()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, 2e-3)
+        x, z = clips_batch(rng, combos, batch, 9)
+        h = vae._encode(x)                                     # [B, 32, F, h, w]: mean, logvar
+        mu, logvar = h[:, :16], h[:, 16:]
+        loss = F.mse_loss(mu, z) + 0.01 * F.mse_loss(logvar, torch.full_like(logvar, -8.0))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 20 == 0 or step == steps - 1:
+            log("vae-enc step %d/%d loss %.5f" % (step, steps, loss.item()))
+        export(step, steps)
+
+
+# ---------------------------------------------------------------- DiT
+
+def shifted_sigmas(u, shift):
+    return shift * u / (1 + (shift - 1) * u)
+
+
+def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100, lr=1e-3, fg_weight=1.0):
+    """fg_weight > 1 weighs the shape's cells more. It speeds up learning the shape's
+    colour but biases the optimum towards it where the model is unsure (scattered
+    shape-coloured cells), so a run that uses it must end with fg_weight 1."""
+    # a pool of designed latents of 17-frame clips, drawn once
+    t0 = time.time()
+    pool_z, pool_c, pool_w = [], [], []
+    for i in range(pool_size):
+        c = combos[rng.integers(len(combos))]
+        z = data.design_latent(data.render(rng, c, T=17))
+        # the shape's cells: those that differ from the plain background's latent
+        bgz = data.design_latent(np.broadcast_to(np.array(data.COLOURS[c[3]], np.float32), (17, 64, 64, 3)))
+        fgm = (np.abs(z - bgz).max(axis=0, keepdims=True) > 0.05).astype(np.float32)
+        pool_z.append(z)
+        pool_w.append(fgm)
+        pool_c.append(data.caption(*c))
+    pool_z = torch.from_numpy(np.stack(pool_z))
+    pool_w = torch.from_numpy(np.stack(pool_w))
+    log("dit: %d training clips rendered in %.0fs" % (pool_size, time.time() - t0))
+    d = TRANSFORMER["text_dim"]
+    S = max(e.shape[0] for e in text.values()) + 1
+    for blk in dit.blocks:
+        blk.attn2.set_processor(ShortTextAttn())
+    err = check_short_text(dit, [text[pool_c[0]], uncond], d, S)
+    log("dit: short text (%d tokens) vs 512 padded: max |diff| %.2e" % (S, err))
+    if err > 1e-4:
+        raise SystemExit("short-text attention differs from the padded one")
+    opt = torch.optim.AdamW(dit.parameters(), lr=lr, weight_decay=0.01)
+    ema = copy.deepcopy(dit).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    dit.train()
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warm)
+        idx = rng.integers(pool_size, size=batch)
+        x0 = pool_z[idx]
+        embs = [uncond if rng.random() < 0.1 else text[pool_c[i]] for i in idx]
+        ctx, ShortTextAttn.bias = short_text(embs, d, S)
+        u = rng.random(batch)
+        # half the batch on the scheduler's shifted sigmas, half uniform
+        s = np.where(np.arange(batch) % 2 == 0, shifted_sigmas(u, shift), u)
+        s = torch.from_numpy(s.astype(np.float32))
+        eps = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
+        sb = s.view(-1, 1, 1, 1, 1)
+        xt = (1 - sb) * x0 + sb * eps
+        v = dit(hidden_states=xt, timestep=s * 1000, encoder_hidden_states=ctx, return_dict=False)[0]
+        if fg_weight > 1:
+            w = 1 + (fg_weight - 1) * pool_w[idx]
+            loss = (w * (v - (eps - x0)) ** 2).mean() / w.mean()
+        else:
+            loss = F.mse_loss(v, eps - x0)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            k = min(0.995, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), dit.parameters()):
+                pe.mul_(k).add_(pm, alpha=1 - k)
+        if step % 25 == 0 or step == steps - 1:
+            log("dit step %d/%d loss %.5f" % (step, steps, loss.item()))
+        export(step, steps, ema)
+    return ema
+
+
+# ---------------------------------------------------------------- export
+
+def write_component(module, cfg, path, fn):
+    """config.json + safetensors; matrices (>= 4096 values, >= 2-D) in bf16 as real
+    checkpoints store them, the rest in f32."""
+    from safetensors.torch import save_file
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    sd = {}
+    for k, v in module.state_dict().items():
+        v = v.detach().float().contiguous()
+        if v.dim() >= 2 and v.numel() >= 4096:
+            v = v.to(torch.bfloat16)
+        sd[k] = v
+    save_file(sd, os.path.join(path, fn))
+
+
+def export_component(out, name, module, cfg):
+    """Writes out/<name>/ (replacing it whole), and the parts the demo model shares with
+    models/tiny-wan (model_index.json, scheduler, text encoder, tokenizer) if missing."""
+    src = os.path.join(ROOT, "models", "tiny-wan")
+    os.makedirs(out, exist_ok=True)
+    for rel in ("model_index.json", "scheduler", "text_encoder", "tokenizer"):
+        s, d = os.path.join(src, rel), os.path.join(out, rel)
+        if not os.path.exists(d):
+            (shutil.copytree if os.path.isdir(s) else shutil.copyfile)(s, d)
+    tmp = os.path.join(out, name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_component(module, cfg, tmp, "diffusion_pytorch_model.safetensors")
+    shutil.rmtree(os.path.join(out, name), ignore_errors=True)
+    os.rename(tmp, os.path.join(out, name))
+
+
+def load_component(module, folder):
+    from safetensors.torch import load_file
+    sd = {k: v.float() for k, v in load_file(os.path.join(folder, "diffusion_pytorch_model.safetensors")).items()}
+    module.load_state_dict(sd)
+
+
+def main():
+    global T0
+    T0 = time.time()
+    ap = argparse.ArgumentParser(description="train models/demo-wan")
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "demo-wan"))
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--stages", default="vae-dec,dit,vae-enc",
+                    help="comma-separated, in order: vae-dec, dit, vae-enc")
+    ap.add_argument("--init", help="a model folder whose vae/ (and transformer/) to start from")
+    ap.add_argument("--dit-init", help="a transformer folder to continue training from")
+    ap.add_argument("--vae-steps", type=int, default=200)
+    ap.add_argument("--vae-batch", type=int, default=4)
+    ap.add_argument("--vae-frames", type=int, default=17)
+    ap.add_argument("--vae-crop", type=int, default=32, help="train the decoder on crops (0: whole 64x64 frames)")
+    ap.add_argument("--dit-steps", type=int, default=1500)
+    ap.add_argument("--dit-batch", type=int, default=16)
+    ap.add_argument("--dit-pool", type=int, default=6000)
+    ap.add_argument("--dit-lr", type=float, default=1e-3)
+    ap.add_argument("--dit-fg-weight", type=float, default=1.0)
+    ap.add_argument("--enc-steps", type=int, default=150)
+    ap.add_argument("--export-every", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    stages = a.stages.split(",")
+
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    cfg = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}  # noqa: E731
+    torch.manual_seed(a.seed)
+    vae = AutoencoderKLWan(**cfg(VAE))
+    dit = WanTransformer3DModel(**cfg(TRANSFORMER))
+    if a.init:
+        load_component(vae, os.path.join(a.init, "vae"))
+        if "dit" not in stages:
+            load_component(dit, os.path.join(a.init, "transformer"))
+        log("vae%s from %s" % ("" if "dit" in stages else " and transformer", a.init))
+    if a.dit_init:
+        load_component(dit, a.dit_init)
+        log("transformer from %s" % a.dit_init)
+    log("dit %d params, vae %d params" % (sum(p.numel() for p in dit.parameters()),
+                                          sum(p.numel() for p in vae.parameters())))
+    combos = data.training_combos()
+
+    def exporter(name, module, cfg_):
+        def ex(step, steps, current=None):
+            if (step + 1) % a.export_every == 0 or step == steps - 1:
+                export_component(a.out, name, current if current is not None else module, cfg_)
+                log("exported %s/%s after step %d" % (a.out, name, step + 1))
+        return ex
+
+    # each stage draws from its own stream, so a stage run alone sees the same data
+    rng = lambda k: np.random.default_rng([a.seed, k])  # noqa: E731
+    for st in stages:
+        if st == "vae-dec":
+            if not a.init:
+                vae_design.init_decoder(vae)
+                log("vae decoder: designed start (inverts the latent up to its 8x8 blocks)")
+            train_decoder(vae, rng(1), combos, a.vae_steps, a.vae_batch, exporter("vae", vae, VAE),
+                          a.vae_frames, a.vae_crop)
+        elif st == "dit":
+            src = os.path.join(ROOT, "models", "tiny-wan")
+            caps = [data.caption(*c) for c in data.all_combos()] + [""]
+            text = text_embeddings(os.path.join(src, "text_encoder"), os.path.join(src, "tokenizer"), caps)
+            log("text: %d captions encoded; '%s' -> ids %s" % (len(caps), caps[0], text[caps[0]][1]))
+            text = {k: v[0] for k, v in text.items()}
+            train_dit(dit, rng(2), combos, text, text[""], a.dit_steps, a.dit_batch, 3.0, a.dit_pool,
+                      exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100, a.dit_lr, a.dit_fg_weight)
+        elif st == "vae-enc":
+            train_encoder(vae, rng(3), combos, a.enc_steps, a.vae_batch, exporter("vae", vae, VAE))
+        else:
+            raise SystemExit("unknown stage " + st)
+    log("done")
+
+
+if __name__ == "__main__":
+    main()

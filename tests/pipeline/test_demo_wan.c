@@ -304,7 +304,11 @@ int main(void) {
     snprintf(dir, sizeof dir, "%s/models/demo-wan", src ? src : ".");
     vg_ctx_params cp = vg_ctx_default_params();
     cp.n_threads = 1;   /* tiny tensors: one thread is fastest, and immune to a busy machine */
-    ctx = vg_ctx_new(&cp);
+    char err[256];
+    if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     strict = getenv("VG_DEMO_STRICT") && atoi(getenv("VG_DEMO_STRICT")) > 0;
     steps = 8;
     if (vg_model_load(ctx, dir, &model) != VG_OK) {

@@ -31,17 +31,6 @@ static vg_status alloc(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, con
     return vg_exec_scratch(ex, t, nd, ne, who);
 }
 
-/* y = x W^T + b into a new pool tensor shaped like x with the last dim N. */
-static vg_status linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
-                            const char *who) {
-    int64_t ne[VG_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) ne[i] = x->ne[i];
-    ne[x->nd - 1] = w->ne[0];
-    VG_TRY(alloc(ex, y, x->nd, ne, who));
-    vg_status s = vg_op_linear(ex, y, x, w, b);
-    if (s != VG_OK) vg_tensor_release(y);
-    return s;
-}
 
 /* A host table uploaded into a new pool tensor. */
 static vg_status upload(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, const float *host, const char *who) {
@@ -61,7 +50,7 @@ static vg_status norm_zero(vg_exec *ex, vg_tensor *a, vg_tensor *e, const vg_ten
                            int64_t L, float eps, const char *who) {
     int64_t B = x->ne[0], N = x->ne[1], D = x->ne[2];
     vg_tensor e2;
-    VG_TRY(linear_new(ex, &e2, temb_silu, lin_w, lin_b, who));   // [B, 6D]
+    VG_TRY(vg_op_linear_new(ex, &e2, temb_silu, lin_w, lin_b, who));   // [B, 6D]
     vg_status s = vg_view_reshape(e, &e2, 3, (const int64_t[]){B, 6, D});
     if (s == VG_OK) e->pool = e2.pool;   /* the view takes over the allocation */
     else { vg_tensor_release(&e2); return s; }
@@ -100,9 +89,9 @@ vg_status vg_cogvideox_dit_block_forward(vg_exec *ex, const vg_cogvideox_dit_con
         goto done;
 
     // 2. joint attention over [text; video]: q, k, v                        [B, N, D]
-    if ((s = linear_new(ex, &q, &a, &w->q_w, &w->q_b, "cogvideox.block.q")) != VG_OK) goto done;
-    if ((s = linear_new(ex, &k, &a, &w->k_w, &w->k_b, "cogvideox.block.k")) != VG_OK) goto done;
-    if ((s = linear_new(ex, &v, &a, &w->v_w, &w->v_b, "cogvideox.block.v")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &q, &a, &w->q_w, &w->q_b, "cogvideox.block.q")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &k, &a, &w->k_w, &w->k_b, "cogvideox.block.k")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &v, &a, &w->v_w, &w->v_b, "cogvideox.block.v")) != VG_OK) goto done;
     vg_tensor_release(&a);
     vg_tensor q4, k4, v4, o4;
     if ((s = vg_view_reshape(&q4, &q, 4, (const int64_t[]){B, N, H, hd})) != VG_OK) goto done;
@@ -125,7 +114,7 @@ vg_status vg_cogvideox_dit_block_forward(vg_exec *ex, const vg_cogvideox_dit_con
     vg_tensor_release(&k);
     vg_tensor_release(&v);
     //    y = to_out(o)                                                       [B, N, D]
-    if ((s = linear_new(ex, &y, &o, &w->o_w, &w->o_b, "cogvideox.block.attn_out")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &y, &o, &w->o_w, &w->o_b, "cogvideox.block.attn_out")) != VG_OK) goto done;
     vg_tensor_release(&o);
     if (dbg && dbg->fn) {
         vg_tensor yv = vg_view_slice(&y, 1, L, S), yt = vg_view_slice(&y, 1, 0, L);
@@ -149,7 +138,7 @@ vg_status vg_cogvideox_dit_block_forward(vg_exec *ex, const vg_cogvideox_dit_con
             int64_t n = N - r0 < chunk ? N - r0 : chunk;
             vg_tensor ab = vg_view_slice(&a, 0, b, 1), yb = vg_view_slice(&y, 0, b, 1);
             vg_tensor ac = vg_view_slice(&ab, 1, r0, n), yc = vg_view_slice(&yb, 1, r0, n);
-            if ((s = linear_new(ex, &h, &ac, &w->ff1_w, &w->ff1_b, "cogvideox.block.ff_hidden")) != VG_OK) break;
+            if ((s = vg_op_linear_new(ex, &h, &ac, &w->ff1_w, &w->ff1_b, "cogvideox.block.ff_hidden")) != VG_OK) break;
             if ((s = vg_op_gelu_tanh(ex, &h, &h)) != VG_OK) break;
             s = vg_op_linear(ex, &yc, &h, &w->ff2_w, &w->ff2_b);
             vg_tensor_release(&h);
@@ -220,10 +209,10 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     if ((s = upload(ex, &tp, 2, (const int64_t[]){B, D}, host, "cogvideox.time_proj")) != VG_OK) goto done;
     free(host), host = NULL;
     emit(dbg, "act.time_proj", &tp);
-    if ((s = linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "cogvideox.time_hidden")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "cogvideox.time_hidden")) != VG_OK) goto done;
     vg_tensor_release(&tp);
     if ((s = vg_op_silu(ex, &t1, &t1)) != VG_OK) goto done;
-    if ((s = linear_new(ex, &temb, &t1, &g->time2_w, &g->time2_b, "cogvideox.temb")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &temb, &t1, &g->time2_w, &g->time2_b, "cogvideox.temb")) != VG_OK) goto done;
     vg_tensor_release(&t1);
     emit(dbg, "act.temb", &temb);
     //    every modulation linear takes SiLU(temb)                             [B, T]
@@ -232,7 +221,7 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     vg_tensor_release(&temb);
 
     // 2. patch embedding: text_proj(text) and Conv2d(kernel = stride = p) per frame
-    if ((s = linear_new(ex, &txt, text, &g->text_w, &g->text_b, "cogvideox.text_proj")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &txt, text, &g->text_w, &g->text_b, "cogvideox.text_proj")) != VG_OK) goto done;
     emit(dbg, "act.text_proj", &txt);
     vg_tensor frames;   //                                                    [B*F, C, H, W]
     if ((s = vg_view_reshape(&frames, latents, 4, (const int64_t[]){B * F, C, Hh, Ww})) != VG_OK) goto done;
@@ -290,7 +279,7 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     emit(dbg, "act.norm_final", &xv);
 
     // 5. norm_out (AdaLayerNorm): (shift, scale) = linear(SiLU(temb)), shift first
-    if ((s = linear_new(ex, &e, &ts, &g->norm_out_lin_w, &g->norm_out_lin_b, "cogvideox.norm_out_mod")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &e, &ts, &g->norm_out_lin_w, &g->norm_out_lin_b, "cogvideox.norm_out_mod")) != VG_OK) goto done;
     vg_tensor e3;
     if ((s = vg_view_reshape(&e3, &e, 3, (const int64_t[]){B, 2, D})) != VG_OK) goto done;
     vg_tensor shift = vg_view_slice(&e3, 1, 0, 1), scale = vg_view_slice(&e3, 1, 1, 1);
@@ -303,7 +292,7 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     emit(dbg, "act.norm_out", &hn);
 
     // 6. proj_out                                                             [B, S, p*p*Cout]
-    if ((s = linear_new(ex, &o, &hn, &g->proj_out_w, &g->proj_out_b, "cogvideox.proj_out")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &o, &hn, &g->proj_out_w, &g->proj_out_b, "cogvideox.proj_out")) != VG_OK) goto done;
     vg_tensor_release(&hn);
     emit(dbg, "act.proj_out", &o);
 

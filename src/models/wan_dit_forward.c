@@ -31,17 +31,6 @@ static vg_status alloc(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, con
     return vg_exec_scratch(ex, t, nd, ne, who);
 }
 
-/* y = x W^T + b into a new pool tensor [..., N] shaped like x with the last dim N. */
-static vg_status linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
-                            const char *who) {
-    int64_t ne[VG_MAX_DIMS];
-    for (int i = 0; i < x->nd; i++) ne[i] = x->ne[i];
-    ne[x->nd - 1] = w->ne[0];
-    VG_TRY(alloc(ex, y, x->nd, ne, who));
-    vg_status s = vg_op_linear(ex, y, x, w, b);
-    if (s != VG_OK) vg_tensor_release(y);
-    return s;
-}
 
 /* ---- RoPE tables ------------------------------------------------------------ */
 
@@ -151,9 +140,9 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     // 1. self-attention on the modulated LayerNorm                       [B, S, D]
     if ((s = alloc(ex, &a, 3, x->ne, "dit.block.norm1")) != VG_OK) goto done;
     if ((s = norm_modulate(ex, &a, x, &sh_a, &sc_a, c->eps)) != VG_OK) goto done;
-    if ((s = linear_new(ex, &q, &a, &w->attn1_q_w, &w->attn1_q_b, "dit.block.attn1.q")) != VG_OK) goto done;
-    if ((s = linear_new(ex, &k, &a, &w->attn1_k_w, &w->attn1_k_b, "dit.block.attn1.k")) != VG_OK) goto done;
-    if ((s = linear_new(ex, &v, &a, &w->attn1_v_w, &w->attn1_v_b, "dit.block.attn1.v")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &q, &a, &w->attn1_q_w, &w->attn1_q_b, "dit.block.attn1.q")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &k, &a, &w->attn1_k_w, &w->attn1_k_b, "dit.block.attn1.k")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &v, &a, &w->attn1_v_w, &w->attn1_v_b, "dit.block.attn1.v")) != VG_OK) goto done;
     vg_tensor_release(&a);
     if ((s = attend(ex, c, &o, &q, &k, &v, &w->attn1_norm_q, &w->attn1_norm_k, in->rope_cos, in->rope_sin,
                     "dit.block.attn1.o")) != VG_OK)
@@ -161,7 +150,7 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     vg_tensor_release(&q);
     vg_tensor_release(&k);
     vg_tensor_release(&v);
-    if ((s = linear_new(ex, &y, &o, &w->attn1_o_w, &w->attn1_o_b, "dit.block.attn_out")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &y, &o, &w->attn1_o_w, &w->attn1_o_b, "dit.block.attn_out")) != VG_OK) goto done;
     vg_tensor_release(&o);
     emitf(dbg, "act.block%d.attn1", index, &y);
     //    x = x + gate_a * y
@@ -173,17 +162,17 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     if (c->cross_attn_norm) s = vg_op_layer_norm(ex, &a, x, &w->norm2_w, &w->norm2_b, c->eps);
     else s = vg_op_copy(ex, &a, x);
     if (s != VG_OK) goto done;
-    if ((s = linear_new(ex, &q, &a, &w->attn2_q_w, &w->attn2_q_b, "dit.block.attn2.q")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &q, &a, &w->attn2_q_w, &w->attn2_q_b, "dit.block.attn2.q")) != VG_OK) goto done;
     vg_tensor_release(&a);
     //    k, v from the projected text                                     [B, L, D]
-    if ((s = linear_new(ex, &k, in->context, &w->attn2_k_w, &w->attn2_k_b, "dit.block.attn2.k")) != VG_OK) goto done;
-    if ((s = linear_new(ex, &v, in->context, &w->attn2_v_w, &w->attn2_v_b, "dit.block.attn2.v")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &k, in->context, &w->attn2_k_w, &w->attn2_k_b, "dit.block.attn2.k")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &v, in->context, &w->attn2_v_w, &w->attn2_v_b, "dit.block.attn2.v")) != VG_OK) goto done;
     if ((s = attend(ex, c, &o, &q, &k, &v, &w->attn2_norm_q, &w->attn2_norm_k, NULL, NULL, "dit.block.attn2.o")) != VG_OK)
         goto done;
     vg_tensor_release(&q);
     vg_tensor_release(&k);
     vg_tensor_release(&v);
-    if ((s = linear_new(ex, &y, &o, &w->attn2_o_w, &w->attn2_o_b, "dit.block.cross_out")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &y, &o, &w->attn2_o_w, &w->attn2_o_b, "dit.block.cross_out")) != VG_OK) goto done;
     vg_tensor_release(&o);
     emitf(dbg, "act.block%d.attn2", index, &y);
     //    x = x + y
@@ -206,7 +195,7 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
             if ((s = alloc(ex, &ac, 3, (const int64_t[]){1, n, D}, "dit.block.norm3")) != VG_OK) break;
             if ((s = norm_modulate(ex, &ac, &xc, &shb, &scb, c->eps)) != VG_OK) break;
             //    h = gelu_tanh(W1 a + b1)                                     [1, n, Fd]
-            if ((s = linear_new(ex, &h, &ac, &w->ffn1_w, &w->ffn1_b, "dit.block.ffn_hidden")) != VG_OK) break;
+            if ((s = vg_op_linear_new(ex, &h, &ac, &w->ffn1_w, &w->ffn1_b, "dit.block.ffn_hidden")) != VG_OK) break;
             vg_tensor_release(&ac);
             if ((s = vg_op_gelu_tanh(ex, &h, &h)) != VG_OK) break;
             //    y = W2 h + b2                                                [1, n, D]
@@ -337,7 +326,7 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
     // 2. patch embedding: Conv3d(stride = kernel) = gather patches + linear   [B, S, D]
     if ((s = alloc(ex, &raw, 3, (const int64_t[]){B, S, K}, "dit.patches")) != VG_OK) goto done;
     if ((s = patchify(ex, latents, p, &raw)) != VG_OK) goto done;
-    if ((s = linear_new(ex, &x, &raw, &g->patch_w, &g->patch_b, "dit.x")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &x, &raw, &g->patch_w, &g->patch_b, "dit.x")) != VG_OK) goto done;
     vg_tensor_release(&raw);
     if (dbg && dbg->fn) {   // the Conv3d output layout [B, D, F', H', W'] as a view
         vg_tensor pe = x;
@@ -360,26 +349,26 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
         if (s != VG_OK) goto done;
     }
     emit(dbg, "act.timesteps_proj", &tp);
-    if ((s = linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "dit.time_hidden")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "dit.time_hidden")) != VG_OK) goto done;
     vg_tensor_release(&tp);
     if ((s = vg_op_silu(ex, &t1, &t1)) != VG_OK) goto done;
-    if ((s = linear_new(ex, &temb, &t1, &g->time2_w, &g->time2_b, "dit.temb")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &temb, &t1, &g->time2_w, &g->time2_b, "dit.temb")) != VG_OK) goto done;
     vg_tensor_release(&t1);
     emit(dbg, "act.temb", &temb);
 
     // 4. block modulation input: time_proj(SiLU(temb))                     [B, 6D] = [B, 6, D]
     if ((s = alloc(ex, &st, 2, (const int64_t[]){B, D}, "dit.temb_silu")) != VG_OK) goto done;
     if ((s = vg_op_silu(ex, &st, &temb)) != VG_OK) goto done;
-    if ((s = linear_new(ex, &tproj, &st, &g->tproj_w, &g->tproj_b, "dit.timestep_proj")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &tproj, &st, &g->tproj_w, &g->tproj_b, "dit.timestep_proj")) != VG_OK) goto done;
     vg_tensor_release(&st);
     emit(dbg, "act.timestep_proj", &tproj);
     vg_tensor tproj3;
     if ((s = vg_view_reshape(&tproj3, &tproj, 3, (const int64_t[]){B, 6, D})) != VG_OK) goto done;
 
     // 5. text projection: Linear-GELU(tanh)-Linear                         [B, L, D]
-    if ((s = linear_new(ex, &c1, text, &g->text1_w, &g->text1_b, "dit.context_hidden")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &c1, text, &g->text1_w, &g->text1_b, "dit.context_hidden")) != VG_OK) goto done;
     if ((s = vg_op_gelu_tanh(ex, &c1, &c1)) != VG_OK) goto done;
-    if ((s = linear_new(ex, &ctx, &c1, &g->text2_w, &g->text2_b, "dit.context")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &ctx, &c1, &g->text2_w, &g->text2_b, "dit.context")) != VG_OK) goto done;
     vg_tensor_release(&c1);
     emit(dbg, "act.context", &ctx);
 
@@ -405,7 +394,7 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
     if ((s = norm_modulate(ex, &x, &x, &hsh, &hsc, c->eps)) != VG_OK) goto done;
     vg_tensor_release(&hmod);
     //    o = proj_out(x)                                                    [B, S, pt*ph*pw*Cout]
-    if ((s = linear_new(ex, &o, &x, &g->proj_out_w, &g->proj_out_b, "dit.proj_out")) != VG_OK) goto done;
+    if ((s = vg_op_linear_new(ex, &o, &x, &g->proj_out_w, &g->proj_out_b, "dit.proj_out")) != VG_OK) goto done;
     vg_tensor_release(&x);
     emit(dbg, "act.proj_out", &o);
     if (P != (int64_t)p[0] * p[1] * p[2] * c->out_channels) {

@@ -1,6 +1,7 @@
 /* Linear front end: the weight hook (leaf streaming hands the op the copy of its
  * matrix to use), shape checks, then a descriptor. */
 #include <stdint.h>
+#include <string.h>
 
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/linear_bf16.h"
@@ -39,4 +40,17 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
         return VG_SHAPE_ERR("linear", "x %s, w %s: dimensions past 2^31 are beyond BLAS", vg_shape_s(x, s1), vg_shape_s(w, s2));
 
     return vg_dispatch(ex, &(vg_op){.type = VG_OP_LINEAR, .dst = y, .src = {x, w, b}, .who = "linear"});
+}
+
+vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
+                           const char *who) {
+    memset(y, 0, sizeof *y);
+    if (x->nd < 1 || w->nd != 2) return VG_SHAPE_ERR("linear", "needs x [..., K] and w [N, K]");
+    int64_t ne[VG_MAX_DIMS];
+    for (int i = 0; i < x->nd; i++) ne[i] = x->ne[i];
+    ne[x->nd - 1] = w->ne[0];
+    VG_TRY(vg_exec_scratch(ex, y, x->nd, ne, who));
+    vg_status s = vg_op_linear(ex, y, x, w, b);
+    if (s != VG_OK) vg_tensor_release(y);
+    return s;
 }

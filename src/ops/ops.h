@@ -50,6 +50,11 @@ struct vg_backend *vg_exec_backend(const vg_exec *ex);
 vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w,
                        const vg_tensor *b);
 
+/* The same into a new pool tensor y [..., N] shaped like x with the last dim N,
+ * allocated from ex->pool under `who` (released again on failure). */
+vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
+                           const char *who);
+
 /* ---- normalisation (over the last dimension) --------------------------- */
 
 /* LayerNorm: (x - mean) / sqrt(var + eps) * w + b; w and b may be NULL (no affine).

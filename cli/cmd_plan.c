@@ -231,9 +231,10 @@ int vg_cmd_plan(int argc, char **argv) {
     json_t *j = NULL;
     int rc = 1;
     char path[PATH_MAX];
-    {   /* the device the plan is for: its op scratch is what gets measured */
+    {   /* the kind of device the plan is for: its op scratch is what gets measured (on the
+         * measuring backend; nothing is allocated here, and the budget is `budget`) */
         vg_ctx_params cp = vg_ctx_default_params();
-        cp.device = host_weights ? "cpu" : "sim:1TiB";
+        cp.device = host_weights ? "cpu" : "sim:64MiB";
         cp.n_threads = nt;
         char err[512];
         if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) {

@@ -120,14 +120,22 @@ static vg_status make(bool sim, uint64_t cap, vg_backend **out) {
              cap != VG_POOL_UNLIMITED ? sz : "");
     b->caps = (vg_backend_caps){.host_addressable = !sim, .reads_host_weights = !sim, .computes = true};
     if (sim) {
-        /* room against fragmentation: the budget is enforced by the pool's accounting */
+        /* room against fragmentation (the budget is enforced by the pool's accounting);
+         * under a limit on address space (ulimit -v), the budget itself and a little more */
         uint64_t size = cap > (1ull << 44) ? (1ull << 45) : 2 * cap + (64ull << 20);
         void *a = mmap(NULL, (size_t)size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (a == MAP_FAILED && cap < (1ull << 44)) {
+            size = cap + (cap >> 3) + (4ull << 20);
+            a = mmap(NULL, (size_t)size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        }
         if (a == MAP_FAILED) {
             free(c);
             free(b);
-            return vg_err(VG_ERR_NO_MEMORY, "sim device: cannot reserve %llu bytes of address space",
-                          (unsigned long long)size);
+            char sz[32];
+            vg_backend_format_size(cap, sz, sizeof sz);
+            return vg_err(VG_ERR_NO_MEMORY,
+                          "sim device: cannot reserve address space for a %s budget (a limit on virtual memory, ulimit -v?)",
+                          sz);
         }
         c->arena = a;
         c->arena_size = size;

@@ -41,6 +41,10 @@ void vg_golden_fail(vg_golden *g, const char *set, const char *check, const char
 /* Looks up a tensor in an open io file; records a FAIL and returns NULL-data tensor if absent. */
 vg_tensor vg_golden_tensor(vg_golden *g, const vg_safetensors *io, const char *set, const char *name);
 
+/* Writes a bf16 copy of every f32 tensor of the safetensors file `src` to `dst` (round
+ * to nearest even; other dtypes copied as they are): a model's bf16 twin. */
+vg_status vg_golden_bf16_copy(const char *src, const char *dst);
+
 /* One function per set, each in its own file tests/golden/golden_<set>.c.
  * dir = <root>/<set>. */
 typedef void (*vg_golden_fn)(vg_golden *g, const char *dir);

@@ -14,36 +14,6 @@
 
 vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
 
-/* Writes a bf16 copy of every f32 tensor of `src` to `dst` (round to nearest even). */
-static vg_status bf16_copy(const char *src, const char *dst) {
-    vg_safetensors *st = NULL;
-    VG_TRY(vg_st_open(src, &st));
-    int n = vg_st_count(st);
-    const char **names = calloc((size_t)n, sizeof *names);
-    vg_tensor *ts = calloc((size_t)n, sizeof *ts);
-    vg_pool *pool = vg_pool_new("golden.bf16", VG_POOL_UNLIMITED);   /* host: writes a file */
-    vg_status s = names && ts && pool ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    for (int i = 0; i < n && s == VG_OK; i++) {
-        const vg_st_info *info = vg_st_at(st, i);
-        vg_tensor t = vg_st_tensor(st, info);
-        names[i] = info->name;
-        if (t.type != VG_F32) { ts[i] = t; continue; }
-        s = vg_tensor_alloc(&ts[i], pool, VG_BF16, t.nd, t.ne, "golden.bf16");
-        if (s == VG_OK) {
-            const float *f = t.data;
-            uint16_t *h = ts[i].data;
-            for (int64_t k = 0; k < vg_tensor_nelem(&t); k++) h[k] = vg_f32_to_bf16(f[k]);
-        }
-    }
-    if (s == VG_OK) s = vg_st_write(dst, names, ts, n, NULL, 0);
-    for (int i = 0; i < n && ts; i++) vg_tensor_release(&ts[i]);
-    vg_pool_free(pool);
-    free(ts);
-    free(names);
-    vg_st_close(st);
-    return s;
-}
-
 /* Prints the measured error and counts the check against rel. */
 static void measured(vg_golden *g, const char *set, const char *check, const vg_tensor *got, const vg_tensor *ref,
                      double rel) {
@@ -75,7 +45,7 @@ static void dit_bf16(vg_golden *g, const char *dir, const char *set) {
     const char *check = "out.sample[bf16 weights]";
     if (!vg_path_join(p, sizeof p, dir, "config.json") || vg_json_load_file(p, &j) != VG_OK ||
         vg_cogvideox_dit_config_from_json(json_object_get(j, "model_config"), p, &cfg) != VG_OK ||
-        !vg_path_join(p, sizeof p, dir, "weights.safetensors") || bf16_copy(p, tmp) != VG_OK ||
+        !vg_path_join(p, sizeof p, dir, "weights.safetensors") || vg_golden_bf16_copy(p, tmp) != VG_OK ||
         vg_cogvideox_dit_load_with_config(tmp, &cfg, &m) != VG_OK || !vg_path_join(p, sizeof p, dir, "io.safetensors") ||
         vg_golden_wan_dit_open_io(p, &io) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
@@ -121,7 +91,7 @@ static void vae_bf16(vg_golden *g, const char *dir) {
     vg_cogvideox_vae_config cfg;
     if (!vg_path_join(p, sizeof p, dir, "config.json") || vg_json_load_file(p, &j) != VG_OK ||
         vg_cogvideox_vae_config_from_json(json_object_get(j, "model_config"), p, &cfg) != VG_OK ||
-        !vg_path_join(p, sizeof p, dir, "weights.safetensors") || bf16_copy(p, tmp) != VG_OK ||
+        !vg_path_join(p, sizeof p, dir, "weights.safetensors") || vg_golden_bf16_copy(p, tmp) != VG_OK ||
         vg_cogvideox_vae_load_with_config(tmp, &cfg, &v) != VG_OK || !vg_path_join(p, sizeof p, dir, "io.safetensors") ||
         vg_golden_wan_dit_open_io(p, &io) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());

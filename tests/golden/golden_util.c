@@ -119,3 +119,34 @@ vg_tensor vg_golden_tensor(vg_golden *g, const vg_safetensors *io, const char *s
     }
     return vg_st_tensor(io, inf);
 }
+
+/* Writes a bf16 copy of every f32 tensor of `src` to `dst` (round to nearest even). */
+vg_status vg_golden_bf16_copy(const char *src, const char *dst) {
+    vg_safetensors *st = NULL;
+    VG_TRY(vg_st_open(src, &st));
+    int n = vg_st_count(st);
+    const char **names = calloc((size_t)n, sizeof *names);
+    vg_tensor *ts = calloc((size_t)n, sizeof *ts);
+    vg_pool *pool = vg_pool_new("golden.bf16", VG_POOL_UNLIMITED);   /* host: writes a file */
+    vg_status s = names && ts && pool ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; i < n && s == VG_OK; i++) {
+        const vg_st_info *info = vg_st_at(st, i);
+        vg_tensor t = vg_st_tensor(st, info);
+        names[i] = info->name;
+        if (t.type != VG_F32) { ts[i] = t; continue; }
+        s = vg_tensor_alloc(&ts[i], pool, VG_BF16, t.nd, t.ne, "golden.bf16");
+        if (s == VG_OK) {
+            const float *f = t.data;
+            uint16_t *h = ts[i].data;
+            for (int64_t k = 0; k < vg_tensor_nelem(&t); k++) h[k] = vg_f32_to_bf16(f[k]);
+        }
+    }
+    if (s == VG_OK) s = vg_st_write(dst, names, ts, n, NULL, 0);
+    for (int i = 0; i < n && ts; i++) vg_tensor_release(&ts[i]);
+    vg_pool_free(pool);
+    free(ts);
+    free(names);
+    vg_st_close(st);
+    return s;
+}
+

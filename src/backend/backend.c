@@ -24,7 +24,19 @@ static const backend_kind k_kinds[] = {
     {"sim", true, vg_sim_backend_init},
 };
 
-const char *vg_backend_kinds(void) { return "cpu sim"; }
+/* "cpu sim": the registry's names, space-separated */
+static char g_kinds[64];
+static void kinds_init(void) {
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof k_kinds / sizeof k_kinds[0]; i++)
+        o += (size_t)snprintf(g_kinds + o, sizeof g_kinds - o, "%s%s", i ? " " : "", k_kinds[i].name);
+}
+
+const char *vg_backend_kinds(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, kinds_init);
+    return g_kinds;
+}
 
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     *out = NULL;

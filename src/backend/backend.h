@@ -78,6 +78,8 @@ struct vg_backend {
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out);
 /* Names of the device kinds this build has, e.g. "cpu sim". */
 const char *vg_backend_kinds(void);
+/* "12.00GiB" / "unlimited" (device names). */
+void vg_backend_format_size(uint64_t b, char *buf, size_t n);
 /* A measuring backend that stands for `target` (see above), with a budget of
  * `capacity` bytes (VG_POOL_UNLIMITED: none). Owned; vg_backend_free. */
 vg_status vg_backend_new_measure(const vg_backend *target, uint64_t capacity, vg_backend **out);
@@ -89,7 +91,6 @@ vg_backend *vg_backend_host(void);
 
 /* CPU compute threads (0: the OpenMP default). For cpu, sim and measuring-for-cpu. */
 void vg_backend_set_threads(vg_backend *b, int n_threads);
-int vg_backend_threads(const vg_backend *b);
 
 /* Allocates `bytes` of device memory counted under `who` and `usage`. */
 vg_status vg_backend_alloc(vg_backend *b, uint64_t bytes, vg_buffer_usage usage, const char *who, void **out);

@@ -10,7 +10,6 @@
 #include <sys/mman.h>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_backend.h"
 #include "core/error.h"
 
 typedef struct measure_ctx {

@@ -304,13 +304,6 @@ void vg_pool_release(vg_pool *p, void *ptr) {
     if (!p->base) free(ptr);
 }
 
-bool vg_pool_owns(const vg_pool *p, const void *ptr) {
-    pthread_mutex_lock((pthread_mutex_t *)&p->mu);
-    bool yes = rec_find((vg_pool *)p, ptr) != NULL;
-    pthread_mutex_unlock((pthread_mutex_t *)&p->mu);
-    return yes;
-}
-
 const char *vg_pool_name(const vg_pool *p) { return p->name; }
 
 vg_pool_stats vg_pool_get_stats(const vg_pool *p) {

@@ -56,8 +56,6 @@ vg_status vg_pool_alloc(vg_pool *p, uint64_t bytes, const char *who, void **out)
 /* Returns memory from vg_pool_alloc; accepts NULL. */
 void vg_pool_release(vg_pool *p, void *ptr);
 
-/* Whether ptr is a live allocation of this pool. */
-bool vg_pool_owns(const vg_pool *p, const void *ptr);
 /* Copies up to `max` per-requester figures (current, peak, live count), in the order
  * requesters first allocated; returns the count. */
 int vg_pool_requesters(const vg_pool *p, vg_requester_stat *out, int max);

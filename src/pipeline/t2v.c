@@ -179,8 +179,6 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         te = &r->st->te.m;
     }
     int L = in->len, D = vg_t5_cfg(te)->d_model;
-    ex.abort = r->p->abort;
-    ex.abort_user = r->p->abort_user_data;
     for (int k = 0; k < (use_cfg(r->p) ? 2 : 1); k++) {
         const int32_t *ids = k ? in->neg_ids : in->ids, *mask = k ? in->neg_mask : in->mask;
         vg_status s = vg_tensor_alloc(&r->emb[k], r->dev->pool, VG_F32, VG_SHAPE(1, L, D),
@@ -303,11 +301,8 @@ static vg_status phase_decode(run *r, vg_video **out) {
     VG_TRY(vae->denormalize(vae->resident_model(r->st->vae), &lat_h));
     emit(r, "act.vae_input_latents", &lat_h);
     VG_TRY(vg_tensor_set(&r->lat, r->lat_host));
-    vg_exec ex = r->ex;
-    ex.abort = p->abort;
-    ex.abort_user = p->abort_user_data;
     VG_TRY(vg_tensor_alloc(&r->video, r->dev->pool, VG_F32, VG_SHAPE(1, 3, p->num_frames, p->height, p->width), "pipeline.video"));
-    VG_TRY(vae->decode(&ex, vae->resident_model(r->st->vae), &r->lat, &r->video, p->vae_tiling));
+    VG_TRY(vae->decode(&r->ex, vae->resident_model(r->st->vae), &r->lat, &r->video, p->vae_tiling));
     emit_dev(r, "act.vae_decoded", &r->video);
     /* video / 2 + 0.5 clamped to [0, 1], as [F, H, W, 3] frames on the host */
     vg_video *v = calloc(1, sizeof *v);

@@ -98,10 +98,6 @@ void vg_backend_set_threads(vg_backend *b, int n_threads) {
     if (b && b->iface == &g_cpu_iface) ((cpu_ctx *)b->context)->n_threads = n_threads > 0 ? n_threads : 0;
 }
 
-int vg_backend_threads(const vg_backend *b) {
-    return b && b->iface == &g_cpu_iface ? threads_of(b->context) : omp_get_max_threads();
-}
-
 /* ---- construction ------------------------------------------------------------ */
 
 static vg_status make(bool sim, uint64_t cap, vg_backend **out) {

@@ -8,7 +8,4 @@
 vg_status vg_cpu_backend_init(const char *spec, uint64_t capacity, vg_backend **out);
 vg_status vg_sim_backend_init(const char *spec, uint64_t capacity, vg_backend **out);
 
-/* "12.00GiB" / "unlimited" (device names). */
-void vg_backend_format_size(uint64_t b, char *buf, size_t n);
-
 #endif

@@ -10,6 +10,7 @@
     X(mem, "device memory: total, reserved, allocated, free")                 \
     X(inspect, "list tensors, parameters and detected architecture")          \
     X(quantize, "write a checkpoint as GGUF with block-quantized matrices")   \
-    X(tokenize, "print token ids and pieces for a text")
+    X(tokenize, "print token ids and pieces for a text")                     \
+    X(serve, "serve text-to-video jobs: local HTTP API or RunPod worker")
 
 #endif

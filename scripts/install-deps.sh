@@ -11,10 +11,15 @@ PKGS=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev  # MP4 output
   libx264-dev                # H.264 encoder used through libavcodec
   libpng-dev                 # PNG frames
+  libmicrohttpd-dev          # vgen serve: the HTTP server
+  libsqlite3-dev             # vgen serve: the durable job store
+  libcurl4-openssl-dev       # vgen serve: RunPod worker protocol and webhooks
+  curl                       # the serve tests drive the API with curl
+  chromium                   # the serve web page is tested in headless Chromium
   ffmpeg                     # ffprobe, used by the tests to check written videos
   clang libclang-rt-14-dev   # libFuzzer targets
   valgrind                   # the video writer is checked under valgrind (no uninitialised bytes in MP4s)
-  python3                    # test tooling only
+  python3 python3-venv       # test tooling only (tests/serve/setup-venv.sh)
 )
 
 missing=()

@@ -18,6 +18,7 @@ typedef struct conn {
     char *body;
     size_t n, cap;
     bool too_big;
+    size_t discarded;   /* bytes of a too-large chunked body read and dropped */
 } conn;
 
 static enum MHD_Result send_resp(vg_server *srv, struct MHD_Connection *c, vg_http_resp *r) {
@@ -99,13 +100,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t add = *upload_size;
         *upload_size = 0;
-        if (k->too_big) return MHD_YES;
-        if (k->n + add > srv->cfg.max_body) {   /* chunked, with no Content-Length */
+        if (!k->too_big && k->n + add > srv->cfg.max_body) {   /* chunked, with no Content-Length */
             k->too_big = true;
             free(k->body);
             k->body = NULL;
-            k->n = 0;
-            return send_error(srv, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than the server's limit");
+            k->n = k->cap = 0;
+        }
+        if (k->too_big) {   /* read to the end to answer 413; a body without end is cut off */
+            k->discarded += add;
+            return k->discarded > 16 * srv->cfg.max_body ? MHD_NO : MHD_YES;
         }
         if (k->n + add + 1 > k->cap) {
             size_t cap = (k->n + add + 1) * 2;

@@ -103,6 +103,7 @@ class Server:
 
 
 def small_input(seed=7, **kw):
-    d = {"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 2, "seed": seed}
+    d = {"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 2, "seed": seed,
+         "guidance_scale": 1.0}   # one text encoding per job: short tests
     d.update(kw)
     return d

@@ -9,7 +9,7 @@ MODEL="$SRC/models/tiny-wan"
 . "$SRC/tests/serve/lib.sh"
 T=$(mktemp -d)
 trap 'kill -KILL $PID 2>/dev/null || true; rm -rf "$T"' EXIT
-SMALL='"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 2, "seed": 7'
+SMALL='"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 2, "seed": 7, "guidance_scale": 1.0'
 LONG='"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 1000, "seed": 7'
 
 serve_start "$T/a" --inline-limit 10MB

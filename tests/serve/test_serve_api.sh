@@ -87,7 +87,8 @@ ok "input checks: 20 bad requests refused with their errors, none queued"
 # the runpod client's URLs: /v2/<endpoint>/...
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/my-endpoint/status/$id")" = 200 ] || fail "/v2/<endpoint>/status"
 curl -s "$URL/openapi.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["openapi"].startswith("3"); assert "/runsync" in d["paths"]' || fail "/openapi.json"
-curl -s "$URL/" | grep -q '<video\|video' || fail "/ is not the page"
+curl -s "$URL/" -o "$T/page.html"
+grep -q '<form id="form">' "$T/page.html" || fail "/ is not the page"
 ok "404, 405, /v2/<endpoint> prefix, openapi, page"
 
 # ---- idempotent ids

@@ -19,13 +19,24 @@ vg_request_limits vg_request_default_limits(void) {
     return (vg_request_limits){.max_height = 2048, .max_width = 2048, .max_frames = 257, .max_steps = 1000};
 }
 
+/* One message per problem, on one line: control characters from the request (a key
+ * name, JSON the parser quotes) become '?', and so do all non-ASCII bytes when they
+ * are not valid UTF-8. */
 static void errf(json_t *errors, const char *fmt, ...) {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    json_array_append_new(errors, json_string(buf));
+    for (char *c = buf; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+    json_t *m = json_string(buf);
+    if (!m) {
+        for (char *c = buf; *c; c++)
+            if ((unsigned char)*c >= 0x80) *c = '?';
+        m = json_string(buf);
+    }
+    json_array_append_new(errors, m);
 }
 
 static void random_bytes(void *buf, size_t n) {

@@ -226,7 +226,7 @@ void vg_route(vg_server *srv, const vg_http_req *q, vg_http_resp *r) {
     } else if (is(q, "/metrics")) {
         if (method_ok(q, r, "GET, HEAD")) metrics(srv, r);
     } else if (is(q, "/openapi.json")) {
-        if (method_ok(q, r, "GET, HEAD")) set_text(r, "application/json", vg_openapi_json(), false);
+        if (method_ok(q, r, "GET, HEAD")) set_text(r, "application/json", srv->openapi ? srv->openapi : "{}", false);
     } else if (is(q, "/jobs")) {
         if (method_ok(q, r, "GET, HEAD")) recent(srv, q, r);
     } else if (is(q, "/run") || is(q, "/runsync")) {

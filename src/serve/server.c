@@ -37,6 +37,7 @@ bool vg_server_start(vg_server *srv, const vg_serve_config *cfg, char *err, size
     clock_gettime(CLOCK_MONOTONIC, &ts);
     srv->started_s = ts.tv_sec + ts.tv_nsec * 1e-9;
     srv->metrics = vg_metrics_new();
+    srv->openapi = vg_openapi_for(&cfg->limits, (int)cfg->max_body);
     srv->store = vg_store_open(cfg->store_path, err, cap);
     if (!srv->metrics || !srv->store) {
         if (!srv->metrics) snprintf(err, cap, "out of memory");
@@ -76,6 +77,8 @@ void vg_server_stop(vg_server *srv, bool hard) {
     srv->store = NULL;
     vg_metrics_free(srv->metrics);
     srv->metrics = NULL;
+    free(srv->openapi);
+    srv->openapi = NULL;
     pthread_cond_destroy(&srv->changed);
     pthread_mutex_destroy(&srv->mu);
 }

@@ -58,6 +58,7 @@ typedef struct vg_server {
     atomic_int stopping;          /* take no more jobs; finish the current one */
     atomic_int hard_stop;         /* stop the current job too (it is re-run after a restart) */
     double started_s;             /* monotonic time of vg_server_start */
+    char *openapi;                /* /openapi.json with this server's limits */
 } vg_server;
 
 /* Opens the store (recovering jobs of a killed process), starts the HTTP server,
@@ -104,8 +105,9 @@ typedef struct vg_http_resp {
 
 /* Answers a request whose auth and size were checked (routes.c). */
 void vg_route(vg_server *srv, const vg_http_req *req, vg_http_resp *resp);
-/* The static documents (openapi.c, webpage.c). */
-const char *vg_openapi_json(void);
+/* The embedded documents (assets.c): the page, and the OpenAPI document with the
+ * limits of one server filled in (malloc'd). */
 const char *vg_webpage_html(void);
+char *vg_openapi_for(const vg_request_limits *lim, int max_body);
 
 #endif

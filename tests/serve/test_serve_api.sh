@@ -12,6 +12,24 @@ trap 'kill -KILL $PID 2>/dev/null || true; rm -rf "$T"' EXIT
 SMALL='"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 2, "seed": 7, "guidance_scale": 1.0'
 LONG='"prompt": "a red fox", "height": 64, "width": 64, "num_frames": 5, "num_inference_steps": 1000, "seed": 7'
 
+# ---- bad starts: a clear message naming the problem, and a non-zero exit
+bad_start() {   # exit code, words of the message, options...
+    local want=$1 words=$2; shift 2
+    set +e; timeout 30 "$VGEN" serve --port 0 "$@" >"$T/bad.log" 2>&1; local rc=$?; set -e
+    [ "$rc" = "$want" ] || fail "vgen serve $* exited $rc, expected $want: $(cat "$T/bad.log")"
+    grep -q "$words" "$T/bad.log" || fail "vgen serve $*: the message lacks '$words': $(cat "$T/bad.log")"
+}
+echo garbage >"$T/bad.db"
+bad_start 1 "loading the model failed: /nonexistent" --model /nonexistent --store "$T/x.db"
+bad_start 1 "/nonexistent/dir/jobs.db: unable to open" --model "$MODEL" --store /nonexistent/dir/jobs.db
+bad_start 1 "bad.db: file is not a database" --model "$MODEL" --store "$T/bad.db"
+bad_start 1 "numeric address" --model "$MODEL" --host example.com --store "$T/x.db"
+bad_start 2 "from 0 to 65535" --model "$MODEL" --port 99999
+bad_start 2 "api-key-file" --model "$MODEL" --api-key-file /dev/null
+bad_start 2 "max-body" --model "$MODEL" --max-body 10
+bad_start 2 "RUNPOD_WEBHOOK_POST_OUTPUT" --model "$MODEL" --runpod
+ok "bad starts: the model, the store, the address, options: one message each, exit 1 or 2"
+
 serve_start "$T/a" --inline-limit 10MB
 post() { curl -s -m 60 -o "$T/r.json" -w '%{http_code}' -H 'Content-Type: application/json' "$URL$1" -d "$2"; }
 

@@ -23,7 +23,7 @@ with tempfile.TemporaryDirectory() as tmp:
            "response_schema_conformance,negative_data_rejection,ignored_auth",
            "--hypothesis-max-examples", "8", "--hypothesis-seed", "1", "--hypothesis-deadline", "None",
            "--hypothesis-suppress-health-check", "all", "--request-timeout", "120000", "--no-color"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=280, env=dict(os.environ, SCHEMATHESIS_TELEMETRY="false"))
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=560, env=dict(os.environ, SCHEMATHESIS_TELEMETRY="false"))
     print("\n".join(r.stdout.splitlines()[-25:]))
     srv.call("POST", "/purge-queue", headers={"Authorization": "st-key"})
     if srv.proc.poll() is not None:

@@ -41,6 +41,8 @@ static void usage(FILE *f) {
         "  --max-height N, --max-width N, --max-frames N, --max-steps N\n"
         "                          what one job may ask for (default 2048, 2048, 257, 1000)\n"
         "  --webhook-retry-ms N    between webhook attempts (default 10000; 3 attempts)\n"
+        "  --keep-results S        drop the outputs of jobs completed S seconds ago\n"
+        "                          (default 86400; 0: keep them)\n"
         "  --runpod                RunPod worker mode (reads the RUNPOD_* variables)\n"
         "  --quiet                 no log lines\n"
         "\n"
@@ -92,7 +94,7 @@ static const struct option g_opts[] = {
     {"max-body", required_argument, 0, 'B'}, {"conn-timeout", required_argument, 0, 'C'},
     {"max-conns", required_argument, 0, 'N'}, {"max-height", required_argument, 0, 1},
     {"max-width", required_argument, 0, 2}, {"max-frames", required_argument, 0, 3},
-    {"max-steps", required_argument, 0, 4}, {"webhook-retry-ms", required_argument, 0, 5},
+    {"max-steps", required_argument, 0, 4}, {"webhook-retry-ms", required_argument, 0, 5}, {"keep-results", required_argument, 0, 6},
     {"runpod", no_argument, 0, 'r'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
 
@@ -128,6 +130,7 @@ int vg_cmd_serve(int argc, char **argv) {
         case 3: ok = vg_cli_int("serve", "max-frames", optarg, 1, 4093, &cfg.limits.max_frames); break;
         case 4: ok = vg_cli_int("serve", "max-steps", optarg, 1, 1000, &cfg.limits.max_steps); break;
         case 5: ok = vg_cli_int("serve", "webhook-retry-ms", optarg, 10, 3600000, &x); cfg.webhook_retry_ms = x; break;
+        case 6: ok = vg_cli_int("serve", "keep-results", optarg, 0, 365 * 86400, &cfg.keep_results_s); break;
         case 'r': runpod = true; break;
         case 'q': cfg.quiet = true; break;
         case 'h': usage(stdout); return 0;

@@ -18,6 +18,7 @@ vg_serve_config vg_serve_default_config(void) {
         .max_conns_per_ip = 128,
         .webhook_retry_ms = 10000,
         .webhook_attempts = 3,
+        .keep_results_s = 86400,
         .limits = vg_request_default_limits(),
     };
 }

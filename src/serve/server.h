@@ -32,6 +32,7 @@ typedef struct vg_serve_config {
     int max_conns_per_ip;
     int webhook_retry_ms;         /* between webhook attempts */
     int webhook_attempts;         /* attempts in all */
+    int keep_results_s;           /* outputs of completed jobs are dropped after this (0: kept) */
     vg_request_limits limits;
     bool quiet;
 } vg_serve_config;

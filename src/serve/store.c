@@ -355,6 +355,21 @@ json_t *vg_store_recent(vg_store *s, int limit) {
     return a;
 }
 
+int vg_store_expire_outputs(vg_store *s, int64_t cutoff_ms, const char *why) {
+    int n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = prep(s, "UPDATE jobs SET output=NULL, error=? WHERE status=2 AND output IS NOT NULL AND "
+                               "finished_ms<? AND webhook_state<>1");
+    if (st) {
+        sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, cutoff_ms);
+        if (sqlite3_step(st) == SQLITE_DONE) n = sqlite3_changes(s->db);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 /* ---- webhooks ---- */
 
 bool vg_store_webhook_due(vg_store *s, int64_t now_ms, char id[VG_JOB_ID_MAX + 1], char **url, int *attempts) {

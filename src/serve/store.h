@@ -106,6 +106,10 @@ bool vg_store_webhook_due(vg_store *s, int64_t now_ms, char id[VG_JOB_ID_MAX + 1
 /* delivered, or another attempt at next_ms, or given up (next_ms < 0). */
 void vg_store_webhook_done(vg_store *s, const char *id, bool delivered, int64_t next_ms);
 
+/* Drops the outputs of jobs COMPLETED before cutoff_ms whose webhook is not pending
+ * (the job stays, with error "the output expired ..."); returns how many. */
+int vg_store_expire_outputs(vg_store *s, int64_t cutoff_ms, const char *why);
+
 int64_t vg_now_ms(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* Webhooks: when a job with a "webhook" URL ends, its /status body is POSTed
+/* Webhooks, and the expiry of old outputs. When a job with a "webhook" URL ends, its /status body is POSTed
  * there. A delivery is pending in the store from the transaction that ended the
  * job, so it survives a restart; an answer other than 2xx (or none within 10 s)
  * is retried after webhook_retry_ms, webhook_attempts times in all. */
@@ -43,9 +43,21 @@ static void nap(vg_server *srv, int ms) {
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* Outputs older than --keep-results are dropped (checked every few seconds). */
+static void expire(vg_server *srv, int64_t *next) {
+    int64_t now = vg_now_ms();
+    if (srv->cfg.keep_results_s <= 0 || now < *next) return;
+    *next = now + 1000;
+    char why[128];
+    snprintf(why, sizeof why, "the output expired %d s after the job completed (--keep-results)", srv->cfg.keep_results_s);
+    vg_store_expire_outputs(srv->store, now - (int64_t)srv->cfg.keep_results_s * 1000, why);
+}
+
 void *vg_webhook_main(void *arg) {
     vg_server *srv = arg;
+    int64_t next_expiry = 0;
     while (!atomic_load(&srv->stopping)) {
+        expire(srv, &next_expiry);
         char id[VG_JOB_ID_MAX + 1], *url = NULL;
         int attempts = 0;
         if (!vg_store_webhook_due(srv->store, vg_now_ms(), id, &url, &attempts)) {

@@ -118,4 +118,21 @@ with tempfile.TemporaryDirectory() as tmp:
         fail("after a restart: %s" % h)
     srv.stop()
     ok("after a restart the jobs and their outputs are still there")
+
+    # ---- outputs are dropped --keep-results seconds after completion; the job stays
+    srv.args += ["--keep-results", "1"]
+    srv.start()
+    code, j = srv.call("POST", "/runsync", {"input": small_input(seed=77)})
+    if j["status"] != "COMPLETED" or "video" not in j["output"]:
+        fail("a job with --keep-results 1: %s" % str(j)[:200])
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        code, e = srv.call("GET", "/status/" + j["id"])
+        if "output" not in e:
+            break
+        time.sleep(0.2)
+    if e["status"] != "COMPLETED" or "output" in e or "expired" not in e.get("error", ""):
+        fail("after --keep-results: %s" % str(e)[:200])
+    srv.stop()
+    ok("--keep-results 1: the output is dropped after a second, the job stays COMPLETED with the reason")
 hook_srv.shutdown()

@@ -69,8 +69,9 @@ bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
         for (int i = 0; i < k_ew_inputs[op->type]; i++)
             if (!f32(op->src[i]) || op->src[i]->nd != y->nd) return false;
         return f32(y);
-    case VG_OP_COPY:
-        return x && (x->type == y->type || (loadable(x->type) && storable(y->type))) && !x->scale;
+    case VG_OP_COPY:   /* element types only (the kernels' element sizes), no block types */
+        return x && x->type < VG_Q4_0 && y->type < VG_Q4_0 &&
+               (x->type == y->type || (loadable(x->type) && storable(y->type))) && !x->scale;
     case VG_OP_FILL: return f32(y);
     case VG_OP_CONV:
         return f32(x) && f32(y) && op->src[1] && loadable(op->src[1]->type) && !op->src[1]->scale &&

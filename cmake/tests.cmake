@@ -45,6 +45,15 @@ if(GOLDEN_SRCS)
   set_tests_properties(golden_cuda PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2" SKIP_RETURN_CODE 77 RESOURCE_LOCK gpu)
 endif()
 
+# the CUDA backend's element conversions (GGUF dequantization, fp8, f16/bf16),
+# run on the host against the scalar references: needs nvcc, not a GPU
+if(VG_HAVE_CUDA)
+  add_executable(test_cuda_dequant ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_dequant.cu)
+  target_include_directories(test_cuda_dequant PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_link_libraries(test_cuda_dequant PRIVATE vgen_core)
+  add_test(NAME core/test_cuda_dequant COMMAND test_cuda_dequant)
+endif()
+
 # every op of the op x backend table on the GPU against the CPU backend; skipped
 # (exit 77) without a CUDA device or without a CUDA build
 add_test(NAME core/test_backend_ops_cuda COMMAND test_backend_ops --device cuda:1GiB)

@@ -49,7 +49,7 @@ const char *vg_backend_devices_info(void) {
 #ifdef VG_HAVE_CUDA
     return vg_cuda_info();
 #else
-    return "cuda: not built (no CUDA toolkit when vgen was built)";
+    return "cuda: not built (built without the CUDA toolkit, or with VG_CUDA=OFF)";
 #endif
 }
 

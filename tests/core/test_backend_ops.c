@@ -34,7 +34,7 @@ struct op_case {
     int n_in;
     int nd[MAXIN];
     int64_t ne[MAXIN][6];
-    vg_dtype type[MAXIN];      /* VG_F32 (default 0), VG_BF16, VG_F16 or VG_I32 (ids) */
+    vg_dtype type[MAXIN];      /* VG_F32 (default 0), a stored type (VG_BF16, VG_F16, fp8, GGUF blocks) or VG_I32 (ids) */
     int nd_out;
     int64_t ne_out[6];
     double tol;                /* max |got - ref| / (1 + |ref|) */
@@ -312,6 +312,9 @@ static const op_case k_cases[] = {
     {"linear_f16", 3, {2, 2, 1}, {S(5, 33), S(17, 33), S(17)}, {0, VG_F16, 0}, 2, S(5, 17), 1e-5, x_linear, r_linear},
     {"linear_e4m3_3d", 3, {3, 2, 1}, {S(3, 4, 40), S(24, 40), S(24)}, {0, VG_F8_E4M3, VG_BF16}, 3, S(3, 4, 24), 1e-5,
      x_linear, r_linear},
+    {"linear_q8_0", 3, {2, 2, 1}, {S(5, 64), S(9, 64), S(9)}, {0, VG_Q8_0, 0}, 2, S(5, 9), 1e-5, x_linear, r_linear},
+    {"linear_q4_k", 3, {2, 2, 1}, {S(3, 256), S(7, 256), S(7)}, {0, VG_Q4_K, 0}, 2, S(3, 7), 1e-5, x_linear, r_linear},
+    {"get_rows_q6_k", 2, {2, 1}, {S(6, 256), S(4)}, {VG_Q6_K, VG_I32}, 2, S(4, 256), 0, x_get_rows, r_get_rows},
     {"layer_norm", 3, {3, 1, 1}, {S(2, 5, 48), S(48), S(48)}, {0}, 3, S(2, 5, 48), 1e-5, x_layer_norm, r_layer_norm, .fp = {1e-6f}},
     {"rms_norm_bf16w", 2, {2, 1}, {S(7, 64), S(64)}, {0, VG_BF16}, 2, S(7, 64), 1e-5, x_rms_norm, r_rms_norm, .fp = {1e-6f}},
     {"rope", 3, {4, 2, 2}, {S(2, 6, 3, 8), S(6, 4), S(6, 4)}, {0}, 4, S(2, 6, 3, 8), 1e-5, x_rope, r_rope},
@@ -364,7 +367,15 @@ static result run_case(vg_backend *be, const op_case *c, const char *dev, bool k
         vg_dtype t = c->type[k] ? c->type[k] : VG_F32;
         hin[k] = malloc(sizeof(double) * (n ? n : 1));
         void *raw = malloc((size_t)(n ? n : 1) * 4);
-        for (int64_t i = 0; i < n; i++) {
+        if (vg_dtype_is_block(t)) {   /* GGUF blocks: quantized whole rows, the reference sees them dequantized */
+            float *f = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) f[i] = vg_t_rand(&seed, -1, 1);
+            vg_type(t)->from_f32(f, raw, n);
+            vg_type(t)->to_f32(raw, f, n);
+            for (int64_t i = 0; i < n; i++) hin[k][i] = f[i];
+            free(f);
+        }
+        for (int64_t i = 0; i < n && !vg_dtype_is_block(t); i++) {
             float f = vg_t_rand(&seed, -1, 1);
             if (t == VG_I32) {
                 int32_t id = (int32_t)(vg_t_rand(&seed, 0, 1) * (float)c->ne[0][0]) % (int32_t)c->ne[0][0];

@@ -6,9 +6,11 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/dequant.cuh"
 
 /* vg_dtype values (ops/dtype.h), repeated here because that header is C */
 enum { CU_F32 = 0, CU_F16 = 1, CU_BF16 = 2, CU_I64 = 3, CU_I32 = 4, CU_U8 = 5, CU_E4M3 = 6, CU_E5M2 = 7 };
@@ -17,26 +19,27 @@ __host__ __device__ static inline int cu_elem_size(int t) {
     return t == CU_F32 || t == CU_I32 ? 4 : t == CU_F16 || t == CU_BF16 ? 2 : t == CU_I64 ? 8 : 1;
 }
 
-__device__ static inline float cu_e4m3(uint8_t b) {
+/* fp8 to f32 (host and device: tests/core/test_cuda_dequant.cu checks all 256 codes) */
+__host__ __device__ static inline float cu_e4m3(uint8_t b) {
     int s = b >> 7, e = (b >> 3) & 15, m = b & 7;
     float v;
-    if (e == 15 && m == 7) v = __int_as_float(0x7fc00000);
+    if (e == 15 && m == 7) v = NAN;
     else if (e == 0) v = ldexpf((float)m, -9);
     else v = ldexpf(1.0f + m / 8.0f, e - 7);
     return s ? -v : v;
 }
 
-__device__ static inline float cu_e5m2(uint8_t b) {
+__host__ __device__ static inline float cu_e5m2(uint8_t b) {
     int s = b >> 7, e = (b >> 2) & 31, m = b & 3;
     float v;
-    if (e == 31) v = m ? __int_as_float(0x7fc00000) : __int_as_float(0x7f800000);
+    if (e == 31) v = m ? NAN : INFINITY;
     else if (e == 0) v = ldexpf((float)m, -16);
     else v = ldexpf(1.0f + m / 4.0f, e - 15);
     return s ? -v : v;
 }
 
 /* element i (in elements) of a float tensor of dtype t */
-__device__ static inline float cu_load(const void *p, int t, int64_t i) {
+__host__ __device__ static inline float cu_load(const void *p, int t, int64_t i) {
     switch (t) {
     case CU_F32: return ((const float *)p)[i];
     case CU_F16: return __half2float(((const __half *)p)[i]);
@@ -47,7 +50,7 @@ __device__ static inline float cu_load(const void *p, int t, int64_t i) {
     }
 }
 
-__device__ static inline void cu_store(void *p, int t, int64_t i, float v) {
+__host__ __device__ static inline void cu_store(void *p, int t, int64_t i, float v) {
     switch (t) {
     case CU_F32: ((float *)p)[i] = v; break;
     case CU_F16: ((__half *)p)[i] = __float2half_rn(v); break;

@@ -1,5 +1,6 @@
 /* The CUDA backend: one device, its memory as one cudaMalloc'd arena under a
- * budgeted pool (never managed memory), a compute stream and a copy stream, a ring
+ * budgeted pool (never managed memory; the arena is the budget plus up to 1 GiB of
+ * room against fragmentation, the pool's accounting enforces the budget), a compute stream and a copy stream, a ring
  * of pinned staging buffers for transfers (fed from wherever the host bytes are,
  * e.g. the mmapped checkpoint; no pinned copy of the model), and the op table of
  * cuda_ops.c.
@@ -21,6 +22,13 @@
 static uint64_t margin_of(uint64_t total) {
     uint64_t m = total / 32;
     return m < (1ull << 30) ? (1ull << 30) : m;
+}
+
+/* arena bytes beyond the budget: room against fragmentation (the pool's accounting
+ * still enforces the budget itself, as on sim:) */
+static uint64_t slack_of(uint64_t budget) {
+    uint64_t s = budget / 16;
+    return s < (64ull << 20) ? (64ull << 20) : s > (1ull << 30) ? (1ull << 30) : s;
 }
 
 /* ---- transfers ------------------------------------------------------------------ */
@@ -245,9 +253,12 @@ vg_status vg_cuda_backend_init(const char *spec, uint64_t capacity_unused, vg_ba
     char a[32], m[32], w[32];
     vg_backend_format_size(avail, a, sizeof a);
     vg_backend_format_size(margin, m, sizeof m);
+    uint64_t arena = avail;
     if (budget == VG_POOL_UNLIMITED) {
-        budget = avail;
-    } else if (budget > avail) {
+        budget = avail > slack_of(avail) ? avail - slack_of(avail) : 0;
+    } else if (budget <= avail) {
+        arena = budget + slack_of(budget) < avail ? budget + slack_of(budget) : avail;
+    } else {
         vg_backend_format_size(budget, w, sizeof w);
         s = vg_err(VG_ERR_OUT_OF_BUDGET, "device '%s': a budget of %s is more than the %s can give: %s free after keeping %s",
                    spec, w, prop.name, a, m);
@@ -257,12 +268,12 @@ vg_status vg_cuda_backend_init(const char *spec, uint64_t capacity_unused, vg_ba
         s = vg_err(VG_ERR_OUT_OF_BUDGET, "device '%s': only %s of device memory is free after keeping %s", spec, a, m);
         goto fail;
     }
-    c->arena_size = budget;
-    ce = cudaMalloc(&c->arena, (size_t)budget);
+    c->arena_size = arena;
+    ce = cudaMalloc(&c->arena, (size_t)arena);
     if (ce != cudaSuccess) {
         cudaGetLastError();
         c->arena = NULL;
-        vg_backend_format_size(budget, w, sizeof w);
+        vg_backend_format_size(arena, w, sizeof w);
         s = vg_err(VG_ERR_OUT_OF_BUDGET, "device '%s': cudaMalloc of the %s arena failed: %s", spec, w,
                    cudaGetErrorString(ce));
         goto fail;
@@ -270,7 +281,7 @@ vg_status vg_cuda_backend_init(const char *spec, uint64_t capacity_unused, vg_ba
     vg_backend_format_size(budget, w, sizeof w);
     snprintf(b->name, sizeof b->name, "cuda:%d:%s", dev, w);
     b->caps = (vg_backend_caps){.host_addressable = false, .reads_host_weights = false, .computes = true};
-    b->pool = vg_pool_new_arena(b->name, budget, c->arena, budget);
+    b->pool = vg_pool_new_arena(b->name, budget, c->arena, arena);
     if (!b->pool) {
         s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
         goto fail;

@@ -34,15 +34,17 @@ cudaError_t vg_cu_elementwise(cudaStream_t s, vg_cu_ew kind, vg_cu_t y, const vg
  * dtype copies any element type bit for bit. scale != 1 multiplies (fp8 scales). */
 cudaError_t vg_cu_copy(cudaStream_t s, vg_cu_t y, vg_cu_t x, float scale);
 cudaError_t vg_cu_fill(cudaStream_t s, vg_cu_t y, float v);
-/* y [N, D] f32 rows of table [V, D] at ids [N] i32; an id outside [0, V) sets *bad = 1 */
+/* y [N, D] f32 rows of table [V, D] (float dtypes, or GGUF block types with
+ * contiguous rows) at ids [N] i32; an id outside [0, V) sets *bad = 1 */
 cudaError_t vg_cu_get_rows(cudaStream_t s, vg_cu_t y, vg_cu_t table, vg_cu_t ids, float scale, int *bad);
 cudaError_t vg_cu_upsample2x(cudaStream_t s, vg_cu_t y, vg_cu_t x);
 cudaError_t vg_cu_interp_nearest(cudaStream_t s, vg_cu_t y, vg_cu_t x);
 cudaError_t vg_cu_rope(cudaStream_t s, vg_cu_t y, vg_cu_t x, vg_cu_t cos, vg_cu_t sin);
 /* y [M, N] (row stride N) += b [N] (any float dtype) */
 cudaError_t vg_cu_add_bias(cudaStream_t s, float *y, int64_t M, int64_t N, vg_cu_t b);
-/* dst [rows, K] f32 = rows of w [N, K] (f16/bf16/fp8/f32) times scale[row] (scale
- * NULL: none; n_scale 1: one for all rows) */
+/* dst [rows, K] f32 = rows n0.. of w [N, K] (f16/bf16/fp8/f32, or GGUF block types
+ * dequantized on the device) times scale[row] (scale NULL: none; n_scale 1: one
+ * for all rows) */
 cudaError_t vg_cu_weight_rows_f32(cudaStream_t s, float *dst, vg_cu_t w, int64_t n0, int64_t rows,
                                   const float *scale, int64_t n_scale);
 

@@ -6,10 +6,13 @@
  *  - f16, fp8 (e4m3fn/e5m2) and scaled fp8 weights: converted on the device to f32
  *    one tile of rows at a time (stored value x scale, one rounding, as the CPU),
  *    then the f32 GEMM on that tile: no full f32 copy of a weight exists.
- *  - GGUF block types: not on the GPU yet (supports_op says no; docs/cuda.md).
+ *  - GGUF block types (Q4_0 .. Q8_0, Q2_K .. Q6_K): dequantized on the device to f32
+ *    one tile of rows at a time (dequant.cuh, bit-exact to the CPU reference), then
+ *    the f32 GEMM on that tile, as for f16 and fp8.
  * The bias is added by a separate kernel (no epilogue: its numerics are then the
  * CPU's). In cuBLAS's column-major view the row-major y = x w^T is
  * y^T [N, M] = (w as [K, N])^T (x as [K, M]): A = w transposed, B = x as is. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +37,7 @@ bool vg_cuda_linear_supports(const vg_op *op) {
     case VG_BF16:
     case VG_F8_E4M3:
     case VG_F8_E5M2: return true;
-    default: return false;   /* GGUF block types: not yet */
+    default: return vg_dtype_is_block(w->type) && !w->scale;   /* GGUF: contiguous rows of whole blocks */
     }
 }
 
@@ -55,7 +58,7 @@ static bool converts(const vg_tensor *w) { return !(w->type == VG_F32 || w->type
 uint64_t vg_cuda_linear_scratch(const vg_cuda_ctx *c, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1];
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x), lda;
-    uint64_t n = vg_cuda_round(c->lt_ws_bytes);
+    uint64_t n = 256 + vg_cuda_round(c->lt_ws_bytes);   /* the workspace, 256-byte aligned in the scratch */
     if (!x_direct(x, &lda)) n += vg_cuda_round((uint64_t)M * K * 4);
     if (converts(w)) {
         n += vg_cuda_round((uint64_t)wtile_rows(N, K) * K * 4);
@@ -64,6 +67,15 @@ uint64_t vg_cuda_linear_scratch(const vg_cuda_ctx *c, const vg_op *op) {
         n += vg_cuda_round((uint64_t)xbf16_rows(M, K) * K * 2);
     }
     return n;
+}
+
+/* the largest power of two (up to 256) dividing p's address: the heuristic must only
+ * offer algorithms that work with the pointers as they are (pool memory is 64-byte
+ * aligned, tiles and row chunks start anywhere) */
+static uint32_t align_of(const void *p) {
+    uint32_t a = 256;
+    while (a > 1 && (uintptr_t)p % a) a >>= 1;
+    return a;
 }
 
 #define LT_TRY(call)                                                                                           \
@@ -96,6 +108,11 @@ static vg_status gemm(vg_cuda_ctx *c, const char *who, cudaDataType_t ab, const 
     LT_TRY(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, (uint64_t)N, (uint64_t)M, ldc));
     LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
+    const uint32_t al_a = align_of(A), al_b = align_of(B), al_c = align_of(C);
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
     cublasLtMatmulHeuristicResult_t h;
     int found = 0;
     memset(&h, 0, sizeof h);
@@ -133,7 +150,7 @@ vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
     const char *who = op->who;
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x), lda;
     float *y = op->dst->data;
-    uint8_t *cur = scratch;
+    uint8_t *cur = (uint8_t *)(((uintptr_t)scratch + 255) / 256 * 256);
     void *ws = vg_cuda_carve(&cur, c->lt_ws_bytes);
     /* x as [M, K] with row stride lda; packed when its rows are irregular */
     const float *xa = x->data;

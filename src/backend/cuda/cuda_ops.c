@@ -8,6 +8,14 @@
 #include "backend/cuda/cuda_kernels.h"
 #include "ops/ops_internal.h"
 
+/* dequant.cuh numbers the block types as vg_dtype does */
+_Static_assert(VG_Q4_0 == 8 && VG_Q4_1 == 9 && VG_Q5_0 == 10 && VG_Q5_1 == 11 && VG_Q8_0 == 12 && VG_Q2_K == 13 &&
+                   VG_Q3_K == 14 && VG_Q4_K == 15 && VG_Q5_K == 16 && VG_Q6_K == 17 && VG_DTYPE_COUNT == 18,
+               "block type numbers of backend/cuda/dequant.cuh");
+_Static_assert(VG_F32 == 0 && VG_F16 == 1 && VG_BF16 == 2 && VG_I64 == 3 && VG_I32 == 4 && VG_U8 == 5 &&
+                   VG_F8_E4M3 == 6 && VG_F8_E5M2 == 7,
+               "element type numbers of backend/cuda/cu_common.cuh");
+
 static vg_cu_t cu_of(const vg_tensor *t) {
     vg_cu_t c;
     memset(&c, 0, sizeof c);
@@ -78,9 +86,9 @@ bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
                param_ok(op->src[2]) && x->ne[0] <= 65535 && (op->src[1]->ne[0] + 63) / 64 <= 65535;
     case VG_OP_UPSAMPLE2X:
     case VG_OP_INTERP_NEAREST: return f32(x) && f32(y);
-    case VG_OP_GET_ROWS:
-        return x && loadable(x->type) && (!x->scale || x->scale_n == 1) && op->src[1] &&
-               op->src[1]->type == VG_I32 && f32(y);
+    case VG_OP_GET_ROWS:   /* block-type tables need contiguous rows */
+        return x && x->nd == 2 && (loadable(x->type) || (vg_dtype_is_block(x->type) && vg_tensor_is_contiguous(x))) &&
+               (!x->scale || x->scale_n == 1) && op->src[1] && op->src[1]->type == VG_I32 && f32(y);
     case VG_OP_CHANNEL_RMS_NORM:
     case VG_OP_GROUP_NORM: return f32(x) && f32(y) && param_ok(op->src[1]) && param_ok(op->src[2]);
     case VG_OP_COUNT: break;

@@ -98,7 +98,18 @@ extern "C" cudaError_t vg_cu_fill(cudaStream_t s, vg_cu_t y, float v) {
 
 /* ---- get_rows ------------------------------------------------------------------- */
 
-__global__ void k_get_rows(vg_cu_t y, vg_cu_t tab, vg_cu_t ids, float scale, int *bad, int64_t n) {
+/* element j of row r of a [rows, K] table or weight: float dtypes through their
+ * strides, block types from rows of row_bytes (contiguous) */
+__device__ static inline float row_elem(const vg_cu_t &t, int64_t r, int64_t j, int64_t row_bytes) {
+    if (cu_is_block(t.type)) return cu_dequant(t.type, (const uint8_t *)t.data + r * row_bytes, j);
+    return cu_load(t.data, t.type, r * t.st[0] + j * t.st[1]);
+}
+
+static inline int64_t row_bytes_of(const vg_cu_t &t) {
+    return cu_is_block(t.type) ? t.ne[1] / cu_blck(t.type) * cu_block_bytes(t.type) : 0;
+}
+
+__global__ void k_get_rows(vg_cu_t y, vg_cu_t tab, vg_cu_t ids, float scale, int *bad, int64_t n, int64_t rb) {
     const int64_t D = y.ne[1], V = tab.ne[0];
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = i / D, j = i % D;
@@ -107,14 +118,14 @@ __global__ void k_get_rows(vg_cu_t y, vg_cu_t tab, vg_cu_t ids, float scale, int
             *bad = 1;
             continue;
         }
-        ((float *)y.data)[r * y.st[0] + j * y.st[1]] = cu_load(tab.data, tab.type, (int64_t)id * tab.st[0] + j * tab.st[1]) * scale;
+        ((float *)y.data)[r * y.st[0] + j * y.st[1]] = row_elem(tab, id, j, rb) * scale;
     }
 }
 
 extern "C" cudaError_t vg_cu_get_rows(cudaStream_t s, vg_cu_t y, vg_cu_t tab, vg_cu_t ids, float scale, int *bad) {
     int64_t n = y.ne[0] * y.ne[1];
     if (n == 0) return cudaSuccess;
-    k_get_rows<<<cu_blocks(n), 256, 0, s>>>(y, tab, ids, scale, bad, n);
+    k_get_rows<<<cu_blocks(n), 256, 0, s>>>(y, tab, ids, scale, bad, n, row_bytes_of(tab));
     return cudaGetLastError();
 }
 
@@ -210,10 +221,10 @@ extern "C" cudaError_t vg_cu_add_bias(cudaStream_t s, float *y, int64_t M, int64
 }
 
 __global__ void k_weight_rows(float *dst, vg_cu_t w, int64_t n0, int64_t K, const float *scale, int64_t n_scale,
-                              int64_t n) {
+                              int64_t n, int64_t rb) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         int64_t r = i / K;
-        float v = cu_load(w.data, w.type, (n0 + r) * K + i % K);
+        float v = row_elem(w, n0 + r, i % K, rb);
         if (scale) v *= scale[n_scale == 1 ? 0 : n0 + r];   /* stored value x scale, one f32 rounding */
         dst[i] = v;
     }
@@ -223,6 +234,6 @@ extern "C" cudaError_t vg_cu_weight_rows_f32(cudaStream_t s, float *dst, vg_cu_t
                                              const float *scale, int64_t n_scale) {
     int64_t K = w.ne[1], n = rows * K;
     if (n == 0) return cudaSuccess;
-    k_weight_rows<<<cu_blocks(n), 256, 0, s>>>(dst, w, n0, K, scale, n_scale, n);
+    k_weight_rows<<<cu_blocks(n), 256, 0, s>>>(dst, w, n0, K, scale, n_scale, n, row_bytes_of(w));
     return cudaGetLastError();
 }

@@ -48,10 +48,10 @@ endif()
 # the CUDA backend's element conversions (GGUF dequantization, fp8, f16/bf16),
 # run on the host against the scalar references: needs nvcc, not a GPU
 if(VG_HAVE_CUDA)
-  add_executable(test_cuda_dequant ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_dequant.cu)
-  target_include_directories(test_cuda_dequant PRIVATE ${CMAKE_SOURCE_DIR}/tests)
-  target_link_libraries(test_cuda_dequant PRIVATE vgen_core)
-  add_test(NAME core/test_cuda_dequant COMMAND test_cuda_dequant)
+  add_executable(test_cuda_on_host ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_on_host.cu)
+  target_include_directories(test_cuda_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_link_libraries(test_cuda_on_host PRIVATE vgen_core)
+  add_test(NAME core/test_cuda_on_host COMMAND test_cuda_on_host)
 endif()
 
 # every op of the op x backend table on the GPU against the CPU backend; skipped

@@ -14,6 +14,8 @@
 #   5. VAE chunks    bench_cuda: two latent frames (the first chunk and one full
 #                    chunk of the causal decode) -> 1 + 4 frames at 480x832
 #   6. PyTorch       if python3 has torch with CUDA: the same blocks with SDPA
+#   7. sanitizers    with the time left: the op table under compute-sanitizer
+#                    memcheck, the attention and conv cases under racecheck
 #
 # Then a summary: pass/fail per stage, seconds per forward (= per denoising step
 # and guidance pass), TFLOP/s, streaming overhead, peak memory against the plan, and
@@ -79,7 +81,8 @@ else
         echo "FFmpeg, libpng) must be installed on this machine; see $OUT/configure.log"
     }
     if grep -q "CUDA backend ON" "$OUT/configure.log" 2>/dev/null; then
-        stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops bench_cuda
+        stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops bench_cuda \
+            test_cuda_on_host
     else
         SUMMARY+=("$(printf '%-10s %-28s' build 'FAIL (no CUDA in the configure)')"); status=1
     fi
@@ -89,7 +92,8 @@ if [ -x "$BUILD/vgen" ]; then
     "$BUILD/vgen" --version | tee -a "$OUT/env.log"
 fi
 
-# 2-5. vgen on the GPU
+# 2-5. vgen on the GPU (and the kernels' host checks, seconds)
+[ -x "$BUILD/test_cuda_on_host" ] && stage host 30 "$BUILD/test_cuda_on_host"
 if [ -x "$BUILD/test_backend_ops" ]; then
     stage ops 90 env OMP_NUM_THREADS=8 "$BUILD/test_backend_ops" --device cuda:4GiB
 fi
@@ -108,6 +112,16 @@ if python3 -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)
     stage torch 90 python3 bench/torch_cuda_block.py "$LAYERS" "$tokens" 2
 else
     SUMMARY+=("$(printf '%-10s %-28s' torch 'SKIP (no PyTorch with CUDA)')")
+fi
+
+# 7. with the time left: the op table under compute-sanitizer (out-of-bounds device
+# accesses, then shared-memory races in the attention and convolution kernels)
+if command -v compute-sanitizer >/dev/null && [ -x "$BUILD/test_backend_ops" ] && [ "$(left)" -gt 60 ]; then
+    stage memcheck 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$BUILD/test_backend_ops" --device cuda:1GiB
+    [ "$(left)" -gt 40 ] && stage racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 9 \
+        "$BUILD/test_backend_ops" --device cuda:1GiB attention
+    [ "$(left)" -gt 30 ] && stage racecheck2 45 compute-sanitizer --tool racecheck --error-exitcode 9 \
+        "$BUILD/test_backend_ops" --device cuda:1GiB conv
 fi
 
 # summary

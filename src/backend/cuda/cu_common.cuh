@@ -19,7 +19,7 @@ __host__ __device__ static inline int cu_elem_size(int t) {
     return t == CU_F32 || t == CU_I32 ? 4 : t == CU_F16 || t == CU_BF16 ? 2 : t == CU_I64 ? 8 : 1;
 }
 
-/* fp8 to f32 (host and device: tests/core/test_cuda_dequant.cu checks all 256 codes) */
+/* fp8 to f32 (host and device: tests/core/test_cuda_on_host.cu checks all 256 codes) */
 __host__ __device__ static inline float cu_e4m3(uint8_t b) {
     int s = b >> 7, e = (b >> 3) & 15, m = b & 7;
     float v;

@@ -1,5 +1,5 @@
 /* GGUF block types dequantized one element at a time, on the device (and on the
- * host, where tests/core/test_cuda_dequant.cu checks every type bit for bit against
+ * host, where tests/core/test_cuda_on_host.cu checks every type bit for bit against
  * the scalar reference of ops/quant.c and ops/quant_k.c). Each formula is the
  * reference loop solved for one output index; as there, every product of fp16
  * scale, integer scale and quant is exact in f32, so the only rounding is the final

@@ -22,6 +22,16 @@
 # vgen's time against PyTorch's. Logs and the summary go to $GPU_CHECK_OUT (default
 # gpu-check-out/). Exit status: 0 when every stage that ran passed.
 #
+# The build needs the Debian packages of scripts/install-deps.sh. A GPU machine without
+# network access may lack them: then prepare them here, on a machine of the same OS
+# with apt, into the git-ignored folder .debs/ (and send that folder along):
+#     mkdir -p .debs && (cd .debs && apt-get download $(apt-cache depends --recurse \
+#         --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+#         --no-enhances libopenblas0-openmp libopenblas-dev libdnnl-dev libjansson-dev \
+#         libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libpng-dev pkg-config \
+#         | grep '^[a-z]' | sort -u))
+# and this script unpacks them (dpkg -x, as root) when the configure step fails.
+#
 # usage: scripts/gpu-check.sh            (from the repository root)
 #        BUILD=build scripts/gpu-check.sh    reuse an existing CUDA build
 set -u
@@ -71,16 +81,26 @@ echo "== environment"
 if [ -x "$BUILD/bench_cuda" ] && [ -x "$BUILD/test_backend_ops" ] && [ -x "$BUILD/vgen-golden" ]; then
     SUMMARY+=("$(printf '%-10s %-28s' build "reused $BUILD")")
 else
-    arch=native
+    arch="80;86;89;90"   # without nvidia-smi: every architecture vgen targets
     if command -v nvidia-smi >/dev/null; then
         cc=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')
         [ -n "$cc" ] && arch=$cc
     fi
-    stage configure 60 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVG_CUDA=ON -DVG_CUDA_ARCHS="$arch" || {
+    CONFIGURE=(cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVG_CUDA=ON -DVG_CUDA_ARCHS="$arch")
+    if ! "${CONFIGURE[@]}" >"$OUT/configure.log" 2>&1 && ls .debs/*.deb >/dev/null 2>&1; then
+        echo "== configure failed; unpacking the packages of .debs/ (see the header of this script)"
+        for f in .debs/*.deb; do dpkg -x "$f" / ; done
+        ldconfig 2>/dev/null || true
+        rm -rf "$BUILD/CMakeCache.txt"
+    fi
+    configured=0
+    if stage configure 60 "${CONFIGURE[@]}"; then
+        configured=1
+    else
         echo "configure failed: the Debian packages of scripts/install-deps.sh (OpenBLAS, oneDNN, jansson,"
-        echo "FFmpeg, libpng) must be installed on this machine; see $OUT/configure.log"
-    }
-    if grep -q "CUDA backend ON" "$OUT/configure.log" 2>/dev/null; then
+        echo "FFmpeg, libpng) must be installed on this machine (or prepared in .debs/); see $OUT/configure.log"
+    fi
+    if [ $configured -eq 1 ] && grep -q "CUDA backend ON" "$OUT/configure.log" 2>/dev/null; then
         stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops bench_cuda \
             test_cuda_on_host
     else

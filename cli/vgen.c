@@ -13,7 +13,7 @@ typedef struct { const char *name; int (*fn)(int, char **); const char *help; } 
 
 static void usage(FILE *f, const command *cmds, int n) {
     fprintf(f, "usage: vgen <command> [options]   (vgen <command> --help for its options)\n"
-               "       vgen --version             (version, devices, and the CPU GEMM chosen for this machine)\n\ncommands:\n");
+               "       vgen --version             (version, devices, the CPU GEMM chosen for this machine, GPUs found)\n\ncommands:\n");
     for (int i = 0; i < n; i++)
         if (cmds[i].fn) fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("vgen %s (devices: %s)\n%s\n", vg_version(), vg_devices(), vg_cpu_gemm_info());
+        printf("vgen %s (devices: %s)\n%s\n%s\n", vg_version(), vg_devices(), vg_cpu_gemm_info(), vg_devices_info());
         return 0;
     }
     for (int i = 0; i < n; i++)

@@ -39,7 +39,26 @@ if(GOLDEN_SRCS)
   # the same sets with every activation on the strict simulated device
   add_test(NAME golden_sim COMMAND vgen-golden --device sim:4GiB ${VG_GOLDEN_DIR})
   set_tests_properties(golden_sim PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2")
+  # and on the GPU: counted as skipped (exit 77) where there is none
+  # (one GPU test at a time: each takes its budget from the card's free memory)
+  add_test(NAME golden_cuda COMMAND vgen-golden --device cuda:4GiB ${VG_GOLDEN_DIR})
+  set_tests_properties(golden_cuda PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2" SKIP_RETURN_CODE 77 RESOURCE_LOCK gpu)
 endif()
+
+# the CUDA backend's element conversions (GGUF dequantization, fp8, f16/bf16),
+# run on the host against the scalar references: needs nvcc, not a GPU
+if(VG_HAVE_CUDA)
+  add_executable(test_cuda_on_host ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_on_host.cu)
+  target_include_directories(test_cuda_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_link_libraries(test_cuda_on_host PRIVATE vgen_core)
+  add_test(NAME core/test_cuda_on_host COMMAND test_cuda_on_host)
+endif()
+
+# every op of the op x backend table on the GPU against the CPU backend; skipped
+# (exit 77) without a CUDA device or without a CUDA build
+add_test(NAME core/test_backend_ops_cuda COMMAND test_backend_ops --device cuda:1GiB)
+set_tests_properties(core/test_backend_ops_cuda PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2" SKIP_RETURN_CODE 77
+  RESOURCE_LOCK gpu)
 
 # CLI behaviour tests (shell scripts driving the real binary and ffprobe)
 file(GLOB CLI_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cli/*.sh)

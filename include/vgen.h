@@ -104,8 +104,12 @@ const char *vg_ctx_last_error(const vg_ctx *ctx);
 
 /* "0.2.0": the library version. */
 const char *vg_version(void);
-/* The device kinds this build computes on, e.g. "cpu sim". */
+/* The device kinds this build computes on, e.g. "cpu sim cuda". */
 const char *vg_devices(void);
+/* What this build finds of its accelerators, e.g. "cuda: runtime 13.0, driver 13.0,
+ * 1 device: [0] NVIDIA H200 (sm_90, 139.80GiB)" or "cuda: ... no device found (...)".
+ * Static storage; the first call probes the driver. */
+const char *vg_devices_info(void);
 
 /* Parses "8GiB", "21.3GiB", "512MiB", "1.5G", "1000000" into bytes. */
 vg_status vg_parse_size(const char *text, uint64_t *bytes);

@@ -10,18 +10,25 @@
 #include <strings.h>
 
 #include "backend/cpu/cpu_backend.h"
+#ifdef VG_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "core/error.h"
 #include "ops/ops.h"
 
 typedef struct backend_kind {
     const char *name;
     bool needs_budget;
+    bool own_spec;    /* init parses what follows the colon itself */
     vg_status (*init)(const char *spec, uint64_t capacity, vg_backend **out);
 } backend_kind;
 
 static const backend_kind k_kinds[] = {
-    {"cpu", false, vg_cpu_backend_init},
-    {"sim", true, vg_sim_backend_init},
+    {"cpu", false, false, vg_cpu_backend_init},
+    {"sim", true, false, vg_sim_backend_init},
+#ifdef VG_HAVE_CUDA
+    {"cuda", false, true, vg_cuda_backend_init},
+#endif
 };
 
 /* "cpu sim": the registry's names, space-separated */
@@ -38,20 +45,31 @@ const char *vg_backend_kinds(void) {
     return g_kinds;
 }
 
+const char *vg_backend_devices_info(void) {
+#ifdef VG_HAVE_CUDA
+    return vg_cuda_info();
+#else
+    return "cuda: not built (built without the CUDA toolkit, or with VG_CUDA=OFF)";
+#endif
+}
+
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     *out = NULL;
     if (!spec) spec = "cpu";
     if (!*spec) return vg_err(VG_ERR_INVALID_ARG, "empty device (use cpu, cpu:<budget> or sim:<budget>, e.g. sim:8GiB)");
     const char *colon = strchr(spec, ':');
     size_t kind_len = colon ? (size_t)(colon - spec) : strlen(spec);
+#ifndef VG_HAVE_CUDA
     if (kind_len == 4 && strncasecmp(spec, "cuda", 4) == 0)
         return vg_err(VG_ERR_UNSUPPORTED, "device '%s': this vgen build has no CUDA backend (built: %s)", spec,
                       vg_backend_kinds());
+#endif
     const backend_kind *k = NULL;
     for (size_t i = 0; i < sizeof k_kinds / sizeof k_kinds[0]; i++)
         if (strlen(k_kinds[i].name) == kind_len && strncasecmp(spec, k_kinds[i].name, kind_len) == 0) k = &k_kinds[i];
     if (!k)
         return vg_err(VG_ERR_INVALID_ARG, "unknown device '%s' (use cpu, cpu:<budget> or sim:<budget>, e.g. sim:8GiB)", spec);
+    if (k->own_spec) return k->init(spec, VG_POOL_UNLIMITED, out);
     uint64_t cap = VG_POOL_UNLIMITED;
     if (colon) {
         if (vg_parse_size(colon + 1, &cap) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);

@@ -10,6 +10,9 @@
  *                  backend's own calls, so any host read or write of device memory
  *                  crashes. Weights must be uploaded before use, so every offload
  *                  path runs, and is measured, on machines without a GPU.
+ *   "cuda[:N][:<size>]"  NVIDIA GPU N (default 0), when built with the CUDA toolkit
+ *                  (backend/cuda/); the budget defaults to the card's free memory
+ *                  minus a margin.
  * And, made by the planner, not by a spec:
  *   measuring      (vg_backend_new_measure) allocates address space only and
  *                  computes nothing, but takes each op's scratch as the backend it
@@ -62,6 +65,9 @@ typedef struct vg_backend_i {
     void (*synchronize)(vg_backend *b);
     /* Frees the context (the pool is freed by vg_backend_free). Optional. */
     void (*free_context)(vg_backend *b);
+    /* Optional: the device's own free and total memory (cudaMemGetInfo), beside the
+     * pool's figures in `vgen mem`. */
+    vg_status (*device_memory)(vg_backend *b, uint64_t *free_bytes, uint64_t *total_bytes);
 } vg_backend_i;
 
 struct vg_backend {
@@ -76,8 +82,11 @@ struct vg_backend {
 
 /* Parses a device spec (see above) and hands back an owned backend (vg_backend_free). */
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out);
-/* Names of the device kinds this build has, e.g. "cpu sim". */
+/* Names of the device kinds this build has, e.g. "cpu sim cuda". */
 const char *vg_backend_kinds(void);
+/* Lines about the accelerators this build can use (one per kind, e.g. "cuda: runtime
+ * 13.0, no device found (...)"), "" when the build has none. */
+const char *vg_backend_devices_info(void);
 /* "12.00GiB" / "unlimited" (device names). */
 void vg_backend_format_size(uint64_t b, char *buf, size_t n);
 /* A measuring backend that stands for `target` (see above), with a budget of

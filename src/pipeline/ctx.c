@@ -54,6 +54,7 @@ vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out) {
 
 const char *vg_version(void) { return VG_VERSION_STRING; }
 const char *vg_devices(void) { return vg_backend_kinds(); }
+const char *vg_devices_info(void) { return vg_backend_devices_info(); }
 
 vg_status vg_ctx_mem(const vg_ctx *ctx, vg_mem_stats *out) {
     memset(out, 0, sizeof *out);

@@ -24,6 +24,9 @@ vg_mem_summary vg_mem_summarize(const vg_backend *dev, uint64_t warn_at, double 
     else if (warn_frac > 0 && warn_frac <= 1) s.warn_at = (uint64_t)(warn_frac * (double)s.total);
     else s.warn_at = (uint64_t)((double)s.total * 22.0 / 24.0);
     s.warn = s.peak > s.warn_at;
+    if (dev->iface->device_memory &&
+        dev->iface->device_memory((vg_backend *)dev, &s.device_free, &s.device_total) != VG_OK)
+        s.device_free = s.device_total = 0;
     return s;
 }
 
@@ -34,14 +37,24 @@ void vg_mem_print(FILE *f, const vg_mem_summary *s) {
             vg_fmt_bytes(s->warn_at, w, 32));
     fprintf(f, "| reserved %-12s allocated %-12s peak %-12s free %-12s|\n", vg_fmt_bytes(s->reserved, r, 32),
             vg_fmt_bytes(s->allocated, a, 32), vg_fmt_bytes(s->peak, p, 32), vg_fmt_bytes(s->free, fr, 32));
+    if (s->device_total) {
+        char dt[32], df[32];
+        fprintf(f, "| on the device itself: total %-12s free %-12s (the pool is the budget) |\n",
+                vg_fmt_bytes(s->device_total, dt, 32), vg_fmt_bytes(s->device_free, df, 32));
+    }
     fprintf(f, "+-----------------------------------------------------------------------------+\n");
     if (s->warn)
         fprintf(f, "warning: peak %s passed the danger threshold %s of %s\n", p, w, t);
 }
 
 json_t *vg_mem_json(const vg_mem_summary *s) {
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "device", s->device, "total_bytes", (json_int_t)s->total,
-                     "reserved_bytes", (json_int_t)s->reserved, "allocated_bytes", (json_int_t)s->allocated,
-                     "peak_bytes", (json_int_t)s->peak, "free_bytes", (json_int_t)s->free, "warn_at_bytes",
-                     (json_int_t)s->warn_at, "warning", s->warn);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "device", s->device, "total_bytes",
+                          (json_int_t)s->total, "reserved_bytes", (json_int_t)s->reserved, "allocated_bytes",
+                          (json_int_t)s->allocated, "peak_bytes", (json_int_t)s->peak, "free_bytes", (json_int_t)s->free,
+                          "warn_at_bytes", (json_int_t)s->warn_at, "warning", s->warn);
+    if (j && s->device_total) {
+        json_object_set_new(j, "device_total_bytes", json_integer((json_int_t)s->device_total));
+        json_object_set_new(j, "device_free_bytes", json_integer((json_int_t)s->device_free));
+    }
+    return j;
 }

@@ -17,6 +17,8 @@ typedef struct vg_mem_summary {
     uint64_t free;        /* total - reserved */
     uint64_t warn_at;     /* danger threshold in bytes */
     int warn;             /* peak passed warn_at */
+    uint64_t device_total;  /* the device's own memory (cudaMemGetInfo); 0 where the backend has none */
+    uint64_t device_free;   /* free on the device now, this process's pool arena counted as used */
 } vg_mem_summary;
 
 /* warn_at: bytes, or if 0 < warn_frac <= 1, that fraction of total (warn_at = 0 and

@@ -33,5 +33,25 @@ check "VGEN_GEMM_F32=openblas overrides the choice" "grep -q 'f32 OpenBLAS' <<<\
 off=$(VGEN_GEMM_BF16=off "$VGEN" --version | sed -n 2p)
 check "VGEN_GEMM_BF16=off converts bf16 to f32" "grep -q 'bf16 converted to f32' <<<\"\$off\""
 
+# the third line says what this build finds of the GPU: built or not, and if built,
+# the devices found or why none; --device cuda then works or fails with that reason
+gpu=$(sed -n 3p <<<"$out")
+echo "     $gpu"
+check "--version has a cuda line" "grep -q '^cuda: ' <<<\"\$gpu\""
+if grep -qw cuda <<<"$(head -1 <<<"$out")"; then
+    if grep -q 'no device found' <<<"$gpu"; then
+        err=$("$VGEN" mem --device cuda 2>&1); rc=$?
+        check "--device cuda without a device exits 2" "[ $rc -eq 2 ]"
+        check "--device cuda without a device says so" "grep -q 'no CUDA device found' <<<\"\$err\""
+    else
+        "$VGEN" mem --device cuda >/dev/null; rc=$?
+        check "vgen mem --device cuda runs on the device found" "[ $rc -eq 0 ]"
+    fi
+else
+    check "a build without CUDA says so" "grep -q 'not built' <<<\"\$gpu\""
+    err=$("$VGEN" mem --device cuda 2>&1); rc=$?
+    check "--device cuda in a build without CUDA exits 2" "[ $rc -eq 2 ] && grep -q 'no CUDA backend' <<<\"\$err\""
+fi
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

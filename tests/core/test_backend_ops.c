@@ -5,7 +5,10 @@
  * fail. On the strict simulated device any host touch of device memory crashes.
  * The measuring backend must take exactly the scratch the real backend took.
  *
- * usage: test_backend_ops [filter]   (runs the cases whose name contains filter) */
+ * usage: test_backend_ops [filter]                 cpu and sim (the default test)
+ *        test_backend_ops --device cuda [filter]   the CUDA backend, each case also
+ *                                                  against the CPU backend's output (NMSE);
+ *                                                  exits 77 (skipped) without a device */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +34,7 @@ struct op_case {
     int n_in;
     int nd[MAXIN];
     int64_t ne[MAXIN][6];
-    vg_dtype type[MAXIN];      /* VG_F32 (default 0), VG_BF16, VG_F16 or VG_I32 (ids) */
+    vg_dtype type[MAXIN];      /* VG_F32 (default 0), a stored type (VG_BF16, VG_F16, fp8, GGUF blocks) or VG_I32 (ids) */
     int nd_out;
     int64_t ne_out[6];
     double tol;                /* max |got - ref| / (1 + |ref|) */
@@ -42,6 +45,8 @@ struct op_case {
 };
 
 static unsigned long long seed = 2024;
+/* whether the backend under test rounds x to bf16 for bf16 weights (as torch does) */
+static bool g_xbf16;
 
 static int64_t numel(int nd, const int64_t *ne) {
     int64_t n = 1;
@@ -53,9 +58,9 @@ static int64_t numel(int nd, const int64_t *ne) {
 
 #define IN(k) in[k]
 static void r_linear(const double *const *in, const op_case *c, double *o) {
-    int64_t M = c->ne[0][0], K = c->ne[0][1], N = c->ne[1][0];
-    /* a bf16 GEMM (CPUs with bf16 instructions) takes x rounded to bf16, as torch does */
-    bool xbf16 = c->type[1] == VG_BF16 && vg_gemm_has_bf16();
+    int64_t K = c->ne[0][c->nd[0] - 1], M = numel(c->nd[0], c->ne[0]) / K, N = c->ne[1][0];
+    /* a bf16 GEMM (CPUs with bf16 instructions, GPUs) takes x rounded to bf16, as torch does */
+    bool xbf16 = c->type[1] == VG_BF16 && g_xbf16;
     for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < N; n++) {
             double s = in[2][n];
@@ -106,7 +111,7 @@ static void r_attention(const double *const *in, const op_case *c, double *o) {
                 for (int64_t j = 0; j < Sk; j++) {
                     double s = 0;
                     for (int64_t d = 0; d < D; d++) s += in[0][((b * Sq + i) * H + h) * D + d] * in[1][((b * Sk + j) * H + h) * D + d];
-                    sc[j] = s * c->fp[0] + in[3][i * Sk + j];   /* mask [1, 1, Sq, Sk] */
+                    sc[j] = s * c->fp[0] + (c->n_in > 3 ? in[3][i * Sk + j] : 0);   /* mask [1, 1, Sq, Sk] */
                     if (sc[j] > mx) mx = sc[j];
                 }
                 for (int64_t j = 0; j < Sk; j++) sum += (sc[j] = exp(sc[j] - mx));
@@ -256,7 +261,7 @@ static vg_status x_layer_norm(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_
 static vg_status x_rms_norm(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_rms_norm(e, y, &in[0], &in[1], c->fp[0]); }
 static vg_status x_rope(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) { return vg_op_rope(e, y, &in[0], &in[1], &in[2]); }
 static vg_status x_attention(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
-    return vg_op_attention(e, y, &in[0], &in[1], &in[2], &in[3], c->fp[0]);
+    return vg_op_attention(e, y, &in[0], &in[1], &in[2], c->n_in > 3 ? &in[3] : NULL, c->fp[0]);
 }
 static vg_status x_unary(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
     switch (c->ip[0]) {
@@ -305,11 +310,18 @@ static const op_case k_cases[] = {
     {"linear_f32", 3, {2, 2, 1}, {S(37, 70), S(29, 70), S(29)}, {0}, 2, S(37, 29), 1e-5, x_linear, r_linear},
     {"linear_bf16", 3, {2, 2, 1}, {S(9, 300), S(65, 300), S(65)}, {0, VG_BF16, VG_BF16}, 2, S(9, 65), 1e-5, x_linear, r_linear},
     {"linear_f16", 3, {2, 2, 1}, {S(5, 33), S(17, 33), S(17)}, {0, VG_F16, 0}, 2, S(5, 17), 1e-5, x_linear, r_linear},
+    {"linear_e4m3_3d", 3, {3, 2, 1}, {S(3, 4, 40), S(24, 40), S(24)}, {0, VG_F8_E4M3, VG_BF16}, 3, S(3, 4, 24), 1e-5,
+     x_linear, r_linear},
+    {"linear_q8_0", 3, {2, 2, 1}, {S(5, 64), S(9, 64), S(9)}, {0, VG_Q8_0, 0}, 2, S(5, 9), 1e-5, x_linear, r_linear},
+    {"linear_q4_k", 3, {2, 2, 1}, {S(3, 256), S(7, 256), S(7)}, {0, VG_Q4_K, 0}, 2, S(3, 7), 1e-5, x_linear, r_linear},
+    {"get_rows_q6_k", 2, {2, 1}, {S(6, 256), S(4)}, {VG_Q6_K, VG_I32}, 2, S(4, 256), 0, x_get_rows, r_get_rows},
     {"layer_norm", 3, {3, 1, 1}, {S(2, 5, 48), S(48), S(48)}, {0}, 3, S(2, 5, 48), 1e-5, x_layer_norm, r_layer_norm, .fp = {1e-6f}},
     {"rms_norm_bf16w", 2, {2, 1}, {S(7, 64), S(64)}, {0, VG_BF16}, 2, S(7, 64), 1e-5, x_rms_norm, r_rms_norm, .fp = {1e-6f}},
     {"rope", 3, {4, 2, 2}, {S(2, 6, 3, 8), S(6, 4), S(6, 4)}, {0}, 4, S(2, 6, 3, 8), 1e-5, x_rope, r_rope},
     {"attention_masked", 4, {4, 4, 4, 4}, {S(2, 70, 3, 16), S(2, 300, 3, 16), S(2, 300, 3, 8), S(1, 1, 70, 300)}, {0}, 4,
      S(2, 70, 3, 8), 1e-5, x_attention, r_attention, .fp = {0.25f}},
+    {"attention_d128_ragged", 3, {4, 4, 4}, {S(1, 37, 2, 128), S(1, 77, 2, 128), S(1, 77, 2, 128)}, {0}, 4,
+     S(1, 37, 2, 128), 1e-5, x_attention, r_attention, .fp = {0.0883883f}},
     {"gelu_tanh", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {0}},
     {"gelu", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {1}},
     {"silu", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {2}},
@@ -338,10 +350,11 @@ static const op_case k_cases[] = {
 
 /* ---- the runner ----------------------------------------------------------------- */
 
-typedef struct result { bool ok; uint64_t scratch_peak; } result;
+typedef struct result { bool ok; uint64_t scratch_peak; float *out; } result;
 
-static result run_case(vg_backend *be, const op_case *c, const char *dev) {
-    result res = {false, 0};
+/* Runs c on be; with keep, res.out holds the output (owned by the caller). */
+static result run_case(vg_backend *be, const op_case *c, const char *dev, bool keep) {
+    result res = {false, 0, NULL};
     vg_tensor in[MAXIN] = {{0}}, out = {0};
     double *hin[MAXIN] = {0}, *ref = NULL;
     float *back = NULL;
@@ -354,7 +367,15 @@ static result run_case(vg_backend *be, const op_case *c, const char *dev) {
         vg_dtype t = c->type[k] ? c->type[k] : VG_F32;
         hin[k] = malloc(sizeof(double) * (n ? n : 1));
         void *raw = malloc((size_t)(n ? n : 1) * 4);
-        for (int64_t i = 0; i < n; i++) {
+        if (vg_dtype_is_block(t)) {   /* GGUF blocks: quantized whole rows, the reference sees them dequantized */
+            float *f = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++) f[i] = vg_t_rand(&seed, -1, 1);
+            vg_type(t)->from_f32(f, raw, n);
+            vg_type(t)->to_f32(raw, f, n);
+            for (int64_t i = 0; i < n; i++) hin[k][i] = f[i];
+            free(f);
+        }
+        for (int64_t i = 0; i < n && !vg_dtype_is_block(t); i++) {
             float f = vg_t_rand(&seed, -1, 1);
             if (t == VG_I32) {
                 int32_t id = (int32_t)(vg_t_rand(&seed, 0, 1) * (float)c->ne[0][0]) % (int32_t)c->ne[0][0];
@@ -409,6 +430,10 @@ static result run_case(vg_backend *be, const op_case *c, const char *dev) {
         free(hin[k]);
     }
     vg_tensor_release(&out);
+    if (keep && ok) {
+        res.out = malloc(sizeof(float) * (n_out ? n_out : 1));
+        memcpy(res.out, back + GUARD, sizeof(float) * n_out);
+    }
     free(back);
     free(ref);
     res.ok = ok;
@@ -428,7 +453,8 @@ VG_TEST(test_every_op_on_every_backend) {
             VG_CHECK_OK(vg_backend_from_spec(devices[d], &be));
             if (!be) continue;
             vg_backend_set_threads(be, 2);
-            result r = run_case(be, c, devices[d]);
+            g_xbf16 = vg_gemm_has_bf16();
+            result r = run_case(be, c, devices[d], false);
             VG_CHECKF(r.ok, "%s on %s", c->name, devices[d]);
             VG_CHECKF(vg_pool_get_stats(be->pool).current == 0, "%s on %s left memory allocated", c->name, devices[d]);
             scratch[d] = r.scratch_peak;
@@ -464,8 +490,96 @@ VG_TEST(test_every_op_on_every_backend) {
     }
 }
 
+/* The measuring backend standing for `target` takes the scratch `target` took. */
+static bool measured_equals(vg_backend *target, const op_case *c, uint64_t real) {
+    vg_backend *m = NULL;
+    if (vg_backend_new_measure(target, VG_POOL_UNLIMITED, &m) != VG_OK) return false;
+    vg_tensor in[MAXIN] = {{0}}, y = {0};
+    bool ok = true;
+    for (int k = 0; k < c->n_in && ok; k++)
+        ok = vg_tensor_alloc(&in[k], m->pool, c->type[k] ? c->type[k] : VG_F32, c->nd[k], c->ne[k], "in") == VG_OK;
+    ok = ok && vg_tensor_alloc(&y, m->pool, VG_F32, c->nd_out, c->ne_out, "out") == VG_OK;
+    uint64_t before = vg_pool_get_stats(m->pool).current;
+    vg_pool_reset_peak(m->pool);
+    vg_exec ex = {.pool = m->pool, .be = m};
+    ok = ok && c->run(&ex, &y, in, c) == VG_OK;
+    uint64_t pred = vg_pool_get_stats(m->pool).peak - before;
+    if (ok && pred != real)
+        fprintf(stderr, "  %s: measuring backend %llu, real %llu\n", c->name, (unsigned long long)pred, (unsigned long long)real);
+    for (int k = 0; k < c->n_in; k++) vg_tensor_release(&in[k]);
+    vg_tensor_release(&y);
+    vg_backend_free(m);
+    return ok && pred == real;
+}
+
+static const char *g_device;
+
+/* NMSE = sum (a - b)^2 / sum b^2 (ggml's test-backend-ops measure) */
+static double nmse(const float *a, const float *b, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? num / den : num;
+}
+
+/* Every case on an accelerator (--device cuda): against the float64 reference as
+ * on the other backends, and against the CPU backend's output on the same inputs
+ * (NMSE at most tol^2: 0 for the exact ops). */
+VG_TEST(test_every_op_on_the_device) {
+    vg_backend *dev = NULL;
+    VG_CHECK_OK(vg_backend_from_spec(g_device, &dev));
+    if (!dev) return;
+    for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++) {
+        const op_case *c = &k_cases[i];
+        if (g_filter && !strstr(c->name, g_filter)) continue;
+        vg_backend *cpu = NULL;
+        VG_CHECK_OK(vg_backend_from_spec("cpu", &cpu));
+        if (!cpu) continue;
+        vg_backend_set_threads(cpu, 2);
+        unsigned long long s0 = seed;   /* the same inputs on both */
+        g_xbf16 = true;
+        result r = run_case(dev, c, g_device, true);
+        seed = s0;
+        g_xbf16 = vg_gemm_has_bf16();
+        result rc = run_case(cpu, c, "cpu", true);
+        VG_CHECKF(r.ok, "%s on %s", c->name, g_device);
+        VG_CHECKF(vg_pool_get_stats(dev->pool).current == 0, "%s on %s left memory allocated", c->name, g_device);
+        VG_CHECKF(measured_equals(dev, c, r.scratch_peak), "%s: measured scratch differs on %s", c->name, g_device);
+        if (r.ok && rc.ok) {
+            double e = nmse(r.out, rc.out, numel(c->nd_out, c->ne_out));
+            /* bf16 weights: the CPU rounds x to bf16 only where it has bf16 instructions */
+            double lim = c->type[1] == VG_BF16 && c->run == x_linear && !vg_gemm_has_bf16() ? 1e-4 : c->tol * c->tol;
+            VG_CHECKF(e <= lim, "%s: NMSE %.3g against the cpu backend (limit %.3g)", c->name, e, lim);
+            printf("     %-24s %s: ok (NMSE vs cpu %.3g, scratch %llu bytes)\n", c->name, g_device, e,
+                   (unsigned long long)r.scratch_peak);
+        }
+        free(r.out);
+        free(rc.out);
+        vg_backend_free(cpu);
+    }
+    vg_backend_free(dev);
+}
+
 int main(int argc, char **argv) {
-    g_filter = argc > 1 ? argv[1] : NULL;
-    VG_RUN(test_every_op_on_every_backend);
+    int a = 1;
+    if (argc > 2 && strcmp(argv[1], "--device") == 0) {
+        g_device = argv[2];
+        a = 3;
+    }
+    g_filter = argc > a ? argv[a] : NULL;
+    if (g_device) {
+        vg_backend *probe = NULL;
+        if (vg_backend_from_spec(g_device, &probe) != VG_OK) {
+            /* no device here (or no build for it): skipped, not passed */
+            printf("skipped: no CUDA device (%s)\n", vg_err_msg());
+            return 77;
+        }
+        vg_backend_free(probe);
+        VG_RUN(test_every_op_on_the_device);
+    } else {
+        VG_RUN(test_every_op_on_every_backend);
+    }
     VG_DONE();
 }

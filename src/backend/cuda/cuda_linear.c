@@ -1,0 +1,218 @@
+/* Linear on the GPU: y [M, N] = x [M, K] w[N, K]^T + b through cuBLASLt, fp32
+ * accumulation always.
+ *  - f32 weights: an f32 GEMM (CUBLAS_COMPUTE_32F; VGEN_CUDA_TF32=1 allows TF32).
+ *  - bf16 weights: x rounded to bf16 in chunks of rows (as torch computes a bf16
+ *    linear), bf16 x bf16 -> f32 GEMM.
+ *  - f16, fp8 (e4m3fn/e5m2) and scaled fp8 weights: converted on the device to f32
+ *    one tile of rows at a time (stored value x scale, one rounding, as the CPU),
+ *    then the f32 GEMM on that tile: no full f32 copy of a weight exists.
+ *  - GGUF block types (Q4_0 .. Q8_0, Q2_K .. Q6_K): dequantized on the device to f32
+ *    one tile of rows at a time (dequant.cuh, bit-exact to the CPU reference), then
+ *    the f32 GEMM on that tile, as for f16 and fp8.
+ * The bias is added by a separate kernel (no epilogue: its numerics are then the
+ * CPU's). In cuBLAS's column-major view the row-major y = x w^T is
+ * y^T [N, M] = (w as [K, N])^T (x as [K, M]): A = w transposed, B = x as is. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_kernels.h"
+#include "ops/ops_internal.h"
+
+#define VG_CUDA_XBF16_BYTES (64u << 20)   /* bytes of x rounded to bf16 per GEMM call */
+#define VG_CUDA_WTILE_BYTES (64u << 20)   /* f32 bytes of one converted weight tile */
+
+static bool x_direct(const vg_tensor *x, int64_t *lda) {
+    return vg_inner_stride(x) == 1 && vg_rows_uniform(x, lda);
+}
+
+bool vg_cuda_linear_supports(const vg_op *op) {
+    const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
+    if (!x || !w || x->type != VG_F32 || op->dst->type != VG_F32) return false;
+    if (b && !(b->type == VG_F32 || b->type == VG_F16 || b->type == VG_BF16)) return false;
+    switch (w->type) {
+    case VG_F32:
+    case VG_F16:
+    case VG_BF16:
+    case VG_F8_E4M3:
+    case VG_F8_E5M2: return true;
+    default: return vg_dtype_is_block(w->type) && !w->scale;   /* GGUF: contiguous rows of whole blocks */
+    }
+}
+
+static int64_t xbf16_rows(int64_t M, int64_t K) {
+    int64_t r = VG_CUDA_XBF16_BYTES / (K * 2);
+    if (r < 16) r = 16;
+    return r > M ? M : r;
+}
+
+static int64_t wtile_rows(int64_t N, int64_t K) {
+    int64_t r = VG_CUDA_WTILE_BYTES / (K * 4);
+    if (r < 16) r = 16;
+    return r > N ? N : r;
+}
+
+static bool converts(const vg_tensor *w) { return !(w->type == VG_F32 || w->type == VG_BF16) || w->scale; }
+
+uint64_t vg_cuda_linear_scratch(const vg_cuda_ctx *c, const vg_op *op) {
+    const vg_tensor *x = op->src[0], *w = op->src[1];
+    int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x), lda;
+    uint64_t n = 256 + vg_cuda_round(c->lt_ws_bytes);   /* the workspace, 256-byte aligned in the scratch */
+    if (!x_direct(x, &lda)) n += vg_cuda_round((uint64_t)M * K * 4);
+    if (converts(w)) {
+        n += vg_cuda_round((uint64_t)wtile_rows(N, K) * K * 4);
+        if (w->scale) n += vg_cuda_round((uint64_t)(w->scale_n > 1 ? w->scale_n : 1) * 4);
+    } else if (w->type == VG_BF16) {
+        n += vg_cuda_round((uint64_t)xbf16_rows(M, K) * K * 2);
+    }
+    return n;
+}
+
+/* the largest power of two (up to 256) dividing p's address: the heuristic must only
+ * offer algorithms that work with the pointers as they are (pool memory is 64-byte
+ * aligned, tiles and row chunks start anywhere) */
+static uint32_t align_of(const void *p) {
+    uint32_t a = 256;
+    while (a > 1 && (uintptr_t)p % a) a >>= 1;
+    return a;
+}
+
+#define LT_TRY(call)                                                                                           \
+    do {                                                                                                       \
+        cublasStatus_t st_ = (call);                                                                           \
+        if (st_ != CUBLAS_STATUS_SUCCESS) {                                                                    \
+            s = vg_err(VG_ERR_INTERNAL, "%s: cuBLASLt %s failed: %s (M %lld, N %lld, K %lld)", who, #call,     \
+                       cublasLtGetStatusString(st_), (long long)M, (long long)N, (long long)K);                \
+            goto out;                                                                                          \
+        }                                                                                                      \
+    } while (0)
+
+/* C [M rows of N, ldc] = B [M, K] (row stride ldb) A [N, K]^T (row stride lda), fp32 out */
+static vg_status gemm(vg_cuda_ctx *c, const char *who, cudaDataType_t ab, const void *A, int64_t lda, const void *B,
+                      int64_t ldb, float *C, int64_t ldc, int64_t M, int64_t N, int64_t K, void *ws) {
+    vg_status s = VG_OK;
+    cublasLtMatmulDesc_t desc = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasComputeType_t ct = ab == CUDA_R_32F && c->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    uint64_t wsb = c->lt_ws_bytes;
+    const float alpha = 1.0f, beta = 0.0f;
+    LT_TRY(cublasLtMatmulDescCreate(&desc, ct, CUDA_R_32F));
+    LT_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
+    LT_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN));
+    /* column-major: A = w as [K, N] (ld lda) used transposed, B = x as [K, M] (ld ldb), C [N, M] (ld ldc) */
+    LT_TRY(cublasLtMatrixLayoutCreate(&la, ab, (uint64_t)K, (uint64_t)N, lda));
+    LT_TRY(cublasLtMatrixLayoutCreate(&lb, ab, (uint64_t)K, (uint64_t)M, ldb));
+    LT_TRY(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, (uint64_t)N, (uint64_t)M, ldc));
+    LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
+    const uint32_t al_a = align_of(A), al_b = align_of(B), al_c = align_of(C);
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c));
+    LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c));
+    cublasLtMatmulHeuristicResult_t h;
+    int found = 0;
+    memset(&h, 0, sizeof h);
+    LT_TRY(cublasLtMatmulAlgoGetHeuristic(c->lt, desc, la, lb, lc, lc, pref, 1, &h, &found));
+    if (found < 1) {
+        s = vg_err(VG_ERR_UNSUPPORTED, "%s: cuBLASLt has no algorithm for this GEMM (M %lld, N %lld, K %lld)", who,
+                   (long long)M, (long long)N, (long long)K);
+        goto out;
+    }
+    LT_TRY(cublasLtMatmul(c->lt, desc, &alpha, A, la, B, lb, &beta, C, lc, C, lc, &h.algo, ws, wsb, c->compute));
+out:
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (lc) cublasLtMatrixLayoutDestroy(lc);
+    if (lb) cublasLtMatrixLayoutDestroy(lb);
+    if (la) cublasLtMatrixLayoutDestroy(la);
+    if (desc) cublasLtMatmulDescDestroy(desc);
+    return s;
+}
+
+static vg_cu_t view2d(void *data, vg_dtype t, int64_t rows, int64_t cols, int64_t row_stride) {
+    vg_cu_t v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.type = (int)t;
+    v.nd = 2;
+    v.ne[0] = rows;
+    v.ne[1] = cols;
+    v.st[0] = row_stride;
+    v.st[1] = 1;
+    return v;
+}
+
+vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
+    const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
+    const char *who = op->who;
+    int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x), lda;
+    float *y = op->dst->data;
+    uint8_t *cur = (uint8_t *)(((uintptr_t)scratch + 255) / 256 * 256);
+    void *ws = vg_cuda_carve(&cur, c->lt_ws_bytes);
+    /* x as [M, K] with row stride lda; packed when its rows are irregular */
+    const float *xa = x->data;
+    if (!x_direct(x, &lda)) {
+        float *xp = vg_cuda_carve(&cur, (uint64_t)M * K * 4);
+        vg_cu_t dst;
+        memset(&dst, 0, sizeof dst);
+        dst.data = xp;
+        dst.type = VG_F32;
+        dst.nd = x->nd;
+        int64_t st = 1;
+        for (int i = x->nd - 1; i >= 0; i--) {
+            dst.ne[i] = x->ne[i];
+            dst.st[i] = st;
+            st *= x->ne[i];
+        }
+        vg_cu_t src = dst;
+        src.data = x->data;
+        for (int i = 0; i < x->nd; i++) src.st[i] = x->st[i];
+        VG_CU_TRY(who, vg_cu_copy(c->compute, dst, src, 1.0f));
+        xa = xp;
+        lda = K;
+    }
+    if (lda < K) lda = K;   /* M == 1 with any row stride */
+
+    if (w->type == VG_F32 && !w->scale) {
+        VG_TRY(gemm(c, who, CUDA_R_32F, w->data, K, xa, lda, y, N, M, N, K, ws));
+    } else if (!converts(w)) {   /* bf16 */
+        int64_t rows = xbf16_rows(M, K);
+        void *xb = vg_cuda_carve(&cur, (uint64_t)rows * K * 2);
+        for (int64_t m0 = 0; m0 < M; m0 += rows) {
+            int64_t mm = M - m0 < rows ? M - m0 : rows;
+            VG_CU_TRY(who, vg_cu_copy(c->compute, view2d(xb, VG_BF16, mm, K, K),
+                                      view2d((void *)(xa + m0 * lda), VG_F32, mm, K, lda), 1.0f));
+            VG_TRY(gemm(c, who, CUDA_R_16BF, w->data, K, xb, K, y + m0 * N, N, mm, N, K, ws));
+        }
+    } else {
+        int64_t rows = wtile_rows(N, K);
+        float *tile = vg_cuda_carve(&cur, (uint64_t)rows * K * 4);
+        float *dscale = NULL;
+        int64_t n_scale = 0;
+        if (w->scale) {   /* the scales live on the host with the weight store: upload them */
+            n_scale = w->scale_n > 1 ? w->scale_n : 1;
+            dscale = vg_cuda_carve(&cur, (uint64_t)n_scale * 4);
+            VG_CU_TRY(who, cudaMemcpyAsync(dscale, w->scale, (size_t)n_scale * 4, cudaMemcpyHostToDevice, c->compute));
+        }
+        vg_cu_t wv = view2d(w->data, w->type, N, K, K);
+        for (int64_t n0 = 0; n0 < N; n0 += rows) {
+            int64_t nn = N - n0 < rows ? N - n0 : rows;
+            VG_CU_TRY(who, vg_cu_weight_rows_f32(c->compute, tile, wv, n0, nn, dscale, n_scale));
+            VG_TRY(gemm(c, who, CUDA_R_32F, tile, K, xa, lda, y + n0, N, M, nn, K, ws));
+        }
+    }
+    if (b) {
+        vg_cu_t bv;
+        memset(&bv, 0, sizeof bv);
+        bv.data = b->data;
+        bv.type = (int)b->type;
+        bv.nd = 1;
+        bv.ne[0] = N;
+        bv.st[0] = b->st[0];
+        VG_CU_TRY(who, vg_cu_add_bias(c->compute, y, M, N, bv));
+    }
+    return VG_OK;
+}

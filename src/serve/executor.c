@@ -10,7 +10,8 @@
 
 #include "core/error.h"
 #include "io/out_file.h"
-#include "serve/base64.h"
+#include <libavutil/base64.h>
+#include <limits.h>
 #include "serve/request.h"
 
 struct vg_executor {
@@ -146,9 +147,15 @@ static json_t *meta_json(vg_executor *e, const vg_t2v_params *p, double fps, dou
 /* The video inline (base64) or as a file in the outputs folder. */
 static bool put_video(vg_executor *e, const char *job_id, bool want_file, const uint8_t *mp4, size_t n, json_t *out,
                       char *err, size_t cap) {
-    if (!want_file && vg_base64_len(n) <= e->cfg.inline_limit) {
-        char *b64 = vg_base64_encode(mp4, n);
-        if (!b64) { snprintf(err, cap, "out of host memory encoding the video"); return false; }
+    /* FFmpeg's encoder (libavutil, already linked for the video writer); it takes an int size */
+    if (!want_file && n <= (size_t)(INT_MAX / 4 * 3 - 3) && (size_t)AV_BASE64_SIZE(n) - 1 <= e->cfg.inline_limit) {
+        size_t cap64 = (size_t)AV_BASE64_SIZE(n);
+        char *b64 = malloc(cap64);
+        if (!b64 || !av_base64_encode(b64, (int)cap64, mp4, (int)n)) {
+            free(b64);
+            snprintf(err, cap, "out of host memory encoding the video");
+            return false;
+        }
         json_object_set_new(out, "video", json_string_nocheck(b64));
         free(b64);
         return true;

@@ -27,12 +27,14 @@ static void usage(FILE *f) {
         "  --model DIR              a diffusers Wan2.1 folder (exact weight sizes)\n"
         "  --config FILE            transformer/config.json alone; the text encoder and\n"
         "                           VAE configs are read beside it (../text_encoder/,\n"
-        "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE\n"
+        "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE; a\n"
+        "                           ../transformer_2/config.json beside it is a second expert\n"
+        "                           (Wan2.2 A14B), planned one expert on the device at a time\n"
         "  --text-encoder-config F  --vae-config F   explicit configs for --config\n"
         "  --dtype T                transformer weights: bf16 (default), f16, f32, fp8, or a\n"
         "                           GGUF quantization as published: q8_0, q6_k, q5_k_m, q5_k_s,\n"
         "                           q5_1, q5_0, q4_k_m, q4_k_s, q4_1, q4_0, q3_k_m, q3_k_s, q2_k\n"
-        "  --transformer FILE --text-encoder-file FILE --vae-file FILE\n"
+        "  --transformer FILE --transformer-2 FILE --text-encoder-file FILE --vae-file FILE\n"
         "                           with --model: these components from other files (GGUF or\n"
         "                           single safetensors), counted by their stored bytes\n"
         "  --text-dtype T           text encoder weights (default bf16)\n"
@@ -156,7 +158,8 @@ int vg_cmd_plan(int argc, char **argv) {
         {"vae-tiling", no_argument, 0, 'T'}, {"offload", required_argument, 0, 'O'},
         {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
-        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3}, {0, 0, 0, 0}};
+        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
+        {"transformer-2", required_argument, 0, 4}, {0, 0, 0, 0}};
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
     int c;
@@ -172,6 +175,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 1: files.transformer = optarg; break;
         case 2: files.text_encoder = optarg; break;
         case 3: files.vae = optarg; break;
+        case 4: files.transformer_2 = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
@@ -191,8 +195,8 @@ int vg_cmd_plan(int argc, char **argv) {
         if (!ok) return 2;
     }
     if (optind < argc) { fprintf(stderr, "vgen plan: unexpected argument '%s'\n", argv[optind]); return 2; }
-    if (!model && (files.transformer || files.text_encoder || files.vae)) {
-        fprintf(stderr, "vgen plan: --transformer, --text-encoder-file and --vae-file go with --model\n");
+    if (!model && (files.transformer || files.transformer_2 || files.text_encoder || files.vae)) {
+        fprintf(stderr, "vgen plan: --transformer, --transformer-2, --text-encoder-file and --vae-file go with --model\n");
         return 2;
     }
     if (!model == !config) { fprintf(stderr, "vgen plan: give exactly one of --model or --config (vgen plan --help)\n"); return 2; }
@@ -222,7 +226,8 @@ int vg_cmd_plan(int argc, char **argv) {
     }
     int nt = threads > 0 ? threads : omp_get_max_threads();
 
-    vg_wan_dit_config dc;
+    vg_wan_dit_config dc, dc2;
+    bool two = false;
     vg_t5_config tc;
     vg_wan_vae_config vc;
     vg_model *m = NULL;
@@ -254,6 +259,15 @@ int vg_cmd_plan(int argc, char **argv) {
         }
         json_decref(j);
         j = NULL;
+        if (sibling(config, "transformer_2", path, sizeof path)) {
+            if (vg_json_load_file(path, &j) != VG_OK || vg_wan_dit_config_from_json(j, path, &dc2) != VG_OK) {
+                fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+                goto out;
+            }
+            json_decref(j);
+            j = NULL;
+            two = true;
+        }
         const char *tp = te_cfg ? te_cfg : sibling(config, "text_encoder", path, sizeof path) ? path : NULL;
         if (tp) {
             if (vg_json_load_file(tp, &j) != VG_OK || vg_t5_config_from_json(j, tp, &tc) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
@@ -276,7 +290,7 @@ int vg_cmd_plan(int argc, char **argv) {
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
-                          .host_weights = host_weights, .budget = budget, .dit_mix = mix};
+                          .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
@@ -284,12 +298,16 @@ int vg_cmd_plan(int argc, char **argv) {
     vg_wan_dit_describe(&dc, desc, sizeof desc);
     int64_t fl = (frames - 1) / vc.temporal_factor + 1, hl = height / vc.spatial_factor, wl = width / vc.spatial_factor;
     printf("%s\n", desc);
+    if (two || (m && m->dit2))
+        printf("two experts (Wan2.2 A14B): transformer and transformer_2 take turns; under every policy but\n"
+               "'none' one expert leaves the device before the other comes, so the plan counts one\n");
     printf("run: %dx%d, %d frames (latent %lldx%lldx%lld, %lld tokens), text %d tokens, guidance %s, vae tiling %s, %d threads\n",
            height, width, frames, (long long)fl, (long long)hl, (long long)wl,
            (long long)(fl / dc.patch[0] * (hl / dc.patch[1]) * (wl / dc.patch[2])), text_len, guidance > 1 ? "on" : "off",
            tiling ? "on" : "off", nt);
-    printf("weights: text encoder %s, transformer %s (largest block %s), vae decoder %s; budget %s%s\n",
+    printf("weights: text encoder %s, transformer %s%s (largest block %s), vae decoder %s; budget %s%s\n",
            vg_fmt_bytes(in.comp[0].weight_bytes, a, 32), vg_fmt_bytes(in.comp[1].weight_bytes, b, 32),
+           in.denoise_extra_bytes ? " per expert" : "",
            vg_fmt_bytes(in.comp[1].block_bytes, d2, 32), vg_fmt_bytes(in.comp[2].weight_bytes, (char[32]){0}, 32),
            vg_fmt_bytes(budget, (char[32]){0}, 32), host_weights ? " (cpu: weights are read in place)" : "");
     printf("\n  %-6s %-7s %12s %12s %12s %12s\n", "policy", "text", "text_encode", "denoise", "decode", "peak");

@@ -104,6 +104,9 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
     VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak),
                        "plan: measuring the transformer"));
+    uint64_t act2 = 0;
+    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit2, ne, L, &act2), "plan: measuring transformer_2"));
+    if (act2 > in->comp[VG_PHASE_DENOISE].act_peak) in->comp[VG_PHASE_DENOISE].act_peak = act2;
     VG_TRY(vg_err_wrap(measure_decode(dev, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
                                       &in->comp[VG_PHASE_DECODE].act_peak),
                        "plan: measuring the VAE decode"));
@@ -118,6 +121,17 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     /* weights, as the runtimes upload them */
     in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
     vg_unit_sizes ds = dn->sizes(m->dit);
+    if (m->dit2) {
+        /* two experts take turns: each unit is the larger of the two, and only 'none'
+         * holds the smaller one's weights besides */
+        vg_unit_sizes d2 = dn->sizes(m->dit2);
+        in->denoise_extra_bytes = ds.all < d2.all ? ds.all : d2.all;
+        ds.all = ds.all > d2.all ? ds.all : d2.all;
+        ds.block = ds.block > d2.block ? ds.block : d2.block;
+        ds.nonblock = ds.nonblock > d2.nonblock ? ds.nonblock : d2.nonblock;
+        ds.leaf = ds.leaf > d2.leaf ? ds.leaf : d2.leaf;
+        ds.small = ds.small > d2.small ? ds.small : d2.small;
+    }
     vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
     d->weight_bytes = ds.all;
     d->block_bytes = ds.block;
@@ -144,16 +158,18 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
     snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, q->dit_mix ? q->dit_mix->name : vg_type(q->dit_dtype)->name);
     snprintf(pt, sizeof pt, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->te_dtype)->name);
     snprintf(pv, sizeof pv, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->vae_dtype)->name);
-    vg_wan_dit *dit = NULL;
+    vg_wan_dit *dit = NULL, *dit2 = NULL;
     vg_t5 *te = NULL;
     vg_wan_vae *vae = NULL;
     vg_status s = vg_wan_dit_load_with_config(pd, c, c->head_dim, &dit);
+    if (s == VG_OK && q->dit2) s = vg_wan_check_positions(q->dit2, q->vae, q->num_frames, q->height, q->width);
+    if (s == VG_OK && q->dit2) s = vg_wan_dit_load_with_config(pd, q->dit2, q->dit2->head_dim, &dit2);
     if (s == VG_OK) s = vg_t5_load_with_config(pt, q->te, &te);
     if (s == VG_OK) s = vg_wan_vae_load_with_config(pv, q->vae, &vae);
     if (s == VG_OK) {
         /* the same path as a loaded model: a model made of the virtual components */
         extern const vg_family vg_family_wan21;
-        vg_model vm = {.family = &vg_family_wan21, .te = te, .dit = dit, .vae = vae};
+        vg_model vm = {.family = &vg_family_wan21, .te = te, .dit = dit, .dit2 = dit2, .vae = vae};
         snprintf(vm.path, sizeof vm.path, "%s", "plan --config");
         vg_t2v_params p = vg_t2v_default_params();
         p.height = q->height, p.width = q->width, p.num_frames = q->num_frames;
@@ -163,6 +179,7 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_wan_dit_free(dit);
+    vg_wan_dit_free(dit2);
     vg_t5_free(te);
     vg_wan_vae_free(vae);
     if (s == VG_OK) {

@@ -24,6 +24,7 @@ typedef struct vg_plan_request {
     bool host_weights;             /* the device computes on host weights (cpu) */
     uint64_t budget;
     const vg_quant_mix *dit_mix;   /* non-NULL: the transformer is this GGUF mix (dit_dtype = its base) */
+    const vg_wan_dit_config *dit2; /* Wan2.2 A14B: the low-noise expert (same dtype), or NULL */
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

@@ -57,6 +57,11 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
     json_object_set_new(j, "num_frames", json_integer(p->num_frames));
     json_object_set_new(j, "steps", json_integer(p->steps));
     json_object_set_new(j, "guidance_scale", json_real(p->guidance_scale));
+    if (m->dit2) {
+        /* two experts (Wan2.2 A14B): the low-noise expert's scale as used, and the switch */
+        json_object_set_new(j, "guidance_scale_2", json_real(vg_t2v_guidance(p, 1)));
+        json_object_set_new(j, "boundary_ratio", json_real(m->boundary_ratio));
+    }
     json_object_set_new(j, "scheduler", json_string(sc.kind == VG_SCHEDULER_EULER ? "euler" : "unipc"));
     json_object_set_new(j, "flow_shift", json_real(sc.shift));
     json_object_set_new(j, "flow_shift_from", json_string(p->flow_shift > 0 ? "request" : "scheduler_config"));

@@ -36,6 +36,7 @@ vg_t2v_params vg_t2v_default_params(void) {
         .abort = NULL,
         .abort_user_data = NULL,
         .text_encoder = VG_PLACE_AUTO,
+        .guidance_scale_2 = 0.0f,
     };
 }
 
@@ -46,6 +47,19 @@ static double now_s(void) {
 }
 
 static bool use_cfg(const vg_t2v_params *p) { return p->guidance_scale > 1.0f; }
+
+/* WanPipeline with boundary_ratio: t >= boundary_ratio * num_train_timesteps runs
+ * `transformer` with guidance_scale, the other steps `transformer_2` with
+ * guidance_scale_2 (guidance_scale when not given). */
+int vg_t2v_expert(const vg_model *m, double t) {
+    return m->dit2 && t < m->boundary_ratio * m->sched.num_train_timesteps ? 1 : 0;
+}
+
+float vg_t2v_guidance(const vg_t2v_params *p, int expert) {
+    return expert && p->guidance_scale_2 > 0 ? p->guidance_scale_2 : p->guidance_scale;
+}
+
+static const void *expert_model(const vg_model *m, int e) { return e ? m->dit2 : m->dit; }
 
 vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne) {
     return m->family->validate(m, p, ne);
@@ -58,8 +72,8 @@ struct vg_state {
     const vg_model *m;
     vg_t5_resident te;
     bool te_up;
-    void *dit;                /* the family's denoiser runtime */
-    bool dit_up;
+    void *dit[2];             /* the family's denoiser runtime, per expert (Wan2.2 A14B has two) */
+    bool dit_up[2];
     void *vae;                /* the family's VAE decoder on the device */
     bool vae_up;
 };
@@ -79,10 +93,14 @@ vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out) {
 static void state_release(vg_state *st) {
     vg_backend *dev = st->ctx->dev;
     if (st->te_up) vg_t5_resident_free(dev, &st->te);
-    if (st->dit_up) st->m->family->denoiser->runtime_free(st->dit);
+    for (int e = 0; e < 2; e++) {
+        if (st->dit_up[e]) st->m->family->denoiser->runtime_free(st->dit[e]);
+        st->dit[e] = NULL;
+        st->dit_up[e] = false;
+    }
     if (st->vae_up) st->m->family->vae->resident_free(dev, st->vae);
-    st->dit = st->vae = NULL;
-    st->te_up = st->dit_up = st->vae_up = false;
+    st->vae = NULL;
+    st->te_up = st->vae_up = false;
 }
 
 void vg_state_free(vg_state *st) {
@@ -97,7 +115,8 @@ const vg_model *vg_state_model(const vg_state *st) { return st->m; }
 uint64_t vg_state_resident_bytes(const vg_state *st) {
     uint64_t n = 0;
     if (st->te_up) n += vg_t5_resident_bytes(st->m->te);
-    if (st->dit_up) n += st->m->family->denoiser->sizes(st->m->dit).all;
+    for (int e = 0; e < 2; e++)
+        if (st->dit_up[e]) n += st->m->family->denoiser->sizes(expert_model(st->m, e)).all;
     if (st->vae_up) n += st->m->family->vae->decoder_bytes(st->m->vae);
     return n;
 }
@@ -212,42 +231,80 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
     return VG_OK;
 }
 
+/* Expert e's runtime on the device (e = 0 for a model with one transformer).
+ * Outside 'none', the other expert's device weights are given back before e's are
+ * uploaded or streamed: the switch is a boundary inside the denoise phase, so a
+ * model with two experts plans and runs in the memory of one. */
+static vg_status use_expert(run *r, int e) {
+    vg_state *st = r->st;
+    const vg_denoiser_i *dn = r->m->family->denoiser;
+    if (st->dit_up[e]) return VG_OK;
+    if (r->plan.policy != VG_OFFLOAD_NONE && st->dit_up[!e]) {
+        dn->runtime_free(st->dit[!e]);
+        st->dit[!e] = NULL;
+        st->dit_up[!e] = false;
+    }
+    vg_offload pol = r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy;
+    VG_TRY(vg_err_wrap(dn->runtime_new(r->dev, expert_model(r->m, e), pol, true, &st->dit[e]), "%s",
+                       e ? "transformer_2" : "transformer"));
+    st->dit_up[e] = true;
+    return VG_OK;
+}
+
+static void emit_i64(run *r, const char *name, const int64_t *v, int64_t n) {
+    if (!r->dbg) return;
+    vg_tensor t = vg_tensor_wrap(VG_I64, 1, (const int64_t[]){n}, (void *)v);   /* read only by the callback */
+    r->dbg(name, &t, r->dbg_user);
+}
+
 static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *ne) {
     const vg_t2v_params *p = r->p;
     begin_phase(r, VG_PHASE_DENOISE);
-    if (!r->st->dit_up) {
-        VG_TRY(r->m->family->denoiser->runtime_new(r->dev, r->m->dit,
-                                                   r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy,
-                                                   true, &r->st->dit));
-        r->st->dit_up = true;
-    }
-    VG_TRY(vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents"));
-    int64_t n = vg_tensor_nelem(&r->lat);
-    r->lat_host = malloc((size_t)n * 4);
-    r->pred_host = malloc((size_t)n * 4);
-    if (!r->lat_host || !r->pred_host) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
-    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
-    else vg_randn(p->seed, r->lat_host, n);
-    vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
-    for (int k = 0; k < 2; k++)
-        VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
-
     vg_sched_config sc = vg_t2v_sched_config(r->m, p);   /* recorded the same way in the run report */
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
-    vg_status s = VG_OK;
-    float g = p->guidance_scale;
-    if (p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
+    /* the first step's expert comes up before the pipeline's tensors, as planned */
+    vg_status s = use_expert(r, vg_t2v_expert(r->m, vg_sched_timestep(sched, 0)));
+    if (s != VG_OK) {
+        vg_sched_free(sched);
+        return s;
+    }
+    s = vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents");
+    int64_t n = ne[0] * ne[1] * ne[2] * ne[3] * ne[4];
+    r->lat_host = malloc((size_t)n * 4);
+    r->pred_host = malloc((size_t)n * 4);
+    if (s == VG_OK && (!r->lat_host || !r->pred_host)) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
+    if (s != VG_OK) {
+        vg_sched_free(sched);
+        return s;
+    }
+    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
+    else vg_randn(p->seed, r->lat_host, n);
+    vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
+    for (int k = 0; k < 2 && s == VG_OK; k++)
+        s = vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred");
+    int64_t *expert = calloc((size_t)p->steps, sizeof *expert), *ts = calloc((size_t)p->steps, sizeof *ts);
+    if (s == VG_OK && (!expert || !ts)) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
+    if (s == VG_OK && p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
         s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback before denoising");
     for (int i = 0; i < p->steps && s == VG_OK; i++) {
         if (stop_requested(r)) { s = vg_err(VG_ERR_ABORTED, "aborted before denoise step %d of %d", i + 1, p->steps); break; }
         float t = (float)vg_sched_timestep(sched, i);
         char name[64];
+        /* the expert of this step (two-expert models), and its guidance scale */
+        int e = vg_t2v_expert(r->m, t);
+        float g = vg_t2v_guidance(p, e);
+        expert[i] = e;
+        ts[i] = (int64_t)t;
+        if ((s = use_expert(r, e)) != VG_OK) break;
+        snprintf(name, sizeof name, "act.step%d.model_input", i);
+        emit(r, name, &lat_h);
         if ((s = vg_tensor_set(&r->lat, r->lat_host)) != VG_OK) break;
         const vg_denoiser_i *dn = r->m->family->denoiser;
-        s = dn->runtime_forward(r->st->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
+        void *rt = r->st->dit[e];
+        s = dn->runtime_forward(rt, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
-            s = dn->runtime_forward(r->st->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
+            s = dn->runtime_forward(rt, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
             if (s != VG_OK) break;
             snprintf(name, sizeof name, "act.step%d.noise_pred_cond", i);
             emit_dev(r, name, &r->pred[0]);
@@ -271,17 +328,24 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
             s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback after step %d of %d", i + 1, p->steps);
     }
     vg_sched_free(sched);
+    if (s == VG_OK) {
+        emit_i64(r, "act.timesteps", ts, p->steps);
+        emit_i64(r, "act.expert_per_step", expert, p->steps);
+    }
+    free(expert);
+    free(ts);
     if (s == VG_OK) s = vg_check_finite_tensor(&r->lat, "the run produced non-finite values (the weights may be corrupt): the denoised latents");
     if (s != VG_OK) return s;
     for (int k = 0; k < 2; k++) {
         vg_tensor_release(&r->pred[k]);
         vg_tensor_release(&r->emb[k]);
     }
-    if (r->plan.policy != VG_OFFLOAD_NONE) {
-        r->m->family->denoiser->runtime_free(r->st->dit);
-        r->st->dit = NULL;
-        r->st->dit_up = false;
-    }
+    for (int e = 0; e < 2 && r->plan.policy != VG_OFFLOAD_NONE; e++)
+        if (r->st->dit_up[e]) {
+            r->m->family->denoiser->runtime_free(r->st->dit[e]);
+            r->st->dit[e] = NULL;
+            r->st->dit_up[e] = false;
+        }
     end_phase(r);
     return VG_OK;
 }
@@ -458,9 +522,10 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
         /* everything resident for the whole run */
         vg_pool_begin_phase(r.dev->pool, vg_phase_names[VG_PHASE_TEXT]);
         if (!st->te_up && (s = vg_t5_resident_new(r.dev, m->te, &st->te)) == VG_OK) st->te_up = true;
-        if (s == VG_OK && !st->dit_up &&
-            (s = m->family->denoiser->runtime_new(r.dev, m->dit, VG_OFFLOAD_MODEL, false, &st->dit)) == VG_OK)
-            st->dit_up = true;
+        for (int e = 0; e < (m->dit2 ? 2 : 1) && s == VG_OK; e++)
+            if (!st->dit_up[e] &&
+                (s = m->family->denoiser->runtime_new(r.dev, expert_model(m, e), VG_OFFLOAD_MODEL, false, &st->dit[e])) == VG_OK)
+                st->dit_up[e] = true;
         if (s == VG_OK && !st->vae_up && (s = m->family->vae->resident_new(r.dev, m->vae, &st->vae)) == VG_OK)
             st->vae_up = true;
     }

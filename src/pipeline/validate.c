@@ -18,6 +18,7 @@ typedef struct component {
 
 static const component wan_components[] = {
     {"transformer", false, {"WanTransformer3DModel", NULL}},
+    {"transformer_2", true, {"WanTransformer3DModel", NULL}},   /* Wan2.2 A14B's low-noise expert */
     {"vae", false, {"AutoencoderKLWan", NULL}},
     {"text_encoder", false, {"UMT5EncoderModel", "T5EncoderModel", NULL}},
     {"scheduler", false, {"UniPCMultistepScheduler", "FlowMatchEulerDiscreteScheduler", NULL}},

@@ -114,12 +114,13 @@ static vg_status component_dir(const char *root, const char *name, char *out, si
     return VG_OK;
 }
 
-/* The transformer from a single file (safetensors or GGUF), with the folder's
- * config when it has one (else the config comes from the tensors). */
-static vg_status load_dit_file(const char *root, const char *file, vg_wan_dit **out) {
+/* A transformer from a single file (safetensors or GGUF), with the folder's
+ * config of that component (`comp`: "transformer" or "transformer_2") when it has
+ * one (else the config comes from the tensors). */
+static vg_status load_dit_file(const char *root, const char *comp, const char *file, vg_wan_dit **out) {
     json_t *j;
     char where[PATH_MAX], dir[PATH_MAX];
-    if (!vg_path_join(dir, sizeof dir, root, "transformer") || !vg_path_join(where, sizeof where, dir, "config.json"))
+    if (!vg_path_join(dir, sizeof dir, root, comp) || !vg_path_join(where, sizeof where, dir, "config.json"))
         return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
     j = NULL;
     if (vg_path_is_file(where)) VG_TRY(vg_json_load_file(where, &j));
@@ -130,14 +131,52 @@ static vg_status load_dit_file(const char *root, const char *file, vg_wan_dit **
     return s == VG_OK ? vg_wan_dit_load_with_config(file, &cfg, 0, out) : s;
 }
 
+static vg_status load_dit(const char *root, const char *comp, const char *file, vg_wan_dit **out) {
+    char dir[PATH_MAX];
+    if (file) return load_dit_file(root, comp, file, out);
+    VG_TRY(component_dir(root, comp, dir, sizeof dir));
+    return vg_wan_dit_load(dir, out);
+}
+
+/* Wan2.2 A14B: model_index.json names a second transformer (the low-noise expert)
+ * and the boundary between them. Sets *two and *ratio (0 when there is one). */
+static vg_status read_experts(const char *root, bool *two, double *ratio) {
+    char p[PATH_MAX];
+    *two = false;
+    *ratio = 0;
+    if (!vg_path_join(p, sizeof p, root, "model_index.json")) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
+    if (!vg_path_is_file(p)) return VG_OK;   /* a model made in memory (plans from configs) */
+    json_t *j;
+    VG_TRY(vg_json_load_file(p, &j));
+    const json_t *t2 = json_object_get(j, "transformer_2"), *br = json_object_get(j, "boundary_ratio");
+    vg_status s = VG_OK;
+    bool named = json_is_array(t2) && json_is_string(json_array_get(t2, 1));
+    if (br && !json_is_null(br) && (!json_is_number(br) || !(json_number_value(br) > 0 && json_number_value(br) < 1)))
+        s = vg_err(VG_ERR_FORMAT, "%s: boundary_ratio must be a number between 0 and 1 (exclusive), or null", p);
+    else if (named && (!br || json_is_null(br)))
+        /* diffusers then runs every step with `transformer`; so does vgen, without loading the other */
+        vg_log_warn("%s: transformer_2 without a boundary_ratio is never used; running every step with transformer", p);
+    else if (named) {
+        *two = true;
+        *ratio = json_number_value(br);
+    }
+    json_decref(j);
+    return s;
+}
+
 static vg_status wan_load(vg_model *m, const char *path, const vg_model_files *files) {
     char dir[PATH_MAX];
-    vg_wan_dit *dit = NULL;
+    vg_wan_dit *dit = NULL, *dit2 = NULL;
     vg_wan_vae *vae = NULL;
-    vg_status s = VG_OK;
-    if (files->transformer) s = load_dit_file(path, files->transformer, &dit);
-    else if ((s = component_dir(path, "transformer", dir, sizeof dir)) == VG_OK) s = vg_wan_dit_load(dir, &dit);
+    bool two = false;
+    vg_status s = read_experts(path, &two, &m->boundary_ratio);
+    if (s == VG_OK && files->transformer_2 && !two)
+        s = vg_err(VG_ERR_INVALID_ARG, "%s: a second transformer was given, but model_index.json names no transformer_2 "
+                                       "with a boundary_ratio (only Wan2.2 A14B has two experts)", path);
+    if (s == VG_OK) s = load_dit(path, "transformer", files->transformer, &dit);
     m->dit = dit;
+    if (s == VG_OK && two) s = vg_err_wrap(load_dit(path, "transformer_2", files->transformer_2, &dit2), "transformer_2");
+    m->dit2 = dit2;
     if (s == VG_OK && files->vae) s = vg_wan_vae_load(files->vae, &vae);
     else if (s == VG_OK && (s = component_dir(path, "vae", dir, sizeof dir)) == VG_OK) s = vg_wan_vae_load(dir, &vae);
     m->vae = vae;
@@ -146,8 +185,9 @@ static vg_status wan_load(vg_model *m, const char *path, const vg_model_files *f
 
 static void wan_free(vg_model *m) {
     vg_wan_dit_free(m->dit);
+    vg_wan_dit_free(m->dit2);
     vg_wan_vae_free(m->vae);
-    m->dit = m->vae = NULL;
+    m->dit = m->dit2 = m->vae = NULL;
 }
 
 static vg_status wan_check(const vg_model *m) {
@@ -156,6 +196,16 @@ static vg_status wan_check(const vg_model *m) {
     if (dc->in_channels != vc->z_dim || dc->out_channels != vc->z_dim)
         return vg_err(VG_ERR_SHAPE, "%s: transformer channels (in %d, out %d) do not match the VAE's z_dim %d", m->path,
                       dc->in_channels, dc->out_channels, vc->z_dim);
+    if (m->dit2) {
+        /* the experts take turns on the same latents and text */
+        const vg_wan_dit_config *d2 = vg_wan_dit_cfg(m->dit2);
+        if (d2->in_channels != dc->in_channels || d2->out_channels != dc->out_channels || d2->text_dim != dc->text_dim ||
+            d2->patch[0] != dc->patch[0] || d2->patch[1] != dc->patch[1] || d2->patch[2] != dc->patch[2])
+            return vg_err(VG_ERR_SHAPE, "%s: transformer_2 (in %d, out %d channels, text %d, patch %dx%dx%d) does not match "
+                          "transformer (in %d, out %d, text %d, patch %dx%dx%d)", m->path, d2->in_channels, d2->out_channels,
+                          d2->text_dim, d2->patch[0], d2->patch[1], d2->patch[2], dc->in_channels, dc->out_channels,
+                          dc->text_dim, dc->patch[0], dc->patch[1], dc->patch[2]);
+    }
     return VG_OK;
 }
 
@@ -186,7 +236,11 @@ static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t
         return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
     if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)
         return vg_err(VG_ERR_INVALID_ARG, "offload 'none' keeps every component on the device; it cannot run the text encoder on the CPU");
+    if (!isfinite(p->guidance_scale_2) || p->guidance_scale_2 > 100)
+        return vg_err(VG_ERR_INVALID_ARG, "guidance scale 2 %g: must be at most 100 (<= 0: the guidance scale)", p->guidance_scale_2);
     VG_TRY(vg_t2v_check_inputs(dc, vc, p));
+    if (m->dit2) VG_TRY(vg_err_wrap(vg_wan_check_positions(vg_wan_dit_cfg(m->dit2), vc, p->num_frames, p->height, p->width),
+                                    "transformer_2"));
     ne[0] = 1;
     ne[1] = vc->z_dim;
     ne[2] = fl;

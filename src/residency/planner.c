@@ -43,7 +43,7 @@ static uint64_t resident(const vg_plan_input *in, vg_offload pol, int p) {
     const vg_plan_component *c = &in->comp[p];
     switch (pol) {
     case VG_OFFLOAD_NONE: {
-        uint64_t all = 0;
+        uint64_t all = in->denoise_extra_bytes;
         for (int i = 0; i < VG_PHASE_COUNT; i++) all += in->comp[i].weight_bytes;
         return all;
     }

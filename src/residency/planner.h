@@ -34,6 +34,10 @@ typedef struct vg_plan_input {
     bool host_weights;                        /* device computes on host weights (cpu) */
     uint64_t budget;                          /* UINT64_MAX: none */
     bool vae_tiled;                           /* the decode is planned in tiles */
+    uint64_t denoise_extra_bytes;             /* a second denoiser's weights (Wan2.2 A14B: comp[DENOISE]
+                                                 is the larger expert, this the other); only 'none' keeps
+                                                 both resident, the other policies release one expert
+                                                 before the other comes up */
 } vg_plan_input;
 
 typedef struct vg_plan {

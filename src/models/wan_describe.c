@@ -16,6 +16,9 @@ const char *vg_wan_dit_describe(const vg_wan_dit_config *c, char *buf, size_t ca
              "Wan2.1 DiT: %d layers, dim %d, %d heads x %d, ffn %d, text %d, in %d / out %d channels, patch %dx%dx%d",
              c->num_layers, c->num_heads * c->head_dim, c->num_heads, c->head_dim, c->ffn_dim, c->text_dim, c->in_channels,
              c->out_channels, c->patch[0], c->patch[1], c->patch[2]);
+    size_t n = strlen(buf);
+    if (c->image_dim > 0 && n < cap)   /* image-to-video: CLIP embeddings through added k/v projections */
+        snprintf(buf + n, cap - n, ", image %d (I2V)", c->image_dim);
     return buf;
 }
 

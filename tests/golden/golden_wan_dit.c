@@ -2,7 +2,9 @@
  * on in.* against out.sample and every act.* intermediate the reference saved,
  * the batch-2 call with per-sample int64 timesteps, and a run with the weights
  * rounded to bf16 (measured error against the f32 reference, 1e-2 relative).
- * The runner part is shared with golden_wan_dit_original_names.c. */
+ * The runner part is shared with the original-name, Wan2.2 TI2V (per-token
+ * timesteps, in.timestep [B, S]) and Wan2.1 I2V (in.encoder_hidden_states_image)
+ * checkers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,11 +120,13 @@ static void on_act(const char *name, const vg_tensor *t, void *user) {
 
 /* Runs the model on `<prefix>in.*` of io and checks `<prefix>out.sample` (tolerance
  * rel) and, when check_acts, every act.* of io (missing intermediates fail).
- * Returns 1 if the forward ran. */
+ * in.timestep is [B] (f32 or i64) or [B, S] f32 per token; in.encoder_hidden_states_image,
+ * when present, conditions an I2V model. Returns 1 if the forward ran. */
 int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
                            const char *prefix, const char *tag, int check_acts, double rel) {
-    char n_hs[96], n_t[96], n_ehs[96], n_out[96], check[160];
+    char n_hs[96], n_t[96], n_ehs[96], n_img[96], n_out[96], check[160];
     snprintf(n_hs, sizeof n_hs, "%sin.hidden_states", prefix);
+    snprintf(n_img, sizeof n_img, "%sin.encoder_hidden_states_image", prefix);
     snprintf(n_t, sizeof n_t, "%sin.timestep", prefix);
     snprintf(n_ehs, sizeof n_ehs, "%sin.encoder_hidden_states", prefix);
     snprintf(n_out, sizeof n_out, "%sout.sample", prefix);
@@ -131,19 +135,28 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     vg_tensor hs = vg_golden_tensor(g, io, set, n_hs), ts = vg_golden_tensor(g, io, set, n_t);
     vg_tensor ehs = vg_golden_tensor(g, io, set, n_ehs), ref = vg_golden_tensor(g, io, set, n_out);
     if (!hs.data || !ts.data || !ehs.data || !ref.data) return 0;
-    int64_t B = hs.ne[0];
-    if (vg_tensor_nelem(&ts) != B || (ts.type != VG_F32 && ts.type != VG_I64)) {
-        vg_golden_fail(g, set, check, "timestep must be f32 or i64 [B]");
+    int64_t B = hs.ne[0], nt = vg_tensor_nelem(&ts);
+    const vg_wan_dit_config *c = vg_wan_dit_cfg(m);
+    int64_t S = hs.ne[2] / c->patch[0] * (hs.ne[3] / c->patch[1]) * (hs.ne[4] / c->patch[2]);
+    int per_token = ts.nd == 2;
+    if (!(nt == B || (per_token && nt == B * S && ts.type == VG_F32)) || (ts.type != VG_F32 && ts.type != VG_I64)) {
+        vg_golden_fail(g, set, check, "timestep must be f32 or i64 [B], or f32 [B, S]");
         return 0;
     }
-    float *t = malloc(sizeof(float) * (size_t)B);
+    vg_wan_dit_cond cond = {0};
+    vg_tensor img = {0};
+    if (vg_st_find(io, n_img)) {
+        img = vg_golden_tensor(g, io, set, n_img);
+        cond.image = &img;
+    }
+    float *t = malloc(sizeof(float) * (size_t)nt);
     vg_pool *pool = vg_golden_pool(g, "golden.wan_dit");
     vg_tensor out = {0};
     int ran = 0;
     if (!t || !pool) { vg_golden_fail(g, set, check, "out of memory"); goto done; }
-    for (int64_t b = 0; b < B; b++)
+    for (int64_t b = 0; b < nt; b++)
         t[b] = ts.type == VG_F32 ? ((const float *)ts.data)[b] : (float)((const int64_t *)ts.data)[b];
-    const vg_wan_dit_config *c = vg_wan_dit_cfg(m);
+    if (per_token) cond.token_timesteps = t;
     if (vg_tensor_alloc(&out, pool, VG_F32, VG_SHAPE(B, c->out_channels, hs.ne[2], hs.ne[3], hs.ne[4]), "golden.out") !=
         VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
@@ -154,9 +167,19 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag};
     vg_wan_dit_debug dbg = {.fn = on_act, .user = &a};
     vg_exec ex = {.pool = pool};
-    if (vg_wan_dit_forward(&ex, m, &hs, t, &ehs, &out, check_acts ? &dbg : NULL) != VG_OK) {
+    if (vg_wan_dit_forward_cond_hooked(&ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out, NULL,
+                                       check_acts ? &dbg : NULL) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
         goto done;
+    }
+    uint64_t peak = vg_pool_get_stats(pool).peak - before;
+    if (per_token && check_acts) {   /* per-token intermediates are gathered for the hook: measure without it */
+        vg_pool_reset_peak(pool);
+        if (vg_wan_dit_forward_cond(&ex, m, &hs, NULL, &cond, &ehs, &out) != VG_OK) {
+            vg_golden_fail(g, set, check, vg_err_msg());
+            goto done;
+        }
+        peak = vg_pool_get_stats(pool).peak - before;
     }
     ran = 1;
     if (vg_golden_check(g, set, check, &out, &ref, rel) && rel > 1e-3) {   /* a lossy run: report its error */
@@ -172,10 +195,10 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
         printf("     %s: max|err| / max|ref| = %.3g (max|ref| %.3g)\n", check, ma / mr, mr);
     }
     /* the planner's prediction bounds the measured working set, and is tight */
-    uint64_t peak = vg_pool_get_stats(pool).peak - before;
     vg_meter mt;
     uint64_t pred = 0;
-    if (vg_meter_start(&mt) == VG_OK && vg_wan_dit_forward(&mt.ex, m, &hs, t, &ehs, &out, NULL) == VG_OK)
+    if (vg_meter_start(&mt) == VG_OK &&
+        vg_wan_dit_forward_cond(&mt.ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out) == VG_OK)
         pred = vg_meter_peak(&mt);
     else
         vg_meter_peak(&mt);

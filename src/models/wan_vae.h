@@ -1,5 +1,9 @@
-/* Wan2.1 video VAE (diffusers AutoencoderKLWan, Wan2.1 layout): causal 3-D
- * convolutional encoder/decoder, 4x in time and 8x in space.
+/* Wan video VAE (diffusers AutoencoderKLWan): causal 3-D convolutional
+ * encoder/decoder, 4x in time. Two layouts of one model:
+ *   Wan2.1 (z 16): 8x in space, plain down/up blocks;
+ *   Wan2.2 (z 48, is_residual + patch_size 2): a 2x2 pixel patchify before the
+ *   encoder and unpatchify after the decoder (16x in space), down/up blocks with
+ *   parameter-free shortcuts (AvgDown3D / DupUp3D), its own decoder_base_dim.
  *
  *   vg_wan_vae *vae;
  *   vg_wan_vae_load("Wan2.1-T2V-1.3B-Diffusers/vae", &vae);        // or wan_2.1_vae.safetensors
@@ -30,16 +34,21 @@
 #define VG_WAN_VAE_MAX_Z 64
 
 typedef struct vg_wan_vae_config {
-    int base_dim;                                 /* 96 for Wan2.1 */
+    int base_dim;                                 /* 96 for Wan2.1, 160 for Wan2.2 */
+    int decoder_base_dim;                         /* = base_dim for Wan2.1, 256 for Wan2.2 */
     int z_dim;                                    /* 16 */
     int n_levels;                                 /* len(dim_mult), 4 */
     int dim_mult[VG_WAN_VAE_MAX_LEVELS];          /* [1, 2, 4, 4] */
     int num_res_blocks;                           /* 2 */
     bool temperal_downsample[VG_WAN_VAE_MAX_LEVELS]; /* n_levels - 1 entries: [false, true, true] */
-    int in_channels, out_channels;                /* 3, 3 */
+    int in_channels, out_channels;                /* encoder input / decoder output channels: 3, 3
+                                                     (Wan2.2: 12, 12, patchified) */
+    bool is_residual;                             /* Wan2.2 residual down/up blocks */
+    int patch_size;                               /* 1 (Wan2.1) or 2 (Wan2.2) */
+    int video_channels;                           /* in_channels / patch_size^2 (3) */
     float latents_mean[VG_WAN_VAE_MAX_Z];         /* z_dim entries */
     float latents_std[VG_WAN_VAE_MAX_Z];
-    int spatial_factor;                           /* 2^(n_levels-1) = 8 */
+    int spatial_factor;                           /* patch_size * 2^(n_levels-1): 8, Wan2.2 16 */
     int temporal_factor;                          /* 2^(number of temporal downsamples) = 4 */
 } vg_wan_vae_config;
 

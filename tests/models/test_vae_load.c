@@ -90,11 +90,29 @@ VG_TEST(bad_config_rejected) {
     char p[512];
     snprintf(p, sizeof p, "%s/config.json", g_tmp);
     FILE *f = fopen(p, "w");
-    fprintf(f, "{\"base_dim\": 6, \"z_dim\": 4, \"is_residual\": true}");
+    fprintf(f, "{\"base_dim\": 6, \"z_dim\": 16, \"is_residual\": true}");
     fclose(f);
     VG_CHECK(write_variant(NULL, NULL, 0, NULL));
     vg_wan_vae *v = NULL;
-    VG_CHECK(vg_wan_vae_load(g_tmp, &v) == VG_ERR_UNSUPPORTED && v == NULL);
+    /* the Wan2.2 layout asked of Wan2.1 weights: its first residual-block tensor is missing */
+    VG_CHECK(vg_wan_vae_load(g_tmp, &v) == VG_ERR_MISSING && v == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "encoder.down_blocks.0.resnets.0.norm1.gamma") != NULL, "%s", vg_err_msg());
+    const char *bad[] = {
+        "{\"base_dim\": 6, \"z_dim\": 16, \"patch_size\": 2}",                      /* 3 channels are no 2x2 patches */
+        "{\"base_dim\": 6, \"z_dim\": 16, \"is_residual\": 1}",                     /* not a boolean */
+        "{\"base_dim\": 6, \"z_dim\": 16, \"scale_factor_spatial\": 16}",           /* the layout gives 8 */
+        "{\"base_dim\": 6, \"z_dim\": 16, \"decoder_base_dim\": -3}",
+        "{\"base_dim\": 6, \"z_dim\": 16, \"patch_size\": 9, \"in_channels\": 12, \"out_channels\": 12}",
+    };
+    const char *named[] = {"patch_size", "is_residual", "scale_factor_spatial", "decoder_base_dim", "patch_size"};
+    for (int i = 0; i < 5; i++) {
+        f = fopen(p, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        VG_CHECKF(vg_wan_vae_load(g_tmp, &v) == VG_ERR_FORMAT && v == NULL, "%s", bad[i]);
+        VG_CHECKF(strstr(vg_err_msg(), named[i]) != NULL && strstr(vg_err_msg(), "config.json") != NULL, "%s: %s",
+                  bad[i], vg_err_msg());
+    }
     f = fopen(p, "w");
     fprintf(f, "{\"base_dim\": 6, \"z_dim\": 4, \"latents_mean\": [1, 2], \"latents_std\": [1, 2, 3, 4]}");
     fclose(f);

@@ -85,8 +85,8 @@ const vg_wan_vae_config *vg_wan_vae_cfg(const vg_wan_vae *vae);
 bool vg_wan_vae_original_names(const vg_wan_vae *vae);
 
 /* Shapes. video [B, 3, F, H, W] -> latent [B, z, 1 + (F-1)/4, ceil-ish(H/8), W/8]
- * (exactly what the convolutions produce); latent [B, z, T, h, w] -> video
- * [B, 3, 1 + 4(T-1), 8h, 8w]. */
+ * (exactly what the convolutions produce; Wan2.2: H/16, W/16, sides divisible by
+ * 16); latent [B, z, T, h, w] -> video [B, 3, 1 + 4(T-1), s*h, s*w], s = 8 or 16. */
 vg_status vg_wan_vae_latent_shape(const vg_wan_vae *vae, const int64_t *video_ne, int64_t *latent_ne);
 vg_status vg_wan_vae_video_shape(const vg_wan_vae *vae, const int64_t *latent_ne, int64_t *video_ne);
 
@@ -97,7 +97,8 @@ typedef void (*vg_wan_vae_debug_fn)(void *user, const char *name, int chunk, con
 
 /* Encodes video [B, 3, F, H, W] f32 in [-1, 1] (any strides) into the posterior's
  * mean and logvar (logvar clamped to [-30, 20]), both contiguous f32 of the latent
- * shape, allocated by the caller. tiling NULL = off; with tiling, tiles are used
+ * shape, allocated by the caller; logvar may be NULL (only the mean, diffusers'
+ * latent_dist.mode(), is wanted). tiling NULL = off; with tiling, tiles are used
  * only when H or W exceeds the tile size (as diffusers does). */
 vg_status vg_wan_vae_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *video, vg_tensor *mean,
                             vg_tensor *logvar, const vg_vae_tiling *tiling, vg_wan_vae_debug_fn dbg, void *dbg_user);

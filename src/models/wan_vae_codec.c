@@ -135,6 +135,7 @@ static vg_status sink_frames(void *user, int chunk, vg_tensor *piece) {
 static vg_status split_moments(vg_exec *ex, const vg_tensor *h, vg_tensor *mean, vg_tensor *logvar, int64_t z) {
     vg_tensor hm = vg_view_slice(h, 1, 0, z), hl = vg_view_slice(h, 1, z, z);
     VG_TRY(vg_op_copy(ex, mean, &hm));
+    if (!logvar) return VG_OK;
     VG_TRY(vg_op_copy(ex, logvar, &hl));
     return vg_op_clamp(ex, logvar, logvar, -30.0f, 20.0f);
 }
@@ -150,9 +151,10 @@ static vg_status sink_moments(void *user, int chunk, vg_tensor *piece) {
     int64_t n = piece->ne[2];
     if (ms->next + n > ms->mean->ne[2] || piece->ne[3] != ms->mean->ne[3] || piece->ne[4] != ms->mean->ne[4])
         return vg_err(VG_ERR_INTERNAL, "wan_vae: encoder chunk %d does not fit the latents", chunk);
-    vg_tensor m = vg_view_slice(ms->mean, 2, ms->next, n), l = vg_view_slice(ms->logvar, 2, ms->next, n);
+    vg_tensor m = vg_view_slice(ms->mean, 2, ms->next, n), l = {0};
+    if (ms->logvar) l = vg_view_slice(ms->logvar, 2, ms->next, n);
     ms->next += n;
-    return split_moments(ms->ex, piece, &m, &l, ms->z);
+    return split_moments(ms->ex, piece, &m, ms->logvar ? &l : NULL, ms->z);
 }
 
 /* ---- public entry points ---------------------------------------------------- */
@@ -201,7 +203,7 @@ vg_status vg_wan_vae_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
     int64_t lne[5];
     VG_TRY(vg_wan_vae_latent_shape(vae, video->ne, lne));
     VG_TRY(check_out("encode mean", mean, lne));
-    VG_TRY(check_out("encode logvar", logvar, lne));
+    if (logvar) VG_TRY(check_out("encode logvar", logvar, lne));
     if (tiling) {
         VG_TRY(check_tiling(tiling));
         if (video->ne[4] > tiling->tile_sample_min_width || video->ne[3] > tiling->tile_sample_min_height) {

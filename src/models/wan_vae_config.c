@@ -1,5 +1,6 @@
 /* Wan VAE configuration: the Wan2.1 and Wan2.2 defaults, diffusers'
  * AutoencoderKLWan config.json (every structural flag checked), derived factors. */
+#include <stdio.h>
 #include <string.h>
 
 #include "io/json_util.h"
@@ -60,6 +61,28 @@ void vae_cfg_derive(vg_wan_vae_config *c) {
     c->temporal_factor = 1;
     for (int i = 0; i < c->n_levels - 1; i++)
         if (c->temperal_downsample[i]) c->temporal_factor *= 2;
+}
+
+/* Every residual block's shortcut has a channel ratio vgen computes (what a
+ * config with other dim_mult would break), checked before any weight is read. */
+static vg_status check_shortcuts(const vg_wan_vae_config *c, const char *where) {
+    const int L = c->n_levels;
+    char block[600];
+    for (int i = 0; i < L; i++) {
+        const bool last = i == L - 1;
+        vae_layer down = {.in = c->base_dim * (i ? c->dim_mult[i - 1] : 1), .out = c->base_dim * c->dim_mult[i],
+                          .ft = !last && c->temperal_downsample[i] ? 2 : 1, .fs = last ? 1 : 2};
+        snprintf(block, sizeof block, "%s: encoder.down_blocks.%d", where, i);
+        VG_TRY(vae_shortcut_check(&down, block));
+        if (last) continue;
+        /* decoder widths: dims[0] = base * dim_mult[L-1], dims[i+1] = base * dim_mult[L-1-i] */
+        vae_layer up = {.up = true, .in = c->decoder_base_dim * c->dim_mult[i ? L - i : L - 1],
+                        .out = c->decoder_base_dim * c->dim_mult[L - 1 - i],
+                        .ft = c->temperal_downsample[L - 2 - i] ? 2 : 1, .fs = 2};
+        snprintf(block, sizeof block, "%s: decoder.up_blocks.%d", where, i);
+        VG_TRY(vae_shortcut_check(&up, block));
+    }
+    return VG_OK;
 }
 
 vg_status vae_cfg_from_json(const json_t *root, const char *where, vg_wan_vae_config *c) {
@@ -149,6 +172,7 @@ vg_status vae_cfg_from_json(const json_t *root, const char *where, vg_wan_vae_co
     for (int i = 0; i < c->z_dim; i++)
         if (!(c->latents_std[i] != 0.0f)) return vg_err(VG_ERR_FORMAT, "%s: latents_std[%d] is zero", where, i);
     vae_cfg_derive(c);
+    if (c->is_residual) VG_TRY(check_shortcuts(c, where));
     /* the declared factors (diffusers' scale_factor_*) must be what the layout gives */
     const char *fk[2] = {"scale_factor_spatial", "scale_factor_temporal"};
     const int fv[2] = {c->spatial_factor, c->temporal_factor};

@@ -103,7 +103,8 @@ vg_status vae_net_forward(vg_exec *ex, const vae_net *net, vae_cache *cache, con
  * frames left out (the decoder's first chunk drops ft-1). */
 vg_status vae_avg_down(vg_exec *ex, const vae_layer *L, const vg_tensor *x, vg_tensor *y);
 vg_status vae_dup_up_add(vg_exec *ex, const vae_layer *L, const vg_tensor *x, vg_tensor *y, int64_t drop);
-/* Checks a shortcut's channel ratio is one vgen computes (whole repeats/groups). */
+/* Checks a shortcut's channel ratio is one vgen computes: whole groups/repeats
+ * that divide ft*fs*fs, as in every Wan2.2 block. */
 vg_status vae_shortcut_check(const vae_layer *L, const char *where);
 /* Patchify: x [B, C, F, H, W] (any strides) -> y [B, C*p*p, F, H/p, W/p] contiguous, channel
  * c*p*p + pw*p + ph = x[.., h*p + ph, w*p + pw]; unpatchify is the inverse, written into

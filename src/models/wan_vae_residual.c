@@ -21,7 +21,7 @@ vg_status vae_shortcut_check(const vae_layer *L, const char *where) {
         return vg_err(VG_ERR_FORMAT, "%s: %s shortcut %d -> %d channels with factor %lld is not a whole %s", where,
                       L->up ? "DupUp3D" : "AvgDown3D", L->in, L->out, (long long)F, L->up ? "repeat" : "group");
     const int64_t g = num / den;
-    if (F % g != 0 && g % F != 0)
+    if (F % g != 0)   /* every Wan2.2 block has groups/repeats dividing the neighbourhood */
         return vg_err(VG_ERR_UNSUPPORTED, "%s: %s shortcut %d -> %d channels: %lld %s per %lld positions is not supported",
                       where, L->up ? "DupUp3D" : "AvgDown3D", L->in, L->out, (long long)g,
                       L->up ? "repeats" : "values", (long long)F);
@@ -48,17 +48,10 @@ vg_status vae_avg_down(vg_exec *ex, const vae_layer *L, const vg_tensor *x, vg_t
         vg_tensor src = every(x, 2, t0 * ft + i - pad, To - t0, ft);
         src = every(&src, 3, j, Ho, fs);
         src = every(&src, 4, k, Wo, fs);                     /* [B, C, To - t0, Ho, Wo] */
+        /* out = C * F/G (G divides F): channel c of this position lands in c*F/G + rem/G */
         vg_tensor dst = vg_view_slice(y, 2, t0, To - t0);
-        if (F % G == 0) {   /* out = C * F/G: channel c of this position lands in c*F/G + rem/G */
-            dst = every(&dst, 1, rem / G, C, F / G);
-            s = vg_op_add(ex, &dst, &dst, &src);
-        } else {            /* G = F*r: output channel o averages input channels o*r .. o*r + r-1 */
-            const int64_t r = G / F;
-            for (int64_t q = 0; q < r && s == VG_OK; q++) {
-                vg_tensor sq = every(&src, 1, q, L->out, r);
-                s = vg_op_add(ex, &dst, &dst, &sq);
-            }
-        }
+        dst = every(&dst, 1, rem / G, C, F / G);
+        s = vg_op_add(ex, &dst, &dst, &src);
     }
     if (s == VG_OK) s = vg_op_affine(ex, y, y, 1.0f / (float)G, 0.0f);
     if (s != VG_OK) vg_tensor_release(y);
@@ -83,17 +76,10 @@ vg_status vae_dup_up_add(vg_exec *ex, const vae_layer *L, const vg_tensor *x, vg
         vg_tensor dst = every(y, 2, t0 * ft + i - drop, T - t0, ft);
         dst = every(&dst, 3, j, H, fs);
         dst = every(&dst, 4, k, W, fs);                      /* [B, out, T - t0, H, W] */
+        /* in = out * F/R (R divides F): output channel c reads input channel c*F/R + rem/R */
         vg_tensor src = vg_view_slice(x, 2, t0, T - t0);
-        if (F % R == 0) {   /* in = out * F/R: output channel c reads input channel c*F/R + rem/R */
-            src = every(&src, 1, rem / R, L->out, F / R);
-            s = vg_op_add(ex, &dst, &dst, &src);
-        } else {            /* R = F*r: output channels c*r .. c*r + r-1 all read input channel c */
-            const int64_t r = R / F;
-            for (int64_t q = 0; q < r && s == VG_OK; q++) {
-                vg_tensor dq = every(&dst, 1, q, C, r);
-                s = vg_op_add(ex, &dq, &dq, &src);
-            }
-        }
+        src = every(&src, 1, rem / R, L->out, F / R);
+        s = vg_op_add(ex, &dst, &dst, &src);
     }
     return s;
 }

@@ -103,9 +103,12 @@ VG_TEST(bad_config_rejected) {
         "{\"base_dim\": 6, \"z_dim\": 16, \"scale_factor_spatial\": 16}",           /* the layout gives 8 */
         "{\"base_dim\": 6, \"z_dim\": 16, \"decoder_base_dim\": -3}",
         "{\"base_dim\": 6, \"z_dim\": 16, \"patch_size\": 9, \"in_channels\": 12, \"out_channels\": 12}",
+        /* AvgDown3D from 6 to 18 channels over 2x2x2: groups of 8/3 channels */
+        "{\"base_dim\": 6, \"z_dim\": 16, \"is_residual\": true, \"dim_mult\": [1, 3, 3, 3]}",
     };
-    const char *named[] = {"patch_size", "is_residual", "scale_factor_spatial", "decoder_base_dim", "patch_size"};
-    for (int i = 0; i < 5; i++) {
+    const char *named[] = {"patch_size", "is_residual", "scale_factor_spatial", "decoder_base_dim", "patch_size",
+                           "encoder.down_blocks.1"};
+    for (int i = 0; i < 6; i++) {
         f = fopen(p, "w");
         fputs(bad[i], f);
         fclose(f);

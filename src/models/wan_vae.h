@@ -74,6 +74,9 @@ typedef struct vg_wan_vae vg_wan_vae;
 vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_config *cfg);
 /* The Wan2.1 VAE's own configuration (base_dim 96, z_dim 16, its latent statistics). */
 vg_wan_vae_config vg_wan_vae_default_config(void);
+/* The Wan2.2 VAE's (Wan2.2-TI2V-5B vae/config.json: base_dim 160, decoder_base_dim 256,
+ * z_dim 48, is_residual, patch_size 2, its latent statistics). */
+vg_wan_vae_config vg_wan22_vae_default_config(void);
 
 vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out);
 /* Loads with a known config (no config.json): weights_path as vg_weights_open takes

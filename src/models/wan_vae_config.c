@@ -198,6 +198,14 @@ vg_wan_vae_config vg_wan_vae_default_config(void) {
     return c;
 }
 
+vg_wan_vae_config vg_wan22_vae_default_config(void) {
+    vg_wan_vae_config c;
+    memset(&c, 0, sizeof c);
+    vae_cfg_wan22(&c);
+    vae_cfg_derive(&c);
+    return c;
+}
+
 vg_vae_tiling vg_vae_tiling_default(void) {
     return (vg_vae_tiling){.tile_sample_min_height = 256, .tile_sample_min_width = 256,
                            .tile_sample_stride_height = 192, .tile_sample_stride_width = 192};

@@ -77,6 +77,19 @@ static vg_status vae_resident_new(vg_backend *dev, const void *vae, void **out) 
     return VG_OK;
 }
 
+static vg_status vae_encoder_resident_new(vg_backend *dev, const void *vae, void **out) {
+    *out = NULL;
+    vg_wan_vae_resident *r = calloc(1, sizeof *r);
+    if (!r) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    vg_status s = vg_wan_vae_encoder_resident_new(dev, vae, r);
+    if (s != VG_OK) {
+        free(r);
+        return s;
+    }
+    *out = r;
+    return VG_OK;
+}
+
 static const void *vae_resident_model(const void *res) { return ((const vg_wan_vae_resident *)res)->vae; }
 
 static void vae_resident_free(vg_backend *dev, void *res) {
@@ -96,6 +109,17 @@ static vg_status vae_denormalize(const void *vae, vg_tensor *host_latents) {
     return vg_wan_vae_denormalize(vae, host_latents);
 }
 
+static uint64_t vae_encoder_bytes(const void *vae) { return vg_wan_vae_encoder_bytes(vae); }
+
+static vg_status vae_encode(vg_exec *ex, const void *vae, const vg_tensor *video, vg_tensor *mean, bool tiled) {
+    vg_vae_tiling tiling = vg_vae_tiling_default();
+    return vg_wan_vae_encode(ex, vae, video, mean, NULL, tiled ? &tiling : NULL, NULL, NULL);
+}
+
+static vg_status vae_normalize(const void *vae, vg_tensor *host_latents) {
+    return vg_wan_vae_normalize(vae, host_latents);
+}
+
 static const vg_vae_i k_vae = {
     .resident_new = vae_resident_new,
     .resident_model = vae_resident_model,
@@ -103,6 +127,10 @@ static const vg_vae_i k_vae = {
     .decoder_bytes = vae_decoder_bytes,
     .decode = vae_decode,
     .denormalize = vae_denormalize,
+    .encoder_resident_new = vae_encoder_resident_new,
+    .encoder_bytes = vae_encoder_bytes,
+    .encode = vae_encode,
+    .normalize = vae_normalize,
 };
 
 /* ---- the family ---------------------------------------------------------------- */

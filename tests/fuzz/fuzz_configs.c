@@ -3,7 +3,8 @@
  * message or a config that passes validation; an accepted config's sizes must be
  * small enough to plan with, and planning memory from them must not overflow into
  * nonsense (the planner's numbers stay finite and monotonic in the frame count).
- * Seeds: tests/fuzz/corpus/configs/ (the demo model's, Wan2.1-14B's and CogVideoX's configs). */
+ * Seeds: tests/fuzz/corpus/configs/ (the demo model's, Wan2.1-14B's, the Wan2.2 VAE's and CogVideoX's
+ * configs). */
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
@@ -42,6 +43,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vg_wan_vae_config vc;
     s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
     one_line(s);
+    /* an accepted VAE config (Wan2.1 or Wan2.2 layout) has consistent derived factors */
+    if (s == VG_OK && (vc.patch_size < 1 || vc.video_channels < 1 ||
+                       vc.video_channels * vc.patch_size * vc.patch_size != vc.in_channels ||
+                       vc.spatial_factor != vc.patch_size << (vc.n_levels - 1) || vc.decoder_base_dim < 1))
+        __builtin_trap();
     vg_cogvideox_dit_config cd;
     s = vg_cogvideox_dit_config_from_json(j, "fuzz", &cd);
     one_line(s);

@@ -34,6 +34,8 @@ static void usage(FILE *f) {
         "  --text-encoder FILE     UMT5 from FILE (.gguf with llama.cpp names, or .safetensors)\n"
         "  --vae FILE              VAE from FILE (.safetensors, original or diffusers names)\n"
         "  --prompt TEXT           what to generate\n"
+        "  --image FILE            image-to-video: the .png or .jpg to animate (Wan2.1 I2V,\n"
+        "                          Wan2.2 TI2V), resized to --height x --width as diffusers does\n"
         "  --negative-prompt TEXT  what to steer away from (default: empty)\n"
         "  --height N              pixels, a multiple of 16 (default 480)\n"
         "  --width N               pixels, a multiple of 16 (default 832)\n"
@@ -145,15 +147,20 @@ static const struct option g_opts[] = {
     {"from-sidecar", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
     {"transformer", required_argument, 0, 'X'}, {"text-encoder", required_argument, 0, 'E'},
     {"vae", required_argument, 0, 'V'}, {"transformer-2", required_argument, 0, 'Y'},
-    {"guidance-scale-2", required_argument, 0, 'G'}, {0, 0, 0, 0}};
+    {"guidance-scale-2", required_argument, 0, 'G'}, {"image", required_argument, 0, 'I'}, {0, 0, 0, 0}};
 
 /* Checks on paths and text that need no model, before anything is loaded. */
 static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *model, const char *output,
                               bool overwrite, const char *side) {
     if (!vg_cli_utf8("generate", "--prompt", p->prompt) || !vg_cli_utf8("generate", "--negative-prompt", p->negative_prompt) ||
         !vg_cli_utf8("generate", "--output", output) || !vg_cli_utf8("generate", "--model", model) ||
-        !vg_cli_utf8("generate", "--latents", p->latents_path))
+        !vg_cli_utf8("generate", "--latents", p->latents_path) || !vg_cli_utf8("generate", "--image", p->image))
         return false;
+    if (p->image) {
+        int fd = vg_open_regular(p->image, NULL);
+        if (fd < 0) { fprintf(stderr, "vgen generate: --image: %s\n", vg_err_msg()); return false; }
+        close(fd);
+    }
     if (p->latents_path) {
         int fd = vg_open_regular(p->latents_path, NULL);   /* a FIFO is refused, not waited on */
         if (fd < 0) { fprintf(stderr, "vgen generate: --latents: %s\n", vg_err_msg()); return false; }
@@ -224,6 +231,7 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'E': files.text_encoder = optarg; break;
         case 'V': files.vae = optarg; break;
         case 'Y': files.transformer_2 = optarg; break;
+        case 'I': p.image = optarg; break;
         case 'h': usage(stdout); vg_t2v_settings_free(&rec); return 0;
         default: usage(stderr); vg_t2v_settings_free(&rec); return 2;
         }

@@ -47,6 +47,8 @@ static void usage(FILE *f) {
         "  --vae-tiling             plan a tiled decode\n"
         "  --offload POLICY         plan only this policy (auto, none, model, block, leaf)\n"
         "  --text-encoder WHERE     auto (default), device, cpu\n"
+        "  --image FILE             plan an image-conditioned run (Wan2.2 TI2V; Wan I2V folders\n"
+        "                           always are): adds the image_encode phase; FILE is not read\n"
         "  --threads N              compute threads the run will use (default: all cores)\n"
         "\n"
         "examples:\n"
@@ -75,11 +77,12 @@ static bool sibling(const char *cfg, const char *comp, char *out, size_t cap) {
     return vg_path_is_file(out);
 }
 
-static void print_plan_row(const vg_plan *pl) {
-    char a[32], b[32], c[32], d[32];
-    printf("  %-6s %-7s %12s %12s %12s %12s  %s\n", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device",
-           vg_fmt_bytes(pl->phase_peak[0], a, 32), vg_fmt_bytes(pl->phase_peak[1], b, 32), vg_fmt_bytes(pl->phase_peak[2], c, 32),
-           vg_fmt_bytes(pl->peak, d, 32), pl->fits ? "fits" : "-");
+static void print_plan_row(const vg_plan *pl, bool image) {
+    char a[32], b[32], c[32], d[32], e[32];
+    printf("  %-6s %-7s %12s ", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device", vg_fmt_bytes(pl->phase_peak[VG_PHASE_TEXT], a, 32));
+    if (image) printf("%12s ", vg_fmt_bytes(pl->phase_peak[VG_PHASE_IMAGE], e, 32));
+    printf("%12s %12s %12s  %s\n", vg_fmt_bytes(pl->phase_peak[VG_PHASE_DENOISE], b, 32),
+           vg_fmt_bytes(pl->phase_peak[VG_PHASE_DECODE], c, 32), vg_fmt_bytes(pl->peak, d, 32), pl->fits ? "fits" : "-");
 }
 
 /* A short list of changes that would fit, when nothing does. */
@@ -134,6 +137,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
     p.height = q->height; p.width = q->width; p.num_frames = q->num_frames;
     p.guidance_scale = q->guidance ? 5.0f : 1.0f;
     p.max_sequence_length = q->text_len; p.vae_tiling = tiling;
+    p.image = q->image ? "plan" : NULL;
     p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
     VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
     in->budget = q->budget;
@@ -159,7 +163,8 @@ int vg_cmd_plan(int argc, char **argv) {
         {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
         {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
-        {"transformer-2", required_argument, 0, 4}, {0, 0, 0, 0}};
+        {"transformer-2", required_argument, 0, 4}, {"image", required_argument, 0, 5}, {0, 0, 0, 0}};
+    const char *image = NULL;
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
     int c;
@@ -176,6 +181,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 2: files.text_encoder = optarg; break;
         case 3: files.vae = optarg; break;
         case 4: files.transformer_2 = optarg; break;
+        case 5: image = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
@@ -227,7 +233,8 @@ int vg_cmd_plan(int argc, char **argv) {
     int nt = threads > 0 ? threads : omp_get_max_threads();
 
     vg_wan_dit_config dc, dc2;
-    bool two = false;
+    vg_clip_vision_config clip;
+    bool two = false, has_clip = false, i2v_folder = false, expand = false;
     vg_t5_config tc;
     vg_wan_vae_config vc;
     vg_model *m = NULL;
@@ -259,6 +266,27 @@ int vg_cmd_plan(int argc, char **argv) {
         }
         json_decref(j);
         j = NULL;
+        /* the folder's model_index.json: image-to-video, TI2V's per-token timesteps */
+        char mi[PATH_MAX];
+        snprintf(mi, sizeof mi, "%s", config);
+        snprintf(path, sizeof path, "%s/../model_index.json", dirname(mi));
+        if (vg_path_is_file(path)) {
+            if (vg_json_load_file(path, &j) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
+            const char *cls = json_string_value(json_object_get(j, "_class_name"));
+            i2v_folder = cls && strcmp(cls, "WanImageToVideoPipeline") == 0;
+            expand = json_is_true(json_object_get(j, "expand_timesteps"));
+            json_decref(j);
+            j = NULL;
+        }
+        if (sibling(config, "image_encoder", path, sizeof path)) {
+            if (vg_json_load_file(path, &j) != VG_OK || vg_clip_vision_config_from_json(j, path, &clip) != VG_OK) {
+                fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+                goto out;
+            }
+            json_decref(j);
+            j = NULL;
+            has_clip = true;
+        }
         if (sibling(config, "transformer_2", path, sizeof path)) {
             if (vg_json_load_file(path, &j) != VG_OK || vg_wan_dit_config_from_json(j, path, &dc2) != VG_OK) {
                 fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
@@ -290,7 +318,9 @@ int vg_cmd_plan(int argc, char **argv) {
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
-                          .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL};
+                          .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL,
+                          .image = image || i2v_folder || (m && m->family->pipeline_class && !strcmp(m->family->pipeline_class, "WanImageToVideoPipeline") && !m->expand_timesteps),
+                          .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
@@ -310,14 +340,18 @@ int vg_cmd_plan(int argc, char **argv) {
            in.denoise_extra_bytes ? " per expert" : "",
            vg_fmt_bytes(in.comp[1].block_bytes, d2, 32), vg_fmt_bytes(in.comp[2].weight_bytes, (char[32]){0}, 32),
            vg_fmt_bytes(budget, (char[32]){0}, 32), host_weights ? " (cpu: weights are read in place)" : "");
-    printf("\n  %-6s %-7s %12s %12s %12s %12s\n", "policy", "text", "text_encode", "denoise", "decode", "peak");
+    if (q.image) printf("image: %s\n", q.clip || (m && m->image_encoder) ? "CLIP image encoder, then the VAE encoder (image_encode phase)"
+                                                                      : "the VAE encoder (image_encode phase)");
+    printf("\n  %-6s %-7s %12s ", "policy", "text", "text_encode");
+    if (q.image) printf("%12s ", "image_encode");
+    printf("%12s %12s %12s\n", "denoise", "decode", "peak");
     static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
     for (int host = 0; host < 2; host++)
         for (int i = host ? 1 : 0; i < 4; i++) {
             if (pol != VG_OFFLOAD_AUTO && order[i] != pol) continue;
             if ((host && place == VG_TEXT_DEVICE) || (!host && place == VG_TEXT_HOST)) continue;
             vg_plan pl = vg_plan_policy(&in, order[i], host);
-            print_plan_row(&pl);
+            print_plan_row(&pl, q.image);
         }
     vg_plan ch = vg_plan_choose(&in, pol, place);
     char why[512];

@@ -177,6 +177,8 @@ typedef struct vg_t2v_params {
     float guidance_scale_2;        /* Wan2.2 A14B: the low-noise expert's guidance (steps below the
                                       boundary); <= 0: guidance_scale. Whether guidance runs at all
                                       is decided by guidance_scale, as in diffusers */
+    const char *image;             /* image-to-video: a .png or .jpg to animate (Wan2.1 I2V folders
+                                      need one; Wan2.2 TI2V takes one or not); NULL: text-to-video */
 } vg_t2v_params;
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */

@@ -42,6 +42,14 @@ typedef struct vg_denoiser_i {
     int (*text_dim)(const void *model);
     /* One line naming the architecture and its sizes. */
     const char *(*describe)(const void *model, char *buf, size_t cap);
+    /* Optional (image-conditioned and per-token-timestep variants): runtime_forward and
+     * forward with the family's conditioning inputs (Wan: a vg_wan_dit_cond); a NULL
+     * cond is the plain call. */
+    vg_status (*runtime_forward_cond)(void *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
+                                      const void *cond, const vg_tensor *text, vg_tensor *out, vg_abort_fn abort,
+                                      void *abort_user);
+    vg_status (*forward_cond)(vg_exec *ex, const void *model, const vg_tensor *latents, const float *timesteps,
+                              const void *cond, const vg_tensor *text, vg_tensor *out);
 } vg_denoiser_i;
 
 typedef struct vg_vae_i {

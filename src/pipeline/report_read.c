@@ -67,6 +67,7 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
     if (s == VG_OK) s = vg_json_str(j, "model", false, NULL, &out->model, where);
     if (s == VG_OK) s = vg_json_str(j, "output", false, NULL, &out->output, where);
     if (s == VG_OK) s = vg_json_str(j, "latents", false, NULL, &p->latents_path, where);
+    if (s == VG_OK) s = vg_json_str(j, "image", false, NULL, &p->image, where);
     if (s == VG_OK) s = get_int(j, "height", true, 16, 8192, &p->height, where);
     if (s == VG_OK) s = get_int(j, "width", true, 16, 8192, &p->width, where);
     if (s == VG_OK) s = get_int(j, "num_frames", true, 1, 100001, &p->num_frames, where);

@@ -4,7 +4,7 @@
  * small enough to plan with, and planning memory from them must not overflow into
  * nonsense (the planner's numbers stay finite and monotonic in the frame count).
  * Seeds: tests/fuzz/corpus/configs/ (the demo model's, Wan2.1-14B's, the Wan2.2 VAE's and CogVideoX's
- * configs). */
+ * configs, and the Wan2.2 / I2V model_index.json files). */
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
+#include "pipeline/validate.h"
 #include "sched/scheduler.h"
 
 static void one_line(vg_status s) {
@@ -27,6 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_error_t e;
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
     if (!j) return 0;
+    /* model_index.json checks (WanPipeline, WanImageToVideoPipeline) */
+    one_line(vg_wan_check_model_index(j, "fuzz"));
+    one_line(vg_wan_i2v_check_model_index(j, "fuzz"));
     vg_wan_dit_config dc;
     vg_status s = vg_wan_dit_config_from_json(j, "fuzz", &dc);
     if (s == VG_OK) s = vg_wan_dit_config_validate(&dc, "fuzz");

@@ -379,6 +379,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     vg_wan_dit_cond cond = {.token_timesteps = tok, .image = r->img_emb.data ? &r->img_emb : NULL};
     bool use_cond = expand || cond.image;
     if (s != VG_OK) {
+        free(tok);
         vg_sched_free(sched);
         return s;
     }

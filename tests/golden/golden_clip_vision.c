@@ -3,7 +3,9 @@
  * pre_layrnorm, each layer), out.last_hidden_state, out.pooler_output and
  * out.image_embeds_penultimate (hidden_states[-2], what the Wan pipeline passes to the
  * transformer); measured peak == planned peak; the same weights under the
- * transformers-4 names (`vision_model.` prefix); the image processor's own
+ * transformers-4 names (`vision_model.` prefix); on a --device, the weights copied to
+ * it (vg_clip_vision_resident_new) so that nothing reads them from the host; the image
+ * processor's own
  * preprocessing from in.image_uint8 (golden_clip_preprocess.c). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "golden.h"
 #include "io/json_util.h"
 #include "models/clip_vision.h"
+#include "residency/clip_resident.h"
 #include "vg_measure.h"
 
 /* defined in golden_clip_preprocess.c */
@@ -160,6 +163,15 @@ void golden_clip_vision(vg_golden *g, const char *dir) {
         else
             run_case(g, set, mp, io, cfg.num_layers - 1, "out.image_embeds_penultimate", "[vision_model. names]", 0);
         unlink(tmp);
+    }
+    if (g->dev) {   /* weights on the device too: the strict device refuses host reads */
+        vg_clip_vision_resident r;
+        if (vg_clip_vision_resident_new(g->dev, m, &r) != VG_OK) {
+            vg_golden_fail(g, set, "resident", vg_err_msg());
+        } else {
+            run_case(g, set, &r.m, io, cfg.num_layers, "out.last_hidden_state", "[weights on device]", 0);
+            vg_clip_vision_resident_free(g->dev, &r);
+        }
     }
     vg_golden_clip_preprocess(g, set, dir, io);
 done:

@@ -15,6 +15,7 @@
 #include "vg_measure.h"
 #include "io/json_util.h"
 #include "models/wan_dit.h"
+#include "residency/dit_runtime.h"
 
 /* Reads the model config from a golden config.json: its "model_config" object
  * (the library's view), else "constructor_kwargs", else the whole object (a
@@ -340,4 +341,52 @@ void golden_wan_dit(vg_golden *g, const char *dir) {
 done:
     vg_st_close(io);
     vg_wan_dit_free(m);
+}
+
+/* With every weight copied to the --device (the runtime's resident copy, policy
+ * none), the forward of `<prefix>in.*` against `<prefix>out.sample`: nothing of the
+ * model (image embedder and image k/v included) may be read from the host. */
+void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                   const char *prefix);
+void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                   const char *prefix) {
+    if (!g->dev) return;
+    char n_hs[96], n_t[96], n_ehs[96], n_img[96], n_out[96], check[160];
+    snprintf(n_hs, sizeof n_hs, "%sin.hidden_states", prefix);
+    snprintf(n_t, sizeof n_t, "%sin.timestep", prefix);
+    snprintf(n_ehs, sizeof n_ehs, "%sin.encoder_hidden_states", prefix);
+    snprintf(n_img, sizeof n_img, "%sin.encoder_hidden_states_image", prefix);
+    snprintf(n_out, sizeof n_out, "%sout.sample", prefix);
+    snprintf(check, sizeof check, "%s[weights on device]", n_out);
+    vg_tensor hs = vg_golden_tensor(g, io, set, n_hs), ts = vg_golden_tensor(g, io, set, n_t);
+    vg_tensor ehs = vg_golden_tensor(g, io, set, n_ehs), ref = vg_golden_tensor(g, io, set, n_out), img = {0};
+    if (!hs.data || !ts.data || !ehs.data || !ref.data) return;
+    if (vg_st_find(io, n_img)) img = vg_golden_tensor(g, io, set, n_img);
+    int64_t nt = vg_tensor_nelem(&ts);
+    float *t = malloc(sizeof(float) * (size_t)nt);
+    vg_dit_runtime rt;
+    int have_rt = 0;
+    vg_pool *pool = vg_golden_pool(g, "golden.wan_dit.device");
+    vg_tensor out = {0};
+    if (!t || !pool) { vg_golden_fail(g, set, check, "setup"); goto done; }
+    for (int64_t i = 0; i < nt; i++)
+        t[i] = ts.type == VG_F32 ? ((const float *)ts.data)[i] : (float)((const int64_t *)ts.data)[i];
+    vg_wan_dit_cond cond = {.token_timesteps = ts.nd == 2 ? t : NULL, .image = img.data ? &img : NULL};
+    if (vg_dit_runtime_init(&rt, g->dev, m, VG_OFFLOAD_NONE, false) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    have_rt = 1;
+    vg_exec ex = {.pool = pool};
+    if (vg_tensor_alloc(&out, pool, VG_F32, 5, ref.ne, "golden.out") != VG_OK ||
+        vg_wan_dit_forward_cond_hooked(&ex, &rt.m, &hs, ts.nd == 2 ? NULL : t, &cond, &ehs, &out, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_golden_check(g, set, check, &out, &ref, 1e-4);
+done:
+    vg_tensor_release(&out);
+    if (have_rt) vg_dit_runtime_free(&rt);
+    vg_golden_pool_done(g, pool);
+    free(t);
 }

@@ -108,6 +108,39 @@ done:
     vg_golden_pool_done(g, pool);
 }
 
+/* hidden_states[-2] with the device model on the --device and with the host model on
+ * the host CPU: the same bits. */
+static void same_bits(vg_golden *g, const char *set, const vg_clip_vision *dm, const vg_clip_vision *hm,
+                      const vg_safetensors *io) {
+    const char *check = "out.image_embeds_penultimate[device == cpu, bitwise]";
+    vg_tensor px = vg_golden_tensor(g, io, set, "act.pixel_values");
+    if (!px.data) return;
+    const vg_clip_vision_config *c = vg_clip_vision_cfg(hm);
+    int64_t ne[3] = {px.ne[0], vg_clip_vision_tokens(c), c->hidden};
+    vg_pool *hp = vg_pool_new("golden.clip.cpu", VG_POOL_UNLIMITED);
+    vg_tensor a = {0}, b = {0};
+    vg_exec dx = {.pool = g->dev->pool}, hx = {.pool = hp};
+    void *buf = NULL;
+    if (!hp || vg_tensor_alloc(&a, g->dev->pool, VG_F32, 3, ne, "golden.h") != VG_OK ||
+        vg_tensor_alloc(&b, hp, VG_F32, 3, ne, "golden.h") != VG_OK ||
+        vg_clip_vision_forward(&dx, dm, &px, c->num_layers - 1, &a, NULL, NULL) != VG_OK ||
+        vg_clip_vision_forward(&hx, hm, &px, c->num_layers - 1, &b, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+    } else {
+        vg_tensor ah = vg_golden_host(g, &a, &buf);
+        if (!ah.data || memcmp(ah.data, b.data, (size_t)vg_tensor_nbytes(&b)) != 0) {
+            vg_golden_fail(g, set, check, "the device result differs from the CPU's");
+        } else {
+            printf("PASS %s %s\n", set, check);
+            g->pass++;
+        }
+    }
+    free(buf);
+    vg_tensor_release(&a);
+    vg_tensor_release(&b);
+    vg_pool_free(hp);
+}
+
 /* The weights rewritten under the transformers-4 names ("vision_model." prefix). */
 static vg_status prefixed_copy(const char *src, const char *dst) {
     vg_safetensors *st = NULL;
@@ -170,6 +203,7 @@ void golden_clip_vision(vg_golden *g, const char *dir) {
             vg_golden_fail(g, set, "resident", vg_err_msg());
         } else {
             run_case(g, set, &r.m, io, cfg.num_layers, "out.last_hidden_state", "[weights on device]", 0);
+            same_bits(g, set, &r.m, m, io);
             vg_clip_vision_resident_free(g->dev, &r);
         }
     }

@@ -384,6 +384,27 @@ void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_d
         goto done;
     }
     vg_golden_check(g, set, check, &out, &ref, 1e-4);
+    {   /* the same call on the host CPU with host weights: the same bits */
+        vg_pool *hp = vg_pool_new("golden.wan_dit.cpu", VG_POOL_UNLIMITED);
+        vg_tensor ho = {0};
+        vg_exec hx = {.pool = hp};
+        void *hb = NULL;
+        vg_tensor dv = vg_golden_host(g, &out, &hb);
+        snprintf(check, sizeof check, "%s[device == cpu, bitwise]", n_out);
+        if (!hp || vg_tensor_alloc(&ho, hp, VG_F32, 5, ref.ne, "golden.out") != VG_OK ||
+            vg_wan_dit_forward_cond_hooked(&hx, m, &hs, ts.nd == 2 ? NULL : t, &cond, &ehs, &ho, NULL, NULL) != VG_OK ||
+            !dv.data) {
+            vg_golden_fail(g, set, check, vg_err_msg());
+        } else if (memcmp(dv.data, ho.data, (size_t)vg_tensor_nbytes(&ho)) != 0) {
+            vg_golden_fail(g, set, check, "the device result differs from the CPU's");
+        } else {
+            printf("PASS %s %s\n", set, check);
+            g->pass++;
+        }
+        free(hb);
+        vg_tensor_release(&ho);
+        vg_pool_free(hp);
+    }
 done:
     vg_tensor_release(&out);
     if (have_rt) vg_dit_runtime_free(&rt);

@@ -3,6 +3,7 @@
 #include "models/clip_vision.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,4 +309,46 @@ uint64_t vg_clip_vision_loaded_param_bytes(const vg_clip_vision *m) {
         for (size_t i = 0; i < sizeof k_layer / sizeof k_layer[0]; i++)
             n += vg_tensor_nbytes((const vg_tensor *)((const char *)&m->layers[l] + k_layer[i].off));
     return n;
+}
+
+/* ---- description (vgen inspect) -------------------------------------------- */
+
+static bool has_either(const vg_weights *w, const char *name) {
+    char b[160];
+    snprintf(b, sizeof b, "vision_model.%s", name);
+    return vg_weights_has(w, name) || vg_weights_has(w, b);
+}
+
+const char *vg_clip_vision_inspect(const vg_weights *w, const char *config_path, char *buf, size_t cap) {
+    if (!w || !buf || cap == 0 || !has_either(w, "embeddings.patch_embedding.weight") ||
+        !has_either(w, "encoder.layers.0.self_attn.q_proj.weight"))
+        return NULL;
+    bool prefixed = vg_weights_has(w, "vision_model.embeddings.patch_embedding.weight"), from_config = false;
+    vg_clip_vision_config c;
+    vg_status s = VG_ERR_MISSING;
+    if (config_path) {
+        json_t *j = NULL;
+        if (vg_json_load_file(config_path, &j) == VG_OK) {
+            s = vg_clip_vision_config_from_json(j, config_path, &c);
+            from_config = s == VG_OK;
+            json_decref(j);
+        }
+    }
+    if (!from_config) {   /* a private re-open of the same files: `w` itself must not change */
+        vg_weights *w2 = NULL;
+        s = vg_weights_open(vg_weights_path(w), &w2);
+        if (s == VG_OK) s = vg_weights_apply_namemap(w2, k_strip, 1);
+        if (s == VG_OK) s = vg_clip_vision_config_from_weights(w2, &c);
+        vg_weights_close(w2);
+    }
+    const char *naming = prefixed ? "vision_model. names" : "names without vision_model.";
+    if (s != VG_OK) {
+        snprintf(buf, cap, "CLIP vision encoder (%s); config not derivable: %s", naming, vg_err_msg());
+        vg_err_clear();
+        return buf;
+    }
+    snprintf(buf, cap, "CLIP vision encoder: %d layers, width %d, %d heads, mlp %d, patch %d, image %d (%s, %s)",
+             c.num_layers, c.hidden, c.num_heads, c.intermediate, c.patch, c.image_size, naming,
+             from_config ? "config.json" : "config from tensor shapes, ViT-H head width 80 assumed");
+    return buf;
 }

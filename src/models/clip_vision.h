@@ -100,6 +100,10 @@ vg_status vg_clip_vision_load(const char *path, vg_clip_vision **out);
 vg_status vg_clip_vision_load_with_config(const char *weights_path, const vg_clip_vision_config *cfg,
                                           vg_clip_vision **out);
 void vg_clip_vision_free(vg_clip_vision *m);
+/* One line for `vgen inspect` when w holds a CLIP vision tower (either naming), e.g.
+ * "CLIP vision encoder: 32 layers, width 1280, 16 heads, mlp 5120, patch 14, image 224
+ * (vision_model. names, config.json)"; NULL when it does not. */
+const char *vg_clip_vision_inspect(const vg_weights *w, const char *config_path, char *buf, size_t cap);
 const vg_clip_vision_config *vg_clip_vision_cfg(const vg_clip_vision *m);
 /* Bytes of parameters as bound, and as predicted for a config and a weight dtype. */
 uint64_t vg_clip_vision_loaded_param_bytes(const vg_clip_vision *m);

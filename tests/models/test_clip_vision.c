@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "models/clip_image_processor.h"
 #include "models/clip_vision.h"
 #include "models/image_resample.h"
@@ -326,6 +327,15 @@ VG_TEST(test_single_file) {
     }
     vg_clip_vision_free(m);
     vg_clip_vision_free(mc);
+    /* vgen inspect's line for it */
+    vg_weights *w = NULL;
+    char line[512];
+    VG_CHECK_OK(vg_weights_open(p, &w));
+    const char *d = w ? vg_clip_vision_inspect(w, NULL, line, sizeof line) : NULL;
+    VG_CHECKF(d && strstr(d, "CLIP vision encoder: 2 layers, width 160, 2 heads, mlp 16, patch 2, image 4") &&
+                  strstr(d, "vision_model. names"),
+              "%s", d ? d : "(none)");
+    vg_weights_close(w);
     free_list(l);
     /* a width that is not a multiple of the ViT-H head width: refused, asking for the config */
     build_w(l, "", LAYERS, H);

@@ -14,6 +14,7 @@
 
 #include "golden.h"
 #include "io/json_util.h"
+#include "models/clip_image_processor.h"
 #include "models/clip_vision.h"
 #include "residency/clip_resident.h"
 #include "vg_measure.h"
@@ -164,6 +165,58 @@ static vg_status prefixed_copy(const char *src, const char *dst) {
     return s;
 }
 
+/* The real diffusers layout: wan_i2v_pipeline/image_encoder/ (the config.json
+ * save_pretrained wrote) and image_processor/, from the pipeline's uint8 image to its
+ * act.clip_pixel_values and act.image_embeds (hidden_states[-2]). */
+static void wan_i2v_pipeline_image_encoder(vg_golden *g, const char *set) {
+    char pdir[4096], p[4096];
+    if (!vg_path_join(pdir, sizeof pdir, g->root, "wan_i2v_pipeline") || !vg_path_is_dir(pdir)) return;
+    const char *check = "wan_i2v_pipeline.act.image_embeds";
+    vg_clip_vision *m = NULL;
+    vg_clip_image_processor proc;
+    vg_safetensors *io = NULL;
+    vg_pool *pool = NULL;
+    float *px = NULL;
+    vg_tensor h = {0};
+    if (!vg_path_join(p, sizeof p, pdir, "image_encoder") || vg_clip_vision_load(p, &m) != VG_OK ||
+        !vg_path_join(p, sizeof p, pdir, "image_processor") || vg_clip_image_processor_load(p, &proc) != VG_OK ||
+        !vg_path_join(p, sizeof p, pdir, "io.safetensors") || vg_st_open(p, &io) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_tensor img = vg_golden_tensor(g, io, set, "in.image_uint8"), rpx = vg_golden_tensor(g, io, set, "act.clip_pixel_values");
+    vg_tensor ref = vg_golden_tensor(g, io, set, "act.image_embeds");
+    if (!img.data || !rpx.data || !ref.data || img.type != VG_U8 || img.nd != 3 || img.ne[2] != 3) goto done;
+    const vg_clip_vision_config *c = vg_clip_vision_cfg(m);
+    int64_t oh, ow;
+    vg_clip_image_processor_out_size(&proc, img.ne[0], img.ne[1], &oh, &ow);
+    if (oh != c->image_size || ow != c->image_size || vg_tensor_nelem(&rpx) != 3 * oh * ow) {
+        vg_golden_fail(g, set, check, "the processor's crop does not match the encoder's image size");
+        goto done;
+    }
+    if (!(px = malloc(sizeof(float) * (size_t)(3 * oh * ow))) ||
+        vg_clip_image_preprocess(&proc, img.data, img.ne[0], img.ne[1], px) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_tensor pxt = vg_tensor_wrap(VG_F32, VG_SHAPE(1, 3, oh, ow), px);
+    vg_golden_check(g, set, "wan_i2v_pipeline.act.clip_pixel_values", &pxt, &rpx, 1e-5);
+    if (!(pool = vg_golden_pool(g, "golden.clip_vision.pipeline"))) goto done;
+    vg_exec ex = {.pool = pool};
+    if (vg_tensor_alloc(&h, pool, VG_F32, VG_SHAPE(1, vg_clip_vision_tokens(c), c->hidden), "golden.h") != VG_OK ||
+        vg_clip_vision_forward(&ex, m, &pxt, c->num_layers - 1, &h, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_golden_check(g, set, check, &h, &ref, 1e-4);
+done:
+    vg_tensor_release(&h);
+    vg_golden_pool_done(g, pool);
+    free(px);
+    vg_st_close(io);
+    vg_clip_vision_free(m);
+}
+
 void golden_clip_vision(vg_golden *g, const char *dir) {
     const char *set = "clip_vision";
     char p[4096], tmp[] = "/tmp/vgen_clip_prefixed_XXXXXX";
@@ -208,6 +261,7 @@ void golden_clip_vision(vg_golden *g, const char *dir) {
         }
     }
     vg_golden_clip_preprocess(g, set, dir, io);
+    wan_i2v_pipeline_image_encoder(g, set);
 done:
     vg_clip_vision_free(mp);
     vg_clip_vision_free(m);

@@ -315,6 +315,8 @@ done:
     vg_wan_dit_free(m);
 }
 
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix);
+
 void golden_wan_dit(vg_golden *g, const char *dir) {
     const char *set = "wan_dit";
     char p[4096], desc[256];
@@ -338,6 +340,8 @@ void golden_wan_dit(vg_golden *g, const char *dir) {
     vg_golden_wan_dit_case(g, set, m, io, "batch2.", "", 1, 1e-4);
     bf16_run(g, dir, &cfg, io);
     wan_pipeline_transformer(g);
+    /* Wan2.2 A14B: both experts of the two-expert pipeline at the steps each ran */
+    vg_golden_wan_dit_pipeline_steps(g, set, "wan22_moe_pipeline", "");
 done:
     vg_st_close(io);
     vg_wan_dit_free(m);
@@ -410,4 +414,100 @@ done:
     if (have_rt) vg_dit_runtime_free(&rt);
     vg_golden_pool_done(g, pool);
     free(t);
+}
+
+/* Every denoising step of a pipeline set <root>/<pipe>: its transformer/ folder (the
+ * config.json save_pretrained wrote) on `<prefix>act.stepI.model_input` with
+ * `<prefix>act.stepI.timestep` ([B] int64, or [B, S] f32 per token), the prompt
+ * embeddings act.prompt_embeds / act.negative_prompt_embeds and, when the set has them,
+ * the CLIP embeddings act.image_embeds, against noise_pred_cond / noise_pred_uncond.
+ * A two-expert set (Wan2.2 A14B: act.expert_per_step) runs transformer/ or
+ * transformer_2/ as the reference did at each step. */
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix);
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix) {
+    char pdir[4096], p[4096], n[160], check[200];
+    if (!vg_path_join(pdir, sizeof pdir, g->root, pipe) || !vg_path_is_dir(pdir)) return;
+    vg_wan_dit *experts[2] = {NULL, NULL};
+    vg_safetensors *io = NULL;
+    vg_pool *pool = NULL;
+    float *t = NULL;
+    snprintf(check, sizeof check, "%s.%stransformer_load", pipe, prefix);
+    if (!vg_path_join(p, sizeof p, pdir, "transformer") || vg_wan_dit_load(p, &experts[0]) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    if (!vg_path_join(p, sizeof p, pdir, "io.safetensors") || vg_golden_wan_dit_open_io(p, &io) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    const int64_t *expert = NULL;
+    int64_t n_expert = 0;
+    if (vg_st_find(io, "act.expert_per_step")) {
+        vg_tensor e = vg_golden_tensor(g, io, set, "act.expert_per_step");
+        snprintf(check, sizeof check, "%s.transformer_2_load", pipe);
+        if (e.type != VG_I64) {
+            vg_golden_fail(g, set, check, "act.expert_per_step is not int64");
+            goto done;
+        }
+        expert = e.data;
+        n_expert = vg_tensor_nelem(&e);
+        int second = 0;   /* single-transformer pipelines record expert 0 at every step */
+        for (int64_t i = 0; i < n_expert; i++) second |= expert[i] == 1;
+        if (second && (!vg_path_join(p, sizeof p, pdir, "transformer_2") || vg_wan_dit_load(p, &experts[1]) != VG_OK)) {
+            vg_golden_fail(g, set, check, vg_err_msg());
+            goto done;
+        }
+    }
+    if (!(pool = vg_golden_pool(g, "golden.wan_dit.pipeline_steps"))) goto done;
+    vg_tensor pe = vg_golden_tensor(g, io, set, "act.prompt_embeds"), ne = vg_golden_tensor(g, io, set, "act.negative_prompt_embeds");
+    vg_tensor img = {0};
+    if (vg_st_find(io, "act.image_embeds")) img = vg_golden_tensor(g, io, set, "act.image_embeds");
+    if (!pe.data || !ne.data) goto done;
+    int steps = 0;
+    for (int i = 0;; i++) {
+        snprintf(n, sizeof n, "%sact.step%d.model_input", prefix, i);
+        if (!vg_st_find(io, n)) break;
+        vg_tensor x = vg_golden_tensor(g, io, set, n);
+        snprintf(n, sizeof n, "%sact.step%d.timestep", prefix, i);
+        vg_tensor ts = vg_golden_tensor(g, io, set, n);
+        const char *which[2] = {"noise_pred_cond", "noise_pred_uncond"};
+        const vg_tensor *text[2] = {&pe, &ne};
+        if (!x.data || !ts.data) break;
+        int64_t nt = vg_tensor_nelem(&ts);
+        free(t);
+        if (!(t = malloc(sizeof(float) * (size_t)nt))) break;
+        for (int64_t k = 0; k < nt; k++)
+            t[k] = ts.type == VG_F32 ? ((const float *)ts.data)[k] : (float)((const int64_t *)ts.data)[k];
+        vg_wan_dit_cond cond = {.token_timesteps = ts.nd == 2 ? t : NULL, .image = img.data ? &img : NULL};
+        if (expert && (i >= n_expert || expert[i] < 0 || expert[i] > 1 || !experts[expert[i]])) {
+            vg_golden_fail(g, set, pipe, "act.expert_per_step does not cover every step with 0 or 1");
+            break;
+        }
+        const vg_wan_dit *m = experts[expert ? expert[i] : 0];
+        for (int c = 0; c < 2; c++) {
+            snprintf(n, sizeof n, "%sact.step%d.%s", prefix, i, which[c]);
+            vg_tensor ref = vg_golden_tensor(g, io, set, n);
+            snprintf(check, sizeof check, "%s.%s", pipe, n);
+            vg_tensor out = {0};
+            vg_exec ex = {.pool = pool};
+            if (!ref.data) continue;
+            if (vg_tensor_alloc(&out, pool, VG_F32, 5, ref.ne, "golden.out") != VG_OK ||
+                vg_wan_dit_forward_cond(&ex, m, &x, ts.nd == 2 ? NULL : t, &cond, text[c], &out) != VG_OK)
+                vg_golden_fail(g, set, check, vg_err_msg());
+            else
+                vg_golden_check(g, set, check, &out, &ref, 1e-4);
+            vg_tensor_release(&out);
+        }
+        steps++;
+    }
+    if (steps == 0) {
+        snprintf(check, sizeof check, "%s.%ssteps", pipe, prefix);
+        vg_golden_fail(g, set, check, "no denoising step found");
+    }
+done:
+    free(t);
+    vg_golden_pool_done(g, pool);
+    vg_st_close(io);
+    vg_wan_dit_free(experts[0]);
+    vg_wan_dit_free(experts[1]);
 }

@@ -1,4 +1,4 @@
-/* Device copy of the CLIP vision encoder. */
+/* Device copy of the CLIP vision encoder: every weight in one device allocation. */
 #include "residency/clip_resident.h"
 
 #include <stdlib.h>
@@ -7,27 +7,23 @@
 #include "core/error.h"
 #include "residency/stream.h"
 
-#define N_LAYER_FIELDS ((int)(sizeof(vg_clip_vision_layer) / sizeof(vg_tensor)))
-#define N_GLOBAL_FIELDS ((int)(sizeof(vg_clip_vision_globals) / sizeof(vg_tensor)))
-_Static_assert(sizeof(vg_clip_vision_layer) % sizeof(vg_tensor) == 0, "a layer is a plain array of tensors");
-_Static_assert(sizeof(vg_clip_vision_globals) % sizeof(vg_tensor) == 0, "the globals are a plain array of tensors");
+static void add(vg_tensor *t, vg_tensor **out, int *n) {
+    if (!t->data) return;
+    if (out) out[*n] = t;
+    (*n)++;
+}
 
-/* every bound weight tensor of m (pointers into m and its layer array) */
+/* every weight tensor (pointers into m and its layer array) */
 static int clip_tensors(vg_clip_vision *m, vg_tensor **out) {
     int n = 0;
-    vg_tensor *g = (vg_tensor *)&m->g;
-    for (int f = 0; f < N_GLOBAL_FIELDS; f++)
-        if (g[f].data) {
-            if (out) out[n] = &g[f];
-            n++;
-        }
+    vg_clip_vision_globals *g = &m->g;
+    vg_tensor *gt[] = {&g->class_emb, &g->patch_w, &g->pos_emb, &g->pre_ln_w, &g->pre_ln_b, &g->post_ln_w, &g->post_ln_b};
+    for (int j = 0; j < 7; j++) add(gt[j], out, &n);
     for (int i = 0; i < m->cfg.num_layers; i++) {
-        vg_tensor *t = (vg_tensor *)&m->layers[i];
-        for (int f = 0; f < N_LAYER_FIELDS; f++)
-            if (t[f].data) {
-                if (out) out[n] = &t[f];
-                n++;
-            }
+        vg_clip_vision_layer *l = &m->layers[i];
+        vg_tensor *t[] = {&l->ln1_w, &l->ln1_b, &l->q_w, &l->q_b, &l->k_w, &l->k_b, &l->v_w, &l->v_b,
+                          &l->o_w, &l->o_b, &l->ln2_w, &l->ln2_b, &l->fc1_w, &l->fc1_b, &l->fc2_w, &l->fc2_b};
+        for (int j = 0; j < 16; j++) add(t[j], out, &n);
     }
     return n;
 }
@@ -35,7 +31,7 @@ static int clip_tensors(vg_clip_vision *m, vg_tensor **out) {
 uint64_t vg_clip_vision_resident_bytes(const vg_clip_vision *host) {
     vg_clip_vision tmp = *host;
     int n = clip_tensors(&tmp, NULL);
-    vg_tensor **list = malloc(sizeof *list * (size_t)(n ? n : 1));
+    vg_tensor **list = malloc(sizeof *list * (n ? n : 1));
     if (!list) return 0;
     clip_tensors(&tmp, list);
     uint64_t b = vg_tensors_device_bytes(list, n);
@@ -46,13 +42,14 @@ uint64_t vg_clip_vision_resident_bytes(const vg_clip_vision *host) {
 vg_status vg_clip_vision_resident_new(vg_backend *dev, const vg_clip_vision *host, vg_clip_vision_resident *out) {
     memset(out, 0, sizeof *out);
     out->m = *host;
-    out->m.w = NULL;
-    out->layers = malloc(sizeof *out->layers * (size_t)host->cfg.num_layers);
+    out->m.w = NULL;   /* the copy owns no mapping */
+    int nl = host->cfg.num_layers;
+    out->layers = malloc(sizeof *out->layers * (nl ? nl : 1));
     if (!out->layers) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    memcpy(out->layers, host->layers, sizeof *out->layers * (size_t)host->cfg.num_layers);
+    memcpy(out->layers, host->layers, sizeof *out->layers * nl);
     out->m.layers = out->layers;
     int n = clip_tensors(&out->m, NULL);
-    vg_tensor **list = malloc(sizeof *list * (size_t)(n ? n : 1));
+    vg_tensor **list = malloc(sizeof *list * (n ? n : 1));
     vg_status s = list ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
     if (s == VG_OK) {
         clip_tensors(&out->m, list);
@@ -67,7 +64,7 @@ vg_status vg_clip_vision_resident_new(vg_backend *dev, const vg_clip_vision *hos
 }
 
 void vg_clip_vision_resident_free(vg_backend *dev, vg_clip_vision_resident *r) {
-    if (r->mem) vg_backend_release(dev, r->mem);
+    vg_backend_release(dev, r->mem);
     free(r->layers);
     memset(r, 0, sizeof *r);
 }

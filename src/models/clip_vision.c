@@ -3,6 +3,7 @@
 #include "models/clip_vision.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,16 +157,59 @@ static vg_status bind_one(const vg_weights *w, const vg_clip_vision_config *c, c
 
 static const vg_namemap_rule k_strip[] = {{"vision_model.", ""}};
 
+/* Shape of `name` (must exist with nd dims). */
+static vg_status shape_of(const vg_weights *w, const char *name, int nd, int64_t *ne) {
+    if (!vg_weights_has(w, name))
+        return vg_err(VG_ERR_MISSING, "%s: cannot derive the CLIP vision config: tensor '%s' is missing", vg_weights_path(w),
+                      name);
+    vg_tensor t;
+    VG_TRY(vg_weights_get(w, name, -1, NULL, &t));
+    if (t.nd != nd) return vg_err(VG_ERR_SHAPE, "%s: tensor '%s' has %d dims, expected %d", vg_weights_path(w), name, t.nd, nd);
+    for (int i = 0; i < nd; i++) ne[i] = t.ne[i];
+    return VG_OK;
+}
+
+vg_status vg_clip_vision_config_from_weights(const vg_weights *w, vg_clip_vision_config *c) {
+    const char *path = vg_weights_path(w);
+    memset(c, 0, sizeof *c);
+    int64_t pe[4], pos[2], fc1[2];
+    VG_TRY(shape_of(w, "embeddings.patch_embedding.weight", 4, pe));
+    VG_TRY(shape_of(w, "embeddings.position_embedding.weight", 2, pos));
+    VG_TRY(shape_of(w, "encoder.layers.0.mlp.fc1.weight", 2, fc1));
+    int nl = 0;
+    for (int i = 0; i < vg_weights_count(w); i++) {
+        const char *n = vg_weights_name(w, i);
+        if (strncmp(n, "encoder.layers.", 15) != 0) continue;
+        char *end;
+        long l = strtol(n + 15, &end, 10);
+        if (end != n + 15 && *end == '.' && l >= 0 && l < 1024 && l + 1 > nl) nl = (int)l + 1;
+    }
+    int64_t Hd = pe[0], np = pos[0] - 1, side = 0;
+    while (side * side < np && side < (1 << 11)) side++;
+    if (pe[2] != pe[3] || side * side != np || pos[1] != Hd || fc1[1] != Hd || Hd <= 0 || Hd > (1 << 16) || pe[1] > 64 ||
+        pe[2] > (1 << 10) || fc1[0] > (1 << 18))
+        return vg_err(VG_ERR_SHAPE,
+                      "%s: the patch embedding, position embedding and fc1 shapes do not describe a square CLIP vision tower",
+                      path);
+    if (Hd % VG_CLIP_VIT_H_HEAD_DIM)
+        return vg_err(VG_ERR_UNSUPPORTED,
+                      "%s: cannot tell the head count of a CLIP vision tower of width %lld from its shapes (only the ViT-H "
+                      "head width %d is assumed): give a folder with its config.json",
+                      path, (long long)Hd, VG_CLIP_VIT_H_HEAD_DIM);
+    c->hidden = (int)Hd;
+    c->num_heads = (int)(Hd / VG_CLIP_VIT_H_HEAD_DIM);
+    c->intermediate = (int)fc1[0];
+    c->num_layers = nl;
+    c->patch = (int)pe[2];
+    c->channels = (int)pe[1];
+    c->image_size = (int)(side * pe[2]);
+    c->eps = 1e-5f;
+    return vg_clip_vision_config_validate(c, path);
+}
+
 static vg_status bind(vg_clip_vision *m) {
     const vg_clip_vision_config *c = &m->cfg;
     const char *path = vg_weights_path(m->w);
-    VG_TRY(vg_weights_apply_namemap(m->w, k_strip, 1));
-    if (!vg_weights_is_virtual(m->w) && !vg_weights_has(m->w, "embeddings.patch_embedding.weight") &&
-        !vg_weights_has(m->w, "encoder.layers.0.mlp.fc1.weight"))
-        return vg_err(VG_ERR_UNSUPPORTED,
-                      "%s: unknown architecture: not a CLIP vision model (no embeddings.patch_embedding.weight, with or "
-                      "without the vision_model. prefix)",
-                      path);
     for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
         VG_TRY(bind_one(m->w, c, &k_globals[i], k_globals[i].name, &m->g));
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
@@ -186,12 +230,24 @@ static vg_status bind(vg_clip_vision *m) {
 vg_status vg_clip_vision_load_with_config(const char *weights_path, const vg_clip_vision_config *cfg,
                                           vg_clip_vision **out) {
     *out = NULL;
-    VG_TRY(vg_clip_vision_config_validate(cfg, weights_path));
+    if (cfg) VG_TRY(vg_clip_vision_config_validate(cfg, weights_path));
     vg_clip_vision *m = calloc(1, sizeof *m);
     if (!m) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    m->cfg = *cfg;
     vg_status s = vg_weights_open(weights_path, &m->w);
     if (s == VG_ERR_UNSUPPORTED) s = vg_err_wrap(s, "CLIP vision encoder");
+    /* transformers 4 and ComfyUI files name the tower vision_model.* */
+    if (s == VG_OK) s = vg_weights_apply_namemap(m->w, k_strip, 1);
+    if (s == VG_OK && !vg_weights_is_virtual(m->w) && !vg_weights_has(m->w, "embeddings.patch_embedding.weight") &&
+        !vg_weights_has(m->w, "encoder.layers.0.mlp.fc1.weight"))
+        s = vg_err(VG_ERR_UNSUPPORTED,
+                   "%s: unknown architecture: not a CLIP vision model (no embeddings.patch_embedding.weight, with or "
+                   "without the vision_model. prefix)",
+                   vg_weights_path(m->w));
+    if (s == VG_OK) {
+        if (cfg) m->cfg = *cfg;
+        else if (vg_weights_is_virtual(m->w)) s = vg_err(VG_ERR_INVALID_ARG, "virtual CLIP weights need a config");
+        else s = vg_clip_vision_config_from_weights(m->w, &m->cfg);
+    }
     if (s == VG_OK) s = bind(m);
     if (s != VG_OK) {
         vg_clip_vision_free(m);
@@ -204,8 +260,7 @@ vg_status vg_clip_vision_load_with_config(const char *weights_path, const vg_cli
 vg_status vg_clip_vision_load(const char *path, vg_clip_vision **out) {
     *out = NULL;
     char cfg_path[4096];
-    if (!vg_path_is_dir(path))
-        return vg_err(VG_ERR_INVALID_ARG, "%s: a CLIP image encoder is a folder with config.json and model.safetensors", path);
+    if (!vg_path_is_dir(path)) return vg_clip_vision_load_with_config(path, NULL, out);
     if (!vg_path_join(cfg_path, sizeof cfg_path, path, "config.json") || !vg_path_present(cfg_path))
         return vg_err(VG_ERR_MISSING, "%s: no config.json (the CLIP vision config)", path);
     json_t *j;
@@ -254,4 +309,46 @@ uint64_t vg_clip_vision_loaded_param_bytes(const vg_clip_vision *m) {
         for (size_t i = 0; i < sizeof k_layer / sizeof k_layer[0]; i++)
             n += vg_tensor_nbytes((const vg_tensor *)((const char *)&m->layers[l] + k_layer[i].off));
     return n;
+}
+
+/* ---- description (vgen inspect) -------------------------------------------- */
+
+static bool has_either(const vg_weights *w, const char *name) {
+    char b[160];
+    snprintf(b, sizeof b, "vision_model.%s", name);
+    return vg_weights_has(w, name) || vg_weights_has(w, b);
+}
+
+const char *vg_clip_vision_inspect(const vg_weights *w, const char *config_path, char *buf, size_t cap) {
+    if (!w || !buf || cap == 0 || !has_either(w, "embeddings.patch_embedding.weight") ||
+        !has_either(w, "encoder.layers.0.self_attn.q_proj.weight"))
+        return NULL;
+    bool prefixed = vg_weights_has(w, "vision_model.embeddings.patch_embedding.weight"), from_config = false;
+    vg_clip_vision_config c;
+    vg_status s = VG_ERR_MISSING;
+    if (config_path) {
+        json_t *j = NULL;
+        if (vg_json_load_file(config_path, &j) == VG_OK) {
+            s = vg_clip_vision_config_from_json(j, config_path, &c);
+            from_config = s == VG_OK;
+            json_decref(j);
+        }
+    }
+    if (!from_config) {   /* a private re-open of the same files: `w` itself must not change */
+        vg_weights *w2 = NULL;
+        s = vg_weights_open(vg_weights_path(w), &w2);
+        if (s == VG_OK) s = vg_weights_apply_namemap(w2, k_strip, 1);
+        if (s == VG_OK) s = vg_clip_vision_config_from_weights(w2, &c);
+        vg_weights_close(w2);
+    }
+    const char *naming = prefixed ? "vision_model. names" : "names without vision_model.";
+    if (s != VG_OK) {
+        snprintf(buf, cap, "CLIP vision encoder (%s); config not derivable: %s", naming, vg_err_msg());
+        vg_err_clear();
+        return buf;
+    }
+    snprintf(buf, cap, "CLIP vision encoder: %d layers, width %d, %d heads, mlp %d, patch %d, image %d (%s, %s)",
+             c.num_layers, c.hidden, c.num_heads, c.intermediate, c.patch, c.image_size, naming,
+             from_config ? "config.json" : "config from tensor shapes, ViT-H head width 80 assumed");
+    return buf;
 }

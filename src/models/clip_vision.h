@@ -22,8 +22,9 @@
  *     vg_clip_vision_forward(&ex, m, &pixels, c->num_layers - 1, &h, NULL, NULL);   // hidden_states[-2]
  *     vg_clip_vision_free(m);
  *
- * Names with and without the `vision_model.` prefix load (transformers 4 writes it,
- * transformers 5 does not); a full CLIPModel checkpoint loads its vision tower.
+ * Names with and without the `vision_model.` prefix load (transformers 4 and ComfyUI's
+ * clip_vision_h.safetensors write it, transformers 5 does not); a full CLIPModel
+ * checkpoint loads its vision tower.
  * Weights stay in the file mapping in their stored dtype; activations come from the
  * exec's pool and are all released before the forward returns.
  *
@@ -79,16 +80,30 @@ typedef struct vg_clip_vision {
  * "vision_config". Only hidden_act "gelu" (exact erf, as ViT-H/14) is supported. */
 vg_status vg_clip_vision_config_from_json(const json_t *o, const char *where, vg_clip_vision_config *cfg);
 vg_status vg_clip_vision_config_validate(const vg_clip_vision_config *cfg, const char *where);
+/* The head width of the open_clip ViT-H/14 tower (1280 = 16 x 80). */
+#define VG_CLIP_VIT_H_HEAD_DIM 80
+/* Config of a single file without config.json (ComfyUI's clip_vision_h.safetensors),
+ * names already without the vision_model. prefix: widths, patch, channels, layers and
+ * image size (patch x sqrt(positions - 1)) from the shapes; the head count is not in
+ * the shapes and is taken from the ViT-H head width 80 (other widths are refused);
+ * hidden_act gelu and eps 1e-5 as ViT-H/14. */
+vg_status vg_clip_vision_config_from_weights(const vg_weights *w, vg_clip_vision_config *cfg);
 /* Tokens of one image: 1 + (image_size / patch)^2. */
 int64_t vg_clip_vision_tokens(const vg_clip_vision_config *cfg);
 
 /* Opens an image encoder: a folder with config.json and model*.safetensors (sharded
- * or not), or a weights file with an explicit config. Errors name the file, the
- * tensor and the expected and actual shapes. */
+ * or not), or a single .safetensors file (config from the shapes, see
+ * vg_clip_vision_config_from_weights); with_config takes an explicit config (NULL:
+ * from the shapes). Errors name the file, the tensor and the expected and actual
+ * shapes. */
 vg_status vg_clip_vision_load(const char *path, vg_clip_vision **out);
 vg_status vg_clip_vision_load_with_config(const char *weights_path, const vg_clip_vision_config *cfg,
                                           vg_clip_vision **out);
 void vg_clip_vision_free(vg_clip_vision *m);
+/* One line for `vgen inspect` when w holds a CLIP vision tower (either naming), e.g.
+ * "CLIP vision encoder: 32 layers, width 1280, 16 heads, mlp 5120, patch 14, image 224
+ * (vision_model. names, config.json)"; NULL when it does not. */
+const char *vg_clip_vision_inspect(const vg_weights *w, const char *config_path, char *buf, size_t cap);
 const vg_clip_vision_config *vg_clip_vision_cfg(const vg_clip_vision *m);
 /* Bytes of parameters as bound, and as predicted for a config and a weight dtype. */
 uint64_t vg_clip_vision_loaded_param_bytes(const vg_clip_vision *m);

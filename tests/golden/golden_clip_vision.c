@@ -3,7 +3,9 @@
  * pre_layrnorm, each layer), out.last_hidden_state, out.pooler_output and
  * out.image_embeds_penultimate (hidden_states[-2], what the Wan pipeline passes to the
  * transformer); measured peak == planned peak; the same weights under the
- * transformers-4 names (`vision_model.` prefix); the image processor's own
+ * transformers-4 names (`vision_model.` prefix); on a --device, the weights copied to
+ * it (vg_clip_vision_resident_new) so that nothing reads them from the host; the image
+ * processor's own
  * preprocessing from in.image_uint8 (golden_clip_preprocess.c). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,9 @@
 
 #include "golden.h"
 #include "io/json_util.h"
+#include "models/clip_image_processor.h"
 #include "models/clip_vision.h"
+#include "residency/clip_resident.h"
 #include "vg_measure.h"
 
 /* defined in golden_clip_preprocess.c */
@@ -105,6 +109,39 @@ done:
     vg_golden_pool_done(g, pool);
 }
 
+/* hidden_states[-2] with the device model on the --device and with the host model on
+ * the host CPU: the same bits. */
+static void same_bits(vg_golden *g, const char *set, const vg_clip_vision *dm, const vg_clip_vision *hm,
+                      const vg_safetensors *io) {
+    const char *check = "out.image_embeds_penultimate[device == cpu, bitwise]";
+    vg_tensor px = vg_golden_tensor(g, io, set, "act.pixel_values");
+    if (!px.data) return;
+    const vg_clip_vision_config *c = vg_clip_vision_cfg(hm);
+    int64_t ne[3] = {px.ne[0], vg_clip_vision_tokens(c), c->hidden};
+    vg_pool *hp = vg_pool_new("golden.clip.cpu", VG_POOL_UNLIMITED);
+    vg_tensor a = {0}, b = {0};
+    vg_exec dx = {.pool = g->dev->pool}, hx = {.pool = hp};
+    void *buf = NULL;
+    if (!hp || vg_tensor_alloc(&a, g->dev->pool, VG_F32, 3, ne, "golden.h") != VG_OK ||
+        vg_tensor_alloc(&b, hp, VG_F32, 3, ne, "golden.h") != VG_OK ||
+        vg_clip_vision_forward(&dx, dm, &px, c->num_layers - 1, &a, NULL, NULL) != VG_OK ||
+        vg_clip_vision_forward(&hx, hm, &px, c->num_layers - 1, &b, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+    } else {
+        vg_tensor ah = vg_golden_host(g, &a, &buf);
+        if (!ah.data || memcmp(ah.data, b.data, (size_t)vg_tensor_nbytes(&b)) != 0) {
+            vg_golden_fail(g, set, check, "the device result differs from the CPU's");
+        } else {
+            printf("PASS %s %s\n", set, check);
+            g->pass++;
+        }
+    }
+    free(buf);
+    vg_tensor_release(&a);
+    vg_tensor_release(&b);
+    vg_pool_free(hp);
+}
+
 /* The weights rewritten under the transformers-4 names ("vision_model." prefix). */
 static vg_status prefixed_copy(const char *src, const char *dst) {
     vg_safetensors *st = NULL;
@@ -126,6 +163,58 @@ static vg_status prefixed_copy(const char *src, const char *dst) {
     free(t);
     vg_st_close(st);
     return s;
+}
+
+/* The real diffusers layout: wan_i2v_pipeline/image_encoder/ (the config.json
+ * save_pretrained wrote) and image_processor/, from the pipeline's uint8 image to its
+ * act.clip_pixel_values and act.image_embeds (hidden_states[-2]). */
+static void wan_i2v_pipeline_image_encoder(vg_golden *g, const char *set) {
+    char pdir[4096], p[4096];
+    if (!vg_path_join(pdir, sizeof pdir, g->root, "wan_i2v_pipeline") || !vg_path_is_dir(pdir)) return;
+    const char *check = "wan_i2v_pipeline.act.image_embeds";
+    vg_clip_vision *m = NULL;
+    vg_clip_image_processor proc;
+    vg_safetensors *io = NULL;
+    vg_pool *pool = NULL;
+    float *px = NULL;
+    vg_tensor h = {0};
+    if (!vg_path_join(p, sizeof p, pdir, "image_encoder") || vg_clip_vision_load(p, &m) != VG_OK ||
+        !vg_path_join(p, sizeof p, pdir, "image_processor") || vg_clip_image_processor_load(p, &proc) != VG_OK ||
+        !vg_path_join(p, sizeof p, pdir, "io.safetensors") || vg_st_open(p, &io) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_tensor img = vg_golden_tensor(g, io, set, "in.image_uint8"), rpx = vg_golden_tensor(g, io, set, "act.clip_pixel_values");
+    vg_tensor ref = vg_golden_tensor(g, io, set, "act.image_embeds");
+    if (!img.data || !rpx.data || !ref.data || img.type != VG_U8 || img.nd != 3 || img.ne[2] != 3) goto done;
+    const vg_clip_vision_config *c = vg_clip_vision_cfg(m);
+    int64_t oh, ow;
+    vg_clip_image_processor_out_size(&proc, img.ne[0], img.ne[1], &oh, &ow);
+    if (oh != c->image_size || ow != c->image_size || vg_tensor_nelem(&rpx) != 3 * oh * ow) {
+        vg_golden_fail(g, set, check, "the processor's crop does not match the encoder's image size");
+        goto done;
+    }
+    if (!(px = malloc(sizeof(float) * (size_t)(3 * oh * ow))) ||
+        vg_clip_image_preprocess(&proc, img.data, img.ne[0], img.ne[1], px) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_tensor pxt = vg_tensor_wrap(VG_F32, VG_SHAPE(1, 3, oh, ow), px);
+    vg_golden_check(g, set, "wan_i2v_pipeline.act.clip_pixel_values", &pxt, &rpx, 1e-5);
+    if (!(pool = vg_golden_pool(g, "golden.clip_vision.pipeline"))) goto done;
+    vg_exec ex = {.pool = pool};
+    if (vg_tensor_alloc(&h, pool, VG_F32, VG_SHAPE(1, vg_clip_vision_tokens(c), c->hidden), "golden.h") != VG_OK ||
+        vg_clip_vision_forward(&ex, m, &pxt, c->num_layers - 1, &h, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_golden_check(g, set, check, &h, &ref, 1e-4);
+done:
+    vg_tensor_release(&h);
+    vg_golden_pool_done(g, pool);
+    free(px);
+    vg_st_close(io);
+    vg_clip_vision_free(m);
 }
 
 void golden_clip_vision(vg_golden *g, const char *dir) {
@@ -161,7 +250,18 @@ void golden_clip_vision(vg_golden *g, const char *dir) {
             run_case(g, set, mp, io, cfg.num_layers - 1, "out.image_embeds_penultimate", "[vision_model. names]", 0);
         unlink(tmp);
     }
+    if (g->dev) {   /* weights on the device too: the strict device refuses host reads */
+        vg_clip_vision_resident r;
+        if (vg_clip_vision_resident_new(g->dev, m, &r) != VG_OK) {
+            vg_golden_fail(g, set, "resident", vg_err_msg());
+        } else {
+            run_case(g, set, &r.m, io, cfg.num_layers, "out.last_hidden_state", "[weights on device]", 0);
+            same_bits(g, set, &r.m, m, io);
+            vg_clip_vision_resident_free(g->dev, &r);
+        }
+    }
     vg_golden_clip_preprocess(g, set, dir, io);
+    wan_i2v_pipeline_image_encoder(g, set);
 done:
     vg_clip_vision_free(mp);
     vg_clip_vision_free(m);

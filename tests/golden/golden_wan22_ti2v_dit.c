@@ -16,6 +16,9 @@ vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
 vg_status vg_golden_wan_dit_config(const char *dir, vg_wan_dit_config *cfg);
 int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
                            const char *prefix, const char *tag, int check_acts, double rel);
+void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                   const char *prefix);
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix);
 
 /* [B] timesteps against the same values spread over every token. */
 static void uniform_tokens(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io) {
@@ -73,7 +76,12 @@ void golden_wan22_ti2v_dit(vg_golden *g, const char *dir) {
     }
     vg_golden_wan_dit_case(g, set, m, io, "", "", 1, 1e-4);
     vg_golden_wan_dit_case(g, set, m, io, "batch2.", "", 1, 1e-4);
+    vg_golden_wan_dit_device_case(g, set, m, io, "");
+    vg_golden_wan_dit_device_case(g, set, m, io, "batch2.");
     uniform_tokens(g, set, m, io);
+    /* the TI2V pipeline's transformer at every step, text-to-video and image-conditioned */
+    vg_golden_wan_dit_pipeline_steps(g, set, "wan22_ti2v_pipeline", "t2v.");
+    vg_golden_wan_dit_pipeline_steps(g, set, "wan22_ti2v_pipeline", "i2v.");
 done:
     vg_st_close(io);
     vg_wan_dit_free(m);

@@ -15,6 +15,9 @@ vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
 vg_status vg_golden_wan_dit_config(const char *dir, vg_wan_dit_config *cfg);
 int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
                            const char *prefix, const char *tag, int check_acts, double rel);
+void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                   const char *prefix);
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix);
 
 /* The forward must refuse to run without the image (and name why). */
 static void needs_image(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io) {
@@ -79,7 +82,11 @@ void golden_wan_i2v_dit(vg_golden *g, const char *dir) {
     }
     vg_golden_wan_dit_case(g, set, m, io, "", "", 1, 1e-4);
     vg_golden_wan_dit_case(g, set, m, io, "batch2.", "", 1, 1e-4);
+    vg_golden_wan_dit_device_case(g, set, m, io, "");
+    vg_golden_wan_dit_device_case(g, set, m, io, "batch2.");
     needs_image(g, set, m, io);
+    /* the I2V pipeline's transformer at every step, with its CLIP embeddings */
+    vg_golden_wan_dit_pipeline_steps(g, set, "wan_i2v_pipeline", "");
 done:
     vg_st_close(io);
     vg_wan_dit_free(m);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "io/safetensors.h"
+#include "io/weights.h"
 #include "models/clip_image_processor.h"
 #include "models/clip_vision.h"
 #include "models/image_resample.h"
@@ -38,7 +39,7 @@ static void add(tlist *l, const char *name, int nd, const int64_t *ne) {
 }
 #define ADD(l, name, ...) add(l, name, VG_SHAPE(__VA_ARGS__))
 
-static void build(tlist *l, const char *prefix, int layers) {
+static void build_w(tlist *l, const char *prefix, int layers, int64_t H) {
     char n[96];
 #define N(s) (snprintf(n, sizeof n, "%s%s", prefix, s), n)
     ADD(l, N("embeddings.class_embedding"), H);
@@ -74,6 +75,8 @@ static void build(tlist *l, const char *prefix, int layers) {
         ADD(l, n, H);
     }
 }
+
+static void build(tlist *l, const char *prefix, int layers) { build_w(l, prefix, layers, H); }
 
 static void free_list(tlist *l) {
     for (int i = 0; i < l->n; i++) free(l->buf[i]);
@@ -299,6 +302,59 @@ VG_TEST(test_crop_padding) {
     }
 }
 
+/* A single file without config.json, named as ComfyUI's clip_vision_h.safetensors
+ * (vision_model. prefix, a projection the encoder does not use): the config comes
+ * from the shapes, heads from the ViT-H head width 80. */
+VG_TEST(test_single_file) {
+    enum { HW = 2 * VG_CLIP_VIT_H_HEAD_DIM };
+    tlist *l = calloc(1, sizeof *l);
+    g_seed = 9;
+    build_w(l, "vision_model.", LAYERS, HW);
+    ADD(l, "visual_projection.weight", 4, HW);
+    char p[600];
+    snprintf(p, sizeof p, "%s/clip_vision_h.safetensors", g_dir);
+    VG_CHECK_OK(write_list(l, p));
+    vg_clip_vision *m = NULL, *mc = NULL;
+    VG_CHECK_OK(vg_clip_vision_load(p, &m));
+    if (m) {
+        const vg_clip_vision_config *c = vg_clip_vision_cfg(m);
+        VG_CHECK(c->hidden == HW && c->num_heads == 2 && c->num_layers == LAYERS && c->intermediate == I && c->patch == P &&
+                 c->image_size == S && c->channels == C && c->eps == 1e-5f);
+        /* the same as with the config spelled out */
+        vg_clip_vision_config cfg = *c;
+        VG_CHECK_OK(vg_clip_vision_load_with_config(p, &cfg, &mc));
+        VG_CHECK(mc && vg_clip_vision_loaded_param_bytes(mc) == vg_clip_vision_loaded_param_bytes(m));
+    }
+    vg_clip_vision_free(m);
+    vg_clip_vision_free(mc);
+    /* vgen inspect's line for it */
+    vg_weights *w = NULL;
+    char line[512];
+    VG_CHECK_OK(vg_weights_open(p, &w));
+    const char *d = w ? vg_clip_vision_inspect(w, NULL, line, sizeof line) : NULL;
+    VG_CHECKF(d && strstr(d, "CLIP vision encoder: 2 layers, width 160, 2 heads, mlp 16, patch 2, image 4") &&
+                  strstr(d, "vision_model. names"),
+              "%s", d ? d : "(none)");
+    vg_weights_close(w);
+    free_list(l);
+    /* a width that is not a multiple of the ViT-H head width: refused, asking for the config */
+    build_w(l, "", LAYERS, H);
+    snprintf(p, sizeof p, "%s/narrow.safetensors", g_dir);
+    VG_CHECK_OK(write_list(l, p));
+    VG_CHECK(vg_clip_vision_load(p, &m) == VG_ERR_UNSUPPORTED && m == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "head count") && strstr(vg_err_msg(), "config.json"), "%s", vg_err_msg());
+    free_list(l);
+    /* a position table that is not a square grid plus the class token */
+    build_w(l, "", LAYERS, HW);
+    l->t[2] = vg_tensor_wrap(VG_F32, VG_SHAPE(T - 1, HW), l->buf[2]);
+    snprintf(p, sizeof p, "%s/notsquare.safetensors", g_dir);
+    VG_CHECK_OK(write_list(l, p));
+    VG_CHECK(vg_clip_vision_load(p, &m) == VG_ERR_SHAPE && m == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "square"), "%s", vg_err_msg());
+    free_list(l);
+    free(l);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/vgen_test_clip_XXXXXX");
     if (!mkdtemp(g_dir)) return 2;
@@ -308,6 +364,7 @@ int main(void) {
     VG_RUN(test_processor_configs);
     VG_RUN(test_resample_constant);
     VG_RUN(test_crop_padding);
+    VG_RUN(test_single_file);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);

@@ -116,10 +116,8 @@ vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
     const int64_t rows_out = min64(crop_h, r->out_h - r->row_off), cols_out = min64(crop_w, r->out_w - r->col_off);
     /* everything as [outer, frames, inner, h, w] views; the arithmetic is ops */
     vg_exec *ex = r->ex;
-    vg_tensor t, yv;
+    vg_tensor t;
     VG_TRY(vg_view_reshape(&t, pc, 5, (const int64_t[]){r->outer, len, r->inner, th, tw}));
-    VG_TRY(vg_view_reshape(&yv, r->y, 5, (const int64_t[]){r->outer, r->F, r->inner, r->out_h, r->out_w}));
-    yv = vg_view_slice(&yv, 1, r->c, len);
     /* 1. vertical blend with the tile above: t[y] = a[ah - e + y] * (1 - y/e) + t[y] * (y/e) */
     if (ev > 0) {
         vg_tensor a = vg_view_slice(&above->t, 1, r->c, len);
@@ -148,7 +146,10 @@ vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
         vg_tensor src = vg_view_slice(&t, 3, 0, rows_out);
         src = vg_view_slice(&src, 4, 0, cols_out);
         VG_TRY(r->put(r->put_user, ex, &src, r->c, r->row_off, r->col_off));
-    } else if (rows_out > 0 && cols_out > 0) {
+    } else if (rows_out > 0 && cols_out > 0) {   /* y has data only without a hook */
+        vg_tensor yv;
+        VG_TRY(vg_view_reshape(&yv, r->y, 5, (const int64_t[]){r->outer, r->F, r->inner, r->out_h, r->out_w}));
+        yv = vg_view_slice(&yv, 1, r->c, len);
         vg_tensor d = vg_view_slice(&yv, 3, r->row_off, rows_out);
         d = vg_view_slice(&d, 4, r->col_off, cols_out);
         vg_tensor src = vg_view_slice(&t, 3, 0, rows_out);

@@ -21,7 +21,8 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: vgen generate --model DIR --prompt TEXT [options]\n"
         "\n"
-        "Text-to-video with a Wan2.1 diffusers folder. Writes the video and, beside it,\n"
+        "Text-to-video (and image-to-video with --image) with a Wan2.1 or Wan2.2 diffusers\n"
+        "folder. Writes the video and, beside it,\n"
         "OUTPUT.json with the settings, seed, time and peak memory of each phase.\n"
         "\n"
         "  --model DIR             diffusers folder (model_index.json, transformer/, vae/,\n"

@@ -21,7 +21,8 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: vgen generate --model DIR --prompt TEXT [options]\n"
         "\n"
-        "Text-to-video with a Wan2.1 diffusers folder. Writes the video and, beside it,\n"
+        "Text-to-video (and image-to-video with --image) with a Wan2.1 or Wan2.2 diffusers\n"
+        "folder. Writes the video and, beside it,\n"
         "OUTPUT.json with the settings, seed, time and peak memory of each phase.\n"
         "\n"
         "  --model DIR             diffusers folder (model_index.json, transformer/, vae/,\n"
@@ -30,15 +31,20 @@ static void usage(FILE *f) {
         "                          QuantStack, any of Q2_K..Q8_0, F16, BF16, F32) or a single\n"
         "                          .safetensors (original/ComfyUI or diffusers names; f32, f16,\n"
         "                          bf16, fp8 or scaled fp8); the folder's config.json is used\n"
+        "  --transformer-2 FILE    Wan2.2 A14B: the low-noise expert from FILE (same formats)\n"
         "  --text-encoder FILE     UMT5 from FILE (.gguf with llama.cpp names, or .safetensors)\n"
         "  --vae FILE              VAE from FILE (.safetensors, original or diffusers names)\n"
         "  --prompt TEXT           what to generate\n"
+        "  --image FILE            image-to-video: the .png or .jpg to animate (Wan2.1 I2V,\n"
+        "                          Wan2.2 TI2V), resized to --height x --width as diffusers does\n"
         "  --negative-prompt TEXT  what to steer away from (default: empty)\n"
         "  --height N              pixels, a multiple of 16 (default 480)\n"
         "  --width N               pixels, a multiple of 16 (default 832)\n"
         "  --num-frames N          4k+1 frames: 1, 5, ..., 81 (default 81)\n"
         "  --steps N               denoising steps, 1..1000 (default 50)\n"
         "  --guidance-scale X      classifier-free guidance, <= 1 turns it off (default 5.0)\n"
+        "  --guidance-scale-2 X    Wan2.2 A14B: guidance of the low-noise expert (default: the\n"
+        "                          --guidance-scale value)\n"
         "  --flow-shift X          scheduler shift (default: the model's scheduler_config.json)\n"
         "  --scheduler NAME        unipc or euler (default: the model's)\n"
         "  --seed N                initial noise seed (default 42)\n"
@@ -143,15 +149,21 @@ static const struct option g_opts[] = {
     {"quiet", no_argument, 0, 'q'}, {"overwrite", no_argument, 0, 'w'},
     {"from-sidecar", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
     {"transformer", required_argument, 0, 'X'}, {"text-encoder", required_argument, 0, 'E'},
-    {"vae", required_argument, 0, 'V'}, {0, 0, 0, 0}};
+    {"vae", required_argument, 0, 'V'}, {"transformer-2", required_argument, 0, 'Y'},
+    {"guidance-scale-2", required_argument, 0, 'G'}, {"image", required_argument, 0, 'I'}, {0, 0, 0, 0}};
 
 /* Checks on paths and text that need no model, before anything is loaded. */
 static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *model, const char *output,
                               bool overwrite, const char *side) {
     if (!vg_cli_utf8("generate", "--prompt", p->prompt) || !vg_cli_utf8("generate", "--negative-prompt", p->negative_prompt) ||
         !vg_cli_utf8("generate", "--output", output) || !vg_cli_utf8("generate", "--model", model) ||
-        !vg_cli_utf8("generate", "--latents", p->latents_path))
+        !vg_cli_utf8("generate", "--latents", p->latents_path) || !vg_cli_utf8("generate", "--image", p->image))
         return false;
+    if (p->image) {
+        int fd = vg_open_regular(p->image, NULL);
+        if (fd < 0) { fprintf(stderr, "vgen generate: --image: %s\n", vg_err_msg()); return false; }
+        close(fd);
+    }
     if (p->latents_path) {
         int fd = vg_open_regular(p->latents_path, NULL);   /* a FIFO is refused, not waited on */
         if (fd < 0) { fprintf(stderr, "vgen generate: --latents: %s\n", vg_err_msg()); return false; }
@@ -202,6 +214,7 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'F': ok = vg_cli_int("generate", "num-frames", optarg, 1, 100001, &p.num_frames); break;
         case 's': ok = vg_cli_int("generate", "steps", optarg, 1, 1000, &p.steps); break;
         case 'g': ok = vg_cli_float("generate", "guidance-scale", optarg, 0, 100, &x); p.guidance_scale = (float)x; break;
+        case 'G': ok = vg_cli_float("generate", "guidance-scale-2", optarg, 0, 100, &x); p.guidance_scale_2 = (float)x; break;
         case 'f': ok = vg_cli_float("generate", "flow-shift", optarg, 0.001, 100, &x); p.flow_shift = (float)x; break;
         case 'S': sched = optarg; break;
         case 'e': ok = vg_cli_u64("generate", "seed", optarg, &p.seed); break;
@@ -220,6 +233,8 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'X': files.transformer = optarg; break;
         case 'E': files.text_encoder = optarg; break;
         case 'V': files.vae = optarg; break;
+        case 'Y': files.transformer_2 = optarg; break;
+        case 'I': p.image = optarg; break;
         case 'h': usage(stdout); vg_t2v_settings_free(&rec); return 0;
         default: usage(stderr); vg_t2v_settings_free(&rec); return 2;
         }

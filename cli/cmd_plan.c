@@ -27,12 +27,14 @@ static void usage(FILE *f) {
         "  --model DIR              a diffusers Wan2.1 folder (exact weight sizes)\n"
         "  --config FILE            transformer/config.json alone; the text encoder and\n"
         "                           VAE configs are read beside it (../text_encoder/,\n"
-        "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE\n"
+        "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE; a\n"
+        "                           ../transformer_2/config.json beside it is a second expert\n"
+        "                           (Wan2.2 A14B), planned one expert on the device at a time\n"
         "  --text-encoder-config F  --vae-config F   explicit configs for --config\n"
         "  --dtype T                transformer weights: bf16 (default), f16, f32, fp8, or a\n"
         "                           GGUF quantization as published: q8_0, q6_k, q5_k_m, q5_k_s,\n"
         "                           q5_1, q5_0, q4_k_m, q4_k_s, q4_1, q4_0, q3_k_m, q3_k_s, q2_k\n"
-        "  --transformer FILE --text-encoder-file FILE --vae-file FILE\n"
+        "  --transformer FILE --transformer-2 FILE --text-encoder-file FILE --vae-file FILE\n"
         "                           with --model: these components from other files (GGUF or\n"
         "                           single safetensors), counted by their stored bytes\n"
         "  --text-dtype T           text encoder weights (default bf16)\n"
@@ -45,6 +47,8 @@ static void usage(FILE *f) {
         "  --vae-tiling             plan a tiled decode\n"
         "  --offload POLICY         plan only this policy (auto, none, model, block, leaf)\n"
         "  --text-encoder WHERE     auto (default), device, cpu\n"
+        "  --image FILE             plan an image-conditioned run (Wan2.2 TI2V; Wan I2V folders\n"
+        "                           always are): adds the image_encode phase; FILE is not read\n"
         "  --threads N              compute threads the run will use (default: all cores)\n"
         "\n"
         "examples:\n"
@@ -73,11 +77,12 @@ static bool sibling(const char *cfg, const char *comp, char *out, size_t cap) {
     return vg_path_is_file(out);
 }
 
-static void print_plan_row(const vg_plan *pl) {
-    char a[32], b[32], c[32], d[32];
-    printf("  %-6s %-7s %12s %12s %12s %12s  %s\n", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device",
-           vg_fmt_bytes(pl->phase_peak[0], a, 32), vg_fmt_bytes(pl->phase_peak[1], b, 32), vg_fmt_bytes(pl->phase_peak[2], c, 32),
-           vg_fmt_bytes(pl->peak, d, 32), pl->fits ? "fits" : "-");
+static void print_plan_row(const vg_plan *pl, bool image) {
+    char a[32], b[32], c[32], d[32], e[32];
+    printf("  %-6s %-7s %12s ", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device", vg_fmt_bytes(pl->phase_peak[VG_PHASE_TEXT], a, 32));
+    if (image) printf("%12s ", vg_fmt_bytes(pl->phase_peak[VG_PHASE_IMAGE], e, 32));
+    printf("%12s %12s %12s  %s\n", vg_fmt_bytes(pl->phase_peak[VG_PHASE_DENOISE], b, 32),
+           vg_fmt_bytes(pl->phase_peak[VG_PHASE_DECODE], c, 32), vg_fmt_bytes(pl->peak, d, 32), pl->fits ? "fits" : "-");
 }
 
 /* A short list of changes that would fit, when nothing does. */
@@ -132,6 +137,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
     p.height = q->height; p.width = q->width; p.num_frames = q->num_frames;
     p.guidance_scale = q->guidance ? 5.0f : 1.0f;
     p.max_sequence_length = q->text_len; p.vae_tiling = tiling;
+    p.image = q->image ? "plan" : NULL;
     p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
     VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
     in->budget = q->budget;
@@ -156,7 +162,9 @@ int vg_cmd_plan(int argc, char **argv) {
         {"vae-tiling", no_argument, 0, 'T'}, {"offload", required_argument, 0, 'O'},
         {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
-        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3}, {0, 0, 0, 0}};
+        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
+        {"transformer-2", required_argument, 0, 4}, {"image", required_argument, 0, 5}, {0, 0, 0, 0}};
+    const char *image = NULL;
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
     int c;
@@ -172,6 +180,8 @@ int vg_cmd_plan(int argc, char **argv) {
         case 1: files.transformer = optarg; break;
         case 2: files.text_encoder = optarg; break;
         case 3: files.vae = optarg; break;
+        case 4: files.transformer_2 = optarg; break;
+        case 5: image = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
@@ -191,8 +201,8 @@ int vg_cmd_plan(int argc, char **argv) {
         if (!ok) return 2;
     }
     if (optind < argc) { fprintf(stderr, "vgen plan: unexpected argument '%s'\n", argv[optind]); return 2; }
-    if (!model && (files.transformer || files.text_encoder || files.vae)) {
-        fprintf(stderr, "vgen plan: --transformer, --text-encoder-file and --vae-file go with --model\n");
+    if (!model && (files.transformer || files.transformer_2 || files.text_encoder || files.vae)) {
+        fprintf(stderr, "vgen plan: --transformer, --transformer-2, --text-encoder-file and --vae-file go with --model\n");
         return 2;
     }
     if (!model == !config) { fprintf(stderr, "vgen plan: give exactly one of --model or --config (vgen plan --help)\n"); return 2; }
@@ -222,7 +232,9 @@ int vg_cmd_plan(int argc, char **argv) {
     }
     int nt = threads > 0 ? threads : omp_get_max_threads();
 
-    vg_wan_dit_config dc;
+    vg_wan_dit_config dc, dc2;
+    vg_clip_vision_config clip;
+    bool two = false, has_clip = false, i2v_folder = false, expand = false;
     vg_t5_config tc;
     vg_wan_vae_config vc;
     vg_model *m = NULL;
@@ -254,6 +266,36 @@ int vg_cmd_plan(int argc, char **argv) {
         }
         json_decref(j);
         j = NULL;
+        /* the folder's model_index.json: image-to-video, TI2V's per-token timesteps */
+        char mi[PATH_MAX];
+        snprintf(mi, sizeof mi, "%s", config);
+        snprintf(path, sizeof path, "%s/../model_index.json", dirname(mi));
+        if (vg_path_is_file(path)) {
+            if (vg_json_load_file(path, &j) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
+            const char *cls = json_string_value(json_object_get(j, "_class_name"));
+            i2v_folder = cls && strcmp(cls, "WanImageToVideoPipeline") == 0;
+            expand = json_is_true(json_object_get(j, "expand_timesteps"));
+            json_decref(j);
+            j = NULL;
+        }
+        if (sibling(config, "image_encoder", path, sizeof path)) {
+            if (vg_json_load_file(path, &j) != VG_OK || vg_clip_vision_config_from_json(j, path, &clip) != VG_OK) {
+                fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+                goto out;
+            }
+            json_decref(j);
+            j = NULL;
+            has_clip = true;
+        }
+        if (sibling(config, "transformer_2", path, sizeof path)) {
+            if (vg_json_load_file(path, &j) != VG_OK || vg_wan_dit_config_from_json(j, path, &dc2) != VG_OK) {
+                fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+                goto out;
+            }
+            json_decref(j);
+            j = NULL;
+            two = true;
+        }
         const char *tp = te_cfg ? te_cfg : sibling(config, "text_encoder", path, sizeof path) ? path : NULL;
         if (tp) {
             if (vg_json_load_file(tp, &j) != VG_OK || vg_t5_config_from_json(j, tp, &tc) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
@@ -276,7 +318,9 @@ int vg_cmd_plan(int argc, char **argv) {
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
-                          .host_weights = host_weights, .budget = budget, .dit_mix = mix};
+                          .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL,
+                          .image = image || i2v_folder || (m && m->family->pipeline_class && !strcmp(m->family->pipeline_class, "WanImageToVideoPipeline") && !m->expand_timesteps),
+                          .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
@@ -284,22 +328,30 @@ int vg_cmd_plan(int argc, char **argv) {
     vg_wan_dit_describe(&dc, desc, sizeof desc);
     int64_t fl = (frames - 1) / vc.temporal_factor + 1, hl = height / vc.spatial_factor, wl = width / vc.spatial_factor;
     printf("%s\n", desc);
+    if (two || (m && m->dit2))
+        printf("two experts (Wan2.2 A14B): transformer and transformer_2 take turns; under every policy but\n"
+               "'none' one expert leaves the device before the other comes, so the plan counts one\n");
     printf("run: %dx%d, %d frames (latent %lldx%lldx%lld, %lld tokens), text %d tokens, guidance %s, vae tiling %s, %d threads\n",
            height, width, frames, (long long)fl, (long long)hl, (long long)wl,
            (long long)(fl / dc.patch[0] * (hl / dc.patch[1]) * (wl / dc.patch[2])), text_len, guidance > 1 ? "on" : "off",
            tiling ? "on" : "off", nt);
-    printf("weights: text encoder %s, transformer %s (largest block %s), vae decoder %s; budget %s%s\n",
+    printf("weights: text encoder %s, transformer %s%s (largest block %s), vae decoder %s; budget %s%s\n",
            vg_fmt_bytes(in.comp[0].weight_bytes, a, 32), vg_fmt_bytes(in.comp[1].weight_bytes, b, 32),
+           in.denoise_extra_bytes ? " per expert" : "",
            vg_fmt_bytes(in.comp[1].block_bytes, d2, 32), vg_fmt_bytes(in.comp[2].weight_bytes, (char[32]){0}, 32),
            vg_fmt_bytes(budget, (char[32]){0}, 32), host_weights ? " (cpu: weights are read in place)" : "");
-    printf("\n  %-6s %-7s %12s %12s %12s %12s\n", "policy", "text", "text_encode", "denoise", "decode", "peak");
+    if (q.image) printf("image: %s\n", q.clip || (m && m->image_encoder) ? "CLIP image encoder, then the VAE encoder (image_encode phase)"
+                                                                      : "the VAE encoder (image_encode phase)");
+    printf("\n  %-6s %-7s %12s ", "policy", "text", "text_encode");
+    if (q.image) printf("%12s ", "image_encode");
+    printf("%12s %12s %12s\n", "denoise", "decode", "peak");
     static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
     for (int host = 0; host < 2; host++)
         for (int i = host ? 1 : 0; i < 4; i++) {
             if (pol != VG_OFFLOAD_AUTO && order[i] != pol) continue;
             if ((host && place == VG_TEXT_DEVICE) || (!host && place == VG_TEXT_HOST)) continue;
             vg_plan pl = vg_plan_policy(&in, order[i], host);
-            print_plan_row(&pl);
+            print_plan_row(&pl, q.image);
         }
     vg_plan ch = vg_plan_choose(&in, pol, place);
     char why[512];

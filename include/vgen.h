@@ -178,6 +178,11 @@ typedef struct vg_t2v_params {
     vg_abort_fn abort;
     void *abort_user_data;
     vg_placement text_encoder;
+    float guidance_scale_2;        /* Wan2.2 A14B: the low-noise expert's guidance (steps below the
+                                      boundary); <= 0: guidance_scale. Whether guidance runs at all
+                                      is decided by guidance_scale, as in diffusers */
+    const char *image;             /* image-to-video: a .png or .jpg to animate (Wan2.1 I2V folders
+                                      need one; Wan2.2 TI2V takes one or not); NULL: text-to-video */
 } vg_t2v_params;
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */
@@ -196,6 +201,7 @@ typedef struct vg_model_files {
     const char *transformer;
     const char *text_encoder;
     const char *vae;
+    const char *transformer_2;   /* Wan2.2 A14B: the low-noise expert */
 } vg_model_files;
 /* Like vg_model_load, with some components from other files (files may be NULL). */
 vg_status vg_model_load_files(vg_ctx *ctx, const char *path, const vg_model_files *files, vg_model **out);

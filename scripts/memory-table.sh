@@ -47,6 +47,17 @@ in the pool and only activations count. On `sim:<budget>` (a simulated accelerat
 budgeted pool in host memory with real copies) weights must be uploaded before use, exactly
 as on a GPU, so every policy runs and is measured on machines without one.
 
+**The budget a run is planned against** (`vg_run_budget`, src/mem/host_mem.c) is the
+smaller of `--vram-budget` and the device's capacity: `--device sim:12MiB --vram-budget 1GiB`
+plans (and runs) within 12 MiB, and both `generate` and `plan` say so. On `cpu` without a
+size, the capacity is the host memory available: `MemAvailable` from `/proc/meminfo`, or
+what the address-space limit (`RLIMIT_AS`, `ulimit -v`) leaves above the process, if
+smaller. So on a small machine an impossible run is refused before any work, and automatic
+VAE tiling turns on when a tiled decode is what fits, instead of the run dying in the
+decode phase or at the OOM killer. When nothing fits even tiled, the message describes
+the tiled attempt and suggests what would help (lower resolution or frames, a bigger
+budget, `--offload leaf` if another policy was asked for).
+
 ## How the prediction is made
 
 Peak of a phase = resident weights (by policy) + streaming slots + tensors the pipeline
@@ -78,6 +89,32 @@ for m in 1.3b 14b; do for r in "480 832" "720 1280"; do set -- $r; for b in 24Gi
   line=$(plan $m $1 $2 $b "$flag" | grep -E '^chosen|^no plan|^no untiled' | tail -1 || true)
   echo "| Wan2.1-$m | $1x$2 | $b | $t | $line |"
 done; done; done; done
+cat <<'EOF'
+
+## Wan2.2 and image-to-video, from configs alone
+
+The same measurement for the Wan2.2 and image-to-video releases at their default frame
+counts (`models/configs/<model>/`; weights bf16, VAE f32, `--threads 4`). A14B has two
+experts that take turns: every policy but `none` gives one back before the other comes, so
+A14B plans like Wan2.1-14B. Rows say what `vgen plan` chooses (VAE tiling is turned on by
+itself where only a tiled decode fits; when nothing fits, the row is the tiled attempt).
+The I2V rows include the `image_encode` phase (CLIP, then the VAE encode of the 81-frame
+condition video); TI2V rows are text-to-video (`--image` adds a one-frame VAE encode).
+
+EOF
+echo '| model | size | frames | budget | result |'
+echo '|---|---|---|---|---|'
+for row in "wan2.2-t2v-a14b 81" "wan2.2-ti2v-5b 121" "wan2.1-i2v-14b-480p 81"; do set -- $row; m=$1; f=$2
+  [ -d models/configs/$m ] || continue
+  for r in "480 832" "720 1280"; do set -- $r; h=$1; w=$2
+    if [ $m = wan2.2-ti2v-5b ] && [ $h = 720 ]; then h=704; fi
+    for b in 24GiB 16GiB 12GiB 8GiB; do
+      line=$("$VGEN" plan --config models/configs/$m/transformer/config.json --height $h --width $w --num-frames $f \
+             --vram-budget $b --threads 4 | grep -E '^chosen|^no plan|^no untiled|^with VAE tiling' | tail -1 || true)
+      echo "| $m | ${h}x$w | $f | $b | $line |"
+    done
+  done
+done
 cat <<'EOF'
 
 Command for a row (here: 14B, 480x832, 8 GiB, no tiling):

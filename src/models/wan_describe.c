@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "io/json_util.h"
+#include "models/clip_vision.h"
 #include "models/wan_dit.h"
 
 const char *vg_wan_dit_describe(const vg_wan_dit_config *c, char *buf, size_t cap) {
@@ -16,6 +17,9 @@ const char *vg_wan_dit_describe(const vg_wan_dit_config *c, char *buf, size_t ca
              "Wan2.1 DiT: %d layers, dim %d, %d heads x %d, ffn %d, text %d, in %d / out %d channels, patch %dx%dx%d",
              c->num_layers, c->num_heads * c->head_dim, c->num_heads, c->head_dim, c->ffn_dim, c->text_dim, c->in_channels,
              c->out_channels, c->patch[0], c->patch[1], c->patch[2]);
+    size_t n = strlen(buf);
+    if (c->image_dim > 0 && n < cap)   /* image-to-video: CLIP embeddings through added k/v projections */
+        snprintf(buf + n, cap - n, ", image %d (I2V)", c->image_dim);
     return buf;
 }
 
@@ -47,7 +51,8 @@ static vg_status describe_cfg(const vg_weights *w, const char *config_path, vg_w
 }
 
 const char *vg_inspect_describe(const vg_weights *w, const char *config_path, char *buf, size_t cap) {
-    if (!w || !buf || cap == 0 || !vg_wan_dit_recognize(w)) return NULL;
+    if (!w || !buf || cap == 0) return NULL;
+    if (!vg_wan_dit_recognize(w)) return vg_clip_vision_inspect(w, config_path, buf, cap);   /* Wan I2V's image encoder */
     const char *naming = vg_wan_dit_has_original_names(w) ? "original Wan names" : "diffusers names";
     vg_wan_dit_config cfg;
     bool from_config;

@@ -26,6 +26,8 @@ vg_status vg_wan_dit_config_validate(const vg_wan_dit_config *c, const char *whe
         {"ffn_dim", c->ffn_dim, 1, 1 << 20},
         {"num_layers", c->num_layers, 1, 1024},
         {"rope_max_seq_len", c->rope_max_seq_len, 1, 1 << 24},
+        {"image_dim", c->image_dim, 0, 1 << 18},
+        {"added_kv_proj_dim", c->added_kv_proj_dim, 0, 1 << 18},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (f[i].v < f[i].lo || f[i].v > f[i].hi)
@@ -39,6 +41,13 @@ vg_status vg_wan_dit_config_validate(const vg_wan_dit_config *c, const char *whe
     if ((int64_t)c->patch[0] * c->patch[1] * c->patch[2] * (c->in_channels > c->out_channels ? c->in_channels : c->out_channels) >
         (1 << 20))
         return vg_err(VG_ERR_FORMAT, "%s: patch volume x channels is too large", where);
+    if ((c->image_dim > 0) != (c->added_kv_proj_dim > 0))
+        return vg_err(VG_ERR_FORMAT, "%s: image_dim %d and added_kv_proj_dim %d must be set together (image-to-video)", where,
+                      c->image_dim, c->added_kv_proj_dim);
+    if (c->added_kv_proj_dim > 0 && c->added_kv_proj_dim != c->num_heads * c->head_dim)
+        return vg_err(VG_ERR_UNSUPPORTED,
+                      "%s: added_kv_proj_dim %d differs from the inner dim %d (the image embedder projects to the inner dim)",
+                      where, c->added_kv_proj_dim, c->num_heads * c->head_dim);
     if (!(c->eps > 0 && c->eps < 1))
         return vg_err(VG_ERR_FORMAT, "%s: eps %g is outside (0, 1)", where, (double)c->eps);
     return VG_OK;
@@ -78,9 +87,10 @@ static bool key_set(const json_t *o, const char *key) {
 static vg_status config_original(const json_t *o, const char *where, vg_wan_dit_config *c) {
     const char *mt = NULL;
     VG_TRY(vg_json_str(o, "model_type", false, "t2v", &mt, where));
-    if (strcmp(mt, "t2v") != 0)
-        return vg_err(VG_ERR_UNSUPPORTED, "%s: WanModel model_type \"%s\" is not supported (only text-to-video \"t2v\")",
-                      where, mt);
+    bool i2v = strcmp(mt, "i2v") == 0;
+    if (strcmp(mt, "t2v") != 0 && strcmp(mt, "ti2v") != 0 && !i2v)
+        return vg_err(VG_ERR_UNSUPPORTED,
+                      "%s: WanModel model_type \"%s\" is not supported (only \"t2v\", \"ti2v\" and \"i2v\")", where, mt);
     int dim;
     VG_TRY(get_patch(o, where, c->patch));
     VG_TRY(get_int(o, "dim", 2048, &dim, where));
@@ -97,6 +107,10 @@ static vg_status config_original(const json_t *o, const char *where, vg_wan_dit_
         return vg_err(VG_ERR_FORMAT, "%s: dim %d is not a multiple of num_heads %d", where, dim, c->num_heads);
     c->head_dim = dim / c->num_heads;
     c->rope_max_seq_len = 1024;
+    if (i2v) {   /* WanModel's MLPProj(1280, dim): the CLIP ViT-H/14 width, projected to dim */
+        c->image_dim = 1280;
+        c->added_kv_proj_dim = dim;
+    }
     return VG_OK;
 }
 
@@ -137,11 +151,11 @@ vg_status vg_wan_dit_config_from_json(const json_t *o, const char *where, vg_wan
     else
         return vg_err(VG_ERR_UNSUPPORTED, "%s: qk_norm %s is not supported (only \"rms_norm_across_heads\" or null)", where,
                       json_is_string(qk) ? json_string_value(qk) : "(not a string)");
-    static const char *const i2v_keys[] = {"image_dim", "added_kv_proj_dim", "pos_embed_seq_len"};
-    for (size_t i = 0; i < sizeof i2v_keys / sizeof i2v_keys[0]; i++)
-        if (key_set(o, i2v_keys[i]))
-            return vg_err(VG_ERR_UNSUPPORTED, "%s: '%s' is set: image-to-video Wan transformers are not supported yet", where,
-                          i2v_keys[i]);
+    VG_TRY(get_int(o, "image_dim", 0, &c->image_dim, where));
+    VG_TRY(get_int(o, "added_kv_proj_dim", 0, &c->added_kv_proj_dim, where));
+    if (key_set(o, "pos_embed_seq_len"))
+        return vg_err(VG_ERR_UNSUPPORTED,
+                      "%s: 'pos_embed_seq_len' is set: first-last-frame Wan transformers (FLF2V) are not supported yet", where);
     return vg_wan_dit_config_validate(c, where);
 }
 
@@ -205,6 +219,18 @@ vg_status vg_wan_dit_config_from_weights(const vg_weights *w, int head_dim, vg_w
     c->num_layers = nl;
     c->cross_attn_norm = vg_weights_has(w, "blocks.0.norm2.weight");
     c->qk_norm = vg_weights_has(w, "blocks.0.attn1.norm_q.weight");
+    if (vg_weights_has(w, "condition_embedder.image_embedder.pos_embed"))
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: first-last-frame Wan transformers (image embedder pos_embed) are not supported yet",
+                      path);
+    if (vg_weights_has(w, "condition_embedder.image_embedder.norm1.weight") ||
+        vg_weights_has(w, "blocks.0.attn2.add_k_proj.weight")) {
+        int64_t n1[1], ak[2];
+        VG_TRY(shape_of(w, "condition_embedder.image_embedder.norm1.weight", 1, n1));
+        VG_TRY(shape_of(w, "blocks.0.attn2.add_k_proj.weight", 2, ak));
+        if (!fits_int(n1[0]) || !fits_int(ak[1])) return vg_err(VG_ERR_SHAPE, "%s: image tensor sizes out of range", path);
+        c->image_dim = (int)n1[0];
+        c->added_kv_proj_dim = (int)ak[1];
+    }
     c->eps = 1e-6f;
     c->rope_max_seq_len = 1024;
     return vg_wan_dit_config_validate(c, path);
@@ -212,8 +238,8 @@ vg_status vg_wan_dit_config_from_weights(const vg_weights *w, int head_dim, vg_w
 
 /* ---- binding --------------------------------------------------------------- */
 
-enum { X_END = 0, X_D, X_6D, X_FF, X_ONE, X_TWO, X_SIX, X_FREQ, X_TEXT, X_CIN, X_PT, X_PH, X_PW, X_POUT };
-enum { F_QK = 1, F_CROSS_NORM = 2, F_FLATTEN = 4 };
+enum { X_END = 0, X_D, X_6D, X_FF, X_ONE, X_TWO, X_SIX, X_FREQ, X_TEXT, X_CIN, X_PT, X_PH, X_PW, X_POUT, X_IMG, X_AKV };
+enum { F_QK = 1, F_CROSS_NORM = 2, F_FLATTEN = 4, F_IMAGE = 8 };
 
 typedef struct bind_row {
     const char *name;          /* block rows: suffix after "blocks.N." */
@@ -243,6 +269,11 @@ static const bind_row k_block[] = {
     {"attn2.to_k.bias", {X_D}, 0, B_(attn2_k_b)},
     {"attn2.to_v.weight", {X_D, X_D}, 0, B_(attn2_v_w)},
     {"attn2.to_v.bias", {X_D}, 0, B_(attn2_v_b)},
+    {"attn2.add_k_proj.weight", {X_D, X_AKV}, F_IMAGE, B_(attn2_add_k_w)},
+    {"attn2.add_k_proj.bias", {X_D}, F_IMAGE, B_(attn2_add_k_b)},
+    {"attn2.add_v_proj.weight", {X_D, X_AKV}, F_IMAGE, B_(attn2_add_v_w)},
+    {"attn2.add_v_proj.bias", {X_D}, F_IMAGE, B_(attn2_add_v_b)},
+    {"attn2.norm_added_k.weight", {X_D}, F_IMAGE, B_(attn2_norm_added_k)},
     {"attn2.to_out.0.weight", {X_D, X_D}, 0, B_(attn2_o_w)},
     {"attn2.to_out.0.bias", {X_D}, 0, B_(attn2_o_b)},
     {"attn2.norm_q.weight", {X_D}, F_QK, B_(attn2_norm_q)},
@@ -268,6 +299,14 @@ static const bind_row k_globals[] = {
     {"condition_embedder.text_embedder.linear_1.bias", {X_D}, 0, G_(text1_b)},
     {"condition_embedder.text_embedder.linear_2.weight", {X_D, X_D}, 0, G_(text2_w)},
     {"condition_embedder.text_embedder.linear_2.bias", {X_D}, 0, G_(text2_b)},
+    {"condition_embedder.image_embedder.norm1.weight", {X_IMG}, F_IMAGE, G_(img_norm1_w)},
+    {"condition_embedder.image_embedder.norm1.bias", {X_IMG}, F_IMAGE, G_(img_norm1_b)},
+    {"condition_embedder.image_embedder.ff.net.0.proj.weight", {X_IMG, X_IMG}, F_IMAGE, G_(img_ff1_w)},
+    {"condition_embedder.image_embedder.ff.net.0.proj.bias", {X_IMG}, F_IMAGE, G_(img_ff1_b)},
+    {"condition_embedder.image_embedder.ff.net.2.weight", {X_D, X_IMG}, F_IMAGE, G_(img_ff2_w)},
+    {"condition_embedder.image_embedder.ff.net.2.bias", {X_D}, F_IMAGE, G_(img_ff2_b)},
+    {"condition_embedder.image_embedder.norm2.weight", {X_D}, F_IMAGE, G_(img_norm2_w)},
+    {"condition_embedder.image_embedder.norm2.bias", {X_D}, F_IMAGE, G_(img_norm2_b)},
     {"scale_shift_table", {X_ONE, X_TWO, X_D}, 0, G_(head_sst)},
     {"proj_out.weight", {X_POUT, X_D}, 0, G_(proj_out_w)},
     {"proj_out.bias", {X_POUT}, 0, G_(proj_out_b)},
@@ -290,6 +329,8 @@ static int64_t dim_of(const vg_wan_dit_config *c, int d) {
     case X_PH: return c->patch[1];
     case X_PW: return c->patch[2];
     case X_POUT: return (int64_t)c->patch[0] * c->patch[1] * c->patch[2] * c->out_channels;
+    case X_IMG: return c->image_dim;
+    case X_AKV: return c->added_kv_proj_dim;
     default: return -1;
     }
 }
@@ -297,6 +338,7 @@ static int64_t dim_of(const vg_wan_dit_config *c, int d) {
 static bool row_wanted(const vg_wan_dit_config *c, const bind_row *r) {
     if ((r->flags & F_QK) && !c->qk_norm) return false;
     if ((r->flags & F_CROSS_NORM) && !c->cross_attn_norm) return false;
+    if ((r->flags & F_IMAGE) && c->image_dim <= 0) return false;
     return true;
 }
 
@@ -364,12 +406,18 @@ static vg_status bind(vg_wan_dit *m) {
     const vg_weights *w = m->w;
     const char *path = vg_weights_path(w);
     static const char *const i2v[] = {"blocks.0.attn2.add_k_proj.weight", "condition_embedder.image_embedder.norm1.weight"};
-    for (size_t i = 0; i < sizeof i2v / sizeof i2v[0]; i++)
+    for (size_t i = 0; c->image_dim <= 0 && i < sizeof i2v / sizeof i2v[0]; i++)
         if (vg_weights_has(w, i2v[i]))
-            return vg_err(VG_ERR_UNSUPPORTED, "%s: tensor '%s' belongs to an image-to-video Wan model (not supported yet)", path,
-                          i2v[i]);
+            return vg_err(VG_ERR_SHAPE,
+                          "%s: tensor '%s' belongs to an image-to-video Wan model, but the config has no image_dim / "
+                          "added_kv_proj_dim",
+                          path, i2v[i]);
+    if (vg_weights_has(w, "condition_embedder.image_embedder.pos_embed"))
+        return vg_err(VG_ERR_UNSUPPORTED, "%s: first-last-frame Wan transformers (image embedder pos_embed) are not supported yet",
+                      path);
     for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
-        VG_TRY(bind_one(m, w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
+        if (row_wanted(c, &k_globals[i]))
+            VG_TRY(bind_one(m, w, c, &k_globals[i], k_globals[i].name, &m->g, m->original_names));
     m->blocks = calloc((size_t)c->num_layers, sizeof *m->blocks);
     if (!m->blocks) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     char name[192];
@@ -474,8 +522,10 @@ uint64_t vg_wan_dit_param_bytes(const vg_wan_dit_config *c, vg_dtype wtype) {
 
 uint64_t vg_wan_dit_loaded_param_bytes(const vg_wan_dit *m) {
     uint64_t n = 0;
-    for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++)
-        n += vg_tensor_nbytes((const vg_tensor *)((const char *)&m->g + k_globals[i].off));
+    for (size_t i = 0; i < sizeof k_globals / sizeof k_globals[0]; i++) {
+        const vg_tensor *t = (const vg_tensor *)((const char *)&m->g + k_globals[i].off);
+        if (t->data) n += vg_tensor_nbytes(t);
+    }
     for (int b = 0; b < m->cfg.num_layers; b++)
         for (size_t i = 0; i < sizeof k_block / sizeof k_block[0]; i++) {
             const vg_tensor *t = (const vg_tensor *)((const char *)&m->blocks[b] + k_block[i].off);

@@ -1,15 +1,16 @@
-/* Wan2.1 DiT forward pass (f32 activations, weights in their stored dtype).
+/* Wan DiT forward pass (f32 activations, weights in their stored dtype).
  *
  * Shapes: B batch, Cin/Cout latent channels, F, H, W latent grid, (pt, ph, pw)
  * patch, F' = F/pt, H' = H/ph, W' = W/pw, S = F'*H'*W' video tokens (frame-major,
- * then row, then column), D = dim = heads * hd, L text tokens, Fd ffn_dim. */
+ * then row, then column), D = dim = heads * hd, L text tokens, Fd ffn_dim,
+ * N image tokens and Di image_dim (I2V), U distinct per-token timesteps (TI2V). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "models/wan_dit.h"
+#include "models/wan_dit_internal.h"
 
 /* Rows of the FFN processed at once: the [rows, Fd] hidden activation is the
  * largest tensor of a block, and every FFN step is row-wise, so chunking lowers
@@ -96,10 +97,9 @@ static vg_status attend(vg_exec *ex, const vg_wan_dit_config *c, vg_tensor *o, v
                         const vg_tensor *rs, const char *who) {
     int64_t B = q->ne[0], Sq = q->ne[1], Sk = k->ne[1], H = c->num_heads, hd = c->head_dim;
     // q, k = RMSNorm over all D channels (all heads together)      [B, S, D]
-    if (c->qk_norm) {
-        VG_TRY(vg_op_rms_norm(ex, q, q, norm_q, c->eps));
-        VG_TRY(vg_op_rms_norm(ex, k, k, norm_k, c->eps));
-    }
+    // (a norm without data is absent: qk_norm off, or q already normalised)
+    if (norm_q && norm_q->data) VG_TRY(vg_op_rms_norm(ex, q, q, norm_q, c->eps));
+    if (norm_k && norm_k->data) VG_TRY(vg_op_rms_norm(ex, k, k, norm_k, c->eps));
     // split heads                                                   [B, S, H, hd]
     vg_tensor q4, k4, v4, o4;
     VG_TRY(vg_view_reshape(&q4, q, 4, (const int64_t[]){B, Sq, H, hd}));
@@ -118,28 +118,70 @@ static vg_status attend(vg_exec *ex, const vg_wan_dit_config *c, vg_tensor *o, v
     return s;
 }
 
+/* Modulation vector k of a block (0, 1, 2: shift, scale, gate of self-attention;
+ * 3, 4, 5: of the FFN) for samples [b0, b0+nb) and tokens [s0, s0+n). Per sample
+ * (ids NULL): a broadcast view [nb, 1, D] of mod [B, 6, D]. Per token: the rows of
+ * the table mod [6, U, D] gathered into *buf (released by the caller) and viewed as
+ * [nb, n, D]; a gather covers one sample, or all samples and all their tokens. */
+static vg_status mod_vec(vg_exec *ex, const vg_tensor *mod, const vg_tensor *ids, int k, int64_t S, int64_t b0,
+                         int64_t nb, int64_t s0, int64_t n, vg_tensor *buf, vg_tensor *v) {
+    if (!ids) {
+        vg_tensor t = vg_view_slice(mod, 1, k, 1);
+        *v = vg_view_slice(&t, 0, b0, nb);
+        return VG_OK;
+    }
+    int64_t D = mod->ne[2];
+    vg_tensor table = vg_view_select(mod, 0, k);                                  // [U, D]
+    vg_tensor rows = nb == 1 ? vg_view_slice(ids, 0, b0 * S + s0, n) : *ids;      // [nb*n]
+    VG_TRY(alloc(ex, buf, 2, (const int64_t[]){nb * n, D}, "dit.block.mod_tokens"));
+    VG_TRY(vg_op_get_rows(ex, buf, &table, &rows));
+    return vg_view_reshape(v, buf, 3, (const int64_t[]){nb, n, D});
+}
+
 vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, const vg_wan_block *w, vg_tensor *x,
                                    const vg_wan_block_inputs *in, int index, const vg_wan_dit_debug *dbg) {
     int64_t B = x->ne[0], S = x->ne[1], D = x->ne[2];
-    const int64_t ne6[3] = {B, 6, D};
-    vg_tensor mod = {0}, sst = {0}, a = {0}, q = {0}, k = {0}, v = {0}, o = {0}, y = {0}, h = {0}, ac = {0}, yc = {0};
+    const vg_tensor *ids = in->token_ids;
+    int64_t R = in->tproj->ne[0];   /* rows of the time projection: B, or U distinct timesteps */
+    vg_tensor mod = {0}, sst = {0}, a = {0}, q = {0}, k = {0}, v = {0}, o = {0}, y = {0}, h = {0}, ac = {0}, yc = {0},
+              m0 = {0}, m1 = {0}, ki = {0}, vi = {0}, oi = {0};
+    vg_tensor sh, sc, g;
     vg_status s;
-    if (x->nd != 3 || in->tproj->nd != 3 || in->tproj->ne[0] != B || in->tproj->ne[1] != 6 || in->tproj->ne[2] != D ||
-        !vg_tensor_is_contiguous(x))
-        return vg_err(VG_ERR_SHAPE, "wan_dit block %d: x must be contiguous [B, S, D] and tproj [B, 6, D]", index);
+    if (x->nd != 3 || in->tproj->nd != 3 || in->tproj->ne[1] != 6 || in->tproj->ne[2] != D || !vg_tensor_is_contiguous(x) ||
+        (!ids && R != B) ||
+        (ids && (ids->nd != 1 || ids->type != VG_I32 || ids->ne[0] != B * S || !vg_tensor_is_contiguous(ids))))
+        return vg_err(VG_ERR_SHAPE,
+                      "wan_dit block %d: x must be contiguous [B, S, D], tproj [B, 6, D] (or [U, 6, D] with i32 token ids "
+                      "[B*S])",
+                      index);
+    if ((c->image_dim > 0) != (in->image != NULL) ||
+        (in->image && (in->image->nd != 3 || in->image->ne[0] != B || in->image->ne[2] != D)))
+        return vg_err(VG_ERR_SHAPE, "wan_dit block %d: %s", index,
+                      c->image_dim > 0 ? "an image-to-video block needs the projected image embeddings [B, N, D]"
+                                       : "image embeddings given to a block without image key/value projections");
 
-    // 0. modulation: (shift, scale, gate) x (attn, ffn) = table + tproj    [B, 6, D] f32
+    // 0. modulation: (shift, scale, gate) x (attn, ffn) = table + tproj: per sample
+    //    [B, 6, D]; per token a table over the distinct timesteps [6, U, D] f32
     if ((s = alloc(ex, &sst, 3, (const int64_t[]){1, 6, D}, "dit.block.sst")) != VG_OK) goto done;
     if ((s = vg_op_copy(ex, &sst, &w->scale_shift_table)) != VG_OK) goto done;
-    if ((s = alloc(ex, &mod, 3, ne6, "dit.block.mod")) != VG_OK) goto done;
-    if ((s = vg_op_add(ex, &mod, &sst, in->tproj)) != VG_OK) goto done;
+    if (!ids) {
+        if ((s = alloc(ex, &mod, 3, (const int64_t[]){B, 6, D}, "dit.block.mod")) != VG_OK) goto done;
+        if ((s = vg_op_add(ex, &mod, &sst, in->tproj)) != VG_OK) goto done;
+    } else {
+        static const int p102[3] = {1, 0, 2};
+        vg_tensor tpt = vg_view_permute(in->tproj, p102), sstt = vg_view_permute(&sst, p102);   // [6, U, D], [6, 1, D]
+        if ((s = alloc(ex, &mod, 3, (const int64_t[]){6, R, D}, "dit.block.mod")) != VG_OK) goto done;
+        if ((s = vg_op_add(ex, &mod, &sstt, &tpt)) != VG_OK) goto done;
+    }
     vg_tensor_release(&sst);
-    vg_tensor sh_a = vg_view_slice(&mod, 1, 0, 1), sc_a = vg_view_slice(&mod, 1, 1, 1), g_a = vg_view_slice(&mod, 1, 2, 1);
-    vg_tensor sh_f = vg_view_slice(&mod, 1, 3, 1), sc_f = vg_view_slice(&mod, 1, 4, 1), g_f = vg_view_slice(&mod, 1, 5, 1);
 
     // 1. self-attention on the modulated LayerNorm                       [B, S, D]
     if ((s = alloc(ex, &a, 3, x->ne, "dit.block.norm1")) != VG_OK) goto done;
-    if ((s = norm_modulate(ex, &a, x, &sh_a, &sc_a, c->eps)) != VG_OK) goto done;
+    if ((s = mod_vec(ex, &mod, ids, 0, S, 0, B, 0, S, &m0, &sh)) != VG_OK) goto done;
+    if ((s = mod_vec(ex, &mod, ids, 1, S, 0, B, 0, S, &m1, &sc)) != VG_OK) goto done;
+    if ((s = norm_modulate(ex, &a, x, &sh, &sc, c->eps)) != VG_OK) goto done;
+    vg_tensor_release(&m0);
+    vg_tensor_release(&m1);
     if ((s = vg_op_linear_new(ex, &q, &a, &w->attn1_q_w, &w->attn1_q_b, "dit.block.attn1.q")) != VG_OK) goto done;
     if ((s = vg_op_linear_new(ex, &k, &a, &w->attn1_k_w, &w->attn1_k_b, "dit.block.attn1.k")) != VG_OK) goto done;
     if ((s = vg_op_linear_new(ex, &v, &a, &w->attn1_v_w, &w->attn1_v_b, "dit.block.attn1.v")) != VG_OK) goto done;
@@ -154,7 +196,9 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     vg_tensor_release(&o);
     emitf(dbg, "act.block%d.attn1", index, &y);
     //    x = x + gate_a * y
-    if ((s = vg_op_add_gated(ex, x, x, &y, &g_a)) != VG_OK) goto done;
+    if ((s = mod_vec(ex, &mod, ids, 2, S, 0, B, 0, S, &m0, &g)) != VG_OK) goto done;
+    if ((s = vg_op_add_gated(ex, x, x, &y, &g)) != VG_OK) goto done;
+    vg_tensor_release(&m0);
     vg_tensor_release(&y);
 
     // 2. cross-attention to the text: affine LayerNorm (norm2), no modulation, no gate
@@ -169,9 +213,23 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     if ((s = vg_op_linear_new(ex, &v, in->context, &w->attn2_v_w, &w->attn2_v_b, "dit.block.attn2.v")) != VG_OK) goto done;
     if ((s = attend(ex, c, &o, &q, &k, &v, &w->attn2_norm_q, &w->attn2_norm_k, NULL, NULL, "dit.block.attn2.o")) != VG_OK)
         goto done;
-    vg_tensor_release(&q);
     vg_tensor_release(&k);
     vg_tensor_release(&v);
+    //    image tokens (I2V): k = RMSNorm(add_k(img)), v = add_v(img), a second
+    //    attention with the same (normalised) q, summed: o = o_text + o_img  [B, S, D]
+    if (in->image) {
+        if ((s = vg_op_linear_new(ex, &ki, in->image, &w->attn2_add_k_w, &w->attn2_add_k_b, "dit.block.attn2.k_img")) != VG_OK)
+            goto done;
+        if ((s = vg_op_linear_new(ex, &vi, in->image, &w->attn2_add_v_w, &w->attn2_add_v_b, "dit.block.attn2.v_img")) != VG_OK)
+            goto done;
+        if ((s = attend(ex, c, &oi, &q, &ki, &vi, NULL, &w->attn2_norm_added_k, NULL, NULL, "dit.block.attn2.o_img")) != VG_OK)
+            goto done;
+        vg_tensor_release(&ki);
+        vg_tensor_release(&vi);
+        if ((s = vg_op_add(ex, &o, &o, &oi)) != VG_OK) goto done;
+        vg_tensor_release(&oi);
+    }
+    vg_tensor_release(&q);
     if ((s = vg_op_linear_new(ex, &y, &o, &w->attn2_o_w, &w->attn2_o_b, "dit.block.cross_out")) != VG_OK) goto done;
     vg_tensor_release(&o);
     emitf(dbg, "act.block%d.attn2", index, &y);
@@ -187,13 +245,16 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     int64_t chunk = S < VG_WAN_FFN_CHUNK ? S : VG_WAN_FFN_CHUNK;
     for (int64_t b = 0; b < B && s == VG_OK; b++) {
         vg_tensor xb = vg_view_slice(x, 0, b, 1), yb = vg_view_slice(&y, 0, b, 1);
-        vg_tensor shb = vg_view_slice(&sh_f, 0, b, 1), scb = vg_view_slice(&sc_f, 0, b, 1);
         for (int64_t s0 = 0; s0 < S && s == VG_OK; s0 += chunk) {
             int64_t n = S - s0 < chunk ? S - s0 : chunk;
             vg_tensor xc = vg_view_slice(&xb, 1, s0, n), yv = vg_view_slice(&yb, 1, s0, n);
             //    a = LN(x) * (1 + scale_f) + shift_f                          [1, n, D]
             if ((s = alloc(ex, &ac, 3, (const int64_t[]){1, n, D}, "dit.block.norm3")) != VG_OK) break;
-            if ((s = norm_modulate(ex, &ac, &xc, &shb, &scb, c->eps)) != VG_OK) break;
+            if ((s = mod_vec(ex, &mod, ids, 3, S, b, 1, s0, n, &m0, &sh)) != VG_OK) break;
+            if ((s = mod_vec(ex, &mod, ids, 4, S, b, 1, s0, n, &m1, &sc)) != VG_OK) break;
+            if ((s = norm_modulate(ex, &ac, &xc, &sh, &sc, c->eps)) != VG_OK) break;
+            vg_tensor_release(&m0);
+            vg_tensor_release(&m1);
             //    h = gelu_tanh(W1 a + b1)                                     [1, n, Fd]
             if ((s = vg_op_linear_new(ex, &h, &ac, &w->ffn1_w, &w->ffn1_b, "dit.block.ffn_hidden")) != VG_OK) break;
             vg_tensor_release(&ac);
@@ -205,32 +266,18 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     }
     if (s != VG_OK) goto done;
     emitf(dbg, "act.block%d.ffn", index, &y);
-    if ((s = vg_op_add_gated(ex, x, x, &y, &g_f)) != VG_OK) goto done;
+    if ((s = mod_vec(ex, &mod, ids, 5, S, 0, B, 0, S, &m0, &g)) != VG_OK) goto done;
+    if ((s = vg_op_add_gated(ex, x, x, &y, &g)) != VG_OK) goto done;
+    vg_tensor_release(&m0);
     vg_tensor_release(&y);
     emitf(dbg, "act.block%d", index, x);
 done:;
-    vg_tensor *all[] = {&mod, &sst, &a, &q, &k, &v, &o, &y, &h, &ac, &yc};
+    vg_tensor *all[] = {&mod, &sst, &a, &q, &k, &v, &o, &y, &h, &ac, &yc, &m0, &m1, &ki, &vi, &oi};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
     return s;
 }
 
 /* ---- embeddings ------------------------------------------------------------------ */
-
-/* Sinusoidal timestep embedding as diffusers' Timesteps(freq_dim, flip_sin_to_cos=True,
- * downscale_freq_shift=0), in float32 step by step like the reference:
- * out[b, j] = cos(t_b * w_j), out[b, half + j] = sin(t_b * w_j), w_j = exp(-ln(1e4) * j / half). */
-static void timestep_sinusoid(const float *t, int64_t B, int freq_dim, float *out) {
-    int half = freq_dim / 2;
-    for (int64_t b = 0; b < B; b++)
-        for (int j = 0; j < half; j++) {
-            volatile float e = (float)(-log(10000.0)) * (float)j;
-            volatile float ed = e / (float)half;
-            volatile float fr = (float)exp((double)ed);
-            volatile float arg = t[b] * fr;
-            out[b * freq_dim + j] = (float)cos((double)arg);
-            out[b * freq_dim + half + j] = (float)sin((double)arg);
-        }
-}
 
 /* tokens[b, s, ((c*pt + kt)*ph + kh)*pw + kw] = lat[b, c, f*pt+kt, h*ph+kh, w*pw+kw]
  * (the Conv3d kernel's input order, channel slowest): for each (b, f) one strided
@@ -275,7 +322,18 @@ static vg_status unpatchify(vg_exec *ex, const vg_tensor *o, const int p[3], vg_
 
 vg_status vg_wan_dit_forward(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
                              const vg_tensor *text, vg_tensor *out, const vg_wan_dit_debug *dbg) {
-    return vg_wan_dit_forward_hooked(ex, m, latents, timesteps, text, out, NULL, dbg);
+    return vg_wan_dit_forward_cond_hooked(ex, m, latents, timesteps, NULL, text, out, NULL, dbg);
+}
+
+vg_status vg_wan_dit_forward_cond(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
+                                  const vg_wan_dit_cond *cond, const vg_tensor *text, vg_tensor *out) {
+    return vg_wan_dit_forward_cond_hooked(ex, m, latents, timesteps, cond, text, out, NULL, NULL);
+}
+
+vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
+                                    const vg_tensor *text, vg_tensor *out, const vg_wan_dit_hooks *hooks,
+                                    const vg_wan_dit_debug *dbg) {
+    return vg_wan_dit_forward_cond_hooked(ex, m, latents, timesteps, NULL, text, out, hooks, dbg);
 }
 
 /* Runs block i with the weights the hooks hand out (or the model's own). */
@@ -289,9 +347,28 @@ static vg_status run_block(vg_exec *ex, const vg_wan_dit *m, int i, vg_tensor *x
     return s;
 }
 
-vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents, const float *timesteps,
-                                    const vg_tensor *text, vg_tensor *out, const vg_wan_dit_hooks *hooks,
-                                    const vg_wan_dit_debug *dbg) {
+/* The conditioning inputs against the model and the latents. */
+static vg_status check_cond(const vg_wan_dit_config *c, const vg_wan_dit_cond *cond, const float *timesteps, int64_t B) {
+    const vg_tensor *img = cond ? cond->image : NULL;
+    char s1[96];
+    if (c->image_dim > 0 && !img)
+        return vg_err(VG_ERR_INVALID_ARG,
+                      "wan_dit forward: this is an image-to-video transformer (image_dim %d): it needs the image embeddings",
+                      c->image_dim);
+    if (c->image_dim <= 0 && img)
+        return vg_err(VG_ERR_INVALID_ARG,
+                      "wan_dit forward: image embeddings given to a transformer without an image embedder (not an I2V model)");
+    if (img && (img->nd != 3 || img->type != VG_F32 || img->ne[0] != B || img->ne[1] < 1 || img->ne[2] != c->image_dim))
+        return vg_err(VG_ERR_SHAPE, "wan_dit forward: image embeddings %s (want [B=%lld, N, %d] f32)",
+                      vg_tensor_shape_str(img, s1, 96), (long long)B, c->image_dim);
+    if (!(cond && cond->token_timesteps) && !timesteps)
+        return vg_err(VG_ERR_INVALID_ARG, "wan_dit forward: no timesteps ([B] or per-token [B, S])");
+    return VG_OK;
+}
+
+vg_status vg_wan_dit_forward_cond_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_tensor *latents,
+                                         const float *timesteps, const vg_wan_dit_cond *cond, const vg_tensor *text,
+                                         vg_tensor *out, const vg_wan_dit_hooks *hooks, const vg_wan_dit_debug *dbg) {
     const vg_wan_dit_config *c = &m->cfg;
     const vg_wan_globals *g = &m->g;
     const int *p = c->patch;
@@ -310,10 +387,13 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
     if (F % p[0] || H % p[1] || W % p[2] || F == 0 || H == 0 || W == 0)
         return vg_err(VG_ERR_SHAPE, "wan_dit forward: latent grid %lldx%lldx%lld is not a positive multiple of the patch %dx%dx%d",
                       (long long)F, (long long)H, (long long)W, p[0], p[1], p[2]);
+    VG_TRY(check_cond(c, cond, timesteps, B));
     int64_t fp = F / p[0], hp = H / p[1], wp = W / p[2], S = fp * hp * wp;
     int64_t D = (int64_t)c->num_heads * c->head_dim, K = g->patch_w.ne[1], P = g->proj_out_w.ne[0];
-    vg_tensor rc = {0}, rs = {0}, raw = {0}, x = {0}, tp = {0}, t1 = {0}, temb = {0}, st = {0}, tproj = {0}, c1 = {0},
-              ctx = {0}, hsst = {0}, hmod = {0}, o = {0};
+    const float *token_ts = cond ? cond->token_timesteps : NULL;
+    vg_wan_time tm = {0};
+    vg_tensor rc = {0}, rs = {0}, raw = {0}, x = {0}, c1 = {0}, ctx = {0}, img = {0}, hsst = {0}, hmod = {0}, o = {0},
+              m0 = {0}, m1 = {0};
     vg_status s;
 
     // 1. 3D RoPE tables: pairs split t | h | w, angles in float64         [S, hd/2]
@@ -338,60 +418,63 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
         emit(dbg, "act.tokens_in", &x);
     }
 
-    // 3. time: sinusoid (cos half first) -> Linear-SiLU-Linear = temb       [B, D]
-    if ((s = alloc(ex, &tp, 2, (const int64_t[]){B, c->freq_dim}, "dit.timesteps_proj")) != VG_OK) goto done;
-    {
-        float *host = malloc((size_t)(B * c->freq_dim) * sizeof(float));
-        if (!host) { s = vg_err(VG_ERR_NO_MEMORY, "wan_dit: out of host memory"); goto done; }
-        timestep_sinusoid(timesteps, B, c->freq_dim, host);
-        s = vg_tensor_set(&tp, host);
-        free(host);
-        if (s != VG_OK) goto done;
-    }
-    emit(dbg, "act.timesteps_proj", &tp);
-    if ((s = vg_op_linear_new(ex, &t1, &tp, &g->time1_w, &g->time1_b, "dit.time_hidden")) != VG_OK) goto done;
-    vg_tensor_release(&tp);
-    if ((s = vg_op_silu(ex, &t1, &t1)) != VG_OK) goto done;
-    if ((s = vg_op_linear_new(ex, &temb, &t1, &g->time2_w, &g->time2_b, "dit.temb")) != VG_OK) goto done;
-    vg_tensor_release(&t1);
-    emit(dbg, "act.temb", &temb);
-
-    // 4. block modulation input: time_proj(SiLU(temb))                     [B, 6D] = [B, 6, D]
-    if ((s = alloc(ex, &st, 2, (const int64_t[]){B, D}, "dit.temb_silu")) != VG_OK) goto done;
-    if ((s = vg_op_silu(ex, &st, &temb)) != VG_OK) goto done;
-    if ((s = vg_op_linear_new(ex, &tproj, &st, &g->tproj_w, &g->tproj_b, "dit.timestep_proj")) != VG_OK) goto done;
-    vg_tensor_release(&st);
-    emit(dbg, "act.timestep_proj", &tproj);
+    // 3. time: sinusoid -> Linear-SiLU-Linear = temb, time_proj(SiLU(temb)) = tproj:
+    //    per sample [B, D], [B, 6D]; per token over the U distinct timesteps [U, D], [U, 6D]
+    if ((s = vg_wan_dit_time_embed(ex, m, timesteps, token_ts, B, S, &tm, dbg)) != VG_OK) goto done;
+    int64_t R = tm.temb.ne[0];
     vg_tensor tproj3;
-    if ((s = vg_view_reshape(&tproj3, &tproj, 3, (const int64_t[]){B, 6, D})) != VG_OK) goto done;
+    if ((s = vg_view_reshape(&tproj3, &tm.tproj, 3, (const int64_t[]){R, 6, D})) != VG_OK) goto done;
 
-    // 5. text projection: Linear-GELU(tanh)-Linear                         [B, L, D]
+    // 4. text projection: Linear-GELU(tanh)-Linear                         [B, L, D]
     if ((s = vg_op_linear_new(ex, &c1, text, &g->text1_w, &g->text1_b, "dit.context_hidden")) != VG_OK) goto done;
     if ((s = vg_op_gelu_tanh(ex, &c1, &c1)) != VG_OK) goto done;
     if ((s = vg_op_linear_new(ex, &ctx, &c1, &g->text2_w, &g->text2_b, "dit.context")) != VG_OK) goto done;
     vg_tensor_release(&c1);
     emit(dbg, "act.context", &ctx);
 
+    // 5. image projection (I2V): LN-Linear-GELU-Linear-LN                   [B, N, D]
+    if (c->image_dim > 0 && (s = vg_wan_dit_image_embed(ex, m, cond->image, &img, dbg)) != VG_OK) goto done;
+
     // 6. the transformer blocks                                             [B, S, D]
-    vg_wan_block_inputs bin = {.tproj = &tproj3, .context = &ctx, .rope_cos = &rc, .rope_sin = &rs};
+    vg_wan_block_inputs bin = {.tproj = &tproj3, .context = &ctx, .rope_cos = &rc, .rope_sin = &rs,
+                               .token_ids = token_ts ? &tm.ids : NULL, .image = c->image_dim > 0 ? &img : NULL};
     for (int i = 0; i < c->num_layers; i++)
         if ((s = run_block(ex, m, i, &x, &bin, hooks, dbg)) != VG_OK) goto done;
     vg_tensor_release(&ctx);
-    vg_tensor_release(&tproj);
+    vg_tensor_release(&img);
+    vg_tensor_release(&tm.tproj);
     vg_tensor_release(&rc);
     vg_tensor_release(&rs);
 
-    // 7. output head: (shift, scale) = head table + temb (no SiLU)          [B, 2, D]
+    // 7. output head: (shift, scale) = head table + temb (no SiLU), per sample
+    //    [B, 2, D] or per distinct timestep [2, U, D] gathered per token
     if ((s = alloc(ex, &hsst, 3, (const int64_t[]){1, 2, D}, "dit.head_sst")) != VG_OK) goto done;
     if ((s = vg_op_copy(ex, &hsst, &g->head_sst)) != VG_OK) goto done;
-    if ((s = alloc(ex, &hmod, 3, (const int64_t[]){B, 2, D}, "dit.head_mod")) != VG_OK) goto done;
-    vg_tensor temb3 = vg_view_unsqueeze(&temb, 1);   // [B, 1, D]
-    if ((s = vg_op_add(ex, &hmod, &hsst, &temb3)) != VG_OK) goto done;
+    vg_tensor temb3 = vg_view_unsqueeze(&tm.temb, 1);   // [R, 1, D]
+    vg_tensor hsh, hsc;
+    if (!token_ts) {
+        if ((s = alloc(ex, &hmod, 3, (const int64_t[]){B, 2, D}, "dit.head_mod")) != VG_OK) goto done;
+        if ((s = vg_op_add(ex, &hmod, &hsst, &temb3)) != VG_OK) goto done;
+        hsh = vg_view_slice(&hmod, 1, 0, 1), hsc = vg_view_slice(&hmod, 1, 1, 1);
+    } else {
+        static const int p102[3] = {1, 0, 2};
+        vg_tensor hsstt = vg_view_permute(&hsst, p102), tembt = vg_view_permute(&temb3, p102);   // [2, 1, D], [1, U, D]
+        if ((s = alloc(ex, &hmod, 3, (const int64_t[]){2, R, D}, "dit.head_mod")) != VG_OK) goto done;
+        if ((s = vg_op_add(ex, &hmod, &hsstt, &tembt)) != VG_OK) goto done;
+        vg_tensor t0 = vg_view_select(&hmod, 0, 0), t1 = vg_view_select(&hmod, 0, 1);   // [U, D]
+        if ((s = alloc(ex, &m0, 2, (const int64_t[]){B * S, D}, "dit.head_shift")) != VG_OK) goto done;
+        if ((s = vg_op_get_rows(ex, &m0, &t0, &tm.ids)) != VG_OK) goto done;
+        if ((s = alloc(ex, &m1, 2, (const int64_t[]){B * S, D}, "dit.head_scale")) != VG_OK) goto done;
+        if ((s = vg_op_get_rows(ex, &m1, &t1, &tm.ids)) != VG_OK) goto done;
+        if ((s = vg_view_reshape(&hsh, &m0, 3, (const int64_t[]){B, S, D})) != VG_OK) goto done;
+        if ((s = vg_view_reshape(&hsc, &m1, 3, (const int64_t[]){B, S, D})) != VG_OK) goto done;
+    }
     vg_tensor_release(&hsst);
-    vg_tensor_release(&temb);
+    vg_wan_dit_time_release(&tm);
     //    x = LN(x) * (1 + scale) + shift   (norm_out, no affine), in place  [B, S, D]
-    vg_tensor hsh = vg_view_slice(&hmod, 1, 0, 1), hsc = vg_view_slice(&hmod, 1, 1, 1);
     if ((s = norm_modulate(ex, &x, &x, &hsh, &hsc, c->eps)) != VG_OK) goto done;
+    vg_tensor_release(&m0);
+    vg_tensor_release(&m1);
     vg_tensor_release(&hmod);
     //    o = proj_out(x)                                                    [B, S, pt*ph*pw*Cout]
     if ((s = vg_op_linear_new(ex, &o, &x, &g->proj_out_w, &g->proj_out_b, "dit.proj_out")) != VG_OK) goto done;
@@ -405,7 +488,8 @@ vg_status vg_wan_dit_forward_hooked(vg_exec *ex, const vg_wan_dit *m, const vg_t
     // 8. unpatchify: token channels ordered (pt, ph, pw, c), c fastest      [B, Cout, F, H, W]
     s = unpatchify(ex, &o, p, out);
 done:;
-    vg_tensor *all[] = {&rc, &rs, &raw, &x, &tp, &t1, &temb, &st, &tproj, &c1, &ctx, &hsst, &hmod, &o};
+    vg_wan_dit_time_release(&tm);
+    vg_tensor *all[] = {&rc, &rs, &raw, &x, &c1, &ctx, &img, &hsst, &hmod, &o, &m0, &m1};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
     return s;
 }

@@ -1,5 +1,9 @@
-/* Wan2.1 video VAE (diffusers AutoencoderKLWan, Wan2.1 layout): causal 3-D
- * convolutional encoder/decoder, 4x in time and 8x in space.
+/* Wan video VAE (diffusers AutoencoderKLWan): causal 3-D convolutional
+ * encoder/decoder, 4x in time. Two layouts of one model:
+ *   Wan2.1 (z 16): 8x in space, plain down/up blocks;
+ *   Wan2.2 (z 48, is_residual + patch_size 2): a 2x2 pixel patchify before the
+ *   encoder and unpatchify after the decoder (16x in space), down/up blocks with
+ *   parameter-free shortcuts (AvgDown3D / DupUp3D), its own decoder_base_dim.
  *
  *   vg_wan_vae *vae;
  *   vg_wan_vae_load("Wan2.1-T2V-1.3B-Diffusers/vae", &vae);        // or wan_2.1_vae.safetensors
@@ -30,16 +34,21 @@
 #define VG_WAN_VAE_MAX_Z 64
 
 typedef struct vg_wan_vae_config {
-    int base_dim;                                 /* 96 for Wan2.1 */
+    int base_dim;                                 /* 96 for Wan2.1, 160 for Wan2.2 */
+    int decoder_base_dim;                         /* = base_dim for Wan2.1, 256 for Wan2.2 */
     int z_dim;                                    /* 16 */
     int n_levels;                                 /* len(dim_mult), 4 */
     int dim_mult[VG_WAN_VAE_MAX_LEVELS];          /* [1, 2, 4, 4] */
     int num_res_blocks;                           /* 2 */
     bool temperal_downsample[VG_WAN_VAE_MAX_LEVELS]; /* n_levels - 1 entries: [false, true, true] */
-    int in_channels, out_channels;                /* 3, 3 */
+    int in_channels, out_channels;                /* encoder input / decoder output channels: 3, 3
+                                                     (Wan2.2: 12, 12, patchified) */
+    bool is_residual;                             /* Wan2.2 residual down/up blocks */
+    int patch_size;                               /* 1 (Wan2.1) or 2 (Wan2.2) */
+    int video_channels;                           /* in_channels / patch_size^2 (3) */
     float latents_mean[VG_WAN_VAE_MAX_Z];         /* z_dim entries */
     float latents_std[VG_WAN_VAE_MAX_Z];
-    int spatial_factor;                           /* 2^(n_levels-1) = 8 */
+    int spatial_factor;                           /* patch_size * 2^(n_levels-1): 8, Wan2.2 16 */
     int temporal_factor;                          /* 2^(number of temporal downsamples) = 4 */
 } vg_wan_vae_config;
 
@@ -65,6 +74,9 @@ typedef struct vg_wan_vae vg_wan_vae;
 vg_status vg_wan_vae_config_from_json(const json_t *o, const char *where, vg_wan_vae_config *cfg);
 /* The Wan2.1 VAE's own configuration (base_dim 96, z_dim 16, its latent statistics). */
 vg_wan_vae_config vg_wan_vae_default_config(void);
+/* The Wan2.2 VAE's (Wan2.2-TI2V-5B vae/config.json: base_dim 160, decoder_base_dim 256,
+ * z_dim 48, is_residual, patch_size 2, its latent statistics). */
+vg_wan_vae_config vg_wan22_vae_default_config(void);
 
 vg_status vg_wan_vae_load(const char *path, vg_wan_vae **out);
 /* Loads with a known config (no config.json): weights_path as vg_weights_open takes
@@ -76,8 +88,8 @@ const vg_wan_vae_config *vg_wan_vae_cfg(const vg_wan_vae *vae);
 bool vg_wan_vae_original_names(const vg_wan_vae *vae);
 
 /* Shapes. video [B, 3, F, H, W] -> latent [B, z, 1 + (F-1)/4, ceil-ish(H/8), W/8]
- * (exactly what the convolutions produce); latent [B, z, T, h, w] -> video
- * [B, 3, 1 + 4(T-1), 8h, 8w]. */
+ * (exactly what the convolutions produce; Wan2.2: H/16, W/16, sides divisible by
+ * 16); latent [B, z, T, h, w] -> video [B, 3, 1 + 4(T-1), s*h, s*w], s = 8 or 16. */
 vg_status vg_wan_vae_latent_shape(const vg_wan_vae *vae, const int64_t *video_ne, int64_t *latent_ne);
 vg_status vg_wan_vae_video_shape(const vg_wan_vae *vae, const int64_t *latent_ne, int64_t *video_ne);
 
@@ -88,7 +100,8 @@ typedef void (*vg_wan_vae_debug_fn)(void *user, const char *name, int chunk, con
 
 /* Encodes video [B, 3, F, H, W] f32 in [-1, 1] (any strides) into the posterior's
  * mean and logvar (logvar clamped to [-30, 20]), both contiguous f32 of the latent
- * shape, allocated by the caller. tiling NULL = off; with tiling, tiles are used
+ * shape, allocated by the caller; logvar may be NULL (only the mean, diffusers'
+ * latent_dist.mode(), is wanted). tiling NULL = off; with tiling, tiles are used
  * only when H or W exceeds the tile size (as diffusers does). */
 vg_status vg_wan_vae_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *video, vg_tensor *mean,
                             vg_tensor *logvar, const vg_vae_tiling *tiling, vg_wan_vae_debug_fn dbg, void *dbg_user);

@@ -7,6 +7,8 @@
  * [old cache | chunk]). The upsample3d time conv skips the first chunk entirely
  * (the reference's "Rep" marker) and then behaves like any cached conv; the
  * downsample3d time conv keeps 1 frame and also skips the first chunk.
+ * Wan2.2's residual blocks bracket their layers with VAE_SC_BEGIN / VAE_SC_ADD
+ * (the shortcut kept between them, wan_vae_residual.c).
  * Every function that takes `vg_tensor *x` as "owned" releases it. */
 #include <math.h>
 #include <omp.h>
@@ -199,9 +201,25 @@ static vg_status down_time(vg_exec *ex, const vae_layer *L, vae_cache *cache, vg
     return VG_OK;
 }
 
-static vg_status run_layer(vg_exec *ex, const vae_layer *L, vae_cache *cache, vg_tensor *x) {
+/* Wan2.2 residual block shortcut: BEGIN keeps it in *saved, ADD adds it to x. */
+static vg_status shortcut(vg_exec *ex, const vae_layer *L, vae_cache *cache, vg_tensor *x, vg_tensor *saved) {
+    if (L->kind == VAE_SC_BEGIN) {
+        if (!L->up) return vae_avg_down(ex, L, x, saved);
+        VG_TRY(vg_tensor_alloc(saved, ex->pool, VG_F32, x->nd, x->ne, "vae.block_input"));
+        return vg_op_copy(ex, saved, x);
+    }
+    vg_status s = L->up ? vae_dup_up_add(ex, L, saved, x, cache->chunks == 0 ? L->ft - 1 : 0)
+                        : vg_op_add(ex, x, x, saved);
+    vg_tensor_release(saved);
+    return s;
+}
+
+static vg_status run_layer(vg_exec *ex, const vae_layer *L, vae_cache *cache, vg_tensor *x, vg_tensor *saved) {
     vg_tensor y;
     switch (L->kind) {
+    case VAE_SC_BEGIN:
+    case VAE_SC_ADD:
+        return shortcut(ex, L, cache, x, saved);
     case VAE_RES:
         VG_TRY(res_block(ex, L, cache, x, &y));
         *x = y;
@@ -226,14 +244,19 @@ static vg_status run_layer(vg_exec *ex, const vae_layer *L, vae_cache *cache, vg
 }
 
 vg_status vae_net_forward(vg_exec *ex, const vae_net *net, vae_cache *cache, const vg_tensor *x, vg_tensor *out) {
-    vg_tensor cur;
+    vg_tensor cur, saved = {0};
     VG_TRY(cached_conv(ex, &net->conv_in, cache, 2, x, NULL, false, 1, 1, &cur, "vae.conv_in"));
     for (int i = 0; i < net->n_layers; i++) {
-        vg_status s = run_layer(ex, &net->layers[i], cache, &cur);
-        if (s != VG_OK) { vg_tensor_release(&cur); return s; }
+        vg_status s = run_layer(ex, &net->layers[i], cache, &cur, &saved);
+        if (s != VG_OK) {
+            vg_tensor_release(&cur);
+            vg_tensor_release(&saved);
+            return s;
+        }
     }
     vg_status s = cached_conv(ex, &net->conv_out, cache, 2, &cur, &net->norm_out, true, 1, 1, out, "vae.conv_out");
     vg_tensor_release(&cur);
+    if (s == VG_OK) cache->chunks++;
     return s;
 }
 
@@ -254,6 +277,7 @@ vg_status vae_cache_init(vae_cache *c, const vae_net *net) {
 void vae_cache_reset(vae_cache *c) {
     for (int i = 0; i < c->n; i++) vg_tensor_release(&c->t[i]);
     if (c->first_done) memset(c->first_done, 0, (size_t)c->n_state * sizeof(bool));
+    c->chunks = 0;
 }
 
 void vae_cache_free(vae_cache *c) {

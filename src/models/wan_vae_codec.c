@@ -26,17 +26,21 @@ static int64_t enc_chunk_len(int64_t i, int64_t F) {
 
 vg_status vg_wan_vae_latent_shape(const vg_wan_vae *vae, const int64_t *v, int64_t *l) {
     const vg_wan_vae_config *c = &vae->cfg;
-    if (v[0] < 1 || v[1] != c->in_channels || v[2] < 1 || v[3] < 2 || v[4] < 2)
+    if (v[0] < 1 || v[1] != c->video_channels || v[2] < 1 || v[3] < 2 || v[4] < 2)
         return vg_err(VG_ERR_SHAPE, "wan_vae: video [%lld, %lld, %lld, %lld, %lld] must be [B, %d, F>=1, H, W]",
                       (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4],
-                      c->in_channels);
+                      c->video_channels);
+    /* patchify and the residual shortcuts' 2x2 reshuffles need whole patches at every level */
+    if ((c->patch_size > 1 || c->is_residual) && (v[3] % c->spatial_factor || v[4] % c->spatial_factor))
+        return vg_err(VG_ERR_SHAPE, "wan_vae: video %lldx%lld must have sides divisible by %d for this VAE",
+                      (long long)v[3], (long long)v[4], c->spatial_factor);
     int64_t T = 0;
     for (int64_t i = 0; i < enc_chunks(v[2]); i++) {
         int64_t n = enc_chunk_frames(c, enc_chunk_len(i, v[2]), i == 0);
         if (n <= 0) return vg_err(VG_ERR_SHAPE, "wan_vae: %lld frames leave a chunk too short to encode", (long long)v[2]);
         T += n;
     }
-    int64_t h = v[3], w = v[4];
+    int64_t h = v[3] / c->patch_size, w = v[4] / c->patch_size;
     for (int i = 0; i < c->n_levels - 1; i++) {
         if (h < 2 || w < 2) return vg_err(VG_ERR_SHAPE, "wan_vae: video %lldx%lld too small", (long long)v[3], (long long)v[4]);
         h = (h + 1 - 3) / 2 + 1, w = (w + 1 - 3) / 2 + 1;
@@ -50,7 +54,7 @@ vg_status vg_wan_vae_video_shape(const vg_wan_vae *vae, const int64_t *l, int64_
     if (l[0] < 1 || l[1] != c->z_dim || l[2] < 1 || l[3] < 1 || l[4] < 1)
         return vg_err(VG_ERR_SHAPE, "wan_vae: latents [%lld, %lld, %lld, %lld, %lld] must be [B, %d, T>=1, h, w]",
                       (long long)l[0], (long long)l[1], (long long)l[2], (long long)l[3], (long long)l[4], c->z_dim);
-    v[0] = l[0], v[1] = c->out_channels, v[2] = 1 + c->temporal_factor * (l[2] - 1);
+    v[0] = l[0], v[1] = c->video_channels, v[2] = 1 + c->temporal_factor * (l[2] - 1);
     v[3] = l[3] * c->spatial_factor, v[4] = l[4] * c->spatial_factor;
     return VG_OK;
 }
@@ -85,8 +89,14 @@ vg_status vae_encode_stream(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
     VG_TRY(vae_cache_init(&cache, &vae->enc));
     vg_status s = VG_OK;
     for (int64_t i = 0; i < enc_chunks(x->ne[2]) && s == VG_OK; i++) {
-        vg_tensor xc = vg_view_slice(x, 2, enc_chunk_start(i), enc_chunk_len(i, x->ne[2])), e, q;
-        s = vae_net_forward(ex, &vae->enc, &cache, &xc, &e);
+        vg_tensor xc = vg_view_slice(x, 2, enc_chunk_start(i), enc_chunk_len(i, x->ne[2])), e, q, pc = {0};
+        if (vae->cfg.patch_size > 1) {   /* [B, 3, n, H, W] -> [B, 12, n, H/2, W/2] */
+            s = vae_patchify(ex, vae->cfg.patch_size, &xc, &pc);
+            if (s != VG_OK) break;
+            if (dbg) dbg(dbg_user, "patchified_video", (int)i, &pc);
+        }
+        s = vae_net_forward(ex, &vae->enc, &cache, pc.data ? &pc : &xc, &e);
+        vg_tensor_release(&pc);
         if (s != VG_OK) break;
         if (dbg) dbg(dbg_user, "encoder", (int)i, &e);
         s = vae_conv_plain(ex, &vae->quant_conv, &e, &q, "vae.quant_conv");
@@ -106,23 +116,26 @@ typedef struct frame_sink {
     vg_exec *ex;
     vg_tensor *dst;        /* contiguous [B, C, F, H, W] */
     int64_t next;          /* next frame to write */
+    int patch;             /* decoder output in patchified space: unpatchify into dst */
 } frame_sink;
 
 static vg_status sink_frames(void *user, int chunk, vg_tensor *piece) {
     frame_sink *fs = user;
+    const int p = fs->patch;
     int64_t n = piece->ne[2];
-    if (fs->next + n > fs->dst->ne[2] || piece->ne[1] != fs->dst->ne[1] || piece->ne[3] != fs->dst->ne[3] ||
-        piece->ne[4] != fs->dst->ne[4])
+    if (fs->next + n > fs->dst->ne[2] || piece->ne[1] != fs->dst->ne[1] * p * p || piece->ne[3] * p != fs->dst->ne[3] ||
+        piece->ne[4] * p != fs->dst->ne[4])
         return vg_err(VG_ERR_INTERNAL, "wan_vae: chunk %d does not fit the output", chunk);
     vg_tensor d = vg_view_slice(fs->dst, 2, fs->next, n);
     fs->next += n;
-    return vg_op_copy(fs->ex, &d, piece);
+    return p > 1 ? vae_unpatchify(fs->ex, p, piece, &d) : vg_op_copy(fs->ex, &d, piece);
 }
 
 /* h [B, 2z, ...] -> mean (first z channels), logvar (next z, clamped to [-30, 20]). */
 static vg_status split_moments(vg_exec *ex, const vg_tensor *h, vg_tensor *mean, vg_tensor *logvar, int64_t z) {
     vg_tensor hm = vg_view_slice(h, 1, 0, z), hl = vg_view_slice(h, 1, z, z);
     VG_TRY(vg_op_copy(ex, mean, &hm));
+    if (!logvar) return VG_OK;
     VG_TRY(vg_op_copy(ex, logvar, &hl));
     return vg_op_clamp(ex, logvar, logvar, -30.0f, 20.0f);
 }
@@ -138,9 +151,10 @@ static vg_status sink_moments(void *user, int chunk, vg_tensor *piece) {
     int64_t n = piece->ne[2];
     if (ms->next + n > ms->mean->ne[2] || piece->ne[3] != ms->mean->ne[3] || piece->ne[4] != ms->mean->ne[4])
         return vg_err(VG_ERR_INTERNAL, "wan_vae: encoder chunk %d does not fit the latents", chunk);
-    vg_tensor m = vg_view_slice(ms->mean, 2, ms->next, n), l = vg_view_slice(ms->logvar, 2, ms->next, n);
+    vg_tensor m = vg_view_slice(ms->mean, 2, ms->next, n), l = {0};
+    if (ms->logvar) l = vg_view_slice(ms->logvar, 2, ms->next, n);
     ms->next += n;
-    return split_moments(ms->ex, piece, &m, &l, ms->z);
+    return split_moments(ms->ex, piece, &m, ms->logvar ? &l : NULL, ms->z);
 }
 
 /* ---- public entry points ---------------------------------------------------- */
@@ -177,7 +191,7 @@ vg_status vg_wan_vae_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
             return clamp ? vg_op_clamp(ex, video, video, -1.0f, 1.0f) : VG_OK;
         }
     }
-    frame_sink fs = {ex, video, 0};
+    frame_sink fs = {ex, video, 0, vae->cfg.patch_size};
     VG_TRY(vae_decode_stream(ex, vae, z, sink_frames, &fs, dbg, dbg_user));
     if (fs.next != vne[2]) return vg_err(VG_ERR_INTERNAL, "wan_vae: decoded %lld of %lld frames", (long long)fs.next, (long long)vne[2]);
     return clamp ? vg_op_clamp(ex, video, video, -1.0f, 1.0f) : VG_OK;
@@ -189,7 +203,7 @@ vg_status vg_wan_vae_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
     int64_t lne[5];
     VG_TRY(vg_wan_vae_latent_shape(vae, video->ne, lne));
     VG_TRY(check_out("encode mean", mean, lne));
-    VG_TRY(check_out("encode logvar", logvar, lne));
+    if (logvar) VG_TRY(check_out("encode logvar", logvar, lne));
     if (tiling) {
         VG_TRY(check_tiling(tiling));
         if (video->ne[4] > tiling->tile_sample_min_width || video->ne[3] > tiling->tile_sample_min_height) {

@@ -21,7 +21,13 @@ typedef struct vae_norm {
     int C;
 } vae_norm;
 
-typedef enum vae_kind { VAE_RES, VAE_ATTN, VAE_UP2D, VAE_UP3D, VAE_DOWN2D, VAE_DOWN3D } vae_kind;
+/* VAE_SC_BEGIN / VAE_SC_ADD bracket a Wan2.2 residual down/up block: BEGIN keeps
+ * the block's shortcut (down: AvgDown3D of the input, computed at once since it
+ * is the smaller tensor; up: a copy of the input), ADD adds it (up: DupUp3D of
+ * the kept input) to the block's output. */
+typedef enum vae_kind {
+    VAE_RES, VAE_ATTN, VAE_UP2D, VAE_UP3D, VAE_DOWN2D, VAE_DOWN3D, VAE_SC_BEGIN, VAE_SC_ADD
+} vae_kind;
 
 typedef struct vae_layer {
     vae_kind kind;
@@ -36,6 +42,9 @@ typedef struct vae_layer {
     vae_conv rs;            /* spatial conv: [out, in, 1, 3, 3] */
     vae_conv tconv;         /* time conv (up3d: [2C, C, 3, 1, 1]; down3d: [C, C, 3, 1, 1]) */
     int state;              /* up3d/down3d first-chunk flag slot */
+    /* residual shortcut (VAE_SC_*): channels in -> out, time factor ft, space fs */
+    bool up;                /* DupUp3D (decoder) rather than AvgDown3D (encoder) */
+    int ft, fs;
 } vae_layer;
 
 typedef struct vae_net {
@@ -57,12 +66,25 @@ struct vg_wan_vae {
     vae_conv quant_conv, post_quant_conv;
 };
 
+/* Configuration (wan_vae_config.c): defaults, config.json, derived factors. */
+void vae_cfg_wan21(vg_wan_vae_config *c);
+void vae_cfg_wan22(vg_wan_vae_config *c);   /* channel widths are Wan2.2-TI2V-5B's */
+void vae_cfg_derive(vg_wan_vae_config *c);
+vg_status vae_cfg_from_json(const json_t *root, const char *where, vg_wan_vae_config *c);
+
+/* Names (wan_vae_names.c). */
+bool vae_has_original_names(const vg_weights *w);
+bool vae_has_residual_layout(const vg_weights *w);   /* Wan2.2 blocks, either naming */
+/* Original names -> diffusers names for the layout of cfg. */
+vg_status vae_apply_original_names(vg_weights *w, const vg_wan_vae_config *cfg);
+
 /* The causal cache of one run (one tile): for each kt=3 convolution, the last 2
  * frames of its input (1 frame for the down3d time conv), kept across chunks. */
 typedef struct vae_cache {
     vg_tensor *t;           /* [n] owned pool tensors, zeroed until first use */
     bool *first_done;       /* [n_state]: the resample has seen its first chunk */
     int n, n_state;
+    int64_t chunks;         /* chunks run so far (0: the first chunk) */
 } vae_cache;
 
 vg_status vae_cache_init(vae_cache *c, const vae_net *net);
@@ -72,6 +94,23 @@ void vae_cache_free(vae_cache *c);
 /* Runs the encoder or decoder on one chunk. Consumes nothing; returns an owned
  * pool tensor in *out. first_chunk: the decoder's first latent frame. */
 vg_status vae_net_forward(vg_exec *ex, const vae_net *net, vae_cache *cache, const vg_tensor *x, vg_tensor *out);
+
+/* Wan2.2 residual shortcuts (wan_vae_residual.c). x [B, in, T, H, W] (any strides).
+ * AvgDown3D: y [B, out, ceil(T/ft), H/fs, W/fs] = averages of groups of
+ * in*ft*fs*fs/out values of the (front zero-padded) ft x fs x fs neighbourhoods.
+ * DupUp3D: y [B, out, T*ft - drop, H*fs, W*fs] += the values of x repeated
+ * out*ft*fs*fs/in times and scattered into time and space, the first `drop`
+ * frames left out (the decoder's first chunk drops ft-1). */
+vg_status vae_avg_down(vg_exec *ex, const vae_layer *L, const vg_tensor *x, vg_tensor *y);
+vg_status vae_dup_up_add(vg_exec *ex, const vae_layer *L, const vg_tensor *x, vg_tensor *y, int64_t drop);
+/* Checks a shortcut's channel ratio is one vgen computes: whole groups/repeats
+ * that divide ft*fs*fs, as in every Wan2.2 block. */
+vg_status vae_shortcut_check(const vae_layer *L, const char *where);
+/* Patchify: x [B, C, F, H, W] (any strides) -> y [B, C*p*p, F, H/p, W/p] contiguous, channel
+ * c*p*p + pw*p + ph = x[.., h*p + ph, w*p + pw]; unpatchify is the inverse, written into
+ * y [B, C, F, H*p, W*p] (any strides: a slice of the video). */
+vg_status vae_patchify(vg_exec *ex, int p, const vg_tensor *x, vg_tensor *y);
+vg_status vae_unpatchify(vg_exec *ex, int p, const vg_tensor *x, vg_tensor *y);
 
 /* y = conv(x) with no causal cache (1x1x1 convs such as quant_conv). */
 vg_status vae_conv_plain(vg_exec *ex, const vae_conv *c, const vg_tensor *x, vg_tensor *y, const char *who);

@@ -16,38 +16,74 @@ static vg_status emit_piece(void *user, int chunk, vg_tensor *piece) {
     return vg_tile_emit(user, piece);
 }
 
+/* Tiles are planned in latent (decode) or patchified-pixel (encode) units; the
+ * video itself is never patchified whole: encode cuts p x as many real pixels. */
 static vg_status run_tile(void *user, vg_tile_run *run, int64_t y0, int64_t x0, int64_t h, int64_t w) {
     tile_ctx *c = user;
-    vg_tensor t = vg_view_slice(c->in, 3, y0, h);
-    t = vg_view_slice(&t, 4, x0, w);
+    const int64_t p = c->decode ? 1 : c->vae->cfg.patch_size;
+    vg_tensor t = vg_view_slice(c->in, 3, y0 * p, h * p);
+    t = vg_view_slice(&t, 4, x0 * p, w * p);
     if (c->decode) return vae_decode_stream(c->ex, c->vae, &t, emit_piece, run, NULL, NULL);
     return vae_encode_stream(c->ex, c->vae, &t, emit_piece, run, NULL, NULL);
 }
 
+/* The blended tiles of a patchified decode, unpatchified into the video:
+ * src [B * C*p*p, len, 1, rows, cols] at patchified rows/columns row0/col0. */
+typedef struct put_ctx {
+    vg_tensor *video;        /* [B, C, F, H, W] */
+    int p;
+} put_ctx;
+
+static vg_status put_unpatchified(void *user, vg_exec *ex, const vg_tensor *src, int64_t c0, int64_t row0, int64_t col0) {
+    const put_ctx *pc = user;
+    const int64_t B = pc->video->ne[0], Cp = pc->video->ne[1] * pc->p * pc->p, len = src->ne[1];
+    const int64_t rows = src->ne[3], cols = src->ne[4];
+    vg_tensor s5 = *src;   /* split the outer dim back into [B, C*p*p] */
+    s5.ne[0] = B, s5.ne[1] = Cp, s5.ne[2] = len, s5.ne[3] = rows, s5.ne[4] = cols;
+    s5.st[0] = src->st[0] * Cp, s5.st[1] = src->st[0], s5.st[2] = src->st[1], s5.st[3] = src->st[3],
+    s5.st[4] = src->st[4];
+    vg_tensor d = vg_view_slice(pc->video, 2, c0, len);
+    d = vg_view_slice(&d, 3, row0 * pc->p, rows * pc->p);
+    d = vg_view_slice(&d, 4, col0 * pc->p, cols * pc->p);
+    return vae_unpatchify(ex, pc->p, &s5, &d);
+}
+
+/* diffusers: latent tiles of tile_sample_* / spatial_factor, blended over
+ * (tile_sample_min - tile_sample_stride) / patch_size decoder outputs and cropped
+ * to tile_sample_stride / patch_size (decoder outputs are patchified pixels). */
 vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vg_tensor *video,
                            const vg_vae_tiling *t) {
-    const int sf = vae->cfg.spatial_factor;
+    const int sf = vae->cfg.spatial_factor, pt = vae->cfg.patch_size;
     vg_tile_plan p = {
         .in_h = z->ne[3], .in_w = z->ne[4],
         .tile_h = t->tile_sample_min_height / sf, .tile_w = t->tile_sample_min_width / sf,
         .stride_h = t->tile_sample_stride_height / sf, .stride_w = t->tile_sample_stride_width / sf,
-        .crop_h = t->tile_sample_stride_height, .crop_w = t->tile_sample_stride_width,
-        .blend_h = t->tile_sample_min_height - t->tile_sample_stride_height,
-        .blend_w = t->tile_sample_min_width - t->tile_sample_stride_width,
+        .crop_h = t->tile_sample_stride_height / pt, .crop_w = t->tile_sample_stride_width / pt,
+        .blend_h = t->tile_sample_min_height / pt - t->tile_sample_stride_height / pt,
+        .blend_w = t->tile_sample_min_width / pt - t->tile_sample_stride_width / pt,
     };
     if (p.tile_h < 1 || p.tile_w < 1 || p.stride_h < 1 || p.stride_w < 1)
         return vg_err(VG_ERR_INVALID_ARG, "wan_vae: tiles and strides must be at least %d pixels", sf);
     tile_ctx c = {ex, vae, z, true};
-    return vg_tiled(ex, &p, video, 2, run_tile, &c);
+    if (pt == 1) return vg_tiled(ex, &p, video, 2, run_tile, &c);
+    /* the output in patchified space, as a shape only: the hook writes the video */
+    vg_tensor y = vg_tensor_wrap(VG_F32, 5,
+                                 (const int64_t[]){video->ne[0], video->ne[1] * pt * pt, video->ne[2],
+                                                   video->ne[3] / pt, video->ne[4] / pt},
+                                 NULL);
+    put_ctx pc = {video, pt};
+    return vg_tiled_put(ex, &p, &y, 2, run_tile, &c, put_unpatchified, &pc);
 }
 
 vg_status vae_tiled_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *video, vg_tensor *h,
                            const vg_vae_tiling *t) {
-    const int sf = vae->cfg.spatial_factor;
+    /* diffusers cuts the tiles from the patchified video with the tile_sample_*
+     * numbers taken as patchified pixels, so the encoder's own factor applies */
+    const int pt = vae->cfg.patch_size, sf = vae->cfg.spatial_factor / pt;
     const int64_t lmin_h = t->tile_sample_min_height / sf, lmin_w = t->tile_sample_min_width / sf;
     const int64_t lstr_h = t->tile_sample_stride_height / sf, lstr_w = t->tile_sample_stride_width / sf;
     vg_tile_plan p = {
-        .in_h = video->ne[3], .in_w = video->ne[4],
+        .in_h = video->ne[3] / pt, .in_w = video->ne[4] / pt,
         .tile_h = t->tile_sample_min_height, .tile_w = t->tile_sample_min_width,
         .stride_h = t->tile_sample_stride_height, .stride_w = t->tile_sample_stride_width,
         .crop_h = lstr_h, .crop_w = lstr_w,

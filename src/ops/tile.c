@@ -18,7 +18,7 @@ typedef struct strip {
 struct vg_tile_run {
     vg_exec *ex;
     const vg_tile_plan *p;
-    vg_tensor *y;
+    const vg_tensor *y;
     int chunk_dim;
     int64_t outer, F, inner, out_h, out_w;
     int64_t i, j;               /* current tile */
@@ -27,6 +27,8 @@ struct vg_tile_run {
     int64_t c;                  /* next chunk index expected */
     strip *bot, *nbot;          /* per column: bottom rows of the row above / of this row */
     strip left, nleft;          /* right columns of the previous / current tile */
+    vg_tile_put_fn put;         /* NULL: crops are copied into y */
+    void *put_user;
 };
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -114,10 +116,8 @@ vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
     const int64_t rows_out = min64(crop_h, r->out_h - r->row_off), cols_out = min64(crop_w, r->out_w - r->col_off);
     /* everything as [outer, frames, inner, h, w] views; the arithmetic is ops */
     vg_exec *ex = r->ex;
-    vg_tensor t, yv;
+    vg_tensor t;
     VG_TRY(vg_view_reshape(&t, pc, 5, (const int64_t[]){r->outer, len, r->inner, th, tw}));
-    VG_TRY(vg_view_reshape(&yv, r->y, 5, (const int64_t[]){r->outer, r->F, r->inner, r->out_h, r->out_w}));
-    yv = vg_view_slice(&yv, 1, r->c, len);
     /* 1. vertical blend with the tile above: t[y] = a[ah - e + y] * (1 - y/e) + t[y] * (y/e) */
     if (ev > 0) {
         vg_tensor a = vg_view_slice(&above->t, 1, r->c, len);
@@ -142,7 +142,14 @@ vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
         VG_TRY(vg_op_copy(ex, &d, &src));
     }
     /* 3. crop into the output */
-    if (rows_out > 0 && cols_out > 0) {
+    if (rows_out > 0 && cols_out > 0 && r->put) {
+        vg_tensor src = vg_view_slice(&t, 3, 0, rows_out);
+        src = vg_view_slice(&src, 4, 0, cols_out);
+        VG_TRY(r->put(r->put_user, ex, &src, r->c, r->row_off, r->col_off));
+    } else if (rows_out > 0 && cols_out > 0) {   /* y has data only without a hook */
+        vg_tensor yv;
+        VG_TRY(vg_view_reshape(&yv, r->y, 5, (const int64_t[]){r->outer, r->F, r->inner, r->out_h, r->out_w}));
+        yv = vg_view_slice(&yv, 1, r->c, len);
         vg_tensor d = vg_view_slice(&yv, 3, r->row_off, rows_out);
         d = vg_view_slice(&d, 4, r->col_off, cols_out);
         vg_tensor src = vg_view_slice(&t, 3, 0, rows_out);
@@ -154,6 +161,11 @@ vg_status vg_tile_emit(vg_tile_run *r, vg_tensor *pc) {
 }
 
 vg_status vg_tiled(vg_exec *ex, const vg_tile_plan *p, vg_tensor *y, int chunk_dim, vg_tile_fn fn, void *user) {
+    return vg_tiled_put(ex, p, y, chunk_dim, fn, user, NULL, NULL);
+}
+
+vg_status vg_tiled_put(vg_exec *ex, const vg_tile_plan *p, const vg_tensor *y, int chunk_dim, vg_tile_fn fn,
+                       void *user, vg_tile_put_fn put, void *put_user) {
     char s1[96];
     if (!ex || !ex->pool) return vg_err(VG_ERR_INVALID_ARG, "tile: no pool");
     if (y->nd < 3 || y->type != VG_F32 || !vg_tensor_is_contiguous(y) || chunk_dim < 0 || chunk_dim >= y->nd - 2)
@@ -162,7 +174,8 @@ vg_status vg_tiled(vg_exec *ex, const vg_tile_plan *p, vg_tensor *y, int chunk_d
     if (p->in_h <= 0 || p->in_w <= 0 || p->tile_h <= 0 || p->tile_w <= 0 || p->stride_h <= 0 || p->stride_w <= 0 ||
         p->crop_h <= 0 || p->crop_w <= 0)
         return vg_err(VG_ERR_INVALID_ARG, "tile: extent, tile, stride and crop must be positive");
-    vg_tile_run r = {.ex = ex, .p = p, .y = y, .chunk_dim = chunk_dim, .outer = 1, .inner = 1};
+    vg_tile_run r = {.ex = ex, .p = p, .y = y, .chunk_dim = chunk_dim, .outer = 1, .inner = 1,
+                     .put = put, .put_user = put_user};
     for (int d = 0; d < chunk_dim; d++) r.outer *= y->ne[d];
     for (int d = chunk_dim + 1; d < y->nd - 2; d++) r.inner *= y->ne[d];
     r.F = y->ne[chunk_dim];

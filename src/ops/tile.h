@@ -12,6 +12,7 @@
  *   2. then with the tile to the left (already blended), the same over columns;
  *   3. the blended tile is cropped to its first crop_h x crop_w outputs and placed
  *      after the crops of the tiles before it; the result is cropped to y's size.
+ * vg_tiled_put hands the cropped parts to a hook instead of writing y.
  * Memory: besides the callback's own, the helper keeps the bottom `blend_h` rows of
  * one row of tiles (a band as wide as the output) and the right `blend_w` columns
  * of the previous tile, over the full chunk extent; see vg_tile_state_bytes. */
@@ -46,6 +47,18 @@ vg_status vg_tile_emit(vg_tile_run *run, vg_tensor *piece);
  * written when this returns VG_OK; chunk_dim < y->nd - 2. Band and edge buffers
  * come from ex->pool ("tile.band", "tile.edge") and are released before return. */
 vg_status vg_tiled(vg_exec *ex, const vg_tile_plan *plan, vg_tensor *y, int chunk_dim, vg_tile_fn fn, void *user);
+
+/* Stores the cropped part of a piece: `src` is [outer, len, inner, rows, cols]
+ * (dims before, along and after the chunk dim, then the last two), for chunks
+ * [c0, c0+len) at output rows/columns [row0, row0+rows) x [col0, col0+cols). */
+typedef vg_status (*vg_tile_put_fn)(void *user, vg_exec *ex, const vg_tensor *src, int64_t c0, int64_t row0,
+                                    int64_t col0);
+/* vg_tiled with the cropped parts handed to `put` instead of copied into y, which
+ * then only gives the output's shape (its data may be NULL). Lets a model write
+ * the result straight into a differently laid out output (the Wan2.2 VAE's
+ * unpatchify). */
+vg_status vg_tiled_put(vg_exec *ex, const vg_tile_plan *plan, const vg_tensor *y, int chunk_dim, vg_tile_fn fn,
+                       void *user, vg_tile_put_fn put, void *put_user);
 
 /* Number of tile origins 0, stride, 2*stride ... below `extent`. */
 int64_t vg_tile_count(int64_t extent, int64_t stride);

@@ -4,9 +4,11 @@
 #include <string.h>
 
 extern const vg_family vg_family_wan21;
+extern const vg_family vg_family_wan_i2v;
 
 static const vg_family *const k_families[] = {
     &vg_family_wan21,
+    &vg_family_wan_i2v,
 };
 
 const vg_family *vg_family_find(const char *pipeline_class) {
@@ -15,4 +17,4 @@ const vg_family *vg_family_find(const char *pipeline_class) {
     return NULL;
 }
 
-const char *vg_family_list(void) { return "WanPipeline (Wan2.1 text-to-video)"; }
+const char *vg_family_list(void) { return "WanPipeline (Wan2.1 and Wan2.2 text-to-video, Wan2.2 TI2V), WanImageToVideoPipeline (Wan2.1 I2V)"; }

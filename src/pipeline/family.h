@@ -42,6 +42,14 @@ typedef struct vg_denoiser_i {
     int (*text_dim)(const void *model);
     /* One line naming the architecture and its sizes. */
     const char *(*describe)(const void *model, char *buf, size_t cap);
+    /* Optional (image-conditioned and per-token-timestep variants): runtime_forward and
+     * forward with the family's conditioning inputs (Wan: a vg_wan_dit_cond); a NULL
+     * cond is the plain call. */
+    vg_status (*runtime_forward_cond)(void *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
+                                      const void *cond, const vg_tensor *text, vg_tensor *out, vg_abort_fn abort,
+                                      void *abort_user);
+    vg_status (*forward_cond)(vg_exec *ex, const void *model, const vg_tensor *latents, const float *timesteps,
+                              const void *cond, const vg_tensor *text, vg_tensor *out);
 } vg_denoiser_i;
 
 typedef struct vg_vae_i {
@@ -54,6 +62,16 @@ typedef struct vg_vae_i {
     vg_status (*decode)(vg_exec *ex, const void *vae, const vg_tensor *latents, vg_tensor *video, bool tiled);
     /* The denoiser's latent space -> the VAE's, in place on host latents. */
     vg_status (*denormalize)(const void *vae, vg_tensor *host_latents);
+    /* Optional (image-conditioned runs). The encoder side on the device, as
+     * resident_new (given back by resident_free), and its weight bytes. */
+    vg_status (*encoder_resident_new)(vg_backend *dev, const void *vae, void **res);
+    uint64_t (*encoder_bytes)(const void *vae);
+    /* video [1, 3, F, H, W] in [-1, 1] (device, any strides) -> the posterior's mean
+     * [1, z, F', H', W'] (device, contiguous; diffusers' latent_dist.mode()), in the
+     * VAE's latent space; tiled as diffusers' enable_tiling defaults. */
+    vg_status (*encode)(vg_exec *ex, const void *vae, const vg_tensor *video, vg_tensor *mean, bool tiled);
+    /* The VAE's latent space -> the denoiser's ((x - mean) / std), in place on host latents. */
+    vg_status (*normalize)(const void *vae, vg_tensor *host_latents);
 } vg_vae_i;
 
 typedef struct vg_family {

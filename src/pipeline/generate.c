@@ -6,6 +6,7 @@
 #include "io/safetensors.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/validate.h"
+#include "video/image_read.h"
 #include "video/video.h"
 
 static vg_status tokenize(const vg_model *m, const char *text, int L, int32_t *ids, int32_t *mask) {
@@ -67,6 +68,7 @@ vg_status vg_t2v_generate_with_state(vg_state *state, const vg_t2v_params *p, vg
     int L = p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN;
     int32_t *buf = calloc((size_t)4 * L, sizeof(int32_t));
     float *lat = NULL;
+    uint8_t *img = NULL;
     if (!buf) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
     vg_t2v_inputs in = {.ids = buf, .mask = buf + L, .neg_ids = buf + 2 * L, .neg_mask = buf + 3 * L, .len = L};
     s = tokenize(m, p->prompt, L, buf, buf + L);
@@ -75,9 +77,15 @@ vg_status vg_t2v_generate_with_state(vg_state *state, const vg_t2v_params *p, vg
         s = read_latents(p->latents_path, ne, &lat);
         in.latents = lat;
     }
+    if (s == VG_OK && p->image) {
+        /* the image to animate, decoded at its own size (the run resizes it as the reference does) */
+        s = vg_image_read(p->image, &img, &in.image_h, &in.image_w);
+        in.image = img;
+    }
     if (s == VG_OK) s = vg_t2v_run_state(state, p, &in, NULL, NULL, out);
     free(buf);
     free(lat);
+    free(img);
     return vg_ctx_fail(ctx, s);
 }
 

@@ -5,6 +5,8 @@
 #include <limits.h>
 
 #include "residency/planner.h"
+#include "models/clip_image_processor.h"
+#include "models/clip_vision.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
@@ -18,7 +20,14 @@ struct vg_model {
     const vg_family *family;    /* how its components are loaded, checked and run */
     vg_tokenizer *tok;          /* NULL if the folder has none (ids must then be given) */
     vg_t5 *te;                  /* text encoder (shared by the families) */
-    void *dit;                  /* the family's denoiser (vg_wan_dit for Wan2.1) */
+    void *dit;                  /* the family's denoiser (vg_wan_dit for Wan2.1); for two
+                                   experts (Wan2.2 A14B) the high-noise one */
+    void *dit2;                 /* the low-noise expert (model_index.json "transformer_2"), or NULL */
+    double boundary_ratio;      /* two experts: steps with t >= boundary_ratio * num_train_timesteps
+                                   run dit, the others dit2 */
+    bool expand_timesteps;      /* Wan2.2 TI2V: per-token timesteps; an image replaces latent frame 0 */
+    vg_clip_vision *image_encoder;          /* Wan2.1 I2V: CLIP on the image, or NULL */
+    vg_clip_image_processor image_proc;     /* its preprocessing (image_processor/) */
     void *vae;                  /* the family's VAE (vg_wan_vae for Wan2.1) */
     vg_sched_config sched;      /* from scheduler/scheduler_config.json (or Wan defaults) */
     double load_seconds;        /* how long vg_model_load took */
@@ -37,10 +46,19 @@ typedef struct vg_t2v_inputs {
     const int32_t *neg_ids, *neg_mask;   /* [len] negative prompt (used when guidance > 1) */
     int len;
     const float *latents;                /* [z * F' * H' * W'] initial noise, or NULL: from the seed */
+    const uint8_t *image;                /* [image_h, image_w, 3] RGB: the image to animate, or NULL */
+    int image_h, image_w;
 } vg_t2v_inputs;
+
+/* The run conditions on an image (Wan2.1 I2V, or Wan2.2 TI2V given one). */
+static inline bool vg_t2v_image_run(const vg_t2v_inputs *in) { return in && in->image; }
 
 /* Named intermediates ("act.step0.noise_pred", "act.vae_input_latents", ...). */
 typedef void (*vg_t2v_debug_fn)(const char *name, const vg_tensor *t, void *user);
+
+/* The expert that denoises at timestep t (0: dit, 1: dit2) and its guidance scale. */
+int vg_t2v_expert(const vg_model *m, double t);
+float vg_t2v_guidance(const vg_t2v_params *p, int expert);
 
 /* Validates p against the model; fills the latent shape [1, z, F', H', W']. */
 vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *latent_ne);

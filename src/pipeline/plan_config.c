@@ -11,7 +11,9 @@
 
 #include "backend/backend.h"
 #include "residency/host_mem.h"
+#include "residency/clip_resident.h"
 #include "residency/wan_vae_resident.h"
+#include "pipeline/i2v.h"
 #include "residency/dit_runtime.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/plan_config.h"
@@ -63,19 +65,70 @@ static vg_status measure_text(const vg_backend *dev, const vg_t5 *te, int L, uin
     return s;
 }
 
+/* What the run's transformer input holds besides the noise (see t2v.c). */
+typedef struct cond_shape {
+    int64_t in_channels;     /* of the transformer input */
+    bool token_timesteps;    /* Wan2.2 TI2V: per-token timesteps */
+    bool image_frame;        /* ... with frame 0 at timestep 0 (two distinct timesteps) */
+    int64_t img_tokens, img_dim;   /* CLIP hidden states (Wan2.1 I2V), or 0 */
+} cond_shape;
+
 /* one denoiser forward on latents [1, z, F', H', W'] and L text tokens */
 static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
-                                 uint64_t *act) {
+                                 const cond_shape *cs, const int *patch, uint64_t *act) {
     meter m;
     VG_TRY(meter_start(&m, dev));
-    vg_tensor t[3] = {{0}};
-    vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
+    vg_tensor t[4] = {{0}};
+    int64_t ne_in[5] = {ne[0], cs->in_channels, ne[2], ne[3], ne[4]};
+    vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne_in, "measure.latents");
     if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, L, dn->text_dim(dit)), "measure.text");
     if (s == VG_OK) s = vg_tensor_alloc(&t[2], m.be->pool, VG_F32, 5, ne, "measure.noise_pred");
+    if (s == VG_OK && cs->img_tokens)
+        s = vg_tensor_alloc(&t[3], m.be->pool, VG_F32, VG_SHAPE(1, cs->img_tokens, cs->img_dim), "measure.image_embeds");
+    int64_t fp = ne[2] / patch[0], tpf = (ne[3] / patch[1]) * (ne[4] / patch[2]);
+    float *tok = cs->token_timesteps ? malloc(sizeof(float) * fp * tpf) : NULL;
+    if (s == VG_OK && cs->token_timesteps && !tok) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    if (tok) vg_i2v_token_timesteps(cs->image_frame, fp, tpf, 999.0f, tok);
+    vg_wan_dit_cond cond = {.token_timesteps = tok, .image = cs->img_tokens ? &t[3] : NULL};
     meter_mark(&m);
     float ts = 999.0f;
-    if (s == VG_OK) s = dn->forward(&m.ex, dit, &t[0], &ts, &t[1], &t[2]);
-    *act = meter_end(&m, t, 3);
+    if (s == VG_OK && (tok || cond.image) && !dn->forward_cond) s = vg_err(VG_ERR_UNSUPPORTED, "the transformer takes no conditioning");
+    if (s == VG_OK) s = tok || cond.image ? dn->forward_cond(&m.ex, dit, &t[0], &ts, &cond, &t[1], &t[2])
+                                          : dn->forward(&m.ex, dit, &t[0], &ts, &t[1], &t[2]);
+    free(tok);
+    *act = meter_end(&m, t, 4);
+    return s;
+}
+
+/* The image phase: the CLIP forward (pixels allocated in the phase) and the VAE
+ * encode of the condition video (video and latents allocated in the phase); the
+ * larger of the two. */
+static vg_status measure_image(const vg_backend *dev, const vg_model *mdl, const vg_t2v_params *p, const int64_t *ne,
+                               uint64_t *act) {
+    *act = 0;
+    meter m;
+    if (mdl->image_encoder) {
+        const vg_clip_vision_config *cc = vg_clip_vision_cfg(mdl->image_encoder);
+        VG_TRY(meter_start(&m, dev));
+        vg_tensor t[2] = {{0}};
+        vg_status s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, vg_clip_vision_tokens(cc), cc->hidden), "measure.image_embeds");
+        meter_mark(&m);
+        if (s == VG_OK) s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, VG_SHAPE(1, 3, cc->image_size, cc->image_size), "measure.pixels");
+        if (s == VG_OK) s = vg_clip_vision_forward(&m.ex, mdl->image_encoder, &t[0], cc->num_layers - 1, &t[1], NULL, NULL);
+        *act = meter_end(&m, t, 2);
+        VG_TRY(s);
+    }
+    const vg_vae_i *vi = mdl->family->vae;
+    if (!vi->encode) return vg_err(VG_ERR_UNSUPPORTED, "this VAE cannot encode an image");
+    int64_t fv = mdl->expand_timesteps ? 1 : p->num_frames, fl = mdl->expand_timesteps ? 1 : ne[2];
+    VG_TRY(meter_start(&m, dev));
+    vg_tensor t[2] = {{0}};
+    meter_mark(&m);
+    vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, VG_SHAPE(1, 3, fv, p->height, p->width), "measure.video");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, ne[1], fl, ne[3], ne[4]), "measure.latents");
+    if (s == VG_OK) s = vi->encode(&m.ex, mdl->vae, &t[0], &t[1], p->vae_tiling);
+    uint64_t enc = meter_end(&m, t, 2);
+    if (enc > *act) *act = enc;
     return s;
 }
 
@@ -102,8 +155,21 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     int L = p->max_sequence_length > 0 ? p->max_sequence_length : m->family->default_text_len;
     memset(in, 0, sizeof *in);
     VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
-    VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak),
+    /* an image run's transformer input and conditioning (t2v.c) */
+    bool image = p->image != NULL;
+    const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
+    cond_shape cs = {.in_channels = image && !m->expand_timesteps ? 2 * ne[1] + 4 : ne[1],
+                     .token_timesteps = m->expand_timesteps, .image_frame = image && m->expand_timesteps};
+    if (image && m->image_encoder) {
+        cs.img_tokens = vg_clip_vision_tokens(vg_clip_vision_cfg(m->image_encoder));
+        cs.img_dim = vg_clip_vision_cfg(m->image_encoder)->hidden;
+    }
+    VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &cs, dc->patch, &in->comp[VG_PHASE_DENOISE].act_peak),
                        "plan: measuring the transformer"));
+    uint64_t act2 = 0;
+    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit2, ne, L, &cs, dc->patch, &act2), "plan: measuring transformer_2"));
+    if (image) VG_TRY(vg_err_wrap(measure_image(dev, m, p, ne, &in->comp[VG_PHASE_IMAGE].act_peak), "plan: measuring the image encoders"));
+    if (act2 > in->comp[VG_PHASE_DENOISE].act_peak) in->comp[VG_PHASE_DENOISE].act_peak = act2;
     VG_TRY(vg_err_wrap(measure_decode(dev, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
                                       &in->comp[VG_PHASE_DECODE].act_peak),
                        "plan: measuring the VAE decode"));
@@ -113,11 +179,24 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     uint64_t lat = rnd((uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4);
     uint64_t vid = rnd((uint64_t)3 * p->num_frames * p->height * p->width * 4);
     in->held[VG_PHASE_TEXT] = n_text * emb;
-    in->held[VG_PHASE_DENOISE] = n_text * emb + 3 * lat;
+    uint64_t img = rnd((uint64_t)cs.img_tokens * cs.img_dim * 4);
+    in->held[VG_PHASE_DENOISE] = n_text * emb + 2 * lat + rnd((uint64_t)cs.in_channels * ne[2] * ne[3] * ne[4] * 4) + img;
+    in->held[VG_PHASE_IMAGE] = image ? n_text * emb + img : 0;
     in->held[VG_PHASE_DECODE] = lat + vid;
     /* weights, as the runtimes upload them */
     in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
     vg_unit_sizes ds = dn->sizes(m->dit);
+    if (m->dit2) {
+        /* two experts take turns: each unit is the larger of the two, and only 'none'
+         * holds the smaller one's weights besides */
+        vg_unit_sizes d2 = dn->sizes(m->dit2);
+        in->denoise_extra_bytes = ds.all < d2.all ? ds.all : d2.all;
+        ds.all = ds.all > d2.all ? ds.all : d2.all;
+        ds.block = ds.block > d2.block ? ds.block : d2.block;
+        ds.nonblock = ds.nonblock > d2.nonblock ? ds.nonblock : d2.nonblock;
+        ds.leaf = ds.leaf > d2.leaf ? ds.leaf : d2.leaf;
+        ds.small = ds.small > d2.small ? ds.small : d2.small;
+    }
     vg_plan_component *d = &in->comp[VG_PHASE_DENOISE];
     d->weight_bytes = ds.all;
     d->block_bytes = ds.block;
@@ -125,6 +204,12 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     d->leaf_bytes = ds.leaf;
     d->small_bytes = ds.small;
     in->comp[VG_PHASE_DECODE].weight_bytes = vi->decoder_bytes(m->vae);
+    if (image) {
+        /* the image encoder, then the VAE encoder: one at a time */
+        uint64_t cw = m->image_encoder ? vg_clip_vision_resident_bytes(m->image_encoder) : 0;
+        uint64_t ew = vi->encoder_bytes ? vi->encoder_bytes(m->vae) : 0;
+        in->comp[VG_PHASE_IMAGE].weight_bytes = cw > ew ? cw : ew;
+    }
     in->host_weights = dev ? dev->caps.reads_host_weights : true;
     in->vae_tiled = p->vae_tiling;
     return VG_OK;
@@ -144,25 +229,34 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
     snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, q->dit_mix ? q->dit_mix->name : vg_type(q->dit_dtype)->name);
     snprintf(pt, sizeof pt, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->te_dtype)->name);
     snprintf(pv, sizeof pv, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->vae_dtype)->name);
-    vg_wan_dit *dit = NULL;
+    vg_wan_dit *dit = NULL, *dit2 = NULL;
+    vg_clip_vision *clip = NULL;
     vg_t5 *te = NULL;
     vg_wan_vae *vae = NULL;
     vg_status s = vg_wan_dit_load_with_config(pd, c, c->head_dim, &dit);
+    if (s == VG_OK && q->dit2) s = vg_wan_check_positions(q->dit2, q->vae, q->num_frames, q->height, q->width);
+    if (s == VG_OK && q->dit2) s = vg_wan_dit_load_with_config(pd, q->dit2, q->dit2->head_dim, &dit2);
     if (s == VG_OK) s = vg_t5_load_with_config(pt, q->te, &te);
     if (s == VG_OK) s = vg_wan_vae_load_with_config(pv, q->vae, &vae);
+    if (s == VG_OK && q->clip && q->image) s = vg_clip_vision_load_with_config(pt, q->clip, &clip);
     if (s == VG_OK) {
         /* the same path as a loaded model: a model made of the virtual components */
-        extern const vg_family vg_family_wan21;
-        vg_model vm = {.family = &vg_family_wan21, .te = te, .dit = dit, .vae = vae};
+        extern const vg_family vg_family_wan21, vg_family_wan_i2v;
+        bool i2v = q->image && !q->expand_timesteps;
+        vg_model vm = {.family = i2v ? &vg_family_wan_i2v : &vg_family_wan21, .te = te, .dit = dit, .dit2 = dit2, .vae = vae,
+                       .expand_timesteps = q->expand_timesteps, .image_encoder = clip};
         snprintf(vm.path, sizeof vm.path, "%s", "plan --config");
         vg_t2v_params p = vg_t2v_default_params();
         p.height = q->height, p.width = q->width, p.num_frames = q->num_frames;
         p.max_sequence_length = q->text_len;
         p.guidance_scale = q->guidance ? 5.0f : 1.0f;
         p.vae_tiling = q->vae_tiling;
+        p.image = q->image ? "plan" : NULL;   /* only its presence counts */
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_wan_dit_free(dit);
+    vg_wan_dit_free(dit2);
+    vg_clip_vision_free(clip);
     vg_t5_free(te);
     vg_wan_vae_free(vae);
     if (s == VG_OK) {

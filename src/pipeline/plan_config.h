@@ -6,6 +6,7 @@
 
 #include "io/quant_mix.h"
 #include "residency/planner.h"
+#include "models/clip_vision.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
@@ -24,6 +25,10 @@ typedef struct vg_plan_request {
     bool host_weights;             /* the device computes on host weights (cpu) */
     uint64_t budget;
     const vg_quant_mix *dit_mix;   /* non-NULL: the transformer is this GGUF mix (dit_dtype = its base) */
+    const vg_wan_dit_config *dit2; /* Wan2.2 A14B: the low-noise expert (same dtype), or NULL */
+    bool image;                    /* image-to-video: the run encodes an image (image_encode phase) */
+    bool expand_timesteps;         /* Wan2.2 TI2V (model_index.json expand_timesteps) */
+    const vg_clip_vision_config *clip;   /* Wan2.1 I2V's image encoder (te_dtype), or NULL */
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

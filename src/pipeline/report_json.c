@@ -9,6 +9,7 @@
 #include "pipeline/memreport.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/report.h"
+#include "video/image_read.h"
 
 vg_sched_config vg_t2v_sched_config(const vg_model *m, const vg_t2v_params *p) {
     vg_sched_config sc = m->sched;
@@ -57,11 +58,22 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
     json_object_set_new(j, "num_frames", json_integer(p->num_frames));
     json_object_set_new(j, "steps", json_integer(p->steps));
     json_object_set_new(j, "guidance_scale", json_real(p->guidance_scale));
+    if (m->dit2) {
+        /* two experts (Wan2.2 A14B): the low-noise expert's scale as used, and the switch */
+        json_object_set_new(j, "guidance_scale_2", json_real(vg_t2v_guidance(p, 1)));
+        json_object_set_new(j, "boundary_ratio", json_real(m->boundary_ratio));
+    }
     json_object_set_new(j, "scheduler", json_string(sc.kind == VG_SCHEDULER_EULER ? "euler" : "unipc"));
     json_object_set_new(j, "flow_shift", json_real(sc.shift));
     json_object_set_new(j, "flow_shift_from", json_string(p->flow_shift > 0 ? "request" : "scheduler_config"));
     json_object_set_new(j, "seed", json_string(seed));   /* a string: seeds are unsigned 64-bit */
     json_object_set_new(j, "latents", str_or_null(p->latents_path));
+    if (p->image) {
+        /* the image by name and by content: a run is repeated only with the same bytes */
+        char hex[65];
+        json_object_set_new(j, "image", json_string(p->image));
+        json_object_set_new(j, "image_sha256", vg_file_sha256(p->image, hex) == VG_OK ? json_string(hex) : json_null());
+    }
     json_object_set_new(j, "max_sequence_length",
                         json_integer(p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN));
     json_object_set_new(j, "fps", json_real(fps));
@@ -85,6 +97,7 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
         json_t *v = json_object_get(j, keys[i]);
         if (!v) bad = keys[i];
     }
+    if (p->image && !json_object_get(j, "image")) bad = "image";
     char *text = bad ? NULL : json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     if (bad) return vg_ctx_fail(ctx, vg_err(VG_ERR_INVALID_ARG, "run report: the %s is not valid UTF-8", bad));

@@ -60,19 +60,21 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
     *p = vg_t2v_default_params();
     out->fps = 16;
     const char *sched = NULL, *shift_from = NULL;
-    double g = p->guidance_scale, shift = 0;
+    double g = p->guidance_scale, g2 = 0, shift = 0;
     bool tiling = false;
     vg_status s = vg_json_str(j, "prompt", true, NULL, &p->prompt, where);
     if (s == VG_OK) s = vg_json_str(j, "negative_prompt", false, NULL, &p->negative_prompt, where);
     if (s == VG_OK) s = vg_json_str(j, "model", false, NULL, &out->model, where);
     if (s == VG_OK) s = vg_json_str(j, "output", false, NULL, &out->output, where);
     if (s == VG_OK) s = vg_json_str(j, "latents", false, NULL, &p->latents_path, where);
+    if (s == VG_OK) s = vg_json_str(j, "image", false, NULL, &p->image, where);
     if (s == VG_OK) s = get_int(j, "height", true, 16, 8192, &p->height, where);
     if (s == VG_OK) s = get_int(j, "width", true, 16, 8192, &p->width, where);
     if (s == VG_OK) s = get_int(j, "num_frames", true, 1, 100001, &p->num_frames, where);
     if (s == VG_OK) s = get_int(j, "steps", true, 1, 1000, &p->steps, where);
     if (s == VG_OK) s = get_int(j, "max_sequence_length", false, 1, 4096, &p->max_sequence_length, where);
     if (s == VG_OK) s = get_num(j, "guidance_scale", 0, 100, &g, where);
+    if (s == VG_OK) s = get_num(j, "guidance_scale_2", 0, 100, &g2, where);
     if (s == VG_OK) s = get_num(j, "fps", 0.1, 1000, &out->fps, where);
     if (s == VG_OK) s = get_seed(j, &p->seed, where);
     if (s == VG_OK) s = vg_json_bool(j, "vae_tiling", false, false, &tiling, where);
@@ -92,6 +94,7 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
         return s;
     }
     p->guidance_scale = (float)g;
+    p->guidance_scale_2 = (float)g2;
     /* the folder's own shift is used again from the folder (exactly, as a double) */
     if (!strcmp(shift_from, "request") && shift > 0) p->flow_shift = (float)shift;
     p->vae_tiling = tiling;

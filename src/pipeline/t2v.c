@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "pipeline/i2v.h"
 #include "pipeline/noise.h"
+#include "residency/clip_resident.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/report.h"
 #include "residency/resident.h"
@@ -36,6 +38,8 @@ vg_t2v_params vg_t2v_default_params(void) {
         .abort = NULL,
         .abort_user_data = NULL,
         .text_encoder = VG_PLACE_AUTO,
+        .guidance_scale_2 = 0.0f,
+        .image = NULL,
     };
 }
 
@@ -46,6 +50,19 @@ static double now_s(void) {
 }
 
 static bool use_cfg(const vg_t2v_params *p) { return p->guidance_scale > 1.0f; }
+
+/* WanPipeline with boundary_ratio: t >= boundary_ratio * num_train_timesteps runs
+ * `transformer` with guidance_scale, the other steps `transformer_2` with
+ * guidance_scale_2 (guidance_scale when not given). */
+int vg_t2v_expert(const vg_model *m, double t) {
+    return m->dit2 && t < m->boundary_ratio * m->sched.num_train_timesteps ? 1 : 0;
+}
+
+float vg_t2v_guidance(const vg_t2v_params *p, int expert) {
+    return expert && p->guidance_scale_2 > 0 ? p->guidance_scale_2 : p->guidance_scale;
+}
+
+static const void *expert_model(const vg_model *m, int e) { return e ? m->dit2 : m->dit; }
 
 vg_status vg_t2v_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne) {
     return m->family->validate(m, p, ne);
@@ -58,8 +75,8 @@ struct vg_state {
     const vg_model *m;
     vg_t5_resident te;
     bool te_up;
-    void *dit;                /* the family's denoiser runtime */
-    bool dit_up;
+    void *dit[2];             /* the family's denoiser runtime, per expert (Wan2.2 A14B has two) */
+    bool dit_up[2];
     void *vae;                /* the family's VAE decoder on the device */
     bool vae_up;
 };
@@ -79,10 +96,14 @@ vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out) {
 static void state_release(vg_state *st) {
     vg_backend *dev = st->ctx->dev;
     if (st->te_up) vg_t5_resident_free(dev, &st->te);
-    if (st->dit_up) st->m->family->denoiser->runtime_free(st->dit);
+    for (int e = 0; e < 2; e++) {
+        if (st->dit_up[e]) st->m->family->denoiser->runtime_free(st->dit[e]);
+        st->dit[e] = NULL;
+        st->dit_up[e] = false;
+    }
     if (st->vae_up) st->m->family->vae->resident_free(dev, st->vae);
-    st->dit = st->vae = NULL;
-    st->te_up = st->dit_up = st->vae_up = false;
+    st->vae = NULL;
+    st->te_up = st->vae_up = false;
 }
 
 void vg_state_free(vg_state *st) {
@@ -97,7 +118,8 @@ const vg_model *vg_state_model(const vg_state *st) { return st->m; }
 uint64_t vg_state_resident_bytes(const vg_state *st) {
     uint64_t n = 0;
     if (st->te_up) n += vg_t5_resident_bytes(st->m->te);
-    if (st->dit_up) n += st->m->family->denoiser->sizes(st->m->dit).all;
+    for (int e = 0; e < 2; e++)
+        if (st->dit_up[e]) n += st->m->family->denoiser->sizes(expert_model(st->m, e)).all;
     if (st->vae_up) n += st->m->family->vae->decoder_bytes(st->m->vae);
     return n;
 }
@@ -119,6 +141,9 @@ typedef struct run {
     float *lat_host;          /* the same latents on the host, where the scheduler steps them */
     float *pred_host;         /* the guided noise prediction, downloaded once per step */
     vg_tensor pred[2];        /* noise predictions: cond, uncond */
+    vg_tensor img_emb;        /* [1, N, image_dim] CLIP hidden states (Wan2.1 I2V) */
+    float *cond_host;         /* image conditioning: [4 + z, F', h, w] (I2V) or [z, 1, h, w] (TI2V) */
+    float *in_host;           /* the transformer input of a step, [Cin, F', h, w] */
     vg_tensor video;          /* [1, 3, F, H, W] decoded */
     double t0;
     int phase;
@@ -145,8 +170,9 @@ static void begin_phase(run *r, int phase) {
     vg_pool_begin_phase(r->dev->pool, vg_phase_names[phase]);
 }
 
+/* phases are reported in the order they ran (text-to-video: text, denoise, decode) */
 static void end_phase(run *r) {
-    vg_phase_report *ph = &r->ctx->report.phases[r->phase];
+    vg_phase_report *ph = &r->ctx->report.phases[r->ctx->report.n_phases];
     snprintf(ph->name, sizeof ph->name, "%s", vg_phase_names[r->phase]);
     ph->seconds = now_s() - r->t0;
     ph->planned_bytes = r->plan.phase_peak[r->phase];
@@ -154,7 +180,7 @@ static void end_phase(run *r) {
     int n = vg_pool_phase_peaks(r->dev->pool, pk, VG_POOL_MAX_PHASES);
     for (int i = 0; i < n; i++)
         if (strcmp(pk[i].name, ph->name) == 0) ph->peak_bytes = pk[i].peak;
-    r->ctx->report.n_phases = r->phase + 1;
+    r->ctx->report.n_phases++;
 }
 
 static bool stop_requested(const run *r) { return r->p->abort && r->p->abort(r->p->abort_user_data); }
@@ -212,43 +238,190 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
     return VG_OK;
 }
 
+/* Expert e's runtime on the device (e = 0 for a model with one transformer).
+ * Outside 'none', the other expert's device weights are given back before e's are
+ * uploaded or streamed: the switch is a boundary inside the denoise phase, so a
+ * model with two experts plans and runs in the memory of one. */
+static vg_status use_expert(run *r, int e) {
+    vg_state *st = r->st;
+    const vg_denoiser_i *dn = r->m->family->denoiser;
+    if (st->dit_up[e]) return VG_OK;
+    if (r->plan.policy != VG_OFFLOAD_NONE && st->dit_up[!e]) {
+        dn->runtime_free(st->dit[!e]);
+        st->dit[!e] = NULL;
+        st->dit_up[!e] = false;
+    }
+    vg_offload pol = r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy;
+    VG_TRY(vg_err_wrap(dn->runtime_new(r->dev, expert_model(r->m, e), pol, true, &st->dit[e]), "%s",
+                       e ? "transformer_2" : "transformer"));
+    st->dit_up[e] = true;
+    return VG_OK;
+}
+
+static void emit_i64(run *r, const char *name, const int64_t *v, int64_t n) {
+    if (!r->dbg) return;
+    vg_tensor t = vg_tensor_wrap(VG_I64, 1, (const int64_t[]){n}, (void *)v);   /* read only by the callback */
+    r->dbg(name, &t, r->dbg_user);
+}
+
+/* Image conditioning (WanImageToVideoPipeline): CLIP hidden states of the image
+ * (Wan2.1 I2V), then the VAE encode of [image, zero frames] (I2V) or of the image
+ * alone (TI2V), normalised; for I2V the mask latents go in front. Each model is on
+ * the device only for its own step. */
+static vg_status phase_image(run *r, const vg_t2v_inputs *in, const int64_t *ne) {
+    const vg_t2v_params *p = r->p;
+    const vg_model *m = r->m;
+    const vg_vae_i *vi = m->family->vae;
+    begin_phase(r, VG_PHASE_IMAGE);
+    if (!vi->encode || !vi->encoder_resident_new) return vg_err(VG_ERR_UNSUPPORTED, "%s: this VAE cannot encode an image", m->path);
+    vg_status s = VG_OK;
+    if (m->image_encoder) {
+        const vg_clip_vision_config *cc = vg_clip_vision_cfg(m->image_encoder);
+        int64_t oh, ow;
+        vg_clip_image_processor_out_size(&m->image_proc, in->image_h, in->image_w, &oh, &ow);
+        if (oh != cc->image_size || ow != cc->image_size)
+            return vg_err(VG_ERR_SHAPE, "%s: the image processor makes %lldx%lld pixels but the image encoder takes %dx%d", m->path,
+                          (long long)oh, (long long)ow, cc->image_size, cc->image_size);
+        float *px = malloc(sizeof(float) * 3 * oh * ow);
+        if (!px) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the image");
+        s = vg_clip_image_preprocess(&m->image_proc, in->image, in->image_h, in->image_w, px);
+        vg_tensor pix = {0};
+        vg_clip_vision_resident cr = {0};
+        bool up = false;
+        if (s == VG_OK) {
+            vg_tensor ph = vg_tensor_wrap(VG_F32, 4, (const int64_t[]){1, 3, oh, ow}, px);
+            emit(r, "act.clip_pixel_values", &ph);
+            s = vg_tensor_alloc(&pix, r->dev->pool, VG_F32, VG_SHAPE(1, 3, oh, ow), "pipeline.clip_pixel_values");
+        }
+        if (s == VG_OK) s = vg_tensor_set(&pix, px);
+        free(px);
+        if (s == VG_OK && (s = vg_clip_vision_resident_new(r->dev, m->image_encoder, &cr)) == VG_OK) up = true;
+        if (s == VG_OK)
+            s = vg_tensor_alloc(&r->img_emb, r->dev->pool, VG_F32, VG_SHAPE(1, vg_clip_vision_tokens(cc), cc->hidden),
+                                "pipeline.image_embeds");
+        /* hidden_states[-2], as WanImageToVideoPipeline.encode_image passes it */
+        if (s == VG_OK) s = vg_clip_vision_forward(&r->ex, &cr.m, &pix, cc->num_layers - 1, &r->img_emb, NULL, NULL);
+        vg_tensor_release(&pix);
+        if (up) vg_clip_vision_resident_free(r->dev, &cr);
+        if (s != VG_OK) return vg_err_wrap(s, "image encoder");
+        emit_dev(r, "act.image_embeds", &r->img_emb);
+    }
+    /* the image at the run's size in [-1, 1], as a video of num_frames (I2V) or 1 (TI2V) frames */
+    int H = p->height, W = p->width, Fv = m->expand_timesteps ? 1 : p->num_frames;
+    int64_t plane = (int64_t)H * W, z = ne[1], fl = m->expand_timesteps ? 1 : ne[2], lp = ne[3] * ne[4];
+    float *px = malloc(sizeof(float) * 3 * plane), *vid = malloc(sizeof(float) * 3 * Fv * plane);
+    if (!px || !vid) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory for the image");
+    if (s == VG_OK) s = vg_i2v_image_pixels(in->image, in->image_h, in->image_w, H, W, px);
+    if (s == VG_OK) {
+        vg_tensor ph = vg_tensor_wrap(VG_F32, 4, (const int64_t[]){1, 3, H, W}, px);
+        emit(r, "act.image_preprocessed", &ph);
+        vg_i2v_condition_video(px, Fv, H, W, vid);
+    }
+    free(px);
+    vg_tensor v = {0}, mean = {0};
+    void *enc = NULL;
+    if (s == VG_OK) s = vg_tensor_alloc(&v, r->dev->pool, VG_F32, VG_SHAPE(1, 3, Fv, H, W), "pipeline.condition_video");
+    if (s == VG_OK) s = vg_tensor_set(&v, vid);
+    free(vid);
+    if (s == VG_OK) s = vi->encoder_resident_new(r->dev, m->vae, &enc);
+    if (s == VG_OK) s = vg_tensor_alloc(&mean, r->dev->pool, VG_F32, VG_SHAPE(1, z, fl, ne[3], ne[4]), "pipeline.image_latents");
+    /* latent_dist.mode(), then (x - mean) / std */
+    if (s == VG_OK) s = vi->encode(&r->ex, vi->resident_model(enc), &v, &mean, p->vae_tiling);
+    vg_tensor_release(&v);
+    int64_t nc = (m->expand_timesteps ? 0 : 4) + z;
+    if (s == VG_OK && !(r->cond_host = malloc(sizeof(float) * nc * fl * lp))) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
+    float *lat = r->cond_host ? r->cond_host + (nc - z) * fl * lp : NULL;
+    if (s == VG_OK) s = vg_tensor_get(&mean, lat);
+    vg_tensor_release(&mean);
+    if (enc) vi->resident_free(r->dev, enc);
+    vg_tensor lt = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){1, z, fl, ne[3], ne[4]}, lat);
+    if (s == VG_OK) s = vi->normalize(m->vae, &lt);
+    if (s != VG_OK) return vg_err_wrap(s, "VAE encode of the image");
+    emit(r, "act.condition_latents", &lt);
+    if (!m->expand_timesteps) {
+        vg_i2v_mask_latents(fl, ne[3], ne[4], r->cond_host);
+        vg_tensor mt = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){1, 4, fl, ne[3], ne[4]}, r->cond_host);
+        emit(r, "act.mask_latents", &mt);
+        vg_tensor ct = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){1, nc, fl, ne[3], ne[4]}, r->cond_host);
+        emit(r, "act.condition", &ct);
+    }
+    end_phase(r);
+    return VG_OK;
+}
+
 static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *ne) {
     const vg_t2v_params *p = r->p;
     begin_phase(r, VG_PHASE_DENOISE);
-    if (!r->st->dit_up) {
-        VG_TRY(r->m->family->denoiser->runtime_new(r->dev, r->m->dit,
-                                                   r->plan.policy == VG_OFFLOAD_NONE ? VG_OFFLOAD_MODEL : r->plan.policy,
-                                                   true, &r->st->dit));
-        r->st->dit_up = true;
-    }
-    VG_TRY(vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents"));
-    int64_t n = vg_tensor_nelem(&r->lat);
-    r->lat_host = malloc((size_t)n * 4);
-    r->pred_host = malloc((size_t)n * 4);
-    if (!r->lat_host || !r->pred_host) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
-    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
-    else vg_randn(p->seed, r->lat_host, n);
-    vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
-    for (int k = 0; k < 2; k++)
-        VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
-
     vg_sched_config sc = vg_t2v_sched_config(r->m, p);   /* recorded the same way in the run report */
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
-    vg_status s = VG_OK;
-    float g = p->guidance_scale;
-    if (p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
+    /* the first step's expert comes up before the pipeline's tensors, as planned */
+    vg_status s = use_expert(r, vg_t2v_expert(r->m, vg_sched_timestep(sched, 0)));
+    if (s != VG_OK) {
+        vg_sched_free(sched);
+        return s;
+    }
+    /* the transformer's input: the latents, with the image's condition where there is one */
+    const vg_model *m = r->m;
+    bool expand = m->expand_timesteps, cat = r->cond_host && !expand;
+    int64_t ne_in[5] = {ne[0], cat ? 2 * ne[1] + 4 : ne[1], ne[2], ne[3], ne[4]};
+    s = vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne_in, "pipeline.latents");
+    int64_t n = ne[0] * ne[1] * ne[2] * ne[3] * ne[4], n_in = n / ne[1] * ne_in[1];
+    r->lat_host = malloc((size_t)n * 4);
+    r->pred_host = malloc((size_t)n * 4);
+    r->in_host = malloc((size_t)n_in * 4);
+    if (s == VG_OK && (!r->lat_host || !r->pred_host || !r->in_host)) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
+    /* Wan2.2 TI2V: one timestep per token; 0 on the image's frame */
+    const int *pt = vg_wan_dit_cfg(m->dit)->patch;
+    int64_t fp = ne[2] / pt[0], tpf = (ne[3] / pt[1]) * (ne[4] / pt[2]);
+    float *tok = expand ? malloc(sizeof(float) * fp * tpf) : NULL;
+    if (s == VG_OK && expand && !tok) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
+    vg_wan_dit_cond cond = {.token_timesteps = tok, .image = r->img_emb.data ? &r->img_emb : NULL};
+    bool use_cond = expand || cond.image;
+    if (s != VG_OK) {
+        free(tok);
+        vg_sched_free(sched);
+        return s;
+    }
+    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
+    else vg_randn(p->seed, r->lat_host, n);
+    vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
+    vg_tensor in_h = vg_tensor_wrap(VG_F32, 5, ne_in, r->in_host);
+    for (int k = 0; k < 2 && s == VG_OK; k++)
+        s = vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred");
+    int64_t *expert = calloc((size_t)p->steps, sizeof *expert), *ts = calloc((size_t)p->steps, sizeof *ts);
+    if (s == VG_OK && (!expert || !ts)) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
+    if (s == VG_OK && p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
         s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback before denoising");
     for (int i = 0; i < p->steps && s == VG_OK; i++) {
         if (stop_requested(r)) { s = vg_err(VG_ERR_ABORTED, "aborted before denoise step %d of %d", i + 1, p->steps); break; }
         float t = (float)vg_sched_timestep(sched, i);
         char name[64];
-        if ((s = vg_tensor_set(&r->lat, r->lat_host)) != VG_OK) break;
+        /* the expert of this step (two-expert models), and its guidance scale */
+        int e = vg_t2v_expert(r->m, t);
+        float g = vg_t2v_guidance(p, e);
+        expert[i] = e;
+        ts[i] = (int64_t)t;
+        if ((s = use_expert(r, e)) != VG_OK) break;
+        vg_i2v_model_input(expand, r->lat_host, r->cond_host, ne[1], ne[2], ne[3] * ne[4], r->in_host);
+        snprintf(name, sizeof name, "act.step%d.model_input", i);
+        emit(r, name, &in_h);
+        snprintf(name, sizeof name, "act.step%d.timestep", i);
+        if (expand) {
+            vg_i2v_token_timesteps(r->cond_host != NULL, fp, tpf, t, tok);
+            vg_tensor tt = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){1, fp * tpf}, tok);
+            emit(r, name, &tt);
+        } else {
+            emit_i64(r, name, &ts[i], 1);
+        }
+        if ((s = vg_tensor_set(&r->lat, r->in_host)) != VG_OK) break;
         const vg_denoiser_i *dn = r->m->family->denoiser;
-        s = dn->runtime_forward(r->st->dit, &r->ex, &r->lat, &t, &r->emb[0], &r->pred[0], p->abort, p->abort_user_data);
+        void *rt = r->st->dit[e];
+        if (use_cond && !dn->runtime_forward_cond) { s = vg_err(VG_ERR_UNSUPPORTED, "%s: this transformer takes no image or per-token timesteps", m->path); break; }
+        for (int k = 0; k < (use_cfg(p) ? 2 : 1) && s == VG_OK; k++)
+            s = use_cond ? dn->runtime_forward_cond(rt, &r->ex, &r->lat, &t, &cond, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data)
+                         : dn->runtime_forward(rt, &r->ex, &r->lat, &t, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
-            s = dn->runtime_forward(r->st->dit, &r->ex, &r->lat, &t, &r->emb[1], &r->pred[1], p->abort, p->abort_user_data);
-            if (s != VG_OK) break;
             snprintf(name, sizeof name, "act.step%d.noise_pred_cond", i);
             emit_dev(r, name, &r->pred[0]);
             snprintf(name, sizeof name, "act.step%d.noise_pred_uncond", i);
@@ -271,17 +444,33 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
             s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback after step %d of %d", i + 1, p->steps);
     }
     vg_sched_free(sched);
-    if (s == VG_OK) s = vg_check_finite_tensor(&r->lat, "the run produced non-finite values (the weights may be corrupt): the denoised latents");
+    free(tok);
+    /* TI2V with an image: frame 0 is the image's latents once more before decoding */
+    if (s == VG_OK && expand && r->cond_host) vg_i2v_model_input(true, r->lat_host, r->cond_host, ne[1], ne[2], ne[3] * ne[4], r->lat_host);
+    if (s == VG_OK && cat) {
+        /* the decode takes the z latent channels */
+        vg_tensor_release(&r->lat);
+        s = vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents");
+    }
+    if (s == VG_OK) {
+        emit_i64(r, "act.timesteps", ts, p->steps);
+        emit_i64(r, "act.expert_per_step", expert, p->steps);
+    }
+    free(expert);
+    free(ts);
+    if (s == VG_OK) s = vg_check_finite(r->lat_host, n, "the run produced non-finite values (the weights may be corrupt): the denoised latents");
     if (s != VG_OK) return s;
     for (int k = 0; k < 2; k++) {
         vg_tensor_release(&r->pred[k]);
         vg_tensor_release(&r->emb[k]);
     }
-    if (r->plan.policy != VG_OFFLOAD_NONE) {
-        r->m->family->denoiser->runtime_free(r->st->dit);
-        r->st->dit = NULL;
-        r->st->dit_up = false;
-    }
+    vg_tensor_release(&r->img_emb);
+    for (int e = 0; e < 2 && r->plan.policy != VG_OFFLOAD_NONE; e++)
+        if (r->st->dit_up[e]) {
+            r->m->family->denoiser->runtime_free(r->st->dit[e]);
+            r->st->dit[e] = NULL;
+            r->st->dit_up[e] = false;
+        }
     end_phase(r);
     return VG_OK;
 }
@@ -349,9 +538,12 @@ static void cleanup(run *r, bool ok) {
     }
     vg_tensor_release(&r->lat);
     vg_tensor_release(&r->video);
+    vg_tensor_release(&r->img_emb);
     free(r->lat_host);
     free(r->pred_host);
-    r->lat_host = r->pred_host = NULL;
+    free(r->in_host);
+    free(r->cond_host);
+    r->lat_host = r->pred_host = r->in_host = r->cond_host = NULL;
     /* under 'none' every component stays resident for the next job; else nothing does */
     if (!ok || r->plan.policy != VG_OFFLOAD_NONE) state_release(r->st);
     vg_pool_begin_phase(r->dev->pool, NULL);
@@ -390,12 +582,16 @@ vg_status vg_t2v_plan(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg
     out->vae_tiling = tiled;
     out->budget = pin.budget;
     out->peak = plan.peak;
-    for (int i = 0; i < VG_PHASE_COUNT; i++) {
-        snprintf(out->phases[i].name, sizeof out->phases[i].name, "%s", vg_phase_names[i]);
-        out->phases[i].planned_bytes = plan.phase_peak[i];
-        out->phases[i].weight_bytes = plan.phase_weights[i];
+    /* in the order a run takes them; image_encode only for an image-conditioned run */
+    static const int order[] = {VG_PHASE_TEXT, VG_PHASE_IMAGE, VG_PHASE_DENOISE, VG_PHASE_DECODE};
+    for (int k = 0; k < VG_PHASE_COUNT; k++) {
+        int i = order[k];
+        if (i == VG_PHASE_IMAGE && !p->image) continue;
+        int j = out->n_phases++;
+        snprintf(out->phases[j].name, sizeof out->phases[j].name, "%s", vg_phase_names[i]);
+        out->phases[j].planned_bytes = plan.phase_peak[i];
+        out->phases[j].weight_bytes = plan.phase_weights[i];
     }
-    out->n_phases = VG_PHASE_COUNT;
     vg_plan_explain(&pin, &plan, out->explain, sizeof out->explain);
     return VG_OK;
 }
@@ -458,14 +654,18 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
         /* everything resident for the whole run */
         vg_pool_begin_phase(r.dev->pool, vg_phase_names[VG_PHASE_TEXT]);
         if (!st->te_up && (s = vg_t5_resident_new(r.dev, m->te, &st->te)) == VG_OK) st->te_up = true;
-        if (s == VG_OK && !st->dit_up &&
-            (s = m->family->denoiser->runtime_new(r.dev, m->dit, VG_OFFLOAD_MODEL, false, &st->dit)) == VG_OK)
-            st->dit_up = true;
+        for (int e = 0; e < (m->dit2 ? 2 : 1) && s == VG_OK; e++)
+            if (!st->dit_up[e] &&
+                (s = m->family->denoiser->runtime_new(r.dev, expert_model(m, e), VG_OFFLOAD_MODEL, false, &st->dit[e])) == VG_OK)
+                st->dit_up[e] = true;
         if (s == VG_OK && !st->vae_up && (s = m->family->vae->resident_new(r.dev, m->vae, &st->vae)) == VG_OK)
             st->vae_up = true;
     }
     vg_video *v = NULL;
+    if (s == VG_OK && !p->image != !in->image)
+        s = vg_err(VG_ERR_INVALID_ARG, "an image-to-video run needs both the image's name and its pixels");
     if (s == VG_OK) s = phase_text(&r, in);
+    if (s == VG_OK && in->image) s = phase_image(&r, in, ne);
     if (s == VG_OK) s = phase_denoise(&r, in, ne);
     if (s == VG_OK) s = phase_decode(&r, &v);
     cleanup(&r, s == VG_OK);

@@ -18,15 +18,40 @@ typedef struct component {
 
 static const component wan_components[] = {
     {"transformer", false, {"WanTransformer3DModel", NULL}},
+    {"transformer_2", true, {"WanTransformer3DModel", NULL}},   /* Wan2.2 A14B's low-noise expert */
     {"vae", false, {"AutoencoderKLWan", NULL}},
     {"text_encoder", false, {"UMT5EncoderModel", "T5EncoderModel", NULL}},
     {"scheduler", false, {"UniPCMultistepScheduler", "FlowMatchEulerDiscreteScheduler", NULL}},
     {"tokenizer", true, {"T5TokenizerFast", "T5Tokenizer", "AutoTokenizer", NULL}},
 };
 
+/* WanImageToVideoPipeline: the same, and the CLIP image encoder with its processor
+ * (Wan2.1 I2V; Wan2.2's image-conditioned folders have none) */
+static const component wan_i2v_components[] = {
+    {"image_encoder", true, {"CLIPVisionModel", "CLIPVisionModelWithProjection", NULL}},
+    {"image_processor", true, {"CLIPImageProcessor", "CLIPImageProcessorPil", "CLIPImageProcessorFast", NULL}},
+};
+
+static vg_status check_components(const json_t *j, const char *path, const component *list, size_t n);
+
 vg_status vg_wan_check_model_index(const json_t *j, const char *path) {
-    for (size_t i = 0; i < sizeof wan_components / sizeof wan_components[0]; i++) {
-        const component *c = &wan_components[i];
+    return check_components(j, path, wan_components, sizeof wan_components / sizeof wan_components[0]);
+}
+
+vg_status vg_wan_i2v_check_model_index(const json_t *j, const char *path) {
+    VG_TRY(vg_wan_check_model_index(j, path));
+    VG_TRY(check_components(j, path, wan_i2v_components, sizeof wan_i2v_components / sizeof wan_i2v_components[0]));
+    bool enc = json_is_string(json_array_get(json_object_get(j, "image_encoder"), 1));
+    bool proc = json_is_string(json_array_get(json_object_get(j, "image_processor"), 1));
+    if (enc != proc)
+        return vg_err(VG_ERR_FORMAT, "%s: image_encoder and image_processor go together; this folder names only the %s", path,
+                      enc ? "encoder" : "processor");
+    return VG_OK;
+}
+
+static vg_status check_components(const json_t *j, const char *path, const component *list, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const component *c = &list[i];
         const json_t *e = json_object_get(j, c->key);
         const char *cls = json_is_array(e) ? json_string_value(json_array_get(e, 1)) : NULL;
         if (!cls) {

@@ -14,6 +14,9 @@
  * runs for WanPipeline; a component that is missing or null is refused, except
  * the tokenizer (a run from token ids needs none). */
 vg_status vg_wan_check_model_index(const json_t *j, const char *path);
+/* The same for WanImageToVideoPipeline, which may also name image_encoder
+ * (CLIPVisionModel) and image_processor (CLIPImageProcessor), both or neither. */
+vg_status vg_wan_i2v_check_model_index(const json_t *j, const char *path);
 
 /* The token grid of a height x width x num_frames run fits the transformer's RoPE
  * tables (rope_max_seq_len positions per axis); the message gives the largest

@@ -30,6 +30,16 @@ static vg_status dn_runtime_forward(void *rt, vg_exec *ex, const vg_tensor *late
     return vg_dit_runtime_forward(rt, ex, latents, t, text, out, abort, abort_user);
 }
 
+static vg_status dn_runtime_forward_cond(void *rt, vg_exec *ex, const vg_tensor *latents, const float *t, const void *cond,
+                                         const vg_tensor *text, vg_tensor *out, vg_abort_fn abort, void *abort_user) {
+    return vg_dit_runtime_forward_cond(rt, ex, latents, t, cond, text, out, abort, abort_user);
+}
+
+static vg_status dn_forward_cond(vg_exec *ex, const void *model, const vg_tensor *latents, const float *t, const void *cond,
+                                 const vg_tensor *text, vg_tensor *out) {
+    return vg_wan_dit_forward_cond(ex, model, latents, t, cond, text, out);
+}
+
 static void dn_runtime_free(void *rt) {
     if (!rt) return;
     vg_dit_runtime_free(rt);
@@ -60,6 +70,8 @@ static const vg_denoiser_i k_denoiser = {
     .forward = dn_forward,
     .sizes = dn_sizes,
     .text_dim = dn_text_dim,
+    .runtime_forward_cond = dn_runtime_forward_cond,
+    .forward_cond = dn_forward_cond,
 };
 
 /* ---- vae -------------------------------------------------------------------- */
@@ -69,6 +81,19 @@ static vg_status vae_resident_new(vg_backend *dev, const void *vae, void **out) 
     vg_wan_vae_resident *r = calloc(1, sizeof *r);
     if (!r) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     vg_status s = vg_wan_vae_resident_new(dev, vae, r);
+    if (s != VG_OK) {
+        free(r);
+        return s;
+    }
+    *out = r;
+    return VG_OK;
+}
+
+static vg_status vae_encoder_resident_new(vg_backend *dev, const void *vae, void **out) {
+    *out = NULL;
+    vg_wan_vae_resident *r = calloc(1, sizeof *r);
+    if (!r) return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    vg_status s = vg_wan_vae_encoder_resident_new(dev, vae, r);
     if (s != VG_OK) {
         free(r);
         return s;
@@ -96,6 +121,17 @@ static vg_status vae_denormalize(const void *vae, vg_tensor *host_latents) {
     return vg_wan_vae_denormalize(vae, host_latents);
 }
 
+static uint64_t vae_encoder_bytes(const void *vae) { return vg_wan_vae_encoder_bytes(vae); }
+
+static vg_status vae_encode(vg_exec *ex, const void *vae, const vg_tensor *video, vg_tensor *mean, bool tiled) {
+    vg_vae_tiling tiling = vg_vae_tiling_default();
+    return vg_wan_vae_encode(ex, vae, video, mean, NULL, tiled ? &tiling : NULL, NULL, NULL);
+}
+
+static vg_status vae_normalize(const void *vae, vg_tensor *host_latents) {
+    return vg_wan_vae_normalize(vae, host_latents);
+}
+
 static const vg_vae_i k_vae = {
     .resident_new = vae_resident_new,
     .resident_model = vae_resident_model,
@@ -103,6 +139,10 @@ static const vg_vae_i k_vae = {
     .decoder_bytes = vae_decoder_bytes,
     .decode = vae_decode,
     .denormalize = vae_denormalize,
+    .encoder_resident_new = vae_encoder_resident_new,
+    .encoder_bytes = vae_encoder_bytes,
+    .encode = vae_encode,
+    .normalize = vae_normalize,
 };
 
 /* ---- the family ---------------------------------------------------------------- */
@@ -114,12 +154,13 @@ static vg_status component_dir(const char *root, const char *name, char *out, si
     return VG_OK;
 }
 
-/* The transformer from a single file (safetensors or GGUF), with the folder's
- * config when it has one (else the config comes from the tensors). */
-static vg_status load_dit_file(const char *root, const char *file, vg_wan_dit **out) {
+/* A transformer from a single file (safetensors or GGUF), with the folder's
+ * config of that component (`comp`: "transformer" or "transformer_2") when it has
+ * one (else the config comes from the tensors). */
+static vg_status load_dit_file(const char *root, const char *comp, const char *file, vg_wan_dit **out) {
     json_t *j;
     char where[PATH_MAX], dir[PATH_MAX];
-    if (!vg_path_join(dir, sizeof dir, root, "transformer") || !vg_path_join(where, sizeof where, dir, "config.json"))
+    if (!vg_path_join(dir, sizeof dir, root, comp) || !vg_path_join(where, sizeof where, dir, "config.json"))
         return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
     j = NULL;
     if (vg_path_is_file(where)) VG_TRY(vg_json_load_file(where, &j));
@@ -130,14 +171,58 @@ static vg_status load_dit_file(const char *root, const char *file, vg_wan_dit **
     return s == VG_OK ? vg_wan_dit_load_with_config(file, &cfg, 0, out) : s;
 }
 
+static vg_status load_dit(const char *root, const char *comp, const char *file, vg_wan_dit **out) {
+    char dir[PATH_MAX];
+    if (file) return load_dit_file(root, comp, file, out);
+    VG_TRY(component_dir(root, comp, dir, sizeof dir));
+    return vg_wan_dit_load(dir, out);
+}
+
+/* Wan2.2 A14B: model_index.json names a second transformer (the low-noise expert)
+ * and the boundary between them. Sets *two and *ratio (0 when there is one), and
+ * *expand (Wan2.2 TI2V's expand_timesteps). */
+static vg_status read_experts(const char *root, bool *two, double *ratio, bool *expand) {
+    char p[PATH_MAX];
+    *two = false;
+    *ratio = 0;
+    *expand = false;
+    if (!vg_path_join(p, sizeof p, root, "model_index.json")) return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", root);
+    if (!vg_path_is_file(p)) return VG_OK;   /* a model made in memory (plans from configs) */
+    json_t *j;
+    VG_TRY(vg_json_load_file(p, &j));
+    const json_t *t2 = json_object_get(j, "transformer_2"), *br = json_object_get(j, "boundary_ratio");
+    const json_t *ex = json_object_get(j, "expand_timesteps");
+    vg_status s = VG_OK;
+    if (ex && !json_is_null(ex) && !json_is_boolean(ex)) s = vg_err(VG_ERR_FORMAT, "%s: expand_timesteps must be true, false or null", p);
+    *expand = json_is_true(ex);
+    bool named = json_is_array(t2) && json_is_string(json_array_get(t2, 1));
+    if (s != VG_OK) {
+    } else if (br && !json_is_null(br) && (!json_is_number(br) || !(json_number_value(br) > 0 && json_number_value(br) < 1)))
+        s = vg_err(VG_ERR_FORMAT, "%s: boundary_ratio must be a number between 0 and 1 (exclusive), or null", p);
+    else if (named && (!br || json_is_null(br)))
+        /* diffusers then runs every step with `transformer`; so does vgen, without loading the other */
+        vg_log_warn("%s: transformer_2 without a boundary_ratio is never used; running every step with transformer", p);
+    else if (named) {
+        *two = true;
+        *ratio = json_number_value(br);
+    }
+    json_decref(j);
+    return s;
+}
+
 static vg_status wan_load(vg_model *m, const char *path, const vg_model_files *files) {
     char dir[PATH_MAX];
-    vg_wan_dit *dit = NULL;
+    vg_wan_dit *dit = NULL, *dit2 = NULL;
     vg_wan_vae *vae = NULL;
-    vg_status s = VG_OK;
-    if (files->transformer) s = load_dit_file(path, files->transformer, &dit);
-    else if ((s = component_dir(path, "transformer", dir, sizeof dir)) == VG_OK) s = vg_wan_dit_load(dir, &dit);
+    bool two = false;
+    vg_status s = read_experts(path, &two, &m->boundary_ratio, &m->expand_timesteps);
+    if (s == VG_OK && files->transformer_2 && !two)
+        s = vg_err(VG_ERR_INVALID_ARG, "%s: a second transformer was given, but model_index.json names no transformer_2 "
+                                       "with a boundary_ratio (only Wan2.2 A14B has two experts)", path);
+    if (s == VG_OK) s = load_dit(path, "transformer", files->transformer, &dit);
     m->dit = dit;
+    if (s == VG_OK && two) s = vg_err_wrap(load_dit(path, "transformer_2", files->transformer_2, &dit2), "transformer_2");
+    m->dit2 = dit2;
     if (s == VG_OK && files->vae) s = vg_wan_vae_load(files->vae, &vae);
     else if (s == VG_OK && (s = component_dir(path, "vae", dir, sizeof dir)) == VG_OK) s = vg_wan_vae_load(dir, &vae);
     m->vae = vae;
@@ -145,19 +230,35 @@ static vg_status wan_load(vg_model *m, const char *path, const vg_model_files *f
 }
 
 static void wan_free(vg_model *m) {
+    vg_clip_vision_free(m->image_encoder);
+    m->image_encoder = NULL;
     vg_wan_dit_free(m->dit);
+    vg_wan_dit_free(m->dit2);
     vg_wan_vae_free(m->vae);
-    m->dit = m->vae = NULL;
+    m->dit = m->dit2 = m->vae = NULL;
 }
 
-static vg_status wan_check(const vg_model *m) {
+/* in_channels: z for text-to-video and TI2V, 2z + 4 (noise, mask, image latents) for I2V */
+static vg_status check_experts(const vg_model *m, int want_in) {
     const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
     const vg_wan_vae_config *vc = vg_wan_vae_cfg(m->vae);
-    if (dc->in_channels != vc->z_dim || dc->out_channels != vc->z_dim)
-        return vg_err(VG_ERR_SHAPE, "%s: transformer channels (in %d, out %d) do not match the VAE's z_dim %d", m->path,
-                      dc->in_channels, dc->out_channels, vc->z_dim);
+    if (dc->in_channels != want_in || dc->out_channels != vc->z_dim)
+        return vg_err(VG_ERR_SHAPE, "%s: transformer channels (in %d, out %d) do not match the VAE's z_dim %d (in %d, out %d expected)",
+                      m->path, dc->in_channels, dc->out_channels, vc->z_dim, want_in, vc->z_dim);
+    if (m->dit2) {
+        /* the experts take turns on the same latents and text */
+        const vg_wan_dit_config *d2 = vg_wan_dit_cfg(m->dit2);
+        if (d2->in_channels != dc->in_channels || d2->out_channels != dc->out_channels || d2->text_dim != dc->text_dim ||
+            d2->patch[0] != dc->patch[0] || d2->patch[1] != dc->patch[1] || d2->patch[2] != dc->patch[2])
+            return vg_err(VG_ERR_SHAPE, "%s: transformer_2 (in %d, out %d channels, text %d, patch %dx%dx%d) does not match "
+                          "transformer (in %d, out %d, text %d, patch %dx%dx%d)", m->path, d2->in_channels, d2->out_channels,
+                          d2->text_dim, d2->patch[0], d2->patch[1], d2->patch[2], dc->in_channels, dc->out_channels,
+                          dc->text_dim, dc->patch[0], dc->patch[1], dc->patch[2]);
+    }
     return VG_OK;
 }
+
+static vg_status wan_check(const vg_model *m) { return check_experts(m, vg_wan_vae_cfg(m->vae)->z_dim); }
 
 static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t *ne) {
     const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
@@ -186,7 +287,17 @@ static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t
         return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
     if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)
         return vg_err(VG_ERR_INVALID_ARG, "offload 'none' keeps every component on the device; it cannot run the text encoder on the CPU");
+    extern const vg_family vg_family_wan_i2v;
+    bool i2v = m->family == &vg_family_wan_i2v;
+    if (i2v && !p->image && !m->expand_timesteps)
+        return vg_err(VG_ERR_INVALID_ARG, "%s is an image-to-video model: give it an image to animate (--image)", m->path);
+    if (p->image && !i2v && !m->expand_timesteps)
+        return vg_err(VG_ERR_INVALID_ARG, "%s is a text-to-video model: it takes no image (image-to-video needs a Wan I2V or Wan2.2 TI2V folder)", m->path);
+    if (!isfinite(p->guidance_scale_2) || p->guidance_scale_2 > 100)
+        return vg_err(VG_ERR_INVALID_ARG, "guidance scale 2 %g: must be at most 100 (<= 0: the guidance scale)", p->guidance_scale_2);
     VG_TRY(vg_t2v_check_inputs(dc, vc, p));
+    if (m->dit2) VG_TRY(vg_err_wrap(vg_wan_check_positions(vg_wan_dit_cfg(m->dit2), vc, p->num_frames, p->height, p->width),
+                                    "transformer_2"));
     ne[0] = 1;
     ne[1] = vc->z_dim;
     ne[2] = fl;
@@ -195,6 +306,48 @@ static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t
     return VG_OK;
 }
 
+
+/* WanImageToVideoPipeline: the Wan components, and for Wan2.1 I2V the CLIP image
+ * encoder and its processor. */
+static vg_status wan_i2v_load(vg_model *m, const char *path, const vg_model_files *files) {
+    VG_TRY(wan_load(m, path, files));
+    char dir[PATH_MAX], pdir[PATH_MAX];
+    if (!vg_path_join(dir, sizeof dir, path, "image_encoder") || !vg_path_join(pdir, sizeof pdir, path, "image_processor"))
+        return vg_err(VG_ERR_INVALID_ARG, "%s: path too long", path);
+    if (!vg_path_is_dir(dir) && !vg_path_is_dir(pdir)) return VG_OK;   /* Wan2.2 image-to-video: no CLIP */
+    VG_TRY(component_dir(path, "image_encoder", dir, sizeof dir));
+    VG_TRY(component_dir(path, "image_processor", pdir, sizeof pdir));
+    VG_TRY(vg_clip_vision_load(dir, &m->image_encoder));
+    return vg_clip_image_processor_load(pdir, &m->image_proc);
+}
+
+static vg_status wan_i2v_check(const vg_model *m) {
+    const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
+    int z = vg_wan_vae_cfg(m->vae)->z_dim;
+    /* TI2V: the image replaces latent frame 0 (z channels); else noise, mask and image latents */
+    VG_TRY(check_experts(m, m->expand_timesteps ? z : 2 * z + 4));
+    if (m->expand_timesteps) return VG_OK;
+    if ((dc->image_dim > 0) != (m->image_encoder != NULL))
+        return vg_err(VG_ERR_SHAPE, "%s: the transformer %s image embeddings but the folder %s an image encoder", m->path,
+                      dc->image_dim > 0 ? "takes" : "takes no", m->image_encoder ? "has" : "has no");
+    if (m->image_encoder && vg_clip_vision_cfg(m->image_encoder)->hidden != dc->image_dim)
+        return vg_err(VG_ERR_SHAPE, "%s: the image encoder's width %d is not the transformer's image_dim %d", m->path,
+                      vg_clip_vision_cfg(m->image_encoder)->hidden, dc->image_dim);
+    return VG_OK;
+}
+
+const vg_family vg_family_wan_i2v = {
+    .name = "wan-i2v",
+    .pipeline_class = "WanImageToVideoPipeline",
+    .check_index = vg_wan_i2v_check_model_index,
+    .load = wan_i2v_load,
+    .free = wan_free,
+    .check = wan_i2v_check,
+    .validate = wan_validate,
+    .default_text_len = VG_WAN_DEFAULT_TEXT_LEN,
+    .denoiser = &k_denoiser,
+    .vae = &k_vae,
+};
 
 const vg_family vg_family_wan21 = {
     .name = "wan2.1-t2v",

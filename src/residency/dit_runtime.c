@@ -244,6 +244,12 @@ static bool h_abort(void *u) { return poll_abort(&((hook_ctx *)u)->ab); }
 
 vg_status vg_dit_runtime_forward(vg_dit_runtime *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
                                  const vg_tensor *text, vg_tensor *out, vg_abort_fn abort, void *abort_user) {
+    return vg_dit_runtime_forward_cond(rt, ex, latents, timesteps, NULL, text, out, abort, abort_user);
+}
+
+vg_status vg_dit_runtime_forward_cond(vg_dit_runtime *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
+                                      const vg_wan_dit_cond *cond, const vg_tensor *text, vg_tensor *out,
+                                      vg_abort_fn abort, void *abort_user) {
     hook_ctx hc = {.rt = rt, .ab = {abort, abort_user}};
     vg_wan_dit_hooks hooks = {.abort = h_abort, .user = &hc};
     if (rt->policy == VG_OFFLOAD_BLOCK && rt->st) {
@@ -252,5 +258,5 @@ vg_status vg_dit_runtime_forward(vg_dit_runtime *rt, vg_exec *ex, const vg_tenso
     }
     vg_exec e = *ex;
     if (rt->policy == VG_OFFLOAD_LEAF && rt->st) e.weights = &rt->hook;
-    return vg_wan_dit_forward_hooked(&e, &rt->m, latents, timesteps, text, out, &hooks, NULL);
+    return vg_wan_dit_forward_cond_hooked(&e, &rt->m, latents, timesteps, cond, text, out, &hooks, NULL);
 }

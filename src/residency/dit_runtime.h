@@ -40,6 +40,12 @@ void vg_dit_runtime_free(vg_dit_runtime *rt);
 vg_status vg_dit_runtime_forward(vg_dit_runtime *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
                                  const vg_tensor *text, vg_tensor *out, vg_abort_fn abort, void *abort_user);
 
+/* The same with the variants' conditioning inputs (per-token timesteps, image
+ * embeddings; see vg_wan_dit_forward_cond); cond may be NULL. */
+vg_status vg_dit_runtime_forward_cond(vg_dit_runtime *rt, vg_exec *ex, const vg_tensor *latents, const float *timesteps,
+                                      const vg_wan_dit_cond *cond, const vg_tensor *text, vg_tensor *out,
+                                      vg_abort_fn abort, void *abort_user);
+
 /* Sizes for the planner, from a loaded model: every weight; the largest block;
  * the non-block weights; the largest matrix; what leaf keeps resident. */
 typedef struct vg_dit_sizes {

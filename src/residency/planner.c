@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const vg_phase_names[VG_PHASE_COUNT] = {"text_encode", "denoise", "decode"};
+const char *const vg_phase_names[VG_PHASE_COUNT] = {"text_encode", "denoise", "decode", "image_encode"};
 
 const char *vg_offload_str(vg_offload o) {
     switch (o) {
@@ -43,8 +43,10 @@ static uint64_t resident(const vg_plan_input *in, vg_offload pol, int p) {
     const vg_plan_component *c = &in->comp[p];
     switch (pol) {
     case VG_OFFLOAD_NONE: {
-        uint64_t all = 0;
-        for (int i = 0; i < VG_PHASE_COUNT; i++) all += in->comp[i].weight_bytes;
+        /* every component for the whole run; the image encoders only while they run */
+        uint64_t all = in->denoise_extra_bytes;
+        for (int i = 0; i < VG_PHASE_COUNT; i++)
+            if (i != VG_PHASE_IMAGE || p == VG_PHASE_IMAGE) all += in->comp[i].weight_bytes;
         return all;
     }
     case VG_OFFLOAD_BLOCK:

@@ -16,8 +16,10 @@
 
 #include "vgen.h"
 
-enum { VG_PHASE_TEXT = 0, VG_PHASE_DENOISE = 1, VG_PHASE_DECODE = 2, VG_PHASE_COUNT = 3 };
-extern const char *const vg_phase_names[VG_PHASE_COUNT];   /* "text_encode", "denoise", "decode" */
+/* Phases by id; an image-conditioned run has image_encode (the image encoder, then
+ * the VAE encoder) between text_encode and denoise; a text-to-video run has none. */
+enum { VG_PHASE_TEXT = 0, VG_PHASE_DENOISE = 1, VG_PHASE_DECODE = 2, VG_PHASE_IMAGE = 3, VG_PHASE_COUNT = 4 };
+extern const char *const vg_phase_names[VG_PHASE_COUNT];   /* "text_encode", "denoise", "decode", "image_encode" */
 
 typedef struct vg_plan_component {
     uint64_t weight_bytes;     /* every weight as stored (device-aligned) */
@@ -34,6 +36,10 @@ typedef struct vg_plan_input {
     bool host_weights;                        /* device computes on host weights (cpu) */
     uint64_t budget;                          /* UINT64_MAX: none */
     bool vae_tiled;                           /* the decode is planned in tiles */
+    uint64_t denoise_extra_bytes;             /* a second denoiser's weights (Wan2.2 A14B: comp[DENOISE]
+                                                 is the larger expert, this the other); only 'none' keeps
+                                                 both resident, the other policies release one expert
+                                                 before the other comes up */
 } vg_plan_input;
 
 typedef struct vg_plan {

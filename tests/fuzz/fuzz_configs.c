@@ -3,7 +3,8 @@
  * message or a config that passes validation; an accepted config's sizes must be
  * small enough to plan with, and planning memory from them must not overflow into
  * nonsense (the planner's numbers stay finite and monotonic in the frame count).
- * Seeds: tests/fuzz/corpus/configs/ (the demo model's, Wan2.1-14B's and CogVideoX's configs). */
+ * Seeds: tests/fuzz/corpus/configs/ (the demo model's, Wan2.1-14B's, the Wan2.2 VAE's and CogVideoX's
+ * configs, and the Wan2.2 / I2V model_index.json files). */
 #include <jansson.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
+#include "pipeline/validate.h"
 #include "sched/scheduler.h"
 
 static void one_line(vg_status s) {
@@ -26,6 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_error_t e;
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &e);
     if (!j) return 0;
+    /* model_index.json checks (WanPipeline, WanImageToVideoPipeline) */
+    one_line(vg_wan_check_model_index(j, "fuzz"));
+    one_line(vg_wan_i2v_check_model_index(j, "fuzz"));
     vg_wan_dit_config dc;
     vg_status s = vg_wan_dit_config_from_json(j, "fuzz", &dc);
     if (s == VG_OK) s = vg_wan_dit_config_validate(&dc, "fuzz");
@@ -42,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vg_wan_vae_config vc;
     s = vg_wan_vae_config_from_json(j, "fuzz", &vc);
     one_line(s);
+    /* an accepted VAE config (Wan2.1 or Wan2.2 layout) has consistent derived factors */
+    if (s == VG_OK && (vc.patch_size < 1 || vc.video_channels < 1 ||
+                       vc.video_channels * vc.patch_size * vc.patch_size != vc.in_channels ||
+                       vc.spatial_factor != vc.patch_size << (vc.n_levels - 1) || vc.decoder_base_dim < 1))
+        __builtin_trap();
     vg_cogvideox_dit_config cd;
     s = vg_cogvideox_dit_config_from_json(j, "fuzz", &cd);
     one_line(s);

@@ -14,7 +14,9 @@
     X(sched_euler) X(sched_unipc) X(tokenizer_t5) X(t5) X(umt5) X(wan_dit) \
     X(wan_dit_original_names) X(wan_vae) X(wan_vae_original_names) X(wan_pipeline) \
     X(sched_cogvideox_ddim) X(sched_cogvideox_dpm) X(cogvideox_dit) X(cogvideox_dit_rope) \
-    X(cogvideox_vae) X(cogvideox_pipeline)
+    X(cogvideox_vae) X(cogvideox_pipeline) \
+    X(wan22_ti2v_dit) X(wan_i2v_dit) X(wan_i2v_dit_original_names) X(clip_vision) \
+    X(wan22_vae) X(wan22_vae_original_names) X(wan22_moe_pipeline) X(wan_i2v_pipeline) X(wan22_ti2v_pipeline)
 VG_GOLDEN_SETS(VG_GOLDEN_SET)
 
 typedef struct { const char *name; vg_golden_fn fn; } set_entry;

@@ -2,7 +2,9 @@
  * on in.* against out.sample and every act.* intermediate the reference saved,
  * the batch-2 call with per-sample int64 timesteps, and a run with the weights
  * rounded to bf16 (measured error against the f32 reference, 1e-2 relative).
- * The runner part is shared with golden_wan_dit_original_names.c. */
+ * The runner part is shared with the original-name, Wan2.2 TI2V (per-token
+ * timesteps, in.timestep [B, S]) and Wan2.1 I2V (in.encoder_hidden_states_image)
+ * checkers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "vg_measure.h"
 #include "io/json_util.h"
 #include "models/wan_dit.h"
+#include "residency/dit_runtime.h"
 
 /* Reads the model config from a golden config.json: its "model_config" object
  * (the library's view), else "constructor_kwargs", else the whole object (a
@@ -118,11 +121,13 @@ static void on_act(const char *name, const vg_tensor *t, void *user) {
 
 /* Runs the model on `<prefix>in.*` of io and checks `<prefix>out.sample` (tolerance
  * rel) and, when check_acts, every act.* of io (missing intermediates fail).
- * Returns 1 if the forward ran. */
+ * in.timestep is [B] (f32 or i64) or [B, S] f32 per token; in.encoder_hidden_states_image,
+ * when present, conditions an I2V model. Returns 1 if the forward ran. */
 int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
                            const char *prefix, const char *tag, int check_acts, double rel) {
-    char n_hs[96], n_t[96], n_ehs[96], n_out[96], check[160];
+    char n_hs[96], n_t[96], n_ehs[96], n_img[96], n_out[96], check[160];
     snprintf(n_hs, sizeof n_hs, "%sin.hidden_states", prefix);
+    snprintf(n_img, sizeof n_img, "%sin.encoder_hidden_states_image", prefix);
     snprintf(n_t, sizeof n_t, "%sin.timestep", prefix);
     snprintf(n_ehs, sizeof n_ehs, "%sin.encoder_hidden_states", prefix);
     snprintf(n_out, sizeof n_out, "%sout.sample", prefix);
@@ -131,19 +136,28 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     vg_tensor hs = vg_golden_tensor(g, io, set, n_hs), ts = vg_golden_tensor(g, io, set, n_t);
     vg_tensor ehs = vg_golden_tensor(g, io, set, n_ehs), ref = vg_golden_tensor(g, io, set, n_out);
     if (!hs.data || !ts.data || !ehs.data || !ref.data) return 0;
-    int64_t B = hs.ne[0];
-    if (vg_tensor_nelem(&ts) != B || (ts.type != VG_F32 && ts.type != VG_I64)) {
-        vg_golden_fail(g, set, check, "timestep must be f32 or i64 [B]");
+    int64_t B = hs.ne[0], nt = vg_tensor_nelem(&ts);
+    const vg_wan_dit_config *c = vg_wan_dit_cfg(m);
+    int64_t S = hs.ne[2] / c->patch[0] * (hs.ne[3] / c->patch[1]) * (hs.ne[4] / c->patch[2]);
+    int per_token = ts.nd == 2;
+    if (!(nt == B || (per_token && nt == B * S && ts.type == VG_F32)) || (ts.type != VG_F32 && ts.type != VG_I64)) {
+        vg_golden_fail(g, set, check, "timestep must be f32 or i64 [B], or f32 [B, S]");
         return 0;
     }
-    float *t = malloc(sizeof(float) * (size_t)B);
+    vg_wan_dit_cond cond = {0};
+    vg_tensor img = {0};
+    if (vg_st_find(io, n_img)) {
+        img = vg_golden_tensor(g, io, set, n_img);
+        cond.image = &img;
+    }
+    float *t = malloc(sizeof(float) * (size_t)nt);
     vg_pool *pool = vg_golden_pool(g, "golden.wan_dit");
     vg_tensor out = {0};
     int ran = 0;
     if (!t || !pool) { vg_golden_fail(g, set, check, "out of memory"); goto done; }
-    for (int64_t b = 0; b < B; b++)
+    for (int64_t b = 0; b < nt; b++)
         t[b] = ts.type == VG_F32 ? ((const float *)ts.data)[b] : (float)((const int64_t *)ts.data)[b];
-    const vg_wan_dit_config *c = vg_wan_dit_cfg(m);
+    if (per_token) cond.token_timesteps = t;
     if (vg_tensor_alloc(&out, pool, VG_F32, VG_SHAPE(B, c->out_channels, hs.ne[2], hs.ne[3], hs.ne[4]), "golden.out") !=
         VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
@@ -154,9 +168,19 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag};
     vg_wan_dit_debug dbg = {.fn = on_act, .user = &a};
     vg_exec ex = {.pool = pool};
-    if (vg_wan_dit_forward(&ex, m, &hs, t, &ehs, &out, check_acts ? &dbg : NULL) != VG_OK) {
+    if (vg_wan_dit_forward_cond_hooked(&ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out, NULL,
+                                       check_acts ? &dbg : NULL) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
         goto done;
+    }
+    uint64_t peak = vg_pool_get_stats(pool).peak - before;
+    if (per_token && check_acts) {   /* per-token intermediates are gathered for the hook: measure without it */
+        vg_pool_reset_peak(pool);
+        if (vg_wan_dit_forward_cond(&ex, m, &hs, NULL, &cond, &ehs, &out) != VG_OK) {
+            vg_golden_fail(g, set, check, vg_err_msg());
+            goto done;
+        }
+        peak = vg_pool_get_stats(pool).peak - before;
     }
     ran = 1;
     if (vg_golden_check(g, set, check, &out, &ref, rel) && rel > 1e-3) {   /* a lossy run: report its error */
@@ -172,10 +196,10 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
         printf("     %s: max|err| / max|ref| = %.3g (max|ref| %.3g)\n", check, ma / mr, mr);
     }
     /* the planner's prediction bounds the measured working set, and is tight */
-    uint64_t peak = vg_pool_get_stats(pool).peak - before;
     vg_meter mt;
     uint64_t pred = 0;
-    if (vg_meter_start(&mt) == VG_OK && vg_wan_dit_forward(&mt.ex, m, &hs, t, &ehs, &out, NULL) == VG_OK)
+    if (vg_meter_start(&mt) == VG_OK &&
+        vg_wan_dit_forward_cond(&mt.ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out) == VG_OK)
         pred = vg_meter_peak(&mt);
     else
         vg_meter_peak(&mt);
@@ -291,6 +315,8 @@ done:
     vg_wan_dit_free(m);
 }
 
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix);
+
 void golden_wan_dit(vg_golden *g, const char *dir) {
     const char *set = "wan_dit";
     char p[4096], desc[256];
@@ -314,7 +340,174 @@ void golden_wan_dit(vg_golden *g, const char *dir) {
     vg_golden_wan_dit_case(g, set, m, io, "batch2.", "", 1, 1e-4);
     bf16_run(g, dir, &cfg, io);
     wan_pipeline_transformer(g);
+    /* Wan2.2 A14B: both experts of the two-expert pipeline at the steps each ran */
+    vg_golden_wan_dit_pipeline_steps(g, set, "wan22_moe_pipeline", "");
 done:
     vg_st_close(io);
     vg_wan_dit_free(m);
+}
+
+/* With every weight copied to the --device (the runtime's resident copy, policy
+ * none), the forward of `<prefix>in.*` against `<prefix>out.sample`: nothing of the
+ * model (image embedder and image k/v included) may be read from the host. */
+void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                   const char *prefix);
+void vg_golden_wan_dit_device_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                   const char *prefix) {
+    if (!g->dev) return;
+    char n_hs[96], n_t[96], n_ehs[96], n_img[96], n_out[96], check[160];
+    snprintf(n_hs, sizeof n_hs, "%sin.hidden_states", prefix);
+    snprintf(n_t, sizeof n_t, "%sin.timestep", prefix);
+    snprintf(n_ehs, sizeof n_ehs, "%sin.encoder_hidden_states", prefix);
+    snprintf(n_img, sizeof n_img, "%sin.encoder_hidden_states_image", prefix);
+    snprintf(n_out, sizeof n_out, "%sout.sample", prefix);
+    snprintf(check, sizeof check, "%s[weights on device]", n_out);
+    vg_tensor hs = vg_golden_tensor(g, io, set, n_hs), ts = vg_golden_tensor(g, io, set, n_t);
+    vg_tensor ehs = vg_golden_tensor(g, io, set, n_ehs), ref = vg_golden_tensor(g, io, set, n_out), img = {0};
+    if (!hs.data || !ts.data || !ehs.data || !ref.data) return;
+    if (vg_st_find(io, n_img)) img = vg_golden_tensor(g, io, set, n_img);
+    int64_t nt = vg_tensor_nelem(&ts);
+    float *t = malloc(sizeof(float) * (size_t)nt);
+    vg_dit_runtime rt;
+    int have_rt = 0;
+    vg_pool *pool = vg_golden_pool(g, "golden.wan_dit.device");
+    vg_tensor out = {0};
+    if (!t || !pool) { vg_golden_fail(g, set, check, "setup"); goto done; }
+    for (int64_t i = 0; i < nt; i++)
+        t[i] = ts.type == VG_F32 ? ((const float *)ts.data)[i] : (float)((const int64_t *)ts.data)[i];
+    vg_wan_dit_cond cond = {.token_timesteps = ts.nd == 2 ? t : NULL, .image = img.data ? &img : NULL};
+    if (vg_dit_runtime_init(&rt, g->dev, m, VG_OFFLOAD_NONE, false) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    have_rt = 1;
+    vg_exec ex = {.pool = pool};
+    if (vg_tensor_alloc(&out, pool, VG_F32, 5, ref.ne, "golden.out") != VG_OK ||
+        vg_wan_dit_forward_cond_hooked(&ex, &rt.m, &hs, ts.nd == 2 ? NULL : t, &cond, &ehs, &out, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    vg_golden_check(g, set, check, &out, &ref, 1e-4);
+    {   /* the same call on the host CPU with host weights: the same bits */
+        vg_pool *hp = vg_pool_new("golden.wan_dit.cpu", VG_POOL_UNLIMITED);
+        vg_tensor ho = {0};
+        vg_exec hx = {.pool = hp};
+        void *hb = NULL;
+        vg_tensor dv = vg_golden_host(g, &out, &hb);
+        snprintf(check, sizeof check, "%s[device == cpu, bitwise]", n_out);
+        if (!hp || vg_tensor_alloc(&ho, hp, VG_F32, 5, ref.ne, "golden.out") != VG_OK ||
+            vg_wan_dit_forward_cond_hooked(&hx, m, &hs, ts.nd == 2 ? NULL : t, &cond, &ehs, &ho, NULL, NULL) != VG_OK ||
+            !dv.data) {
+            vg_golden_fail(g, set, check, vg_err_msg());
+        } else if (memcmp(dv.data, ho.data, (size_t)vg_tensor_nbytes(&ho)) != 0) {
+            vg_golden_fail(g, set, check, "the device result differs from the CPU's");
+        } else {
+            printf("PASS %s %s\n", set, check);
+            g->pass++;
+        }
+        free(hb);
+        vg_tensor_release(&ho);
+        vg_pool_free(hp);
+    }
+done:
+    vg_tensor_release(&out);
+    if (have_rt) vg_dit_runtime_free(&rt);
+    vg_golden_pool_done(g, pool);
+    free(t);
+}
+
+/* Every denoising step of a pipeline set <root>/<pipe>: its transformer/ folder (the
+ * config.json save_pretrained wrote) on `<prefix>act.stepI.model_input` with
+ * `<prefix>act.stepI.timestep` ([B] int64, or [B, S] f32 per token), the prompt
+ * embeddings act.prompt_embeds / act.negative_prompt_embeds and, when the set has them,
+ * the CLIP embeddings act.image_embeds, against noise_pred_cond / noise_pred_uncond.
+ * A two-expert set (Wan2.2 A14B: act.expert_per_step) runs transformer/ or
+ * transformer_2/ as the reference did at each step. */
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix);
+void vg_golden_wan_dit_pipeline_steps(vg_golden *g, const char *set, const char *pipe, const char *prefix) {
+    char pdir[4096], p[4096], n[160], check[200];
+    if (!vg_path_join(pdir, sizeof pdir, g->root, pipe) || !vg_path_is_dir(pdir)) return;
+    vg_wan_dit *experts[2] = {NULL, NULL};
+    vg_safetensors *io = NULL;
+    vg_pool *pool = NULL;
+    float *t = NULL;
+    snprintf(check, sizeof check, "%s.%stransformer_load", pipe, prefix);
+    if (!vg_path_join(p, sizeof p, pdir, "transformer") || vg_wan_dit_load(p, &experts[0]) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    if (!vg_path_join(p, sizeof p, pdir, "io.safetensors") || vg_golden_wan_dit_open_io(p, &io) != VG_OK) {
+        vg_golden_fail(g, set, check, vg_err_msg());
+        goto done;
+    }
+    const int64_t *expert = NULL;
+    int64_t n_expert = 0;
+    if (vg_st_find(io, "act.expert_per_step")) {
+        vg_tensor e = vg_golden_tensor(g, io, set, "act.expert_per_step");
+        snprintf(check, sizeof check, "%s.transformer_2_load", pipe);
+        if (e.type != VG_I64) {
+            vg_golden_fail(g, set, check, "act.expert_per_step is not int64");
+            goto done;
+        }
+        expert = e.data;
+        n_expert = vg_tensor_nelem(&e);
+        int second = 0;   /* single-transformer pipelines record expert 0 at every step */
+        for (int64_t i = 0; i < n_expert; i++) second |= expert[i] == 1;
+        if (second && (!vg_path_join(p, sizeof p, pdir, "transformer_2") || vg_wan_dit_load(p, &experts[1]) != VG_OK)) {
+            vg_golden_fail(g, set, check, vg_err_msg());
+            goto done;
+        }
+    }
+    if (!(pool = vg_golden_pool(g, "golden.wan_dit.pipeline_steps"))) goto done;
+    vg_tensor pe = vg_golden_tensor(g, io, set, "act.prompt_embeds"), ne = vg_golden_tensor(g, io, set, "act.negative_prompt_embeds");
+    vg_tensor img = {0};
+    if (vg_st_find(io, "act.image_embeds")) img = vg_golden_tensor(g, io, set, "act.image_embeds");
+    if (!pe.data || !ne.data) goto done;
+    int steps = 0;
+    for (int i = 0;; i++) {
+        snprintf(n, sizeof n, "%sact.step%d.model_input", prefix, i);
+        if (!vg_st_find(io, n)) break;
+        vg_tensor x = vg_golden_tensor(g, io, set, n);
+        snprintf(n, sizeof n, "%sact.step%d.timestep", prefix, i);
+        vg_tensor ts = vg_golden_tensor(g, io, set, n);
+        const char *which[2] = {"noise_pred_cond", "noise_pred_uncond"};
+        const vg_tensor *text[2] = {&pe, &ne};
+        if (!x.data || !ts.data) break;
+        int64_t nt = vg_tensor_nelem(&ts);
+        free(t);
+        if (!(t = malloc(sizeof(float) * (size_t)nt))) break;
+        for (int64_t k = 0; k < nt; k++)
+            t[k] = ts.type == VG_F32 ? ((const float *)ts.data)[k] : (float)((const int64_t *)ts.data)[k];
+        vg_wan_dit_cond cond = {.token_timesteps = ts.nd == 2 ? t : NULL, .image = img.data ? &img : NULL};
+        if (expert && (i >= n_expert || expert[i] < 0 || expert[i] > 1 || !experts[expert[i]])) {
+            vg_golden_fail(g, set, pipe, "act.expert_per_step does not cover every step with 0 or 1");
+            break;
+        }
+        const vg_wan_dit *m = experts[expert ? expert[i] : 0];
+        for (int c = 0; c < 2; c++) {
+            snprintf(n, sizeof n, "%sact.step%d.%s", prefix, i, which[c]);
+            vg_tensor ref = vg_golden_tensor(g, io, set, n);
+            snprintf(check, sizeof check, "%s.%s", pipe, n);
+            vg_tensor out = {0};
+            vg_exec ex = {.pool = pool};
+            if (!ref.data) continue;
+            if (vg_tensor_alloc(&out, pool, VG_F32, 5, ref.ne, "golden.out") != VG_OK ||
+                vg_wan_dit_forward_cond(&ex, m, &x, ts.nd == 2 ? NULL : t, &cond, text[c], &out) != VG_OK)
+                vg_golden_fail(g, set, check, vg_err_msg());
+            else
+                vg_golden_check(g, set, check, &out, &ref, 1e-4);
+            vg_tensor_release(&out);
+        }
+        steps++;
+    }
+    if (steps == 0) {
+        snprintf(check, sizeof check, "%s.%ssteps", pipe, prefix);
+        vg_golden_fail(g, set, check, "no denoising step found");
+    }
+done:
+    free(t);
+    vg_golden_pool_done(g, pool);
+    vg_st_close(io);
+    vg_wan_dit_free(experts[0]);
+    vg_wan_dit_free(experts[1]);
 }

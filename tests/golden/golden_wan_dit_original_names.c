@@ -16,8 +16,12 @@ vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
 vg_status vg_golden_wan_dit_config(const char *dir, vg_wan_dit_config *cfg);
 int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
                            const char *prefix, const char *tag, int check_acts, double rel);
+void vg_golden_wan_dit_check_mapping(vg_golden *g, const char *set, const char *dir);
+int vg_golden_wan_dit_same_cfg(const vg_wan_dit_config *a, const vg_wan_dit_config *b);
 
-static void check_mapping(vg_golden *g, const char *set, const char *dir) {
+/* Every line of the set's mapping.tsv through the rename table (also used by
+ * golden_wan_i2v_dit_original_names.c). */
+void vg_golden_wan_dit_check_mapping(vg_golden *g, const char *set, const char *dir) {
     char p[4096], line[1024];
     if (!vg_path_join(p, sizeof p, dir, "mapping.tsv")) return;
     FILE *f = fopen(p, "r");
@@ -55,12 +59,14 @@ static void check_mapping(vg_golden *g, const char *set, const char *dir) {
     }
 }
 
-static int same_cfg(const vg_wan_dit_config *a, const vg_wan_dit_config *b) {
+/* Equal configs (also used by golden_wan_i2v_dit_original_names.c). */
+int vg_golden_wan_dit_same_cfg(const vg_wan_dit_config *a, const vg_wan_dit_config *b) {
     return a->patch[0] == b->patch[0] && a->patch[1] == b->patch[1] && a->patch[2] == b->patch[2] &&
            a->num_heads == b->num_heads && a->head_dim == b->head_dim && a->in_channels == b->in_channels &&
            a->out_channels == b->out_channels && a->text_dim == b->text_dim && a->freq_dim == b->freq_dim &&
            a->ffn_dim == b->ffn_dim && a->num_layers == b->num_layers && a->cross_attn_norm == b->cross_attn_norm &&
-           a->qk_norm == b->qk_norm && a->eps == b->eps && a->rope_max_seq_len == b->rope_max_seq_len;
+           a->qk_norm == b->qk_norm && a->eps == b->eps && a->rope_max_seq_len == b->rope_max_seq_len &&
+           a->image_dim == b->image_dim && a->added_kv_proj_dim == b->added_kv_proj_dim;
 }
 
 void golden_wan_dit_original_names(vg_golden *g, const char *dir) {
@@ -69,7 +75,7 @@ void golden_wan_dit_original_names(vg_golden *g, const char *dir) {
     vg_wan_dit_config cfg;
     vg_wan_dit *m = NULL, *md = NULL;
     vg_safetensors *io = NULL;
-    check_mapping(g, set, dir);
+    vg_golden_wan_dit_check_mapping(g, set, dir);
     if (vg_golden_wan_dit_config(dir, &cfg) != VG_OK) {
         vg_golden_fail(g, set, "config", vg_err_msg());
         return;
@@ -91,7 +97,7 @@ void golden_wan_dit_original_names(vg_golden *g, const char *dir) {
         vg_golden_fail(g, set, "derived_config", vg_err_msg());
         goto done;
     }
-    if (!same_cfg(vg_wan_dit_cfg(md), &cfg)) {
+    if (!vg_golden_wan_dit_same_cfg(vg_wan_dit_cfg(md), &cfg)) {
         char a[256], b[256], why[600];
         snprintf(why, sizeof why, "derived \"%s\" vs config.json \"%s\"", vg_wan_dit_describe(vg_wan_dit_cfg(md), a, sizeof a),
                  vg_wan_dit_describe(&cfg, b, sizeof b));

@@ -1,9 +1,11 @@
-/* Golden checks for the Wan2.1 VAE (diffusers AutoencoderKLWan): encode (posterior
+/* Golden checks for the Wan VAE (diffusers AutoencoderKLWan, Wan2.1 and Wan2.2
+ * layouts): encode (posterior
  * mean/logvar/std, per-chunk encoder and quant_conv intermediates), decode
  * (post_quant_conv and per-chunk decoder intermediates, clamped output), every
  * decK decode-only case, tiled decode (unclamped v0.34 and clamped current) and
  * tiled encode with the tiling arguments from config.json. The runner is shared
- * with golden_wan_vae_original_names.c. */
+ * with golden_wan_vae_original_names.c and golden_wan22_vae.c. The Wan2.2 set adds
+ * the patchified video per encoder chunk and the unclamped decode. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +43,7 @@ static void on_act(void *user, const char *name, int chunk, const vg_tensor *t) 
         vg_golden_check(d->g, d->set, key, t, &ref, VAE_TOL);
         return;
     }
-    int slot = strcmp(name, "quant_conv") == 0 ? 0 : 1;
+    int slot = strcmp(name, "quant_conv") == 0 ? 0 : strcmp(name, "post_quant_conv") == 0 ? 1 : 2;
     snprintf(check, sizeof check, "%s[chunk%d]", key, chunk);
     if (ref.nd != 5 || d->frame[slot] + t->ne[2] > ref.ne[2]) {
         vg_golden_fail(d->g, d->set, check, "reference has fewer frames than the chunks");
@@ -149,6 +151,7 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
     check_encode(g, set, &ex, vae, io, "in.video", "out.latent_mean", "out.latent_logvar", "out.latent_std", NULL, &d);
     memset(d.frame, 0, sizeof d.frame);
     check_decode(g, set, &ex, vae, io, "out.latent_mean", "out.decoded", NULL, true, &d);
+    check_decode(g, set, &ex, vae, io, "out.latent_mean", "act.decoded_unclamped", NULL, false, NULL);
 
     for (int k = 0; k < 100; k++) {
         char in[64], out[64], pre[16];
@@ -165,7 +168,10 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
         if (!read_tiling(ref_dir, &t)) {
             vg_golden_fail(g, set, "tiling", "config.json has no usable \"tiling\" entry");
         } else {
-            check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_tiled", &t, false, NULL);
+            /* sets from diffusers 0.34 hold an unclamped tiled decode next to a clamped
+             * one; later ones clamp the tiled decode like the untiled one */
+            bool v034 = vg_st_find(io, "tiled.out.decoded_tiled_clamped") != NULL;
+            check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_tiled", &t, !v034, NULL);
             check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_tiled_clamped", &t, true, NULL);
             check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_untiled", NULL, true, NULL);
             check_encode(g, set, &ex, vae, io, "tiled.in.video", "tiled.out.latent_mean_tiled",

@@ -345,10 +345,17 @@ VG_TEST(test_config_json_folders_and_shards) {
         VG_CHECK(ms->original_names);
     }
     vg_wan_dit_free(ms);
-    /* image-to-video original config: refused */
-    write_text(cfgp, "{\"_class_name\": \"WanModel\", \"dim\": 128, \"model_type\": \"i2v\", \"num_heads\": 2}");
+    /* image-to-video original config beside text-to-video weights: the image tensors
+     * are missing, named as the user's file would name them */
+    write_text(cfgp, "{\"_class_name\": \"WanModel\", \"dim\": 128, \"eps\": 1e-06, \"ffn_dim\": 96, \"freq_dim\": 16,"
+                     " \"in_dim\": 4, \"model_type\": \"i2v\", \"num_heads\": 2, \"num_layers\": 3, \"out_dim\": 3,"
+                     " \"text_dim\": 24}");
+    VG_CHECK(vg_wan_dit_load(dir, &ms) == VG_ERR_MISSING && ms == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "img_emb.proj.0.weight"), "%s", vg_err_msg());
+    /* first-last-frame: refused */
+    write_text(cfgp, "{\"_class_name\": \"WanModel\", \"dim\": 128, \"model_type\": \"flf2v\", \"num_heads\": 2}");
     VG_CHECK(vg_wan_dit_load(dir, &ms) == VG_ERR_UNSUPPORTED && ms == NULL);
-    VG_CHECKF(strstr(vg_err_msg(), "i2v"), "%s", vg_err_msg());
+    VG_CHECKF(strstr(vg_err_msg(), "flf2v"), "%s", vg_err_msg());
 }
 
 VG_TEST(test_missing_tensor) {
@@ -426,17 +433,22 @@ VG_TEST(test_unknown_architecture) {
     VG_CHECK(vg_wan_dit_load(dir, &m) == VG_ERR_UNSUPPORTED && m == NULL);
     VG_CHECKF(strstr(vg_err_msg(), "CogVideoXTransformer3DModel") && strstr(vg_err_msg(), "unknown architecture"), "%s",
               vg_err_msg());
-    /* image-to-video diffusers config */
+    /* image-to-video diffusers config with image_dim but no added_kv_proj_dim */
     write_text(cfgp, "{\"_class_name\": \"WanTransformer3DModel\", \"num_attention_heads\": 1, \"attention_head_dim\": 128,"
                      " \"image_dim\": 1280}");
+    VG_CHECK(vg_wan_dit_load(dir, &m) == VG_ERR_FORMAT && m == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "image_dim") && strstr(vg_err_msg(), "added_kv_proj_dim"), "%s", vg_err_msg());
+    /* first-last-frame diffusers config */
+    write_text(cfgp, "{\"_class_name\": \"WanTransformer3DModel\", \"num_attention_heads\": 1, \"attention_head_dim\": 128,"
+                     " \"image_dim\": 1280, \"added_kv_proj_dim\": 128, \"pos_embed_seq_len\": 514}");
     VG_CHECK(vg_wan_dit_load(dir, &m) == VG_ERR_UNSUPPORTED && m == NULL);
-    VG_CHECKF(strstr(vg_err_msg(), "image_dim"), "%s", vg_err_msg());
-    /* image-to-video tensors in a bare file */
+    VG_CHECKF(strstr(vg_err_msg(), "pos_embed_seq_len"), "%s", vg_err_msg());
+    /* a stray image-to-video tensor in a bare file: the image embedder is missing */
     ADD(&g_l, "blocks.0.attn2.add_k_proj.weight", 128, 128);
     const char *pi = tmp_path("i2v.safetensors");
     VG_CHECK_OK(write_list(&g_l, pi));
-    VG_CHECK(vg_wan_dit_load(pi, &m) == VG_ERR_UNSUPPORTED && m == NULL);
-    VG_CHECKF(strstr(vg_err_msg(), "add_k_proj") && strstr(vg_err_msg(), "image-to-video"), "%s", vg_err_msg());
+    VG_CHECK(vg_wan_dit_load(pi, &m) == VG_ERR_MISSING && m == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "image_embedder.norm1.weight"), "%s", vg_err_msg());
 }
 
 VG_TEST(test_no_cross_norm_and_bad_inputs) {
@@ -524,6 +536,69 @@ VG_TEST(test_inspect_describe) {
     free(l);
 }
 
+/* The I2V tensors on top of the tiny T2V model (image width 20). */
+static void add_i2v(tlist *l, int D, int layers) {
+    const int Di = 20;
+    char n[128];
+    ADD(l, "condition_embedder.image_embedder.norm1.weight", Di);
+    ADD(l, "condition_embedder.image_embedder.norm1.bias", Di);
+    lin(l, "condition_embedder.image_embedder.ff.net.0.proj", Di, Di);
+    lin(l, "condition_embedder.image_embedder.ff.net.2", D, Di);
+    ADD(l, "condition_embedder.image_embedder.norm2.weight", D);
+    ADD(l, "condition_embedder.image_embedder.norm2.bias", D);
+    for (int b = 0; b < layers; b++) {
+        snprintf(n, sizeof n, "blocks.%d.attn2.add_k_proj", b);
+        lin(l, n, D, D);
+        snprintf(n, sizeof n, "blocks.%d.attn2.add_v_proj", b);
+        lin(l, n, D, D);
+        snprintf(n, sizeof n, "blocks.%d.attn2.norm_added_k.weight", b);
+        ADD(l, n, D);
+    }
+}
+
+VG_TEST(test_i2v_tensors) {
+    tlist *l = calloc(1, sizeof *l);
+    g_seed = 11;
+    build(l, &k_spec);
+    add_i2v(l, k_spec.D, k_spec.layers);
+    const char *p = tmp_path("i2v_full.safetensors");
+    VG_CHECK_OK(write_list(l, p));
+    vg_wan_dit *m = NULL;
+    VG_CHECK_OK(vg_wan_dit_load_with_config(p, NULL, 64, &m));
+    if (m) {
+        VG_CHECK(m->cfg.image_dim == 20 && m->cfg.added_kv_proj_dim == k_spec.D);
+        VG_CHECK(m->blocks[2].attn2_norm_added_k.data && m->g.img_ff2_w.ne[0] == k_spec.D);
+        /* the parameter count of the table matches what was bound */
+        VG_CHECK(vg_wan_dit_param_bytes(&m->cfg, VG_F32) == vg_wan_dit_loaded_param_bytes(m));
+        /* an I2V model refuses a forward without the image */
+        vg_pool *pool = vg_pool_new("test", VG_POOL_UNLIMITED);
+        vg_tensor out = {0};
+        VG_CHECK(run(m, pool, &out) == VG_ERR_INVALID_ARG);
+        VG_CHECKF(strstr(vg_err_msg(), "image"), "%s", vg_err_msg());
+        vg_tensor_release(&out);
+        VG_CHECK(vg_pool_get_stats(pool).current == 0);
+        vg_pool_free(pool);
+    }
+    vg_wan_dit_free(m);
+    /* one image key projection of the wrong width: named with both shapes */
+    int k = find(l, "blocks.1.attn2.add_v_proj.weight");
+    VG_CHECK(k >= 0);
+    if (k >= 0) l->t[k] = vg_tensor_wrap(VG_F32, VG_SHAPE(k_spec.D, 64), l->buf[k]);
+    p = tmp_path("i2v_bad_shape.safetensors");
+    VG_CHECK_OK(write_list(l, p));
+    VG_CHECK(vg_wan_dit_load_with_config(p, NULL, 64, &m) == VG_ERR_SHAPE && m == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "blocks.1.attn2.add_v_proj.weight"), "%s", vg_err_msg());
+    if (k >= 0) l->t[k] = vg_tensor_wrap(VG_F32, VG_SHAPE(k_spec.D, k_spec.D), l->buf[k]);
+    /* one block without its image key norm: missing, named */
+    drop(l, "blocks.2.attn2.norm_added_k.weight");
+    p = tmp_path("i2v_missing.safetensors");
+    VG_CHECK_OK(write_list(l, p));
+    VG_CHECK(vg_wan_dit_load_with_config(p, NULL, 64, &m) == VG_ERR_MISSING && m == NULL);
+    VG_CHECKF(strstr(vg_err_msg(), "blocks.2.attn2.norm_added_k.weight"), "%s", vg_err_msg());
+    free_list(l);
+    free(l);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/vgen_test_wan_dit_XXXXXX");
     if (!mkdtemp(g_dir)) return 2;
@@ -535,6 +610,7 @@ int main(void) {
     VG_RUN(test_unknown_architecture);
     VG_RUN(test_no_cross_norm_and_bad_inputs);
     VG_RUN(test_inspect_describe);
+    VG_RUN(test_i2v_tensors);
     free_list(&g_l);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

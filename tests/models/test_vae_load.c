@@ -145,6 +145,13 @@ VG_TEST(wan22_layout) {
     copy_file(p, q);
     vg_wan_vae *v = NULL;
     VG_CHECK_OK(vg_wan_vae_load(src, &v));
+    /* the reference set's statistics are the first z_dim of the published 48 */
+    const vg_wan_vae_config d22 = vg_wan22_vae_default_config();
+    VG_CHECK(d22.z_dim == 48 && d22.spatial_factor == 16 && d22.decoder_base_dim == 256);
+    for (int i = 0; v && i < vg_wan_vae_cfg(v)->z_dim; i++)
+        VG_CHECKF(d22.latents_mean[i] == vg_wan_vae_cfg(v)->latents_mean[i] &&
+                      d22.latents_std[i] == vg_wan_vae_cfg(v)->latents_std[i],
+                  "latent statistic %d differs from the reference's", i);
     VG_CHECK(v && vg_wan_vae_cfg(v)->spatial_factor == 16 && vg_wan_vae_cfg(v)->video_channels == 3 &&
              vg_wan_vae_cfg(v)->decoder_base_dim != vg_wan_vae_cfg(v)->base_dim);
     vg_wan_vae_free(v);

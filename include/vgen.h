@@ -178,6 +178,11 @@ typedef struct vg_t2v_params {
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */
 vg_t2v_params vg_t2v_default_params(void);
+/* The defaults of a loaded model's family (its model card): vg_t2v_default_params()
+ * with the family's size, frame count, steps, guidance scale and text length
+ * (CogVideoX: 480x720, 49 frames, 50 steps, guidance 6, 226 tokens); *fps (may be
+ * NULL) gets its frame rate (Wan2.1 16, CogVideoX 8). */
+vg_t2v_params vg_t2v_model_default_params(const vg_model *m, double *fps);
 
 /* Loads a diffusers Wan2.1 folder (model_index.json with transformer/, vae/,
  * text_encoder/, tokenizer/, scheduler/). Weights stay memory-mapped on the host.

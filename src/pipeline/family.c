@@ -3,10 +3,14 @@
 
 #include <string.h>
 
+#include "pipeline/pipeline.h"
+
 extern const vg_family vg_family_wan21;
+extern const vg_family vg_family_cogvideox;
 
 static const vg_family *const k_families[] = {
     &vg_family_wan21,
+    &vg_family_cogvideox,
 };
 
 const vg_family *vg_family_find(const char *pipeline_class) {
@@ -15,4 +19,11 @@ const vg_family *vg_family_find(const char *pipeline_class) {
     return NULL;
 }
 
-const char *vg_family_list(void) { return "WanPipeline (Wan2.1 text-to-video)"; }
+const char *vg_family_list(void) {
+    return "WanPipeline (Wan2.1 text-to-video), CogVideoXPipeline (CogVideoX 2B/5B text-to-video)";
+}
+
+int vg_family_text_len(const vg_model *m, const vg_t2v_params *p) {
+    if (p->max_sequence_length > 0) return p->max_sequence_length;
+    return m->family->text_len ? m->family->text_len(m) : m->family->default_text_len;
+}

@@ -99,7 +99,7 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     VG_TRY(m->family->validate(m, p, ne));
     const vg_denoiser_i *dn = m->family->denoiser;
     const vg_vae_i *vi = m->family->vae;
-    int L = p->max_sequence_length > 0 ? p->max_sequence_length : m->family->default_text_len;
+    int L = vg_family_text_len(m, p);
     memset(in, 0, sizeof *in);
     VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
     VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak),

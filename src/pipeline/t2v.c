@@ -189,12 +189,16 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
             s = vg_tensor_alloc(&he, host, VG_F32, VG_SHAPE(1, L, D), "text_encoder.output");
             dst = &he;
         }
-        if (s == VG_OK) s = vg_t5_encode(&ex, te, ids, mask, 1, L, dst, NULL, NULL);
-        /* cut to the real length, then zero-padded (WanPipeline.encode_prompt) */
-        int valid = 0;
-        for (int i = 0; i < L; i++) valid += mask[i] != 0;
-        vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
-        if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
+        if (s == VG_OK && r->m->family->encode_text) {
+            s = r->m->family->encode_text(&ex, te, ids, mask, L, dst);   /* the family's text handling */
+        } else if (s == VG_OK) {
+            s = vg_t5_encode(&ex, te, ids, mask, 1, L, dst, NULL, NULL);
+            /* cut to the real length, then zero-padded (WanPipeline.encode_prompt) */
+            int valid = 0;
+            for (int i = 0; i < L; i++) valid += mask[i] != 0;
+            vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
+            if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
+        }
         if (s == VG_OK && host) s = vg_tensor_set(&r->emb[k], he.data);
         vg_tensor_release(&he);
         if (s != VG_OK) {
@@ -226,8 +230,6 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     r->lat_host = malloc((size_t)n * 4);
     r->pred_host = malloc((size_t)n * 4);
     if (!r->lat_host || !r->pred_host) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
-    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
-    else vg_randn(p->seed, r->lat_host, n);
     vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
     for (int k = 0; k < 2; k++)
         VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
@@ -236,8 +238,11 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
     vg_status s = VG_OK;
+    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
+    if (r->m->family->prepare_noise) s = r->m->family->prepare_noise(r->m, p->seed, !in->latents, r->lat_host, n, sched);
+    else if (!in->latents) vg_randn(p->seed, r->lat_host, n);
     float g = p->guidance_scale;
-    if (p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
+    if (s == VG_OK && p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
         s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback before denoising");
     for (int i = 0; i < p->steps && s == VG_OK; i++) {
         if (stop_requested(r)) { s = vg_err(VG_ERR_ABORTED, "aborted before denoise step %d of %d", i + 1, p->steps); break; }

@@ -10,13 +10,7 @@
 
 /* ---- model_index.json ---------------------------------------------------- */
 
-typedef struct component {
-    const char *key;
-    bool optional;
-    const char *classes[4];   /* accepted class names, NULL-terminated */
-} component;
-
-static const component wan_components[] = {
+static const vg_index_component wan_components[] = {
     {"transformer", false, {"WanTransformer3DModel", NULL}},
     {"vae", false, {"AutoencoderKLWan", NULL}},
     {"text_encoder", false, {"UMT5EncoderModel", "T5EncoderModel", NULL}},
@@ -25,15 +19,21 @@ static const component wan_components[] = {
 };
 
 vg_status vg_wan_check_model_index(const json_t *j, const char *path) {
-    for (size_t i = 0; i < sizeof wan_components / sizeof wan_components[0]; i++) {
-        const component *c = &wan_components[i];
+    return vg_check_index_components(j, path, "WanPipeline", wan_components, sizeof wan_components / sizeof wan_components[0]);
+}
+
+vg_status vg_check_index_components(const json_t *j, const char *path, const char *pipeline, const vg_index_component *table,
+                                    size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const vg_index_component *c = &table[i];
         const json_t *e = json_object_get(j, c->key);
         const char *cls = json_is_array(e) ? json_string_value(json_array_get(e, 1)) : NULL;
         if (!cls) {
             bool null_entry = json_is_array(e) && json_is_null(json_array_get(e, 1));
             if (c->optional && (!e || null_entry)) continue;
-            return vg_err(VG_ERR_FORMAT, "%s: '%s' %s; WanPipeline needs [\"library\", \"%s\"]", path, c->key,
-                          !e ? "is missing" : null_entry ? "is null" : "is not a [library, class] pair", c->classes[0]);
+            return vg_err(VG_ERR_FORMAT, "%s: '%s' %s; %s needs [\"library\", \"%s\"]", path, c->key,
+                          !e ? "is missing" : null_entry ? "is null" : "is not a [library, class] pair", pipeline,
+                          c->classes[0]);
         }
         bool known = false;
         for (int k = 0; c->classes[k]; k++) known |= strcmp(cls, c->classes[k]) == 0;

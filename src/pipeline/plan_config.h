@@ -6,6 +6,8 @@
 
 #include "io/quant_mix.h"
 #include "residency/planner.h"
+#include "models/cogvideox_dit.h"
+#include "models/cogvideox_vae.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
@@ -24,6 +26,10 @@ typedef struct vg_plan_request {
     bool host_weights;             /* the device computes on host weights (cpu) */
     uint64_t budget;
     const vg_quant_mix *dit_mix;   /* non-NULL: the transformer is this GGUF mix (dit_dtype = its base) */
+    /* CogVideoX: with cog_dit set, the request is for that family (cog_vae its VAE) and
+     * dit / vae / dit_mix are not used */
+    const vg_cogvideox_dit_config *cog_dit;
+    const vg_cogvideox_vae_config *cog_vae;
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

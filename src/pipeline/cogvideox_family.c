@@ -194,6 +194,10 @@ static vg_status cog_validate(const vg_model *m, const vg_t2v_params *p, int64_t
     if (p->scheduler == VG_SCHEDULER_UNIPC || p->scheduler == VG_SCHEDULER_EULER)
         return vg_err(VG_ERR_INVALID_ARG, "CogVideoX runs with its own scheduler (the folder's scheduler_config.json), "
                       "not %s", vg_sched_kind_str(p->scheduler));
+    if ((p->scheduler == VG_SCHEDULER_COGVIDEOX_DDIM || p->scheduler == VG_SCHEDULER_COGVIDEOX_DPM) &&
+        p->scheduler != m->sched.kind)
+        return vg_err(VG_ERR_INVALID_ARG, "scheduler %s: this folder's scheduler_config.json names %s, which CogVideoX "
+                      "runs (it is part of the model)", vg_sched_kind_str(p->scheduler), vg_sched_kind_str(m->sched.kind));
     if (p->flow_shift > 0)
         return vg_err(VG_ERR_INVALID_ARG, "flow shift %g: CogVideoX's schedulers have no flow shift", p->flow_shift);
     int L = vg_family_text_len(m, p);

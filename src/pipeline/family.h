@@ -82,9 +82,9 @@ typedef struct vg_family {
      * with the mask, then cut to the real length and zero-padded, as WanPipeline). */
     vg_status (*encode_text)(vg_exec *ex, const vg_t5 *te, const int32_t *ids, const int32_t *mask, int len,
                              vg_tensor *out);
-    /* Initial noise: draws n floats into latents from the seed when `draw` (else the
-     * caller's latents are used) and gives the scheduler what it draws from later
-     * (NULL: vgen's own generator, vg_randn). */
+    /* Initial noise: draws the n floats of latents from the seed when `draw` (else they
+     * are the caller's) and gives the scheduler what it draws from later (NULL: the
+     * noise of vgen's own generator, vg_randn, which latents hold on entry). */
     vg_status (*prepare_noise)(const struct vg_model *m, uint64_t seed, bool draw, float *latents, int64_t n,
                                vg_scheduler *sched);
     /* The model card's settings: size, frames, steps, guidance, text length and fps

@@ -230,6 +230,8 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     r->lat_host = malloc((size_t)n * 4);
     r->pred_host = malloc((size_t)n * 4);
     if (!r->lat_host || !r->pred_host) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
+    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
+    else vg_randn(p->seed, r->lat_host, n);
     vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
     for (int k = 0; k < 2; k++)
         VG_TRY(vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred"));
@@ -238,9 +240,8 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     vg_scheduler *sched;
     VG_TRY(vg_sched_new(&sc, p->steps, &sched));
     vg_status s = VG_OK;
-    if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
+    /* a family whose pipeline draws its own noise (and hands its generator on to the scheduler) */
     if (r->m->family->prepare_noise) s = r->m->family->prepare_noise(r->m, p->seed, !in->latents, r->lat_host, n, sched);
-    else if (!in->latents) vg_randn(p->seed, r->lat_host, n);
     float g = p->guidance_scale;
     if (s == VG_OK && p->progress && !p->progress("denoise", 0, p->steps, p->progress_user_data))
         s = vg_err(VG_ERR_ABORTED, "aborted by the progress callback before denoising");

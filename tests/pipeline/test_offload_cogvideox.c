@@ -8,13 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pipeline/pipeline.h"
 #include "sched/torch_rng.h"
 #include "vg_test.h"
 
+static const char *g_model;   /* NULL: models/tiny-cogvideox */
+
 static void model_dir(char *dir, size_t cap) {
-    snprintf(dir, cap, "%s/models/tiny-cogvideox", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : VG_SOURCE_FALLBACK);
+    if (g_model) snprintf(dir, cap, "%s", g_model);
+    else snprintf(dir, cap, "%s/models/tiny-cogvideox", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : VG_SOURCE_FALLBACK);
 }
 
 static vg_t2v_params small_params(const vg_model *m) {
@@ -225,6 +230,75 @@ VG_TEST(test_seed_draws_torch_noise) {
     free(lat);
 }
 
+/* A folder whose scheduler_config.json names CogVideoXDPMScheduler (as THUDM's demo runs
+ * CogVideoX-5b): the pipeline's generator draws the initial latents and then every DPM
+ * step's noise, so the same seed gives other frames when the latents are given instead
+ * of drawn (the generator then starts fresh), the same frames run after run, and the same
+ * frames on the simulated device with blocks streamed. */
+VG_TEST(test_dpm_noise_continues_the_seeds_generator) {
+    char src[1024], dir[] = "/tmp/vg_test_cog_dpm.XXXXXX", a[1200], b[1200];
+    model_dir(src, sizeof src);
+    if (!mkdtemp(dir)) { VG_CHECK(0); return; }
+    static const char *const comps[] = {"text_encoder", "tokenizer", "transformer", "vae", "model_index.json"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(a, sizeof a, "%s/%s", src, comps[i]);
+        snprintf(b, sizeof b, "%s/%s", dir, comps[i]);
+        char *real = realpath(a, NULL);
+        VG_CHECK(real && symlink(real, b) == 0);
+        free(real);
+    }
+    snprintf(a, sizeof a, "%s/scheduler", dir);
+    mkdir(a, 0755);
+    snprintf(b, sizeof b, "%s/scheduler/scheduler_config.json", dir);
+    FILE *f = fopen(b, "w");
+    VG_CHECK(f != NULL);
+    if (f) {
+        fputs("{\"_class_name\": \"CogVideoXDPMScheduler\", \"num_train_timesteps\": 1000, \"beta_start\": 0.00085,"
+              " \"beta_end\": 0.012, \"beta_schedule\": \"scaled_linear\", \"clip_sample\": false,"
+              " \"set_alpha_to_one\": true, \"steps_offset\": 0, \"prediction_type\": \"v_prediction\","
+              " \"timestep_spacing\": \"trailing\", \"rescale_betas_zero_snr\": true, \"snr_shift_scale\": 1.0}\n", f);
+        fclose(f);
+    }
+    g_model = dir;
+    vg_ctx *ctx;
+    vg_model *m = load_tiny(&ctx);
+    if (m) {
+        VG_CHECK(m->sched.kind == VG_SCHEDULER_COGVIDEOX_DPM);
+        vg_t2v_params p = small_params(m);
+        p.steps = 3;
+        p.seed = 99;
+        int64_t ne[5];
+        VG_CHECK_OK(vg_t2v_validate(m, &p, ne));
+        int64_t n = ne[0] * ne[1] * ne[2] * ne[3] * ne[4];
+        float *lat = malloc(sizeof(float) * (size_t)n);
+        vg_torch_rng r;
+        vg_torch_rng_seed(&r, p.seed);
+        VG_CHECK_OK(vg_torch_randn(&r, lat, n));
+        vg_video *v1 = run_on("cpu", &p, NULL, NULL), *v2 = run_on("cpu", &p, NULL, NULL), *v3 = run_on("cpu", &p, lat, NULL);
+        p.offload = VG_OFFLOAD_BLOCK;
+        vg_video *v4 = run_on("sim:64MiB", &p, NULL, NULL);
+        VG_CHECK(v1 && v3 && same_frames(v1, v2) && same_frames(v1, v4));
+        VG_CHECK(!same_frames(v1, v3));
+        vg_video_free(v1);
+        vg_video_free(v2);
+        vg_video_free(v3);
+        vg_video_free(v4);
+        free(lat);
+    }
+    vg_model_free(m);
+    vg_ctx_free(ctx);
+    g_model = NULL;
+    for (int i = 0; i < 5; i++) {
+        snprintf(b, sizeof b, "%s/%s", dir, comps[i]);
+        unlink(b);
+    }
+    snprintf(b, sizeof b, "%s/scheduler/scheduler_config.json", dir);
+    unlink(b);
+    snprintf(b, sizeof b, "%s/scheduler", dir);
+    rmdir(b);
+    rmdir(dir);
+}
+
 /* Requests the family cannot run are refused before any work, naming the problem. */
 VG_TEST(test_refused_requests) {
     vg_ctx *ctx;
@@ -254,6 +328,7 @@ int main(void) {
     VG_RUN(test_family_defaults);
     VG_RUN(test_refused_requests);
     VG_RUN(test_seed_draws_torch_noise);
+    VG_RUN(test_dpm_noise_continues_the_seeds_generator);
     VG_RUN(test_every_policy_bit_identical_within_plan);
     VG_DONE();
 }

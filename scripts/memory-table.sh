@@ -20,9 +20,9 @@ bytes — never a silent spill.
 
 | phase | what runs | what is on the device |
 |---|---|---|
-| `text_encode` | UMT5 encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
+| `text_encode` | the text encoder (UMT5 for Wan2.1, T5 v1.1 for CogVideoX) encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
 | `denoise` | the DiT runs twice per step (guidance), the scheduler steps | transformer weights (resident or streamed), activations, latents, two noise predictions, the embeddings |
-| `decode` | the VAE decodes one latent frame at a time (causal cache), optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
+| `decode` | the VAE decodes one latent frame at a time (Wan2.1; CogVideoX: its frame batches) with causal caches, optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
 
 ## Offload policies (`--offload`)
 

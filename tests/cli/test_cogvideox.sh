@@ -55,6 +55,13 @@ for b in 24GiB 8GiB; do
     check "plan CogVideoX-5b fits $b" "[ -n \"\$line\" ]"
     check "plan CogVideoX-5b $b matches docs/memory.md" "grep -qF \"| CogVideoX-5b | $b | off | \$line |\" \"$SRC/docs/memory.md\""
 done
+mkdir -p "$tmp/cfg/transformer"
+cp "$SRC/models/configs/cogvideox-5b/transformer/config.json" "$tmp/cfg/transformer/"
+o=$("$VGEN" plan --config "$tmp/cfg/transformer/config.json" 2>&1; echo "rc=$?")
+check "plan --config without a VAE config: says so" "grep -q 'give --vae-config' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+sed '0,/{/s//{"patch_size_t": 2,/' "$SRC/models/configs/cogvideox-5b/transformer/config.json" > "$tmp/cfg/transformer/config.json"
+o=$("$VGEN" plan --config "$tmp/cfg/transformer/config.json" --vae-config "$SRC/models/configs/cogvideox-5b/vae/config.json" 2>&1; echo "rc=$?")
+check "plan --config: CogVideoX 1.5 (patch_size_t) refused, naming the key" "grep -q 'patch_size_t' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
 o=$("$VGEN" plan --model "$MODEL" --height 32 --width 48 --num-frames 9 --vram-budget 16MiB 2>&1; echo "rc=$?")
 check "plan from a CogVideoX folder" "grep -q '^CogVideoX DiT' <<<\"\$o\" && grep -q '^chosen' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
 

@@ -21,9 +21,10 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: vgen generate --model DIR --prompt TEXT [options]\n"
         "\n"
-        "Text-to-video (and image-to-video with --image) with a Wan2.1 or Wan2.2 diffusers\n"
-        "folder. Writes the video and, beside it,\n"
-        "OUTPUT.json with the settings, seed, time and peak memory of each phase.\n"
+        "Text-to-video (and image-to-video with --image) with a Wan2.1, Wan2.2 or CogVideoX\n"
+        "2B/5B diffusers folder (model_index.json names the pipeline; settings left unset are\n"
+        "that model's defaults). Writes the video and, beside it, OUTPUT.json with the\n"
+        "settings, seed, time and peak memory of each phase.\n"
         "\n"
         "  --model DIR             diffusers folder (model_index.json, transformer/, vae/,\n"
         "                          text_encoder/, tokenizer/, scheduler/)\n"
@@ -31,6 +32,7 @@ static void usage(FILE *f) {
         "                          QuantStack, any of Q2_K..Q8_0, F16, BF16, F32) or a single\n"
         "                          .safetensors (original/ComfyUI or diffusers names; f32, f16,\n"
         "                          bf16, fp8 or scaled fp8); the folder's config.json is used\n"
+        "                          (CogVideoX: a diffusers .safetensors)\n"
         "  --transformer-2 FILE    Wan2.2 A14B: the low-noise expert from FILE (same formats)\n"
         "  --text-encoder FILE     UMT5 from FILE (.gguf with llama.cpp names, or .safetensors)\n"
         "  --vae FILE              VAE from FILE (.safetensors, original or diffusers names)\n"
@@ -38,20 +40,23 @@ static void usage(FILE *f) {
         "  --image FILE            image-to-video: the .png or .jpg to animate (Wan2.1 I2V,\n"
         "                          Wan2.2 TI2V), resized to --height x --width as diffusers does\n"
         "  --negative-prompt TEXT  what to steer away from (default: empty)\n"
-        "  --height N              pixels, a multiple of 16 (default 480)\n"
-        "  --width N               pixels, a multiple of 16 (default 832)\n"
-        "  --num-frames N          4k+1 frames: 1, 5, ..., 81 (default 81)\n"
+        "  --height N              pixels, a multiple of 16 (default: the model's,\n"
+        "                          Wan2.1 480, CogVideoX 480)\n"
+        "  --width N               pixels, a multiple of 16 (Wan2.1 832, CogVideoX 720)\n"
+        "  --num-frames N          4k+1 frames: 1, 5, ..., 81 (Wan2.1 81, CogVideoX 49)\n"
         "  --steps N               denoising steps, 1..1000 (default 50)\n"
-        "  --guidance-scale X      classifier-free guidance, <= 1 turns it off (default 5.0)\n"
+        "  --guidance-scale X      classifier-free guidance, <= 1 turns it off\n"
+        "                          (Wan2.1 5.0, CogVideoX 6.0)\n"
         "  --guidance-scale-2 X    Wan2.2 A14B: guidance of the low-noise expert (default: the\n"
         "                          --guidance-scale value)\n"
         "  --flow-shift X          scheduler shift (default: the model's scheduler_config.json)\n"
-        "  --scheduler NAME        unipc or euler (default: the model's)\n"
+        "  --scheduler NAME        unipc or euler for Wan2.1 (default: the model's)\n"
         "  --seed N                initial noise seed (default 42)\n"
         "  --latents FILE          initial noise from a .safetensors tensor 'latents'\n"
-        "                          [1, z, (F-1)/4+1, H/8, W/8] instead of the seed\n"
-        "  --max-sequence-length N text tokens (default 512)\n"
-        "  --fps X                 frames per second of the file (default 16)\n"
+        "                          [1, z, (F-1)/4+1, H/8, W/8] (CogVideoX: [1, (F-1)/4+1, z,\n"
+        "                          H/8, W/8]) instead of the seed\n"
+        "  --max-sequence-length N text tokens (Wan2.1 512, CogVideoX 226)\n"
+        "  --fps X                 frames per second of the file (Wan2.1 16, CogVideoX 8)\n"
         "  --output PATH           .mp4, .mkv, .webm, or a folder ending in / for PNG frames\n"
         "                          (default out.mp4); written whole or not at all\n"
         "  --overwrite             PNG frames: write into a folder that already holds files\n"
@@ -187,6 +192,8 @@ int vg_cmd_generate(int argc, char **argv) {
     const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto", *from = NULL;
     double fps = 16, x;
     int threads = 0, quiet = 0, c;
+    unsigned set = 0;   /* settings given (options or sidecar); the others take the model's defaults */
+    enum { SET_H = 1, SET_W = 2, SET_F = 4, SET_STEPS = 8, SET_G = 16, SET_L = 32, SET_FPS = 64, SET_ALL = 127 };
     bool overwrite = false;
     vg_model_files files = {0};   /* single-file components (GGUF, ComfyUI safetensors) */
     vg_t2v_settings rec = {0};
@@ -201,6 +208,7 @@ int vg_cmd_generate(int argc, char **argv) {
         p = rec.p;
         model = rec.model;
         fps = rec.fps;
+        set = SET_ALL;
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "hqo:", g_opts, NULL)) != -1) {
@@ -209,18 +217,18 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'm': model = optarg; break;
         case 'p': p.prompt = optarg; break;
         case 'n': p.negative_prompt = optarg; break;
-        case 'H': ok = vg_cli_int("generate", "height", optarg, 16, 8192, &p.height); break;
-        case 'W': ok = vg_cli_int("generate", "width", optarg, 16, 8192, &p.width); break;
-        case 'F': ok = vg_cli_int("generate", "num-frames", optarg, 1, 100001, &p.num_frames); break;
-        case 's': ok = vg_cli_int("generate", "steps", optarg, 1, 1000, &p.steps); break;
-        case 'g': ok = vg_cli_float("generate", "guidance-scale", optarg, 0, 100, &x); p.guidance_scale = (float)x; break;
+        case 'H': ok = vg_cli_int("generate", "height", optarg, 16, 8192, &p.height); set |= SET_H; break;
+        case 'W': ok = vg_cli_int("generate", "width", optarg, 16, 8192, &p.width); set |= SET_W; break;
+        case 'F': ok = vg_cli_int("generate", "num-frames", optarg, 1, 100001, &p.num_frames); set |= SET_F; break;
+        case 's': ok = vg_cli_int("generate", "steps", optarg, 1, 1000, &p.steps); set |= SET_STEPS; break;
+        case 'g': ok = vg_cli_float("generate", "guidance-scale", optarg, 0, 100, &x); p.guidance_scale = (float)x; set |= SET_G; break;
         case 'G': ok = vg_cli_float("generate", "guidance-scale-2", optarg, 0, 100, &x); p.guidance_scale_2 = (float)x; break;
         case 'f': ok = vg_cli_float("generate", "flow-shift", optarg, 0.001, 100, &x); p.flow_shift = (float)x; break;
         case 'S': sched = optarg; break;
         case 'e': ok = vg_cli_u64("generate", "seed", optarg, &p.seed); break;
         case 'l': p.latents_path = optarg; break;
-        case 'L': ok = vg_cli_int("generate", "max-sequence-length", optarg, 1, 4096, &p.max_sequence_length); break;
-        case 'r': ok = vg_cli_float("generate", "fps", optarg, 0.1, 1000, &fps); break;
+        case 'L': ok = vg_cli_int("generate", "max-sequence-length", optarg, 1, 4096, &p.max_sequence_length); set |= SET_L; break;
+        case 'r': ok = vg_cli_float("generate", "fps", optarg, 0.1, 1000, &fps); set |= SET_FPS; break;
         case 'o': output = optarg; break;
         case 'd': device = optarg; break;
         case 'b': ok = vg_cli_size("generate", "vram-budget", optarg, &p.vram_budget); break;
@@ -291,6 +299,18 @@ int vg_cmd_generate(int argc, char **argv) {
     install_signals();
     rc = 1;
     if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
+    {
+        /* what the request leaves unset comes from the model's family (its model card) */
+        double dfps;
+        vg_t2v_params d = vg_t2v_model_default_params(m, &dfps);
+        if (!(set & SET_H)) p.height = d.height;
+        if (!(set & SET_W)) p.width = d.width;
+        if (!(set & SET_F)) p.num_frames = d.num_frames;
+        if (!(set & SET_STEPS)) p.steps = d.steps;
+        if (!(set & SET_G)) p.guidance_scale = d.guidance_scale;
+        if (!(set & SET_L)) p.max_sequence_length = d.max_sequence_length;
+        if (!(set & SET_FPS)) fps = dfps;
+    }
     if (vg_t2v_generate(ctx, m, &p, &v) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
     if (g_interrupted) goto out;
     if (vg_t2v_report_json(ctx, m, &p, output, fps, &report) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }

@@ -24,12 +24,15 @@ static void usage(FILE *f) {
         "decoding) for every offload policy, without loading weights or computing,\n"
         "and picks the fastest plan that fits the budget. See docs/memory.md.\n"
         "\n"
-        "  --model DIR              a diffusers Wan2.1 folder (exact weight sizes)\n"
-        "  --config FILE            transformer/config.json alone; the text encoder and\n"
-        "                           VAE configs are read beside it (../text_encoder/,\n"
-        "                           ../vae/) or default to UMT5-XXL and the Wan2.1 VAE; a\n"
-        "                           ../transformer_2/config.json beside it is a second expert\n"
-        "                           (Wan2.2 A14B), planned one expert on the device at a time\n"
+        "  --model DIR              a diffusers Wan2.1, Wan2.2 or CogVideoX folder (exact weight\n"
+        "                           sizes)\n"
+        "  --config FILE            transformer/config.json alone (Wan or CogVideoX, by its\n"
+        "                           _class_name); the text encoder and VAE configs are read\n"
+        "                           beside it (../text_encoder/, ../vae/) or default to\n"
+        "                           UMT5-XXL and the Wan2.1 VAE (CogVideoX: T5 v1.1 XXL; its\n"
+        "                           VAE config is needed); a ../transformer_2/config.json\n"
+        "                           beside it is a second expert (Wan2.2 A14B), planned one\n"
+        "                           expert on the device at a time\n"
         "  --text-encoder-config F  --vae-config F   explicit configs for --config\n"
         "  --dtype T                transformer weights: bf16 (default), f16, f32, fp8, or a\n"
         "                           GGUF quantization as published: q8_0, q6_k, q5_k_m, q5_k_s,\n"
@@ -39,11 +42,15 @@ static void usage(FILE *f) {
         "                           single safetensors), counted by their stored bytes\n"
         "  --text-dtype T           text encoder weights (default bf16)\n"
         "  --vae-dtype T            VAE weights (default f32)\n"
-        "  --height N --width N --num-frames N   (default 480 x 832, 81 frames)\n"
-        "  --guidance-scale X       > 1 keeps two text embeddings (default 5.0)\n"
-        "  --max-sequence-length N  text tokens (default 512)\n"
-        "  --vram-budget SIZE       e.g. 8GiB, 21.3GiB (default: unlimited)\n"
-        "  --device SPEC            sim (default: weights count, as on a GPU) or cpu\n"
+        "  --height N --width N --num-frames N   (default: the family's, Wan2.1 480 x 832,\n"
+        "                           81 frames; CogVideoX 480 x 720, 49 frames)\n"
+        "  --guidance-scale X       > 1 keeps two text embeddings (Wan2.1 5.0, CogVideoX 6.0)\n"
+        "  --max-sequence-length N  text tokens (Wan2.1 512, CogVideoX 226)\n"
+        "  --vram-budget SIZE       e.g. 8GiB, 21.3GiB (default: the device's capacity)\n"
+        "  --device SPEC            sim (default: weights count, as on a GPU, no capacity),\n"
+        "                           sim:<size>, cpu (host memory available), cpu:<size>;\n"
+        "                           parsed as generate parses it. The plan's budget is the\n"
+        "                           smaller of --vram-budget and the device's capacity\n"
         "  --vae-tiling             plan a tiled decode\n"
         "  --offload POLICY         plan only this policy (auto, none, model, block, leaf)\n"
         "  --text-encoder WHERE     auto (default), device, cpu\n"
@@ -53,6 +60,7 @@ static void usage(FILE *f) {
         "\n"
         "examples:\n"
         "  vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json --vram-budget 24GiB\n"
+        "  vgen plan --config models/configs/cogvideox-5b/transformer/config.json --vram-budget 16GiB\n"
         "  vgen plan --model models/tiny-wan --height 256 --width 256 --num-frames 33 --vram-budget 64MiB\n");
 }
 
@@ -126,6 +134,42 @@ static void suggest(vg_plan_request q) {
     if (!found) printf("  - nothing vgen can change at this budget: a smaller weight dtype (8-bit/4-bit) or a bigger device\n");
 }
 
+/* A CogVideoX transformer config (by its _class_name) and the text encoder and VAE
+ * configs beside it (or given); *cog false and nothing read for other models. */
+static vg_status cogvideox_configs(const char *config, const char *te_cfg, const char *vae_cfg, bool *cog,
+                                   vg_cogvideox_dit_config *dc, vg_t5_config *tc, vg_cogvideox_vae_config *vc) {
+    json_t *j = NULL;
+    const char *cls = NULL;
+    char path[PATH_MAX];
+    *cog = false;
+    VG_TRY(vg_json_load_file(config, &j));
+    vg_status s = vg_json_str(j, "_class_name", false, "", &cls, config);
+    if (s == VG_OK && strcmp(cls, "CogVideoXTransformer3DModel") == 0) {
+        *cog = true;
+        s = vg_cogvideox_dit_config_from_json(j, config, dc);
+    }
+    json_decref(j);
+    if (s != VG_OK || !*cog) return s;
+    const char *tp = te_cfg ? te_cfg : sibling(config, "text_encoder", path, sizeof path) ? path : NULL;
+    if (tp) {
+        VG_TRY(vg_json_load_file(tp, &j));
+        s = vg_t5_config_from_json(j, tp, tc);
+        json_decref(j);
+        VG_TRY(s);
+    } else {
+        /* CogVideoX's text encoder: T5 v1.1 XXL */
+        *tc = (vg_t5_config){.kind = VG_T5_KIND_T5, .vocab_size = 32128, .d_model = 4096, .d_kv = 64, .d_ff = 10240,
+                             .num_layers = 24, .num_heads = 64, .num_buckets = 32, .max_distance = 128, .eps = 1e-6f};
+        printf("text encoder: no config given, assuming T5 v1.1 XXL (CogVideoX's)\n");
+    }
+    const char *vp = vae_cfg ? vae_cfg : sibling(config, "vae", path, sizeof path) ? path : NULL;
+    if (!vp) return vg_err(VG_ERR_MISSING, "%s: no ../vae/config.json beside it; give --vae-config", config);
+    VG_TRY(vg_json_load_file(vp, &j));
+    s = vg_cogvideox_vae_config_from_json(j, vp, vc);
+    json_decref(j);
+    return s;
+}
+
 /* The plan input for this request, with VAE tiling on or off. */
 static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan_request *q, bool tiling, vg_plan_input *in) {
     if (!m) {
@@ -150,6 +194,8 @@ int vg_cmd_plan(int argc, char **argv) {
     vg_dtype dit_dt = VG_BF16, te_dt = VG_BF16, vae_dt = VG_F32;
     int height = 480, width = 832, frames = 81, text_len = 512, threads = 0, tiling = 0;
     double guidance = 5.0;
+    unsigned set = 0;   /* sizes given; the others take the family's defaults */
+    enum { SET_H = 1, SET_W = 2, SET_F = 4, SET_G = 8, SET_L = 16 };
     uint64_t budget = UINT64_MAX;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
@@ -184,11 +230,11 @@ int vg_cmd_plan(int argc, char **argv) {
         case 5: image = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
-        case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
-        case 'W': ok = vg_cli_int("plan", "width", optarg, 16, 8192, &width); break;
-        case 'F': ok = vg_cli_int("plan", "num-frames", optarg, 1, 100001, &frames); break;
-        case 'g': ok = vg_cli_float("plan", "guidance-scale", optarg, 0, 100, &guidance); break;
-        case 'L': ok = vg_cli_int("plan", "max-sequence-length", optarg, 1, 4096, &text_len); break;
+        case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); set |= SET_H; break;
+        case 'W': ok = vg_cli_int("plan", "width", optarg, 16, 8192, &width); set |= SET_W; break;
+        case 'F': ok = vg_cli_int("plan", "num-frames", optarg, 1, 100001, &frames); set |= SET_F; break;
+        case 'g': ok = vg_cli_float("plan", "guidance-scale", optarg, 0, 100, &guidance); set |= SET_G; break;
+        case 'L': ok = vg_cli_int("plan", "max-sequence-length", optarg, 1, 4096, &text_len); set |= SET_L; break;
         case 'b': ok = vg_cli_size("plan", "vram-budget", optarg, &budget); break;
         case 'd': device = optarg; break;
         case 'T': tiling = 1; break;
@@ -237,6 +283,9 @@ int vg_cmd_plan(int argc, char **argv) {
     bool two = false, has_clip = false, i2v_folder = false, expand = false;
     vg_t5_config tc;
     vg_wan_vae_config vc;
+    vg_cogvideox_dit_config cdc;   /* CogVideoX requests */
+    vg_cogvideox_vae_config cvc;
+    bool cog = false;
     vg_model *m = NULL;
     vg_ctx *ctx = NULL;
     vg_plan_request q = {0};
@@ -256,10 +305,19 @@ int vg_cmd_plan(int argc, char **argv) {
     }
     if (model) {
         if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_ctx_last_error(ctx)); goto out; }
-        dc = *vg_wan_dit_cfg(m->dit);
+        cog = strcmp(m->family->pipeline_class, "CogVideoXPipeline") == 0;
+        if (cog) {
+            cdc = *vg_cogvideox_dit_cfg(m->dit);
+            cvc = *vg_cogvideox_vae_cfg(m->vae);
+        } else {
+            dc = *vg_wan_dit_cfg(m->dit);
+            vc = *vg_wan_vae_cfg(m->vae);
+        }
         tc = *vg_t5_cfg(m->te);
-        vc = *vg_wan_vae_cfg(m->vae);
-    } else {
+    } else if (cogvideox_configs(config, te_cfg, vae_cfg, &cog, &cdc, &tc, &cvc) != VG_OK) {
+        fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
+        goto out;
+    } else if (!cog) {
         if (vg_json_load_file(config, &j) != VG_OK || vg_wan_dit_config_from_json(j, config, &dc) != VG_OK) {
             fprintf(stderr, "vgen plan: %s\n", vg_err_msg());
             goto out;
@@ -315,26 +373,44 @@ int vg_cmd_plan(int argc, char **argv) {
             printf("vae: no config given, assuming the Wan2.1 VAE\n");
         }
     }
+    if (cog) {
+        /* the CogVideoX model cards' settings for what the request leaves unset */
+        if (!(set & SET_H)) height = 480;
+        if (!(set & SET_W)) width = 720;
+        if (!(set & SET_F)) frames = 49;
+        if (!(set & SET_G)) guidance = 6.0;
+        if (!(set & SET_L)) text_len = cdc.max_text_seq_length;
+        if (mix) { fprintf(stderr, "vgen plan: GGUF mixes are published for Wan2.1 only\n"); goto out; }
+    }
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
                           .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL,
                           .image = image || i2v_folder || (m && m->family->pipeline_class && !strcmp(m->family->pipeline_class, "WanImageToVideoPipeline") && !m->expand_timesteps),
-                          .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL};
+                          .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL,
+                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
     char desc[256], a[32], b[32], d2[32];
-    vg_wan_dit_describe(&dc, desc, sizeof desc);
-    int64_t fl = (frames - 1) / vc.temporal_factor + 1, hl = height / vc.spatial_factor, wl = width / vc.spatial_factor;
+    int64_t fl, hl, wl, tokens;
+    if (cog) {
+        vg_cogvideox_dit_describe(&cdc, desc, sizeof desc);
+        int r = vg_cogvideox_vae_spatial_ratio(&cvc);
+        fl = (frames - 1) / cvc.temporal_compression_ratio + 1, hl = height / r, wl = width / r;
+        tokens = fl * (hl / cdc.patch) * (wl / cdc.patch);
+    } else {
+        vg_wan_dit_describe(&dc, desc, sizeof desc);
+        fl = (frames - 1) / vc.temporal_factor + 1, hl = height / vc.spatial_factor, wl = width / vc.spatial_factor;
+        tokens = fl / dc.patch[0] * (hl / dc.patch[1]) * (wl / dc.patch[2]);
+    }
     printf("%s\n", desc);
     if (two || (m && m->dit2))
         printf("two experts (Wan2.2 A14B): transformer and transformer_2 take turns; under every policy but\n"
                "'none' one expert leaves the device before the other comes, so the plan counts one\n");
     printf("run: %dx%d, %d frames (latent %lldx%lldx%lld, %lld tokens), text %d tokens, guidance %s, vae tiling %s, %d threads\n",
-           height, width, frames, (long long)fl, (long long)hl, (long long)wl,
-           (long long)(fl / dc.patch[0] * (hl / dc.patch[1]) * (wl / dc.patch[2])), text_len, guidance > 1 ? "on" : "off",
-           tiling ? "on" : "off", nt);
+           height, width, frames, (long long)fl, (long long)hl, (long long)wl, (long long)tokens, text_len,
+           guidance > 1 ? "on" : "off", tiling ? "on" : "off", nt);
     printf("weights: text encoder %s, transformer %s%s (largest block %s), vae decoder %s; budget %s%s\n",
            vg_fmt_bytes(in.comp[0].weight_bytes, a, 32), vg_fmt_bytes(in.comp[1].weight_bytes, b, 32),
            in.denoise_extra_bytes ? " per expert" : "",

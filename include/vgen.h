@@ -167,7 +167,7 @@ typedef struct vg_t2v_params {
     float flow_shift;              /* <= 0: the scheduler config's value */
     vg_scheduler_kind scheduler;
     uint64_t seed;
-    int max_sequence_length;       /* text tokens; 0: the model's default (512 for Wan) */
+    int max_sequence_length;       /* text tokens; 0: the model's default (Wan 512, CogVideoX 226) */
     const char *latents_path;      /* optional .safetensors with initial noise "latents" [1, z, F', H', W'] */
     bool vae_tiling;               /* decode in overlapping spatial tiles; when false the plan
                                       still turns tiling on if nothing fits without it */
@@ -187,9 +187,14 @@ typedef struct vg_t2v_params {
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */
 vg_t2v_params vg_t2v_default_params(void);
+/* The defaults of a loaded model's family (its model card): vg_t2v_default_params()
+ * with the family's size, frame count, steps, guidance scale and text length
+ * (CogVideoX: 480x720, 49 frames, 50 steps, guidance 6, 226 tokens); *fps (may be
+ * NULL) gets its frame rate (Wan2.1 16, CogVideoX 8). */
+vg_t2v_params vg_t2v_model_default_params(const vg_model *m, double *fps);
 
-/* Loads a diffusers Wan2.1 folder (model_index.json with transformer/, vae/,
- * text_encoder/, tokenizer/, scheduler/). Weights stay memory-mapped on the host.
+/* Loads a diffusers Wan2.1 or CogVideoX folder (model_index.json, whose pipeline class
+ * picks the family, with transformer/, vae/, text_encoder/, tokenizer/, scheduler/). Weights stay memory-mapped on the host.
  * Hands back an owned model (vg_model_free). */
 vg_status vg_model_load(vg_ctx *ctx, const char *path, vg_model **out);
 /* Component files that replace a folder's own (NULL: the folder's). Each is a

@@ -5,6 +5,7 @@ set -euo pipefail
 VGEN=${VGEN:-./build/vgen}
 plan() { "$VGEN" plan --config models/configs/wan2.1-t2v-$1/transformer/config.json --height $2 --width $3 \
     --num-frames 81 --vram-budget $4 --threads 4 $5; }
+cogplan() { "$VGEN" plan --config models/configs/cogvideox-$1/transformer/config.json --vram-budget $2 --threads 4 $3; }
 cat <<'EOF'
 # Memory: budgets, offload policies and the planner
 
@@ -19,9 +20,9 @@ bytes — never a silent spill.
 
 | phase | what runs | what is on the device |
 |---|---|---|
-| `text_encode` | UMT5 encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
+| `text_encode` | the text encoder (UMT5 for Wan2.1, T5 v1.1 for CogVideoX) encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
 | `denoise` | the DiT runs twice per step (guidance), the scheduler steps | transformer weights (resident or streamed), activations, latents, two noise predictions, the embeddings |
-| `decode` | the VAE decodes one latent frame at a time (causal cache), optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
+| `decode` | the VAE decodes one latent frame at a time (Wan2.1; CogVideoX: its frame batches) with causal caches, optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
 
 ## Offload policies (`--offload`)
 
@@ -69,7 +70,7 @@ backend would (`op_scratch_bytes` of its vtable), so the measured peak is the ru
 construction and cannot drift from the code. `vgen plan --config` builds the components from
 their configs over virtual weights of the stated dtype; weight sizes come from the residency
 code's own size functions. Measuring a 14B 720p plan takes a fraction of a second.
-`tests/pipeline/test_offload.c`
+`tests/pipeline/test_offload.c` (and `test_offload_cogvideox.c` for CogVideoX)
 runs the demo model and the golden pipeline under every policy on `sim:` with a budget just
 above the plan and asserts, per phase, measured <= planned <= budget with the plan within
 10% of the measurement (it is within a few KiB), and frames bit-identical to the cpu run.
@@ -133,6 +134,36 @@ cat <<'EOF'
 `tests/cli/test_plan.sh` re-runs the 14B 480x832 rows at 24 GiB and 8 GiB and checks that
 their `chosen:` lines are the ones in this table. Regenerate this file with
 `scripts/memory-table.sh > docs/memory.md` after changing the models or the memory engine.
+
+## CogVideoX 2B and 5B at the model cards' setting, from configs alone
+
+`vgen plan --config models/configs/cogvideox-<2b|5b>/transformer/config.json` takes the
+CogVideoX family's defaults: 480x720, 49 frames (13 latent frames, 17550 video tokens), 226
+text tokens, guidance 6 (two passes per step). Transformer bf16, T5 v1.1 XXL bf16, VAE f32,
+`--threads 4`. The VAE decodes in the reference's frame batches (2 latent frames, the
+first 3); tiled, in the reference's default tiles (240x360 pixels, overlap 1/6 and 1/5).
+
+EOF
+echo '| model | budget | VAE tiling | result |'
+echo '|---|---|---|---|'
+for m in 2b 5b; do for b in 24GiB 16GiB 8GiB; do for t in off on; do
+  flag=""; [ $t = on ] && flag=--vae-tiling
+  line=$(cogplan $m $b "$flag" | grep -E '^chosen|^no plan|^no untiled' | tail -1 || true)
+  echo "| CogVideoX-$m | $b | $t | $line |"
+done; done; done
+cat <<'EOF'
+
+The 5B at 8 GiB, every plan (`vgen plan --config models/configs/cogvideox-5b/transformer/config.json
+--vram-budget 8GiB --threads 4`):
+
+EOF
+echo '```'
+cogplan 5b 8GiB ''
+echo '```'
+cat <<'EOF'
+
+`tests/cli/test_plan_cogvideox.sh` re-runs the 5B rows at 24 GiB and 8 GiB and checks their
+`chosen:` lines against this table.
 
 ## `vgen mem`
 

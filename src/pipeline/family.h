@@ -13,7 +13,9 @@
 #include <jansson.h>
 
 #include "backend/backend.h"
+#include "models/t5.h"
 #include "ops/ops.h"
+#include "sched/scheduler.h"
 #include "vgen.h"
 
 struct vg_model;
@@ -91,11 +93,28 @@ typedef struct vg_family {
     int default_text_len;         /* text tokens when the request says 0 */
     const vg_denoiser_i *denoiser;
     const vg_vae_i *vae;
+    /* Optional hooks; NULL gives Wan2.1's behaviour. */
+    /* Text tokens when the request says 0 (NULL: default_text_len). */
+    int (*text_len)(const struct vg_model *m);
+    /* The prompt embeddings out [1, len, d_model] of ids / mask [len] (NULL: encoded
+     * with the mask, then cut to the real length and zero-padded, as WanPipeline). */
+    vg_status (*encode_text)(vg_exec *ex, const vg_t5 *te, const int32_t *ids, const int32_t *mask, int len,
+                             vg_tensor *out);
+    /* Initial noise: draws the n floats of latents from the seed when `draw` (else they
+     * are the caller's) and gives the scheduler what it draws from later (NULL: the
+     * noise of vgen's own generator, vg_randn, which latents hold on entry). */
+    vg_status (*prepare_noise)(const struct vg_model *m, uint64_t seed, bool draw, float *latents, int64_t n,
+                               vg_scheduler *sched);
+    /* The model card's settings: size, frames, steps, guidance, text length and fps
+     * written over vg_t2v_default_params() (NULL: those defaults and 16 fps). */
+    void (*defaults)(const struct vg_model *m, vg_t2v_params *p, double *fps);
 } vg_family;
 
 /* The family whose pipeline class is `pipeline_class`; NULL if none. */
 const vg_family *vg_family_find(const char *pipeline_class);
 /* "WanPipeline" style list of every supported pipeline class, for messages. */
 const char *vg_family_list(void);
+/* Text tokens of a run: the request's, else the family's default for the model. */
+int vg_family_text_len(const struct vg_model *m, const vg_t2v_params *p);
 
 #endif

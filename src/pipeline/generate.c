@@ -65,7 +65,7 @@ vg_status vg_t2v_generate_with_state(vg_state *state, const vg_t2v_params *p, vg
     int64_t ne[5];
     vg_status s = vg_t2v_validate(m, p, ne);
     if (s != VG_OK) return vg_ctx_fail(ctx, s);
-    int L = p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN;
+    int L = vg_family_text_len(m, p);
     int32_t *buf = calloc((size_t)4 * L, sizeof(int32_t));
     float *lat = NULL;
     uint8_t *img = NULL;
@@ -87,6 +87,14 @@ vg_status vg_t2v_generate_with_state(vg_state *state, const vg_t2v_params *p, vg
     free(lat);
     free(img);
     return vg_ctx_fail(ctx, s);
+}
+
+vg_t2v_params vg_t2v_model_default_params(const vg_model *m, double *fps) {
+    vg_t2v_params p = vg_t2v_default_params();
+    double f = 16.0;
+    if (m && m->family->defaults) m->family->defaults(m, &p, &f);
+    if (fps) *fps = f;
+    return p;
 }
 
 int vg_video_frames(const vg_video *v) { return v->frames; }

@@ -152,7 +152,7 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     VG_TRY(m->family->validate(m, p, ne));
     const vg_denoiser_i *dn = m->family->denoiser;
     const vg_vae_i *vi = m->family->vae;
-    int L = p->max_sequence_length > 0 ? p->max_sequence_length : m->family->default_text_len;
+    int L = vg_family_text_len(m, p);
     memset(in, 0, sizeof *in);
     VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
     /* an image run's transformer input and conditioning (t2v.c) */
@@ -221,7 +221,42 @@ vg_status vg_t2v_plan_input(const vg_ctx *ctx, const vg_model *m, const vg_t2v_p
     return VG_OK;
 }
 
+/* CogVideoX from configs: the family's components over virtual weights. */
+static vg_status cogvideox_from_configs(const vg_plan_request *q, vg_plan_input *in) {
+    char pd[32], pt[32], pv[32];
+    snprintf(pd, sizeof pd, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->dit_dtype)->name);
+    snprintf(pt, sizeof pt, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->te_dtype)->name);
+    snprintf(pv, sizeof pv, "%s%s", VG_WEIGHTS_VIRTUAL, vg_type(q->vae_dtype)->name);
+    vg_cogvideox_dit *dit = NULL;
+    vg_t5 *te = NULL;
+    vg_cogvideox_vae *vae = NULL;
+    vg_status s = vg_cogvideox_dit_load_with_config(pd, q->cog_dit, &dit);
+    if (s == VG_OK) s = vg_t5_load_with_config(pt, q->te, &te);
+    if (s == VG_OK) s = vg_cogvideox_vae_load_with_config(pv, q->cog_vae, &vae);
+    if (s == VG_OK) {
+        extern const vg_family vg_family_cogvideox;
+        vg_model vm = {.family = &vg_family_cogvideox, .te = te, .dit = dit, .vae = vae,
+                       .sched = vg_sched_default_config(VG_SCHEDULER_COGVIDEOX_DDIM)};
+        snprintf(vm.path, sizeof vm.path, "%s", "plan --config");
+        vg_t2v_params p = vg_t2v_model_default_params(&vm, NULL);
+        p.height = q->height, p.width = q->width, p.num_frames = q->num_frames;
+        p.max_sequence_length = q->text_len;
+        p.guidance_scale = q->guidance ? p.guidance_scale : 1.0f;
+        p.vae_tiling = q->vae_tiling;
+        s = plan_components(q->device, &vm, &p, in);
+    }
+    vg_cogvideox_dit_free(dit);
+    vg_t5_free(te);
+    vg_cogvideox_vae_free(vae);
+    if (s == VG_OK) {
+        in->host_weights = q->host_weights;
+        in->budget = q->budget;
+    }
+    return s;
+}
+
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in) {
+    if (q->cog_dit) return cogvideox_from_configs(q, in);
     const vg_wan_dit_config *c = q->dit;
     VG_TRY(vg_wan_check_positions(c, q->vae, q->num_frames, q->height, q->width));
     char pd[32], pt[32], pv[32];

@@ -7,6 +7,8 @@
 #include "io/quant_mix.h"
 #include "residency/planner.h"
 #include "models/clip_vision.h"
+#include "models/cogvideox_dit.h"
+#include "models/cogvideox_vae.h"
 #include "models/t5.h"
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
@@ -29,6 +31,10 @@ typedef struct vg_plan_request {
     bool image;                    /* image-to-video: the run encodes an image (image_encode phase) */
     bool expand_timesteps;         /* Wan2.2 TI2V (model_index.json expand_timesteps) */
     const vg_clip_vision_config *clip;   /* Wan2.1 I2V's image encoder (te_dtype), or NULL */
+    /* CogVideoX: with cog_dit set, the request is for that family (cog_vae its VAE) and
+     * dit / vae / dit_mix are not used */
+    const vg_cogvideox_dit_config *cog_dit;
+    const vg_cogvideox_vae_config *cog_vae;
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

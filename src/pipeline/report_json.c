@@ -63,7 +63,10 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
         json_object_set_new(j, "guidance_scale_2", json_real(vg_t2v_guidance(p, 1)));
         json_object_set_new(j, "boundary_ratio", json_real(m->boundary_ratio));
     }
-    json_object_set_new(j, "scheduler", json_string(sc.kind == VG_SCHEDULER_EULER ? "euler" : "unipc"));
+    json_object_set_new(j, "scheduler", json_string(sc.kind == VG_SCHEDULER_EULER           ? "euler"
+                                                    : sc.kind == VG_SCHEDULER_COGVIDEOX_DDIM ? "cogvideox_ddim"
+                                                    : sc.kind == VG_SCHEDULER_COGVIDEOX_DPM  ? "cogvideox_dpm"
+                                                                                             : "unipc"));
     json_object_set_new(j, "flow_shift", json_real(sc.shift));
     json_object_set_new(j, "flow_shift_from", json_string(p->flow_shift > 0 ? "request" : "scheduler_config"));
     json_object_set_new(j, "seed", json_string(seed));   /* a string: seeds are unsigned 64-bit */
@@ -75,7 +78,7 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
         json_object_set_new(j, "image_sha256", vg_file_sha256(p->image, hex) == VG_OK ? json_string(hex) : json_null());
     }
     json_object_set_new(j, "max_sequence_length",
-                        json_integer(p->max_sequence_length > 0 ? p->max_sequence_length : VG_WAN_DEFAULT_TEXT_LEN));
+                        json_integer(vg_family_text_len(m, p)));
     json_object_set_new(j, "fps", json_real(fps));
     json_object_set_new(j, "output", str_or_null(output));
     json_object_set_new(j, "device", json_string(ctx->dev->name));

@@ -84,8 +84,10 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
     if (s == VG_OK && sched) {
         if (!strcmp(sched, "unipc")) p->scheduler = VG_SCHEDULER_UNIPC;
         else if (!strcmp(sched, "euler")) p->scheduler = VG_SCHEDULER_EULER;
-        else if (strcmp(sched, "model default") != 0)
-            s = vg_err(VG_ERR_FORMAT, "%s: 'scheduler' must be \"unipc\" or \"euler\"", where);
+        /* CogVideoX's schedulers are the folder's own (scheduler_config.json) */
+        else if (strcmp(sched, "model default") && strcmp(sched, "cogvideox_ddim") && strcmp(sched, "cogvideox_dpm"))
+            s = vg_err(VG_ERR_FORMAT, "%s: 'scheduler' must be \"unipc\", \"euler\", \"cogvideox_ddim\" or \"cogvideox_dpm\"",
+                       where);
     }
     if (s == VG_OK && strcmp(shift_from, "request") && strcmp(shift_from, "scheduler_config"))
         s = vg_err(VG_ERR_FORMAT, "%s: 'flow_shift_from' must be \"request\" or \"scheduler_config\"", where);

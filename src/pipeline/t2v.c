@@ -215,12 +215,16 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
             s = vg_tensor_alloc(&he, host, VG_F32, VG_SHAPE(1, L, D), "text_encoder.output");
             dst = &he;
         }
-        if (s == VG_OK) s = vg_t5_encode(&ex, te, ids, mask, 1, L, dst, NULL, NULL);
-        /* cut to the real length, then zero-padded (WanPipeline.encode_prompt) */
-        int valid = 0;
-        for (int i = 0; i < L; i++) valid += mask[i] != 0;
-        vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
-        if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
+        if (s == VG_OK && r->m->family->encode_text) {
+            s = r->m->family->encode_text(&ex, te, ids, mask, L, dst);   /* the family's text handling */
+        } else if (s == VG_OK) {
+            s = vg_t5_encode(&ex, te, ids, mask, 1, L, dst, NULL, NULL);
+            /* cut to the real length, then zero-padded (WanPipeline.encode_prompt) */
+            int valid = 0;
+            for (int i = 0; i < L; i++) valid += mask[i] != 0;
+            vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
+            if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
+        }
         if (s == VG_OK && host) s = vg_tensor_set(&r->emb[k], he.data);
         vg_tensor_release(&he);
         if (s != VG_OK) {
@@ -372,8 +376,12 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     r->in_host = malloc((size_t)n_in * 4);
     if (s == VG_OK && (!r->lat_host || !r->pred_host || !r->in_host)) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory for the latents");
     /* Wan2.2 TI2V: one timestep per token; 0 on the image's frame */
-    const int *pt = vg_wan_dit_cfg(m->dit)->patch;
-    int64_t fp = ne[2] / pt[0], tpf = (ne[3] / pt[1]) * (ne[4] / pt[2]);
+    int64_t fp = 0, tpf = 0;
+    if (expand) {   /* a Wan transformer (the family said so when it loaded) */
+        const int *pt = vg_wan_dit_cfg(m->dit)->patch;
+        fp = ne[2] / pt[0];
+        tpf = (ne[3] / pt[1]) * (ne[4] / pt[2]);
+    }
     float *tok = expand ? malloc(sizeof(float) * fp * tpf) : NULL;
     if (s == VG_OK && expand && !tok) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
     vg_wan_dit_cond cond = {.token_timesteps = tok, .image = r->img_emb.data ? &r->img_emb : NULL};
@@ -385,6 +393,8 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     }
     if (in->latents) memcpy(r->lat_host, in->latents, (size_t)n * 4);
     else vg_randn(p->seed, r->lat_host, n);
+    /* a family whose pipeline draws its own noise (and hands its generator on to the scheduler) */
+    if (s == VG_OK && m->family->prepare_noise) s = m->family->prepare_noise(m, p->seed, !in->latents, r->lat_host, n, sched);
     vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
     vg_tensor in_h = vg_tensor_wrap(VG_F32, 5, ne_in, r->in_host);
     for (int k = 0; k < 2 && s == VG_OK; k++)

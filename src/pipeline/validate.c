@@ -10,13 +10,7 @@
 
 /* ---- model_index.json ---------------------------------------------------- */
 
-typedef struct component {
-    const char *key;
-    bool optional;
-    const char *classes[4];   /* accepted class names, NULL-terminated */
-} component;
-
-static const component wan_components[] = {
+static const vg_index_component wan_components[] = {
     {"transformer", false, {"WanTransformer3DModel", NULL}},
     {"transformer_2", true, {"WanTransformer3DModel", NULL}},   /* Wan2.2 A14B's low-noise expert */
     {"vae", false, {"AutoencoderKLWan", NULL}},
@@ -27,20 +21,19 @@ static const component wan_components[] = {
 
 /* WanImageToVideoPipeline: the same, and the CLIP image encoder with its processor
  * (Wan2.1 I2V; Wan2.2's image-conditioned folders have none) */
-static const component wan_i2v_components[] = {
+static const vg_index_component wan_i2v_components[] = {
     {"image_encoder", true, {"CLIPVisionModel", "CLIPVisionModelWithProjection", NULL}},
     {"image_processor", true, {"CLIPImageProcessor", "CLIPImageProcessorPil", "CLIPImageProcessorFast", NULL}},
 };
 
-static vg_status check_components(const json_t *j, const char *path, const component *list, size_t n);
-
 vg_status vg_wan_check_model_index(const json_t *j, const char *path) {
-    return check_components(j, path, wan_components, sizeof wan_components / sizeof wan_components[0]);
+    return vg_check_index_components(j, path, "WanPipeline", wan_components, sizeof wan_components / sizeof wan_components[0]);
 }
 
 vg_status vg_wan_i2v_check_model_index(const json_t *j, const char *path) {
     VG_TRY(vg_wan_check_model_index(j, path));
-    VG_TRY(check_components(j, path, wan_i2v_components, sizeof wan_i2v_components / sizeof wan_i2v_components[0]));
+    VG_TRY(vg_check_index_components(j, path, "WanImageToVideoPipeline", wan_i2v_components,
+                                     sizeof wan_i2v_components / sizeof wan_i2v_components[0]));
     bool enc = json_is_string(json_array_get(json_object_get(j, "image_encoder"), 1));
     bool proc = json_is_string(json_array_get(json_object_get(j, "image_processor"), 1));
     if (enc != proc)
@@ -49,16 +42,18 @@ vg_status vg_wan_i2v_check_model_index(const json_t *j, const char *path) {
     return VG_OK;
 }
 
-static vg_status check_components(const json_t *j, const char *path, const component *list, size_t n) {
+vg_status vg_check_index_components(const json_t *j, const char *path, const char *pipeline, const vg_index_component *table,
+                                    size_t n) {
     for (size_t i = 0; i < n; i++) {
-        const component *c = &list[i];
+        const vg_index_component *c = &table[i];
         const json_t *e = json_object_get(j, c->key);
         const char *cls = json_is_array(e) ? json_string_value(json_array_get(e, 1)) : NULL;
         if (!cls) {
             bool null_entry = json_is_array(e) && json_is_null(json_array_get(e, 1));
             if (c->optional && (!e || null_entry)) continue;
-            return vg_err(VG_ERR_FORMAT, "%s: '%s' %s; WanPipeline needs [\"library\", \"%s\"]", path, c->key,
-                          !e ? "is missing" : null_entry ? "is null" : "is not a [library, class] pair", c->classes[0]);
+            return vg_err(VG_ERR_FORMAT, "%s: '%s' %s; %s needs [\"library\", \"%s\"]", path, c->key,
+                          !e ? "is missing" : null_entry ? "is null" : "is not a [library, class] pair", pipeline,
+                          c->classes[0]);
         }
         bool known = false;
         for (int k = 0; c->classes[k]; k++) known |= strcmp(cls, c->classes[k]) == 0;

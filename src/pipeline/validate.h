@@ -18,6 +18,18 @@ vg_status vg_wan_check_model_index(const json_t *j, const char *path);
  * (CLIPVisionModel) and image_processor (CLIPImageProcessor), both or neither. */
 vg_status vg_wan_i2v_check_model_index(const json_t *j, const char *path);
 
+/* One component of a pipeline's model_index.json: its key, whether it may be
+ * missing or null, and the class names vgen runs for it (NULL-terminated). */
+typedef struct vg_index_component {
+    const char *key;
+    bool optional;
+    const char *classes[4];
+} vg_index_component;
+/* Every component of `table` in model_index.json (`j`, read from `path`) names a
+ * class vgen runs for `pipeline`. */
+vg_status vg_check_index_components(const json_t *j, const char *path, const char *pipeline, const vg_index_component *table,
+                                    size_t n);
+
 /* The token grid of a height x width x num_frames run fits the transformer's RoPE
  * tables (rope_max_seq_len positions per axis); the message gives the largest
  * frame count and size that do. */

@@ -231,7 +231,7 @@ void vg_sched_reset(vg_scheduler *s) {
     s->n = 0;
     s->lower_order_nums = 0;
     s->this_order = 0;
-    if (s->rng_seeded) vg_torch_rng_seed(&s->rng, s->seed);
+    if (s->rng_seeded) s->rng = s->rng_start;
 }
 
 void vg_sched_free(vg_scheduler *s) {
@@ -293,8 +293,17 @@ vg_status vg_sched_set_seed(vg_scheduler *s, uint64_t seed) {
     if (!s || s->cfg.kind != VG_SCHEDULER_COGVIDEOX_DPM)
         return vg_err(VG_ERR_INVALID_ARG, "scheduler: only the CogVideoX DPM scheduler draws noise");
     vg_torch_rng_seed(&s->rng, seed);
+    s->rng_start = s->rng;
     s->rng_seeded = true;
     s->seed = seed;
+    return VG_OK;
+}
+
+vg_status vg_sched_set_rng(vg_scheduler *s, const vg_torch_rng *r) {
+    if (!s || s->cfg.kind != VG_SCHEDULER_COGVIDEOX_DPM)
+        return vg_err(VG_ERR_INVALID_ARG, "scheduler: only the CogVideoX DPM scheduler draws noise");
+    s->rng = s->rng_start = *r;
+    s->rng_seeded = true;
     return VG_OK;
 }
 

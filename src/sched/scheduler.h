@@ -106,6 +106,9 @@ double vg_sched_alpha_cumprod(const vg_scheduler *s, int t);
 /* DPM: seeds the scheduler's own generator like torch.Generator().manual_seed(seed);
  * each step then draws its noise from it as the reference does. */
 vg_status vg_sched_set_seed(vg_scheduler *s, uint64_t seed);
+/* DPM: continues from a generator in the state `r` (copied), as the pipeline's
+ * generator after it has drawn the initial latents; vg_sched_reset returns to it. */
+vg_status vg_sched_set_rng(vg_scheduler *s, const vg_torch_rng *r);
 /* DPM: the noise for the next step only ([n] floats, borrowed until that step
  * returns): the draw that enters the returned sample. Overrides the generator. */
 void vg_sched_set_noise(vg_scheduler *s, const float *noise);
@@ -162,8 +165,9 @@ struct vg_scheduler {
     const float *noise_in;             /* DPM: caller's noise for the next step, or NULL */
     bool have_x0;
     bool rng_seeded;
-    uint64_t seed;                     /* DPM: the generator's seed (vg_sched_reset re-seeds) */
+    uint64_t seed;                     /* DPM: the generator's seed */
     vg_torch_rng rng;
+    vg_torch_rng rng_start;            /* DPM: the generator as set (vg_sched_reset returns to it) */
 };
 
 vg_status vg_sched_unipc_init(vg_scheduler *s);

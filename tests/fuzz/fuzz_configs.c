@@ -1,5 +1,5 @@
 /* libFuzzer target: the config readers that turn a user's JSON into sizes (DiT,
- * UMT5/T5, VAE, scheduler). Any input must give either an error with a one-line
+ * UMT5/T5, VAE, scheduler) and the model_index.json checks of every family. Any input must give either an error with a one-line
  * message or a config that passes validation; an accepted config's sizes must be
  * small enough to plan with, and planning memory from them must not overflow into
  * nonsense (the planner's numbers stay finite and monotonic in the frame count).
@@ -16,6 +16,7 @@
 #include "models/wan_dit.h"
 #include "models/wan_vae.h"
 #include "pipeline/validate.h"
+#include "pipeline/family.h"
 #include "sched/scheduler.h"
 
 static void one_line(vg_status s) {
@@ -72,6 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             one_line(s);
             vg_sched_free(sch);
         }
+    }
+    const char *pipelines[] = {"WanPipeline", "CogVideoXPipeline"};
+    for (int k = 0; k < 2; k++) {
+        const vg_family *f = vg_family_find(pipelines[k]);
+        if (!f) __builtin_trap();
+        if (f->check_index) one_line(f->check_index(j, "fuzz"));
     }
     json_decref(j);
     return 0;

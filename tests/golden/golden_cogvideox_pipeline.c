@@ -3,7 +3,12 @@
  * scheduler/scheduler_config.json, every denoising step (one transformer call on
  * [uncond; cond], guidance, DDIM step) on vgen's own latents, the VAE input scaling,
  * the decode and the output frames. Single activations 1e-4, the multi-step latents
- * and video 5e-4 (README-cogvideox.md). */
+ * and video 5e-4 (README-cogvideox.md).
+ *
+ * Twice: once from the pieces (pipeline/cogvideox.h), once through the text-to-video
+ * entry point (vg_model_load picks the family from model_index.json, vg_t2v_run runs
+ * the phases under the memory engine on the runner's device) with every named
+ * intermediate compared ("t2v." checks). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +16,7 @@
 #include "golden.h"
 #include "io/json_util.h"
 #include "pipeline/cogvideox.h"
+#include "pipeline/pipeline.h"
 #include "sched/scheduler.h"
 
 vg_status vg_golden_wan_dit_open_io(const char *path, vg_safetensors **out);
@@ -50,6 +56,92 @@ static int encode(vg_golden *g, const vg_t5 *te, vg_exec *ex, const vg_safetenso
 static void check(vg_golden *g, const vg_safetensors *io, const char *name, const vg_tensor *t, double tol) {
     vg_tensor ref = vg_golden_tensor(g, io, SET, name);
     if (ref.data) vg_golden_check(g, SET, name, t, &ref, tol);
+}
+
+/* ---- through vg_t2v_run -------------------------------------------------------- */
+
+typedef struct {
+    vg_golden *g;
+    const vg_safetensors *io;
+    int seen;
+} cmp_ctx;
+
+static void on_tensor(const char *name, const vg_tensor *t, void *user) {
+    cmp_ctx *c = user;
+    char check[128];
+    const char *ref_name = name;
+    double tol = 5e-4;
+    vg_tensor got = *t;
+    if (!strcmp(name, "act.prompt_embeds")) ref_name = "in.prompt_embeds", tol = 1e-4;
+    else if (!strcmp(name, "act.negative_prompt_embeds")) ref_name = "in.negative_prompt_embeds", tol = 1e-4;
+    else if (strstr(name, ".noise_pred_")) tol = 1e-4;   /* one transformer call */
+    else if (!strcmp(name, "act.vae_input_latents") && t->nd == 5)
+        got = vg_view_permute(t, (const int[]){0, 2, 1, 3, 4});   /* the pipeline's [B, F, C] -> the VAE's [B, C, F] */
+    const vg_st_info *inf = vg_st_find(c->io, ref_name);
+    if (!inf) return;
+    vg_tensor ref = vg_st_tensor(c->io, inf);
+    snprintf(check, sizeof check, "t2v.%s", name);
+    if (got.nd != ref.nd || memcmp(got.ne, ref.ne, sizeof(int64_t) * (size_t)ref.nd) != 0) {
+        vg_golden_fail(c->g, SET, check, "shape differs from the reference");
+        return;
+    }
+    vg_golden_check(c->g, SET, check, &got, &ref, tol);
+    c->seen++;
+}
+
+static int32_t *ids_of(vg_golden *g, const vg_safetensors *io, const char *name, int *len) {
+    vg_tensor t = vg_golden_tensor(g, io, SET, name);
+    if (!t.data || t.type != VG_I64 || t.nd != 2 || t.ne[0] != 1) return NULL;
+    *len = (int)t.ne[1];
+    int32_t *out = malloc(sizeof(int32_t) * (size_t)t.ne[1]);
+    for (int64_t i = 0; out && i < t.ne[1]; i++) out[i] = (int32_t)((const int64_t *)t.data)[i];
+    return out;
+}
+
+static void run_t2v(vg_golden *g, const char *dir, const vg_safetensors *io, const json_t *ck) {
+    vg_ctx_params cp = vg_ctx_default_params();
+    if (g->device) cp.device = g->device;
+    char err[256];
+    vg_ctx *ctx = NULL;
+    vg_model *m = NULL;
+    int L = 0, L2 = 0;
+    int32_t *ids = ids_of(g, io, "in.prompt_ids", &L), *nids = ids_of(g, io, "in.negative_prompt_ids", &L2);
+    int32_t *ones = calloc((size_t)(L > 0 ? L : 1), sizeof *ones);
+    vg_tensor lat = vg_golden_tensor(g, io, SET, "in.latents");
+    if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) { vg_golden_fail(g, SET, "t2v.context", err); goto done; }
+    if (vg_model_load(ctx, dir, &m) != VG_OK) { vg_golden_fail(g, SET, "t2v.load", vg_ctx_last_error(ctx)); goto done; }
+    if (strcmp(m->family->pipeline_class, "CogVideoXPipeline") != 0) {
+        vg_golden_fail(g, SET, "t2v.family", "model_index.json did not select the CogVideoX family");
+        goto done;
+    }
+    if (!ids || !nids || !ones || L != L2 || !lat.data) {
+        vg_golden_fail(g, SET, "t2v.inputs", "prompt ids or latents missing or malformed");
+        goto done;
+    }
+    for (int i = 0; i < L; i++) ones[i] = 1;
+    vg_t2v_params p = vg_t2v_model_default_params(m, NULL);
+    p.height = (int)json_integer_value(json_object_get(ck, "height"));
+    p.width = (int)json_integer_value(json_object_get(ck, "width"));
+    p.num_frames = (int)json_integer_value(json_object_get(ck, "num_frames"));
+    p.steps = (int)json_integer_value(json_object_get(ck, "num_inference_steps"));
+    p.guidance_scale = (float)json_number_value(json_object_get(ck, "guidance_scale"));
+    p.max_sequence_length = L;
+    vg_t2v_inputs in = {.ids = ids, .mask = ones, .neg_ids = nids, .neg_mask = ones, .len = L, .latents = lat.data};
+    cmp_ctx c = {.g = g, .io = io};
+    vg_video *out = NULL;
+    if (vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out) != VG_OK) vg_golden_fail(g, SET, "t2v.run", vg_err_msg());
+    else if (c.seen < 4 * p.steps + 5) {
+        char why[96];
+        snprintf(why, sizeof why, "only %d intermediates compared", c.seen);
+        vg_golden_fail(g, SET, "t2v.coverage", why);
+    }
+    vg_video_free(out);
+done:
+    free(ids);
+    free(nids);
+    free(ones);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
 }
 
 void golden_cogvideox_pipeline(vg_golden *g, const char *dir) {
@@ -165,6 +257,7 @@ void golden_cogvideox_pipeline(vg_golden *g, const char *dir) {
         vg_cogvideox_postprocess(&ex, &dec, &vid) != VG_OK)
         goto fail;
     check(g, io, "out.video", &vid, 5e-4);
+    run_t2v(g, dir, io, ck);
     goto done;
 fail:
     vg_golden_fail(g, SET, "run", vg_err_msg());

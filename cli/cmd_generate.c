@@ -193,7 +193,7 @@ int vg_cmd_generate(int argc, char **argv) {
     double fps = 16, x;
     int threads = 0, quiet = 0, c;
     unsigned set = 0;   /* settings given (options or sidecar); the others take the model's defaults */
-    enum { SET_H = 1, SET_W = 2, SET_F = 4, SET_STEPS = 8, SET_G = 16, SET_L = 32, SET_FPS = 64, SET_ALL = 127 };
+    enum { SET_H = 1, SET_W = 2, SET_F = 4, SET_STEPS = 8, SET_G = 16, SET_L = 32, SET_FPS = 64, SET_G2 = 128, SET_ALL = 255 };
     bool overwrite = false;
     vg_model_files files = {0};   /* single-file components (GGUF, ComfyUI safetensors) */
     vg_t2v_settings rec = {0};
@@ -222,7 +222,7 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'F': ok = vg_cli_int("generate", "num-frames", optarg, 1, 100001, &p.num_frames); set |= SET_F; break;
         case 's': ok = vg_cli_int("generate", "steps", optarg, 1, 1000, &p.steps); set |= SET_STEPS; break;
         case 'g': ok = vg_cli_float("generate", "guidance-scale", optarg, 0, 100, &x); p.guidance_scale = (float)x; set |= SET_G; break;
-        case 'G': ok = vg_cli_float("generate", "guidance-scale-2", optarg, 0, 100, &x); p.guidance_scale_2 = (float)x; break;
+        case 'G': ok = vg_cli_float("generate", "guidance-scale-2", optarg, 0, 100, &x); p.guidance_scale_2 = (float)x; set |= SET_G2; break;
         case 'f': ok = vg_cli_float("generate", "flow-shift", optarg, 0.001, 100, &x); p.flow_shift = (float)x; break;
         case 'S': sched = optarg; break;
         case 'e': ok = vg_cli_u64("generate", "seed", optarg, &p.seed); break;
@@ -308,6 +308,9 @@ int vg_cmd_generate(int argc, char **argv) {
         if (!(set & SET_F)) p.num_frames = d.num_frames;
         if (!(set & SET_STEPS)) p.steps = d.steps;
         if (!(set & SET_G)) p.guidance_scale = d.guidance_scale;
+        /* the low-noise expert's scale: as given, else the card's when --guidance-scale is
+         * unset too, else --guidance-scale's (guidance_scale_2 0), as diffusers does */
+        if (!(set & (SET_G | SET_G2))) p.guidance_scale_2 = d.guidance_scale_2;
         if (!(set & SET_L)) p.max_sequence_length = d.max_sequence_length;
         if (!(set & SET_FPS)) fps = dfps;
     }

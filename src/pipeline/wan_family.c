@@ -336,6 +336,24 @@ static vg_status wan_i2v_check(const vg_model *m) {
     return VG_OK;
 }
 
+/* The model cards' settings where they differ from vg_t2v_default_params() (480x832,
+ * 81 frames, 50 steps, guidance 5, 16 fps): Wan2.2-TI2V-5B makes 121 frames of 704x1280
+ * at 24 fps; Wan2.2-T2V-A14B runs 40 steps with guidance 4 (high-noise expert) and 3
+ * (low-noise expert). */
+static void wan_defaults(const vg_model *m, vg_t2v_params *p, double *fps) {
+    if (m->expand_timesteps) {
+        p->height = 704;
+        p->width = 1280;
+        p->num_frames = 121;
+        *fps = 24.0;
+    }
+    if (m->dit2) {
+        p->steps = 40;
+        p->guidance_scale = 4.0f;
+        p->guidance_scale_2 = 3.0f;
+    }
+}
+
 const vg_family vg_family_wan_i2v = {
     .name = "wan-i2v",
     .pipeline_class = "WanImageToVideoPipeline",
@@ -347,6 +365,7 @@ const vg_family vg_family_wan_i2v = {
     .default_text_len = VG_WAN_DEFAULT_TEXT_LEN,
     .denoiser = &k_denoiser,
     .vae = &k_vae,
+    .defaults = wan_defaults,
 };
 
 const vg_family vg_family_wan21 = {
@@ -360,4 +379,5 @@ const vg_family vg_family_wan21 = {
     .default_text_len = VG_WAN_DEFAULT_TEXT_LEN,
     .denoiser = &k_denoiser,
     .vae = &k_vae,
+    .defaults = wan_defaults,
 };

@@ -182,14 +182,20 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
     double t0 = mono_s();
     vg_job_input in;
     vg_job_input_read(input, &in);
-    vg_t2v_params p = vg_t2v_default_params();
+    /* what the request leaves out is the served model's default (its model card's) */
+    double fps;
+    vg_t2v_params p = vg_t2v_model_default_params(e->model, &fps);
     p.prompt = in.prompt;
     p.negative_prompt = in.negative_prompt;
-    p.height = in.height;
-    p.width = in.width;
-    p.num_frames = in.num_frames;
-    p.steps = in.steps;
-    p.guidance_scale = (float)in.guidance_scale;
+    if (in.height > 0) p.height = in.height;
+    if (in.width > 0) p.width = in.width;
+    if (in.num_frames > 0) p.num_frames = in.num_frames;
+    if (in.steps > 0) p.steps = in.steps;
+    if (in.guidance_scale >= 0) {
+        p.guidance_scale = (float)in.guidance_scale;
+        p.guidance_scale_2 = 0;   /* both experts take the given scale, as diffusers does */
+    }
+    if (in.fps > 0) fps = in.fps;
     p.flow_shift = (float)in.flow_shift;
     p.seed = in.seed;
     p.vram_budget = e->cfg.vram_budget;
@@ -206,7 +212,7 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
     vg_status s = vg_t2v_generate_with_state(e->state, &p, &v);
     if (s == VG_OK && on_abort(&r)) s = VG_ERR_ABORTED;   /* stopped after the last check */
     double t_enc = mono_s();
-    if (s == VG_OK && vg_video_save_mem(e->ctx, v, "mp4", in.fps, &mp4, &mp4_cap, &mp4_n) != VG_OK) {
+    if (s == VG_OK && vg_video_save_mem(e->ctx, v, "mp4", fps, &mp4, &mp4_cap, &mp4_n) != VG_OK) {
         snprintf(err, sizeof err, "encoding the video: %s", vg_ctx_last_error(e->ctx));
         s = VG_ERR_IO;
     } else if (s != VG_OK) {
@@ -218,7 +224,7 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
         if (!put_video(e, job_id, in.output_file, mp4, mp4_n, o, err, sizeof err)) {
             s = VG_ERR_IO;
         } else {
-            json_object_set_new(o, "meta", meta_json(e, &p, in.fps, t_enc, mono_s() - t0));
+            json_object_set_new(o, "meta", meta_json(e, &p, fps, t_enc, mono_s() - t0));
             out->output = json_dumps(o, JSON_COMPACT);
             if (!out->output) { snprintf(err, sizeof err, "out of host memory writing the output"); s = VG_ERR_NO_MEMORY; }
         }

@@ -145,16 +145,18 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     }
     check_text(in, "prompt", true, errors);
     check_text(in, "negative_prompt", false, errors);
-    check_int(in, "height", 16, lim->max_height, 16, 480 < lim->max_height ? 480 : lim->max_height / 16 * 16, errors, fill);
-    check_int(in, "width", 16, lim->max_width, 16, 832 < lim->max_width ? 832 : lim->max_width / 16 * 16, errors, fill);
-    check_int(in, "num_frames", 1, lim->max_frames, 1, 81 < lim->max_frames ? 81 : 1, errors, fill);
+    /* size, frames, steps, guidance and fps left out take the served model's defaults
+     * (its model card's) when the job runs: the stored request keeps them absent */
+    check_int(in, "height", 16, lim->max_height, 16, 0, errors, false);
+    check_int(in, "width", 16, lim->max_width, 16, 0, errors, false);
+    check_int(in, "num_frames", 1, lim->max_frames, 1, 0, errors, false);
     json_t *nf = json_object_get(in, "num_frames");
     if (json_is_integer(nf) && (json_integer_value(nf) - 1) % 4 != 0 && json_integer_value(nf) >= 1)
         errf(errors, "input.num_frames: must be 4k+1 (1, 5, 9, ..., 81), got %lld", (long long)json_integer_value(nf));
-    check_int(in, "num_inference_steps", 1, lim->max_steps, 1, 50 < lim->max_steps ? 50 : lim->max_steps, errors, fill);
-    check_num(in, "guidance_scale", 0, 100, 5.0, true, errors, fill);
+    check_int(in, "num_inference_steps", 1, lim->max_steps, 1, 0, errors, false);
+    check_num(in, "guidance_scale", 0, 100, 0, false, errors, false);
     check_num(in, "flow_shift", 0.001, 100, 0, false, errors, fill);
-    check_num(in, "fps", 1, 120, 16, true, errors, fill);
+    check_num(in, "fps", 1, 120, 0, false, errors, false);
     check_seed(in, errors, fill);
     json_t *o = json_object_get(in, "output");
     if (!o) {
@@ -165,19 +167,29 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     return json_array_size(errors) == before;
 }
 
+static int int_or(const json_t *in, const char *key, int absent) {
+    const json_t *v = json_object_get(in, key);
+    return v ? (int)json_integer_value(v) : absent;
+}
+
+static double num_or(const json_t *in, const char *key, double absent) {
+    const json_t *v = json_object_get(in, key);
+    return v ? json_number_value(v) : absent;
+}
+
 void vg_job_input_read(const json_t *in, vg_job_input *o) {
     memset(o, 0, sizeof *o);
     o->prompt = json_string_value(json_object_get(in, "prompt"));
     o->negative_prompt = json_string_value(json_object_get(in, "negative_prompt"));
-    o->height = (int)json_integer_value(json_object_get(in, "height"));
-    o->width = (int)json_integer_value(json_object_get(in, "width"));
-    o->num_frames = (int)json_integer_value(json_object_get(in, "num_frames"));
-    o->steps = (int)json_integer_value(json_object_get(in, "num_inference_steps"));
-    o->guidance_scale = json_number_value(json_object_get(in, "guidance_scale"));
+    o->height = int_or(in, "height", -1);
+    o->width = int_or(in, "width", -1);
+    o->num_frames = int_or(in, "num_frames", -1);
+    o->steps = int_or(in, "num_inference_steps", -1);
+    o->guidance_scale = num_or(in, "guidance_scale", -1);
     o->flow_shift = json_number_value(json_object_get(in, "flow_shift"));   /* absent: 0 */
     const char *seed = json_string_value(json_object_get(in, "seed"));
     o->seed = seed ? strtoull(seed, NULL, 10) : 0;
-    o->fps = json_number_value(json_object_get(in, "fps"));
+    o->fps = num_or(in, "fps", -1);
     const char *out = json_string_value(json_object_get(in, "output"));
     o->output_file = out && strcmp(out, "file") == 0;
 }

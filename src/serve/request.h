@@ -27,10 +27,10 @@ vg_request_limits vg_request_default_limits(void);
 typedef struct vg_job_input {
     const char *prompt;           /* borrowed from the JSON they came from */
     const char *negative_prompt;
-    int height, width, num_frames, steps;
-    double guidance_scale, flow_shift;   /* flow_shift 0: the model's */
+    int height, width, num_frames, steps;   /* -1: not given (the model's default) */
+    double guidance_scale, flow_shift;      /* guidance -1: the model's; flow_shift 0: the model's */
     uint64_t seed;
-    double fps;
+    double fps;                             /* -1: the model's */
     bool output_file;             /* "file": written to the outputs folder */
 } vg_job_input;
 

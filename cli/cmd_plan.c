@@ -46,6 +46,7 @@ static void usage(FILE *f) {
         "  --offload POLICY         plan only this policy (auto, none, model, block, leaf)\n"
         "  --text-encoder WHERE     auto (default), device, cpu\n"
         "  --threads N              compute threads the run will use (default: all cores)\n"
+        "  --compute DTYPE          the run's matmul dtype: auto (default), f32, bf16\n"
         "\n"
         "examples:\n"
         "  vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json --vram-budget 24GiB\n"
@@ -133,6 +134,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
     p.guidance_scale = q->guidance ? 5.0f : 1.0f;
     p.max_sequence_length = q->text_len; p.vae_tiling = tiling;
     p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
+    p.compute = q->compute;
     VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
     in->budget = q->budget;
     return VG_OK;
@@ -140,7 +142,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
 
 int vg_cmd_plan(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *te_cfg = NULL, *vae_cfg = NULL, *device = "sim", *offload = "auto",
-               *text = "auto";
+               *text = "auto", *compute = "auto";
     vg_dtype dit_dt = VG_BF16, te_dt = VG_BF16, vae_dt = VG_F32;
     int height = 480, width = 832, frames = 81, text_len = 512, threads = 0, tiling = 0;
     double guidance = 5.0;
@@ -156,7 +158,8 @@ int vg_cmd_plan(int argc, char **argv) {
         {"vae-tiling", no_argument, 0, 'T'}, {"offload", required_argument, 0, 'O'},
         {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
-        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3}, {0, 0, 0, 0}};
+        {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
+        {"compute", required_argument, 0, 4}, {0, 0, 0, 0}};
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
     int c;
@@ -172,6 +175,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 1: files.transformer = optarg; break;
         case 2: files.text_encoder = optarg; break;
         case 3: files.vae = optarg; break;
+        case 4: compute = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); break;
@@ -198,6 +202,8 @@ int vg_cmd_plan(int argc, char **argv) {
     if (!model == !config) { fprintf(stderr, "vgen plan: give exactly one of --model or --config (vgen plan --help)\n"); return 2; }
     vg_offload pol;
     if (vg_offload_parse(offload, &pol) != VG_OK) { fprintf(stderr, "vgen plan: --offload: %s\n", vg_err_msg()); return 2; }
+    vg_compute cmp;
+    if (vg_compute_parse(compute, &cmp) != VG_OK) { fprintf(stderr, "vgen plan: --compute: %s\n", vg_err_msg()); return 2; }
     vg_text_place place = strcmp(text, "auto") == 0 ? VG_TEXT_AUTO : strcmp(text, "device") == 0 ? VG_TEXT_DEVICE
                         : strcmp(text, "cpu") == 0 ? VG_TEXT_HOST : (vg_text_place)-1;
     if ((int)place < 0) { fprintf(stderr, "vgen plan: --text-encoder '%s': use auto, device or cpu\n", text); return 2; }
@@ -276,7 +282,7 @@ int vg_cmd_plan(int argc, char **argv) {
     q = (vg_plan_request){.dit = &dc, .dit_dtype = dit_dt, .te = &tc, .te_dtype = te_dt, .vae = &vc, .vae_dtype = vae_dt,
                           .height = height, .width = width, .num_frames = frames, .text_len = text_len,
                           .guidance = guidance > 1.0, .vae_tiling = tiling, .device = ctx->dev,
-                          .host_weights = host_weights, .budget = budget, .dit_mix = mix};
+                          .host_weights = host_weights, .budget = budget, .dit_mix = mix, .compute = cmp};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 

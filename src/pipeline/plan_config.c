@@ -26,10 +26,11 @@ typedef struct meter {
     uint64_t base;
 } meter;
 
-static vg_status meter_start(meter *m, const vg_backend *target) {
+/* the run's compute dtype: a linear's scratch depends on it */
+static vg_status meter_start(meter *m, const vg_backend *target, vg_compute compute) {
     memset(m, 0, sizeof *m);
     VG_TRY(vg_backend_new_measure(target ? target : vg_backend_host(), VG_POOL_UNLIMITED, &m->be));
-    m->ex = (vg_exec){.pool = m->be->pool, .be = m->be};
+    m->ex = (vg_exec){.pool = m->be->pool, .be = m->be, .compute = compute};
     return VG_OK;
 }
 
@@ -47,9 +48,9 @@ static uint64_t meter_end(meter *m, vg_tensor *held, int n) {
 }
 
 /* text encoder on [1, L] tokens (a mask of ones: tokenizer masks never need more) */
-static vg_status measure_text(const vg_backend *dev, const vg_t5 *te, int L, uint64_t *act) {
+static vg_status measure_text(const vg_backend *dev, vg_compute compute, const vg_t5 *te, int L, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     int32_t *ids = calloc((size_t)L, sizeof *ids), *mask = malloc((size_t)L * sizeof *mask);
     vg_tensor out = {0};
     vg_status s = ids && mask ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
@@ -64,10 +65,10 @@ static vg_status measure_text(const vg_backend *dev, const vg_t5 *te, int L, uin
 }
 
 /* one denoiser forward on latents [1, z, F', H', W'] and L text tokens */
-static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
-                                 uint64_t *act) {
+static vg_status measure_denoise(const vg_backend *dev, vg_compute compute, const vg_denoiser_i *dn, const void *dit,
+                                 const int64_t *ne, int L, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     vg_tensor t[3] = {{0}};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
     if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, L, dn->text_dim(dit)), "measure.text");
@@ -80,10 +81,10 @@ static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn,
 }
 
 /* the VAE decode of latents [1, z, F', H', W'] into video [1, 3, F, H, W] */
-static vg_status measure_decode(const vg_backend *dev, const vg_vae_i *vi, const void *vae, const int64_t *ne, int frames,
-                                int height, int width, bool tiled, uint64_t *act) {
+static vg_status measure_decode(const vg_backend *dev, vg_compute compute, const vg_vae_i *vi, const void *vae,
+                                const int64_t *ne, int frames, int height, int width, bool tiled, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     vg_tensor t[2] = {{0}};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
     if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, 3, frames, height, width), "measure.video");
@@ -101,10 +102,10 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     const vg_vae_i *vi = m->family->vae;
     int L = p->max_sequence_length > 0 ? p->max_sequence_length : m->family->default_text_len;
     memset(in, 0, sizeof *in);
-    VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
-    VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak),
+    VG_TRY(vg_err_wrap(measure_text(dev, p->compute, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
+    VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &in->comp[VG_PHASE_DENOISE].act_peak),
                        "plan: measuring the transformer"));
-    VG_TRY(vg_err_wrap(measure_decode(dev, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
+    VG_TRY(vg_err_wrap(measure_decode(dev, p->compute, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
                                       &in->comp[VG_PHASE_DECODE].act_peak),
                        "plan: measuring the VAE decode"));
     /* tensors the pipeline holds across each phase (t2v.c) */
@@ -160,6 +161,7 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         p.max_sequence_length = q->text_len;
         p.guidance_scale = q->guidance ? 5.0f : 1.0f;
         p.vae_tiling = q->vae_tiling;
+        p.compute = q->compute;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_wan_dit_free(dit);

@@ -24,6 +24,7 @@ typedef struct vg_plan_request {
     bool host_weights;             /* the device computes on host weights (cpu) */
     uint64_t budget;
     const vg_quant_mix *dit_mix;   /* non-NULL: the transformer is this GGUF mix (dit_dtype = its base) */
+    vg_compute compute;            /* the run's compute dtype (a linear's scratch depends on it) */
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

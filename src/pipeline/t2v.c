@@ -36,6 +36,7 @@ vg_t2v_params vg_t2v_default_params(void) {
         .abort = NULL,
         .abort_user_data = NULL,
         .text_encoder = VG_PLACE_AUTO,
+        .compute = VG_COMPUTE_AUTO,
     };
 }
 
@@ -435,6 +436,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     r.p = &run_p;
     r.dev = ctx->dev;
     r.ex = vg_ctx_exec(ctx);
+    r.ex.compute = p->compute;   /* every phase's matmuls (the plan measured the same) */
     r.ex.abort = p->abort;   /* text encoder layers, VAE chunks and tiles poll it */
     r.ex.abort_user = p->abort_user_data;
     r.dbg = dbg;

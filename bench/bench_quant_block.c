@@ -5,7 +5,8 @@
  * dtypes (vg_compute): bf16 (every type rounded to bf16 per tile, bf16 GEMM) and f32
  * (every type converted to f32 per tile, f32 GEMM). Prints each block's time and its
  * ratio to the bf16-weight block in the same compute dtype, all measured in the same
- * run (types and modes interleaved, best of reps), and the per-type conversion speed.
+ * run (types and modes interleaved, best of reps; wall time, and CPU time of the process,
+ * which a machine shared with other jobs disturbs less), and the per-type conversion speed.
  *
  * usage: bench_quant_block [tokens=1560] [reps=2] */
 #include <cblas.h>
@@ -25,6 +26,15 @@
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU seconds of the whole process: on a machine shared with other jobs it counts the
+ * work done rather than the time waited for a core (with one thread, or with OpenMP
+ * threads that sleep rather than spin: OMP_WAIT_POLICY=passive) */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -181,11 +191,11 @@ int main(int argc, char **argv) {
     printf("\nblock forward (best of %d, types and compute dtypes interleaved); ratio = time / time of the bf16-weight "
            "block in the same compute dtype (< 1: faster):\n", reps);
     vg_wan_block w[NT];
-    double tb[NT][2];
+    double tb[NT][2], cb[NT][2];
     for (int ti = 0; ti < nt; ti++) {
         memset(&w[ti], 0, sizeof w[ti]);
         make_block(&w[ti], types[ti], D, Fd);
-        tb[ti][0] = tb[ti][1] = 1e30;
+        tb[ti][0] = tb[ti][1] = cb[ti][0] = cb[ti][1] = 1e30;
     }
     for (int r = 0; r < reps; r++)
         for (int mi = 0; mi < nm; mi++)
@@ -193,15 +203,17 @@ int main(int argc, char **argv) {
                 g_seed = 99 + (unsigned long long)r;
                 for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
                 ex.compute = mode[mi];
-                double t0 = now();
+                double t0 = now(), c0 = cpu_now();
                 die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
-                double dt = now() - t0;
+                double dt = now() - t0, dc = cpu_now() - c0;
                 if (dt < tb[ti][mi]) tb[ti][mi] = dt;
+                if (dc < cb[ti][mi]) cb[ti][mi] = dc;
             }
     /* the part of a block that depends on the weight type: converting all its
-     * matrices, tile by tile as vg_op_linear does (best of 3 x reps, interleaved) */
+     * matrices as vg_op_linear does (f32: 4 MiB tiles; bf16: whole matrices), best of
+     * 3 x reps, interleaved */
     double tc[NT][2];
-    void *tile = malloc((size_t)4 << 20);
+    void *tile = malloc((size_t)64 << 20);
     for (int ti = 0; ti < nt; ti++) tc[ti][0] = tc[ti][1] = 1e30;
     for (int r = 0; r < 3 * reps; r++)
         for (int ti = 0; ti < nt; ti++)
@@ -211,7 +223,7 @@ int main(int argc, char **argv) {
                 for (size_t i = 0; i < sizeof w[ti] / sizeof(vg_tensor); i++) {
                     const vg_tensor *m = &all[i];
                     if (!m->data || m->nd != 2 || m->type == VG_F32 || (k == 1 && m->type == VG_BF16)) continue;
-                    int64_t rows = ((int64_t)4 << 20) / (m->ne[1] * (k ? 2 : 4));
+                    int64_t rows = k ? m->ne[0] : ((int64_t)4 << 20) / (m->ne[1] * 4);
                     for (int64_t n0 = 0; n0 < m->ne[0]; n0 += rows) {
                         int64_t nn = m->ne[0] - n0 < rows ? m->ne[0] - n0 : rows;
                         if (k == 0) vg_rows_to_f32(m, n0, nn, tile);
@@ -226,9 +238,10 @@ int main(int argc, char **argv) {
         int k = mode[mi] == VG_COMPUTE_BF16 ? 1 : 0;
         printf(" compute %s:\n", vg_compute_str(mode[mi]));
         for (int ti = 0; ti < nt; ti++)
-            printf("  %-7s weights %6.1f MB: %.3f s, ratio %.3f; converting its matrices to %s: %.1f ms = %.1f%% of "
-                   "the bf16-weight block\n", vg_type(types[ti])->name, block_bytes(&w[ti]) / 1e6, tb[ti][mi],
-                   tb[ti][mi] / tb[0][mi], k ? "bf16" : "f32", tc[ti][k] * 1e3, 100 * tc[ti][k] / tb[0][mi]);
+            printf("  %-7s weights %6.1f MB: %.3f s, ratio %.3f; CPU %.3f s, ratio %.3f; converting its matrices to "
+                   "%s: %.1f ms = %.1f%% of the bf16-weight block\n", vg_type(types[ti])->name, block_bytes(&w[ti]) / 1e6,
+                   tb[ti][mi], tb[ti][mi] / tb[0][mi], cb[ti][mi], cb[ti][mi] / cb[0][mi], k ? "bf16" : "f32",
+                   tc[ti][k] * 1e3, 100 * tc[ti][k] / tb[0][mi]);
     }
     if (nm == 2)
         printf(" bf16 weights: compute f32 / compute bf16 = %.3f\n", tb[0][1] / tb[0][0]);

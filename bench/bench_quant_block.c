@@ -1,8 +1,12 @@
 /* One Wan2.1 DiT block at the real 1.3B shapes (dim 1536, 12 heads x 128, ffn 8960)
  * on S video tokens (default 1560 = one 480x832 latent frame) and 512 text tokens,
- * with its matrices stored as bf16 (the baseline) and as GGUF block types, which the
- * matmul dequantizes per tile. Prints each type's block time and its ratio to bf16
- * measured in the same run, and the per-type dequantization speed (rows of 8960).
+ * with its matrices stored as bf16 (the baseline), as GGUF block types and as ComfyUI
+ * scaled fp8, which the matmul converts per tile. Each block runs in both compute
+ * dtypes (vg_compute): bf16 (every type rounded to bf16 per tile, bf16 GEMM) and f32
+ * (every type converted to f32 per tile, f32 GEMM). Prints each block's time and its
+ * ratio to the bf16-weight block in the same compute dtype, all measured in the same
+ * run (types and modes interleaved, best of reps; wall time, and CPU time of the process,
+ * which a machine shared with other jobs disturbs less), and the per-type conversion speed.
  *
  * usage: bench_quant_block [tokens=1560] [reps=2] */
 #include <cblas.h>
@@ -15,11 +19,22 @@
 
 #include "core/error.h"
 #include "models/wan_dit.h"
+#include "backend/cpu/convert_bf16.h"
+#include "backend/cpu/gemm.h"
 #include "ops/rows.h"
 
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU seconds of the whole process: on a machine shared with other jobs it counts the
+ * work done rather than the time waited for a core (with one thread, or with OpenMP
+ * threads that sleep rather than spin: OMP_WAIT_POLICY=passive) */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -47,6 +62,9 @@ static vg_tensor matrix(vg_dtype t, int64_t N, int64_t K, float a) {
     if (!d || !f) die(VG_ERR_NO_MEMORY, "alloc");
     const vg_type_traits *tr = vg_type(t);
     uint64_t rb = vg_row_bytes(t, K);
+    /* scaled fp8 as ComfyUI writes it: value / scale in e4m3, scale = max |value| / 448 */
+    static const float fp8_scale[1] = {1.0f / 448.0f};
+    if (t == VG_F8_E4M3) a /= fp8_scale[0];
     for (int64_t r = 0; r < N; r++) {
         uint8_t *row = (uint8_t *)d + r * rb;
         if (tr->from_f32) {
@@ -65,7 +83,9 @@ static vg_tensor matrix(vg_dtype t, int64_t N, int64_t K, float a) {
         }
     }
     free(f);
-    return vg_tensor_wrap(t, VG_SHAPE(N, K), d);
+    vg_tensor w = vg_tensor_wrap(t, VG_SHAPE(N, K), d);
+    if (t == VG_F8_E4M3) w.scale = fp8_scale, w.scale_n = 1;
+    return w;
 }
 
 static vg_tensor vec(int64_t n, float a, float add) {
@@ -118,25 +138,35 @@ int main(int argc, char **argv) {
     int64_t D = 1536, Fd = c.ffn_dim;
     printf("BLAS: %s, OpenMP threads %d; block: %lld tokens, %lld text tokens, dim %lld, ffn %lld\n", openblas_get_config(),
            omp_get_max_threads(), (long long)S, (long long)L, (long long)D, (long long)Fd);
+    printf("GEMM: %s\n", vg_gemm_describe());
 
-    const vg_dtype types[] = {VG_BF16, VG_Q8_0, VG_Q4_K, VG_Q6_K, VG_Q5_K, VG_Q4_0};
+    const vg_dtype types[] = {VG_BF16, VG_Q8_0, VG_Q4_K, VG_Q4_0, VG_Q6_K, VG_Q5_K, VG_F8_E4M3};
     const int nt = (int)(sizeof types / sizeof types[0]);
+    enum { NT = 8 };
+    /* bf16 compute first: it is the one that differs from f32 on bf16-capable CPUs */
+    const vg_compute modes[] = {VG_COMPUTE_BF16, VG_COMPUTE_F32};
+    const int nm = vg_gemm_has_bf16() ? 2 : 1;
+    if (nm == 1) printf("this CPU has no bf16 GEMM: bf16 compute is f32 compute, only f32 is measured\n");
+    const vg_compute *mode = nm == 2 ? modes : modes + 1;
 
-    /* dequantization speed: 64 rows of 8960 into f32, types interleaved */
-    printf("\ndequantization (64 rows x 8960, best of 20, types interleaved):\n");
-    vg_tensor mats[8];
-    double best[8];
+    /* conversion speed: 64 rows of 8960 into f32 and into bf16, types interleaved */
+    printf("\nconversion of weight rows (64 rows x 8960, best of 20, types interleaved), M elements/s:\n");
+    vg_tensor mats[NT];
+    double best[NT][2];
     float *out = malloc(sizeof(float) * 64 * (size_t)Fd);
-    for (int ti = 0; ti < nt; ti++) mats[ti] = matrix(types[ti], 64, Fd, 0.05f), best[ti] = 1e30;
+    for (int ti = 0; ti < nt; ti++) mats[ti] = matrix(types[ti], 64, Fd, 0.05f), best[ti][0] = best[ti][1] = 1e30;
     for (int r = 0; r < 20; r++)
-        for (int ti = 0; ti < nt; ti++) {
-            double t0 = now();
-            vg_rows_to_f32(&mats[ti], 0, 64, out);
-            double dt = now() - t0;
-            if (dt < best[ti]) best[ti] = dt;
-        }
+        for (int ti = 0; ti < nt; ti++)
+            for (int k = 0; k < 2; k++) {
+                double t0 = now();
+                if (k == 0) vg_rows_to_f32(&mats[ti], 0, 64, out);
+                else vg_cpu_rows_to_bf16(&mats[ti], 0, 64, (uint16_t *)out);
+                double dt = now() - t0;
+                if (dt < best[ti][k]) best[ti][k] = dt;
+            }
     for (int ti = 0; ti < nt; ti++) {
-        printf("  %-5s %7.0f M elements/s\n", vg_type(types[ti])->name, 64.0 * Fd / best[ti] / 1e6);
+        printf("  %-7s to f32 %7.0f, to bf16 %7.0f\n", vg_type(types[ti])->name, 64.0 * Fd / best[ti][0] / 1e6,
+               64.0 * Fd / best[ti][1] / 1e6);
         free(mats[ti].data);
     }
     free(out);
@@ -156,51 +186,66 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < 6 * D; i++) vg_f32(&tproj)[i] = frand(0.1f);
     vg_wan_block_inputs in = {.tproj = &tproj, .context = &ctx, .rope_cos = &rcs, .rope_sin = &rss};
 
-    /* the types take turns within each repetition, so a change in machine load
-     * during the run falls on all of them alike; best time per type */
-    printf("\nblock forward (best of %d, types interleaved), ratio = time / bf16 time (< 1: faster than bf16):\n", reps);
-    vg_wan_block w[8];
-    double tb[8];
+    /* types and compute dtypes take turns within each repetition, so a change in
+     * machine load during the run falls on all of them alike; best time of each */
+    printf("\nblock forward (best of %d, types and compute dtypes interleaved); ratio = time / time of the bf16-weight "
+           "block in the same compute dtype (< 1: faster):\n", reps);
+    vg_wan_block w[NT];
+    double tb[NT][2], cb[NT][2];
     for (int ti = 0; ti < nt; ti++) {
         memset(&w[ti], 0, sizeof w[ti]);
         make_block(&w[ti], types[ti], D, Fd);
-        tb[ti] = 1e30;
+        tb[ti][0] = tb[ti][1] = cb[ti][0] = cb[ti][1] = 1e30;
     }
     for (int r = 0; r < reps; r++)
-        for (int ti = 0; ti < nt; ti++) {
-            g_seed = 99 + (unsigned long long)r;
-            for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
-            double t0 = now();
-            die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
-            double dt = now() - t0;
-            if (dt < tb[ti]) tb[ti] = dt;
-        }
-    /* the part of a block that depends on the weight type: converting all its
-     * matrices to f32, tile by tile as vg_op_linear does (best of reps, interleaved) */
-    double tc[8];
-    float *tile = malloc((size_t)4 << 20);
-    for (int ti = 0; ti < nt; ti++) tc[ti] = 1e30;
-    for (int r = 0; r < 3 * reps; r++)
-        for (int ti = 0; ti < nt; ti++) {
-            vg_tensor *all = (vg_tensor *)&w[ti];
-            double t0 = now();
-            for (size_t i = 0; i < sizeof w[ti] / sizeof(vg_tensor); i++) {
-                const vg_tensor *m = &all[i];
-                if (!m->data || m->nd != 2 || m->type == VG_F32) continue;
-                int64_t rows = ((int64_t)4 << 20) / (m->ne[1] * 4);
-                for (int64_t n0 = 0; n0 < m->ne[0]; n0 += rows)
-                    vg_rows_to_f32(m, n0, m->ne[0] - n0 < rows ? m->ne[0] - n0 : rows, tile);
+        for (int mi = 0; mi < nm; mi++)
+            for (int ti = 0; ti < nt; ti++) {
+                g_seed = 99 + (unsigned long long)r;
+                for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
+                ex.compute = mode[mi];
+                double t0 = now(), c0 = cpu_now();
+                die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
+                double dt = now() - t0, dc = cpu_now() - c0;
+                if (dt < tb[ti][mi]) tb[ti][mi] = dt;
+                if (dc < cb[ti][mi]) cb[ti][mi] = dc;
             }
-            double dt = now() - t0;
-            if (dt < tc[ti]) tc[ti] = dt;
-        }
+    /* the part of a block that depends on the weight type: converting all its
+     * matrices as vg_op_linear does (f32: 4 MiB tiles; bf16: whole matrices), best of
+     * 3 x reps, interleaved */
+    double tc[NT][2];
+    void *tile = malloc((size_t)64 << 20);
+    for (int ti = 0; ti < nt; ti++) tc[ti][0] = tc[ti][1] = 1e30;
+    for (int r = 0; r < 3 * reps; r++)
+        for (int ti = 0; ti < nt; ti++)
+            for (int k = 0; k < 2; k++) {
+                vg_tensor *all = (vg_tensor *)&w[ti];
+                double t0 = now();
+                for (size_t i = 0; i < sizeof w[ti] / sizeof(vg_tensor); i++) {
+                    const vg_tensor *m = &all[i];
+                    if (!m->data || m->nd != 2 || m->type == VG_F32 || (k == 1 && m->type == VG_BF16)) continue;
+                    int64_t rows = k ? m->ne[0] : ((int64_t)4 << 20) / (m->ne[1] * 4);
+                    for (int64_t n0 = 0; n0 < m->ne[0]; n0 += rows) {
+                        int64_t nn = m->ne[0] - n0 < rows ? m->ne[0] - n0 : rows;
+                        if (k == 0) vg_rows_to_f32(m, n0, nn, tile);
+                        else vg_cpu_rows_to_bf16(m, n0, nn, tile);
+                    }
+                }
+                double dt = now() - t0;
+                if (dt < tc[ti][k]) tc[ti][k] = dt;
+            }
     free(tile);
-    for (int ti = 0; ti < nt; ti++) {
-        printf("  %-5s weights %6.1f MB: %.3f s, ratio %.3f; converting its matrices to f32: %.1f ms = %.1f%% of the bf16 "
-               "block\n", vg_type(types[ti])->name, block_bytes(&w[ti]) / 1e6, tb[ti], tb[ti] / tb[0], tc[ti] * 1e3,
-               100 * tc[ti] / tb[0]);
-        free_block(&w[ti]);
+    for (int mi = 0; mi < nm; mi++) {
+        int k = mode[mi] == VG_COMPUTE_BF16 ? 1 : 0;
+        printf(" compute %s:\n", vg_compute_str(mode[mi]));
+        for (int ti = 0; ti < nt; ti++)
+            printf("  %-7s weights %6.1f MB: %.3f s, ratio %.3f; CPU %.3f s, ratio %.3f; converting its matrices to "
+                   "%s: %.1f ms = %.1f%% of the bf16-weight block\n", vg_type(types[ti])->name, block_bytes(&w[ti]) / 1e6,
+                   tb[ti][mi], tb[ti][mi] / tb[0][mi], cb[ti][mi], cb[ti][mi] / cb[0][mi], k ? "bf16" : "f32",
+                   tc[ti][k] * 1e3, 100 * tc[ti][k] / tb[0][mi]);
     }
+    if (nm == 2)
+        printf(" bf16 weights: compute f32 / compute bf16 = %.3f\n", tb[0][1] / tb[0][0]);
+    for (int ti = 0; ti < nt; ti++) free_block(&w[ti]);
     vg_tensor *all[] = {&x, &ctx, &tproj, &rc, &rs};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
     vg_pool_free(pool);

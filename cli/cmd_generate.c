@@ -69,6 +69,10 @@ static void usage(FILE *f) {
         "  --offload POLICY        auto (default), none, model, block, leaf (docs/memory.md)\n"
         "  --vae-tiling            decode in overlapping spatial tiles (less memory)\n"
         "  --threads N             compute threads (default: all cores)\n"
+        "  --compute DTYPE         the matmuls' dtype: auto (default: bf16 weights in bf16 where\n"
+        "                          the CPU has bf16 instructions, other weights in f32), f32, or\n"
+        "                          bf16 (every weight type rounded to bf16; GGUF and fp8 files\n"
+        "                          run about as fast as bf16 ones) (docs/weights.md)\n"
         "  --quiet                 no progress bar or summary\n"
         "\n"
         "example:\n"
@@ -155,7 +159,8 @@ static const struct option g_opts[] = {
     {"from-sidecar", required_argument, 0, 'R'}, {"help", no_argument, 0, 'h'},
     {"transformer", required_argument, 0, 'X'}, {"text-encoder", required_argument, 0, 'E'},
     {"vae", required_argument, 0, 'V'}, {"transformer-2", required_argument, 0, 'Y'},
-    {"guidance-scale-2", required_argument, 0, 'G'}, {"image", required_argument, 0, 'I'}, {0, 0, 0, 0}};
+    {"guidance-scale-2", required_argument, 0, 'G'}, {"image", required_argument, 0, 'I'},
+    {"compute", required_argument, 0, 'C'}, {0, 0, 0, 0}};
 
 /* Checks on paths and text that need no model, before anything is loaded. */
 static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *model, const char *output,
@@ -189,7 +194,8 @@ static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *m
 
 int vg_cmd_generate(int argc, char **argv) {
     vg_t2v_params p = vg_t2v_default_params();
-    const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto", *from = NULL;
+    const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto", *from = NULL,
+               *compute = NULL;
     double fps = 16, x;
     int threads = 0, quiet = 0, c;
     unsigned set = 0;   /* settings given (options or sidecar); the others take the model's defaults */
@@ -233,6 +239,7 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'd': device = optarg; break;
         case 'b': ok = vg_cli_size("generate", "vram-budget", optarg, &p.vram_budget); break;
         case 'O': offload = optarg; break;
+        case 'C': compute = optarg; break;
         case 'T': p.vae_tiling = true; break;
         case 't': ok = vg_cli_threads("generate", optarg, &threads); break;
         case 'q': quiet = 1; break;
@@ -274,6 +281,10 @@ int vg_cmd_generate(int argc, char **argv) {
         else { fprintf(stderr, "vgen generate: --scheduler '%s': use unipc or euler\n", sched); goto out; }
     }
     if (vg_offload_parse(offload, &p.offload) != VG_OK) { fprintf(stderr, "vgen generate: --offload: %s\n", vg_err_msg()); goto out; }
+    if (compute && vg_compute_parse(compute, &p.compute) != VG_OK) {
+        fprintf(stderr, "vgen generate: --compute: %s\n", vg_err_msg());
+        goto out;
+    }
 
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;

@@ -57,6 +57,7 @@ static void usage(FILE *f) {
         "  --image FILE             plan an image-conditioned run (Wan2.2 TI2V; Wan I2V folders\n"
         "                           always are): adds the image_encode phase; FILE is not read\n"
         "  --threads N              compute threads the run will use (default: all cores)\n"
+        "  --compute DTYPE          the run's matmul dtype: auto (default), f32, bf16\n"
         "\n"
         "examples:\n"
         "  vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json --vram-budget 24GiB\n"
@@ -183,6 +184,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
     p.max_sequence_length = q->text_len; p.vae_tiling = tiling;
     p.image = q->image ? "plan" : NULL;
     p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
+    p.compute = q->compute;
     VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
     in->budget = q->budget;
     return VG_OK;
@@ -190,7 +192,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
 
 int vg_cmd_plan(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *te_cfg = NULL, *vae_cfg = NULL, *device = "sim", *offload = "auto",
-               *text = "auto";
+               *text = "auto", *compute = "auto";
     vg_dtype dit_dt = VG_BF16, te_dt = VG_BF16, vae_dt = VG_F32;
     int height = 480, width = 832, frames = 81, text_len = 512, threads = 0, tiling = 0;
     double guidance = 5.0;
@@ -209,7 +211,8 @@ int vg_cmd_plan(int argc, char **argv) {
         {"text-encoder", required_argument, 0, 'P'}, {"threads", required_argument, 0, 't'},
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
         {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
-        {"transformer-2", required_argument, 0, 4}, {"image", required_argument, 0, 5}, {0, 0, 0, 0}};
+        {"transformer-2", required_argument, 0, 4}, {"image", required_argument, 0, 5},
+        {"compute", required_argument, 0, 6}, {0, 0, 0, 0}};
     const char *image = NULL;
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
@@ -228,6 +231,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 3: files.vae = optarg; break;
         case 4: files.transformer_2 = optarg; break;
         case 5: image = optarg; break;
+        case 6: compute = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); set |= SET_H; break;
@@ -254,6 +258,8 @@ int vg_cmd_plan(int argc, char **argv) {
     if (!model == !config) { fprintf(stderr, "vgen plan: give exactly one of --model or --config (vgen plan --help)\n"); return 2; }
     vg_offload pol;
     if (vg_offload_parse(offload, &pol) != VG_OK) { fprintf(stderr, "vgen plan: --offload: %s\n", vg_err_msg()); return 2; }
+    vg_compute cmp;
+    if (vg_compute_parse(compute, &cmp) != VG_OK) { fprintf(stderr, "vgen plan: --compute: %s\n", vg_err_msg()); return 2; }
     vg_text_place place = strcmp(text, "auto") == 0 ? VG_TEXT_AUTO : strcmp(text, "device") == 0 ? VG_TEXT_DEVICE
                         : strcmp(text, "cpu") == 0 ? VG_TEXT_HOST : (vg_text_place)-1;
     if ((int)place < 0) { fprintf(stderr, "vgen plan: --text-encoder '%s': use auto, device or cpu\n", text); return 2; }
@@ -388,7 +394,7 @@ int vg_cmd_plan(int argc, char **argv) {
                           .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL,
                           .image = image || i2v_folder || (m && m->family->pipeline_class && !strcmp(m->family->pipeline_class, "WanImageToVideoPipeline") && !m->expand_timesteps),
                           .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL,
-                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL};
+                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL, .compute = cmp};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 

@@ -140,6 +140,20 @@ typedef enum vg_placement {
                               prompt embeddings go to the device */
 } vg_placement;
 
+/* The dtype the matmuls (linear layers) compute in. Weights stay in their stored
+ * type and are converted one tile at a time inside the matmul, whatever the choice. */
+typedef enum vg_compute {
+    VG_COMPUTE_AUTO = 0,   /* each weight's own type where the CPU can: bf16 weights on the
+                              bf16 GEMM (CPUs with bf16 instructions), every other type in f32 */
+    VG_COMPUTE_F32,        /* every weight converted to f32, f32 GEMM */
+    VG_COMPUTE_BF16,       /* every weight (f32, f16, fp8, GGUF) dequantized exactly to f32,
+                              then rounded to bf16; activations rounded to bf16; bf16 GEMM
+                              with f32 accumulation. f32 on CPUs without bf16 instructions */
+} vg_compute;
+
+const char *vg_compute_str(vg_compute c);
+vg_status vg_compute_parse(const char *s, vg_compute *out);
+
 typedef enum vg_scheduler_kind {
     VG_SCHEDULER_DEFAULT = 0,  /* what the model folder's scheduler_config.json names */
     VG_SCHEDULER_UNIPC,
@@ -183,6 +197,7 @@ typedef struct vg_t2v_params {
                                       is decided by guidance_scale, as in diffusers */
     const char *image;             /* image-to-video: a .png or .jpg to animate (Wan2.1 I2V folders
                                       need one; Wan2.2 TI2V takes one or not); NULL: text-to-video */
+    vg_compute compute;            /* the matmuls' compute dtype (default: auto) */
 } vg_t2v_params;
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */

@@ -3,8 +3,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "backend/cpu/gemm.h"
-#include "backend/cpu/linear_bf16.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 
@@ -39,7 +37,10 @@ static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_
     if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX)
         return VG_SHAPE_ERR("linear", "x %s, w %s: dimensions past 2^31 are beyond BLAS", vg_shape_s(x, s1), vg_shape_s(w, s2));
 
-    return vg_dispatch(ex, &(vg_op){.type = VG_OP_LINEAR, .dst = y, .src = {x, w, b}, .who = "linear"});
+    /* the compute dtype: auto computes bf16 weights in bf16 and the rest in f32 */
+    vg_compute c = ex ? ex->compute : VG_COMPUTE_AUTO;
+    int bf16 = c == VG_COMPUTE_BF16 || (c == VG_COMPUTE_AUTO && w->type == VG_BF16 && !w->scale);
+    return vg_dispatch(ex, &(vg_op){.type = VG_OP_LINEAR, .dst = y, .src = {x, w, b}, .i = {bf16}, .who = "linear"});
 }
 
 vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
@@ -53,4 +54,22 @@ vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const 
     vg_status s = vg_op_linear(ex, y, x, w, b);
     if (s != VG_OK) vg_tensor_release(y);
     return s;
+}
+
+const char *vg_compute_str(vg_compute c) {
+    switch (c) {
+    case VG_COMPUTE_AUTO: return "auto";
+    case VG_COMPUTE_F32: return "f32";
+    case VG_COMPUTE_BF16: return "bf16";
+    }
+    return "?";
+}
+
+vg_status vg_compute_parse(const char *s, vg_compute *out) {
+    for (int c = VG_COMPUTE_AUTO; c <= VG_COMPUTE_BF16; c++)
+        if (s && strcmp(s, vg_compute_str((vg_compute)c)) == 0) {
+            *out = (vg_compute)c;
+            return VG_OK;
+        }
+    return vg_err(VG_ERR_INVALID_ARG, "unknown compute dtype '%s' (use auto, f32 or bf16)", s ? s : "");
 }

@@ -8,7 +8,7 @@
 #include "ops/tensor.h"
 
 typedef enum vg_op_type {
-    VG_OP_LINEAR,          /* dst [.., N] = src0 [.., K] src1[N, K]^T + src2 [N]? */
+    VG_OP_LINEAR,          /* dst [.., N] = src0 [.., K] src1[N, K]^T + src2 [N]?; i0 = 1: in bf16 */
     VG_OP_LAYER_NORM,      /* dst = LN(src0) * src1? + src2?;  f0 = eps */
     VG_OP_RMS_NORM,        /* dst = src0 / rms(src0) * src1?;   f0 = eps */
     VG_OP_ROPE,            /* dst [B,S,H,D] = rope(src0, cos src1 [S,D/2], sin src2) */

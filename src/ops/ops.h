@@ -36,6 +36,7 @@ typedef struct vg_exec {
     struct vg_backend *be;           /* NULL: the owner of `pool`, else the host CPU */
     bool (*abort)(void *user);       /* optional: true = stop; polled between blocks, */
     void *abort_user;                /* layers, chunks and tiles (vg_exec_aborted) */
+    vg_compute compute;              /* the linear ops' compute dtype (vg_op_linear) */
 } vg_exec;
 
 /* True (with VG_ERR_ABORTED recorded by the caller) when ex's abort callback asks to stop. */
@@ -46,7 +47,10 @@ struct vg_backend *vg_exec_backend(const vg_exec *ex);
 /* ---- linear algebra ---------------------------------------------------- */
 
 /* y = x W^T + b.  x [..., K] (rows may be strided, last dim unit stride),
- * w [N, K] contiguous f32/f16/bf16, b [N] or NULL (any float dtype), y [..., N]. */
+ * w [N, K] contiguous in any float or block type, b [N] or NULL (any float dtype),
+ * y [..., N]. Computed in ex->compute (vg_compute): for bf16, a weight of any type
+ * is its exact f32 value rounded to bf16, so weights holding the same f32 values
+ * give the same bits whatever type stores them, in either compute dtype. */
 vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w,
                        const vg_tensor *b);
 

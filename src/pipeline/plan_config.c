@@ -28,10 +28,11 @@ typedef struct meter {
     uint64_t base;
 } meter;
 
-static vg_status meter_start(meter *m, const vg_backend *target) {
+/* the run's compute dtype: a linear's scratch depends on it */
+static vg_status meter_start(meter *m, const vg_backend *target, vg_compute compute) {
     memset(m, 0, sizeof *m);
     VG_TRY(vg_backend_new_measure(target ? target : vg_backend_host(), VG_POOL_UNLIMITED, &m->be));
-    m->ex = (vg_exec){.pool = m->be->pool, .be = m->be};
+    m->ex = (vg_exec){.pool = m->be->pool, .be = m->be, .compute = compute};
     return VG_OK;
 }
 
@@ -49,9 +50,9 @@ static uint64_t meter_end(meter *m, vg_tensor *held, int n) {
 }
 
 /* text encoder on [1, L] tokens (a mask of ones: tokenizer masks never need more) */
-static vg_status measure_text(const vg_backend *dev, const vg_t5 *te, int L, uint64_t *act) {
+static vg_status measure_text(const vg_backend *dev, vg_compute compute, const vg_t5 *te, int L, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     int32_t *ids = calloc((size_t)L, sizeof *ids), *mask = malloc((size_t)L * sizeof *mask);
     vg_tensor out = {0};
     vg_status s = ids && mask ? VG_OK : vg_err(VG_ERR_NO_MEMORY, "out of memory");
@@ -74,10 +75,10 @@ typedef struct cond_shape {
 } cond_shape;
 
 /* one denoiser forward on latents [1, z, F', H', W'] and L text tokens */
-static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
+static vg_status measure_denoise(const vg_backend *dev, vg_compute compute, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
                                  const cond_shape *cs, const int *patch, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     vg_tensor t[4] = {{0}};
     int64_t ne_in[5] = {ne[0], cs->in_channels, ne[2], ne[3], ne[4]};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne_in, "measure.latents");
@@ -85,7 +86,11 @@ static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn,
     if (s == VG_OK) s = vg_tensor_alloc(&t[2], m.be->pool, VG_F32, 5, ne, "measure.noise_pred");
     if (s == VG_OK && cs->img_tokens)
         s = vg_tensor_alloc(&t[3], m.be->pool, VG_F32, VG_SHAPE(1, cs->img_tokens, cs->img_dim), "measure.image_embeds");
-    int64_t fp = ne[2] / patch[0], tpf = (ne[3] / patch[1]) * (ne[4] / patch[2]);
+    int64_t fp = 0, tpf = 0;
+    if (cs->token_timesteps) {
+        fp = ne[2] / patch[0];
+        tpf = (ne[3] / patch[1]) * (ne[4] / patch[2]);
+    }
     float *tok = cs->token_timesteps ? malloc(sizeof(float) * fp * tpf) : NULL;
     if (s == VG_OK && cs->token_timesteps && !tok) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
     if (tok) vg_i2v_token_timesteps(cs->image_frame, fp, tpf, 999.0f, tok);
@@ -105,11 +110,12 @@ static vg_status measure_denoise(const vg_backend *dev, const vg_denoiser_i *dn,
  * larger of the two. */
 static vg_status measure_image(const vg_backend *dev, const vg_model *mdl, const vg_t2v_params *p, const int64_t *ne,
                                uint64_t *act) {
+    vg_compute compute = p->compute;
     *act = 0;
     meter m;
     if (mdl->image_encoder) {
         const vg_clip_vision_config *cc = vg_clip_vision_cfg(mdl->image_encoder);
-        VG_TRY(meter_start(&m, dev));
+        VG_TRY(meter_start(&m, dev, compute));
         vg_tensor t[2] = {{0}};
         vg_status s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, vg_clip_vision_tokens(cc), cc->hidden), "measure.image_embeds");
         meter_mark(&m);
@@ -121,7 +127,7 @@ static vg_status measure_image(const vg_backend *dev, const vg_model *mdl, const
     const vg_vae_i *vi = mdl->family->vae;
     if (!vi->encode) return vg_err(VG_ERR_UNSUPPORTED, "this VAE cannot encode an image");
     int64_t fv = mdl->expand_timesteps ? 1 : p->num_frames, fl = mdl->expand_timesteps ? 1 : ne[2];
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     vg_tensor t[2] = {{0}};
     meter_mark(&m);
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, VG_SHAPE(1, 3, fv, p->height, p->width), "measure.video");
@@ -133,10 +139,10 @@ static vg_status measure_image(const vg_backend *dev, const vg_model *mdl, const
 }
 
 /* the VAE decode of latents [1, z, F', H', W'] into video [1, 3, F, H, W] */
-static vg_status measure_decode(const vg_backend *dev, const vg_vae_i *vi, const void *vae, const int64_t *ne, int frames,
-                                int height, int width, bool tiled, uint64_t *act) {
+static vg_status measure_decode(const vg_backend *dev, vg_compute compute, const vg_vae_i *vi, const void *vae,
+                                const int64_t *ne, int frames, int height, int width, bool tiled, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev));
+    VG_TRY(meter_start(&m, dev, compute));
     vg_tensor t[2] = {{0}};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
     if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, 3, frames, height, width), "measure.video");
@@ -154,23 +160,25 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     const vg_vae_i *vi = m->family->vae;
     int L = vg_family_text_len(m, p);
     memset(in, 0, sizeof *in);
-    VG_TRY(vg_err_wrap(measure_text(dev, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
+    VG_TRY(vg_err_wrap(measure_text(dev, p->compute, m->te, L, &in->comp[VG_PHASE_TEXT].act_peak), "plan: measuring the text encoder"));
     /* an image run's transformer input and conditioning (t2v.c) */
     bool image = p->image != NULL;
-    const vg_wan_dit_config *dc = vg_wan_dit_cfg(m->dit);
+    /* per-token timesteps need the token grid: a Wan transformer's patch (only Wan
+     * models expand timesteps) */
+    const int *patch = m->expand_timesteps ? vg_wan_dit_cfg(m->dit)->patch : NULL;
     cond_shape cs = {.in_channels = image && !m->expand_timesteps ? 2 * ne[1] + 4 : ne[1],
                      .token_timesteps = m->expand_timesteps, .image_frame = image && m->expand_timesteps};
     if (image && m->image_encoder) {
         cs.img_tokens = vg_clip_vision_tokens(vg_clip_vision_cfg(m->image_encoder));
         cs.img_dim = vg_clip_vision_cfg(m->image_encoder)->hidden;
     }
-    VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit, ne, L, &cs, dc->patch, &in->comp[VG_PHASE_DENOISE].act_peak),
+    VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &cs, patch, &in->comp[VG_PHASE_DENOISE].act_peak),
                        "plan: measuring the transformer"));
     uint64_t act2 = 0;
-    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, dn, m->dit2, ne, L, &cs, dc->patch, &act2), "plan: measuring transformer_2"));
+    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit2, ne, L, &cs, patch, &act2), "plan: measuring transformer_2"));
     if (image) VG_TRY(vg_err_wrap(measure_image(dev, m, p, ne, &in->comp[VG_PHASE_IMAGE].act_peak), "plan: measuring the image encoders"));
     if (act2 > in->comp[VG_PHASE_DENOISE].act_peak) in->comp[VG_PHASE_DENOISE].act_peak = act2;
-    VG_TRY(vg_err_wrap(measure_decode(dev, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
+    VG_TRY(vg_err_wrap(measure_decode(dev, p->compute, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
                                       &in->comp[VG_PHASE_DECODE].act_peak),
                        "plan: measuring the VAE decode"));
     /* tensors the pipeline holds across each phase (t2v.c) */
@@ -243,6 +251,7 @@ static vg_status cogvideox_from_configs(const vg_plan_request *q, vg_plan_input 
         p.max_sequence_length = q->text_len;
         p.guidance_scale = q->guidance ? p.guidance_scale : 1.0f;
         p.vae_tiling = q->vae_tiling;
+        p.compute = q->compute;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_cogvideox_dit_free(dit);
@@ -287,6 +296,7 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         p.guidance_scale = q->guidance ? 5.0f : 1.0f;
         p.vae_tiling = q->vae_tiling;
         p.image = q->image ? "plan" : NULL;   /* only its presence counts */
+        p.compute = q->compute;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_wan_dit_free(dit);

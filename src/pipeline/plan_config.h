@@ -35,6 +35,7 @@ typedef struct vg_plan_request {
      * dit / vae / dit_mix are not used */
     const vg_cogvideox_dit_config *cog_dit;
     const vg_cogvideox_vae_config *cog_vae;
+    vg_compute compute;            /* the run's compute dtype (a linear's scratch depends on it) */
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

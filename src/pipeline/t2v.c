@@ -40,6 +40,7 @@ vg_t2v_params vg_t2v_default_params(void) {
         .text_encoder = VG_PLACE_AUTO,
         .guidance_scale_2 = 0.0f,
         .image = NULL,
+        .compute = VG_COMPUTE_AUTO,
     };
 }
 
@@ -641,6 +642,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     r.p = &run_p;
     r.dev = ctx->dev;
     r.ex = vg_ctx_exec(ctx);
+    r.ex.compute = p->compute;   /* every phase's matmuls (the plan measured the same) */
     r.ex.abort = p->abort;   /* text encoder layers, VAE chunks and tiles poll it */
     r.ex.abort_user = p->abort_user_data;
     r.dbg = dbg;

@@ -283,6 +283,8 @@ static vg_status wan_validate(const vg_model *m, const vg_t2v_params *p, int64_t
                       VG_WAN_DEFAULT_TEXT_LEN);
     if (p->offload < VG_OFFLOAD_AUTO || p->offload > VG_OFFLOAD_LEAF)
         return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy %d", (int)p->offload);
+    if (p->compute < VG_COMPUTE_AUTO || p->compute > VG_COMPUTE_BF16)
+        return vg_err(VG_ERR_INVALID_ARG, "unknown compute dtype %d", (int)p->compute);
     if (p->text_encoder < VG_PLACE_AUTO || p->text_encoder > VG_PLACE_CPU)
         return vg_err(VG_ERR_INVALID_ARG, "unknown text encoder placement %d", (int)p->text_encoder);
     if (p->offload == VG_OFFLOAD_NONE && p->text_encoder == VG_PLACE_CPU)

@@ -41,6 +41,17 @@ gen --transformer "$tmp/dit-f32.gguf" --output "$tmp/b/"
 check "GGUF frames == dequantized f32 frames" "[ \"\$(pngs \"$tmp/a\")\" = \"\$(pngs \"$tmp/b\")\" ]"
 gen --output "$tmp/c/"
 check "quantized frames differ from bf16 ones" "[ \"\$(pngs \"$tmp/a\")\" != \"\$(pngs \"$tmp/c\")\" ]"
+# the same in bf16 compute (every weight's f32 value rounded to bf16, bf16 GEMM)
+gen --transformer "$tmp/dit-q8_0.gguf" --compute bf16 --output "$tmp/a16/"
+check "generate with a GGUF transformer in bf16 compute" "[ $? -eq 0 ] && [ \$(ls \"$tmp/a16\" | grep -c png) -eq 5 ]"
+gen --transformer "$tmp/dit-f32.gguf" --compute bf16 --output "$tmp/b16/"
+check "bf16 compute: GGUF frames == dequantized f32 frames" "[ \"\$(pngs \"$tmp/a16\")\" = \"\$(pngs \"$tmp/b16\")\" ]"
+check "the sidecar records the compute dtype" "grep -q '\"compute\": \"bf16\"' \"$tmp/a16/\"*.json"
+if "$VGEN" --version | grep -q 'bf16 oneDNN'; then
+    check "bf16 compute gives other frames than f32 compute" "[ \"\$(pngs \"$tmp/a16\")\" != \"\$(pngs \"$tmp/a\")\" ]"
+fi
+err=$(gen --compute f16 --output "$tmp/e/" 2>&1)
+check "--compute f16 refused by name" "[ $? -eq 2 ] && grep -q \"compute dtype 'f16'\" <<<\"\$err\""
 gen --text-encoder "$tmp/te-q4_0.gguf" --transformer "$tmp/dit-q8_0.gguf" --output "$tmp/d/"
 check "generate with GGUF text encoder and transformer" "[ $? -eq 0 ] && [ \$(ls \"$tmp/d\" | grep -c png) -eq 5 ]"
 

@@ -1,10 +1,16 @@
 /* The CPU row kernels against float64 libm: the online-softmax exp over steps
  * across [-100, 0], -inf, NaN, lengths that leave vector remainders; GELU (tanh)
- * over [-12, 12] and its special values. */
+ * over [-12, 12] and its special values. The bf16 rounding of activations and
+ * weights against a rounding written here, and weight tiles of every stored type
+ * rounded to bf16 against their f32 conversion rounded value by value. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu/activation_row.h"
+#include "backend/cpu/convert_bf16.h"
+#include "ops/quant.h"
+#include "ops/rows.h"
 #include "backend/cpu/softmax_row.h"
 #include "vg_test.h"
 
@@ -83,7 +89,83 @@ VG_TEST(test_gelu_tanh_row_against_float64) {
     free(x), free(y);
 }
 
+/* bf16 nearest-even by comparing distances in double: the two bf16 neighbours of f
+ * are its bits truncated and the next pattern up in magnitude (which is Inf past
+ * the largest finite bf16, as rounding requires). */
+static uint16_t ref_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if (isnan(f)) return (uint16_t)((u >> 16) | 0x40);
+    if (isinf(f)) return (uint16_t)(u >> 16);
+    uint32_t lo = u & 0xffff0000u, hi = lo + 0x10000u;
+    float flo, fhi;
+    memcpy(&flo, &lo, 4);
+    memcpy(&fhi, &hi, 4);
+    double dhi = isinf(fhi) ? copysign(0x1p128, f) : fhi;   /* Inf's place on the grid */
+    double dl = fabs((double)f - flo), dh = fabs(dhi - f);
+    if (dl < dh || (dl == dh && !((lo >> 16) & 1))) return (uint16_t)(lo >> 16);
+    return (uint16_t)(hi >> 16);
+}
+
+VG_TEST(test_bf16_row_rounding) {
+    /* every upper half with low halves around the rounding boundary and random ones;
+     * 200 values per call so vector bodies and scalar tails both run */
+    static const uint16_t lows[] = {0x0000, 0x0001, 0x7fff, 0x8000, 0x8001, 0xffff};
+    unsigned long long seed = 5;
+    float f[256];
+    uint16_t got[256];
+    long bad = 0, n = 0;
+    for (uint32_t hi = 0; hi < 65536; hi++)
+        for (int li = 0; li < 8; li++) {
+            uint32_t u = hi << 16 | (li < 6 ? lows[li] : (uint32_t)(vg_t_rand(&seed, 0, 65535)));
+            memcpy(&f[n++ % 200], &u, 4);
+            if (n % 200) continue;
+            vg_cpu_f32_to_bf16_row(f, got, 200);
+            for (int j = 0; j < 200; j++) bad += got[j] != ref_bf16(f[j]) || got[j] != vg_f32_to_bf16(f[j]);
+        }
+    VG_CHECKF(bad == 0, "%ld of %ld values rounded differently", bad, n);
+}
+
+/* A [rows, K] weight of type t with random bytes (block types: every byte random,
+ * so scales may be anything, Inf and NaN included: both routes must still agree). */
+static vg_tensor random_weight(vg_dtype t, int64_t rows, int64_t K, unsigned long long *seed) {
+    uint64_t bytes = 0;
+    vg_dtype_nbytes(t, (uint64_t)(rows * K), &bytes);
+    uint8_t *d = malloc(bytes);
+    for (uint64_t i = 0; i < bytes; i++) d[i] = (uint8_t)vg_t_rand(seed, 0, 255.99f);
+    if (t == VG_F32)   /* ordinary values, with one of each special one */
+        for (int64_t i = 0; i < rows * K; i++) ((float *)d)[i] = vg_t_rand(seed, -3, 3) * (i % 7 ? 1e-3f : 1e3f);
+    if (t == VG_F32) ((float *)d)[1] = NAN, ((float *)d)[2] = INFINITY, ((float *)d)[3] = 1e-40f;
+    return vg_tensor_wrap(t, VG_SHAPE(rows, K), d);
+}
+
+VG_TEST(test_rows_to_bf16_is_f32_rounded) {
+    /* K = 2304: nine 256-blocks, two 1024-element chunks and a 256-element tail */
+    const int64_t R = 7, K = 2304, n0 = 2, nn = 4;
+    unsigned long long seed = 11;
+    float *f = malloc(sizeof(float) * nn * K);
+    uint16_t *h = malloc(2 * nn * K);
+    float scales[7] = {3e-3f, 0.5f, 1.0f / 448, 7.0f, 1e-30f, 2.0f, 0.1f};
+    for (int t = 0; t < VG_DTYPE_COUNT; t++) {
+        if (!vg_rows_convertible((vg_dtype)t)) continue;
+        for (int sc = 0; sc < (t == VG_F8_E4M3 ? 3 : 1); sc++) {
+            vg_tensor w = random_weight((vg_dtype)t, R, K, &seed);
+            if (sc) w.scale = scales, w.scale_n = sc == 1 ? 1 : R;   /* ComfyUI scaled fp8: per tensor, per row */
+            vg_rows_to_f32(&w, n0, nn, f);
+            vg_cpu_rows_to_bf16(&w, n0, nn, h);
+            long bad = 0;
+            for (int64_t i = 0; i < nn * K; i++) bad += h[i] != ref_bf16(f[i]);
+            VG_CHECKF(bad == 0, "%s%s: %ld of %lld elements differ", vg_type((vg_dtype)t)->name,
+                      sc ? (sc == 1 ? " scaled" : " row-scaled") : "", bad, (long long)(nn * K));
+            free(w.data);
+        }
+    }
+    free(f), free(h);
+}
+
 int main(void) {
+    VG_RUN(test_bf16_row_rounding);
+    VG_RUN(test_rows_to_bf16_is_f32_rounded);
     VG_RUN(test_row_exp_sum_against_exp);
     VG_RUN(test_row_max_and_special_values);
     VG_RUN(test_gelu_tanh_row_against_float64);

@@ -1,7 +1,8 @@
 /* Golden checks for the Wan2.1 DiT (diffusers WanTransformer3DModel): the forward
  * on in.* against out.sample and every act.* intermediate the reference saved,
- * the batch-2 call with per-sample int64 timesteps, and a run with the weights
- * rounded to bf16 (measured error against the f32 reference, 1e-2 relative).
+ * the batch-2 call with per-sample int64 timesteps, a run with the weights
+ * rounded to bf16 and one of the f32 weights in bf16 compute (measured error
+ * against the f32 reference, 1e-2 relative).
  * The runner part is shared with the original-name, Wan2.2 TI2V (per-token
  * timesteps, in.timestep [B, S]) and Wan2.1 I2V (in.encoder_hidden_states_image)
  * checkers. */
@@ -119,6 +120,9 @@ static void on_act(const char *name, const vg_tensor *t, void *user) {
     a->checked++;
 }
 
+/* The compute dtype of the cases (bf16 compute is a case of its own). */
+static vg_compute g_compute = VG_COMPUTE_AUTO;
+
 /* Runs the model on `<prefix>in.*` of io and checks `<prefix>out.sample` (tolerance
  * rel) and, when check_acts, every act.* of io (missing intermediates fail).
  * in.timestep is [B] (f32 or i64) or [B, S] f32 per token; in.encoder_hidden_states_image,
@@ -167,7 +171,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     vg_pool_reset_peak(pool);
     act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag};
     vg_wan_dit_debug dbg = {.fn = on_act, .user = &a};
-    vg_exec ex = {.pool = pool};
+    vg_exec ex = {.pool = pool, .compute = g_compute};
     if (vg_wan_dit_forward_cond_hooked(&ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out, NULL,
                                        check_acts ? &dbg : NULL) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
@@ -198,7 +202,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     /* the planner's prediction bounds the measured working set, and is tight */
     vg_meter mt;
     uint64_t pred = 0;
-    if (vg_meter_start(&mt) == VG_OK &&
+    if (vg_meter_start(&mt) == VG_OK && (mt.ex.compute = g_compute, 1) &&
         vg_wan_dit_forward_cond(&mt.ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out) == VG_OK)
         pred = vg_meter_peak(&mt);
     else
@@ -339,6 +343,10 @@ void golden_wan_dit(vg_golden *g, const char *dir) {
     vg_golden_wan_dit_case(g, set, m, io, "", "", 1, 1e-4);
     vg_golden_wan_dit_case(g, set, m, io, "batch2.", "", 1, 1e-4);
     bf16_run(g, dir, &cfg, io);
+    /* every weight rounded to bf16 inside the matmul: the bf16 bound holds too */
+    g_compute = VG_COMPUTE_BF16;
+    vg_golden_wan_dit_case(g, set, m, io, "", "[bf16 compute]", 0, 1e-2);
+    g_compute = VG_COMPUTE_AUTO;
     wan_pipeline_transformer(g);
     /* Wan2.2 A14B: both experts of the two-expert pipeline at the steps each ran */
     vg_golden_wan_dit_pipeline_steps(g, set, "wan22_moe_pipeline", "");

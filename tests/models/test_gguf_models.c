@@ -5,13 +5,16 @@
  * - a ComfyUI scaled-fp8 file (legacy `scale_weight` names, per-tensor scales, and
  *   newer `weight_scale` names with per-row scales) against f32 weights computed here
  *   as f32(e4m3) x scale.
- * Same frames bit for bit means the storage format changes only the stored bytes. */
+ * Same frames bit for bit means the storage format changes only the stored bytes,
+ * in every compute dtype: f32 (each weight converted to f32) and bf16 (each weight's
+ * exact f32 value rounded to bf16, bf16 GEMM). */
 #include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/cpu/gemm.h"
 #include "io/gguf_write.h"
 #include "io/json_util.h"
 #include "io/weights.h"
@@ -38,31 +41,55 @@ static vg_wan_dit_config load_cfg(void) {
     return cfg;
 }
 
-/* Runs both models on the same random inputs; true if the outputs are the same bits. */
-static bool same_output(const vg_wan_dit *a, const vg_wan_dit *b, const vg_wan_dit_config *c) {
+/* Runs the model on fixed random inputs with the matmuls in `compute`; returns the
+ * output [B, C, F, H, W] (malloc'd). */
+static float *run_dit(const vg_wan_dit *m, const vg_wan_dit_config *c, vg_compute compute, size_t *bytes) {
     vg_pool *pool = vg_pool_new("dit", VG_POOL_UNLIMITED);
-    vg_exec ex = {.pool = pool};
+    vg_exec ex = {.pool = pool, .compute = compute};
     const int64_t B = 2, F = 2, H = 4, W = 6, L = 5;
-    vg_tensor lat, txt, oa, ob;
+    vg_tensor lat, txt, o;
     vg_tensor_alloc(&lat, pool, VG_F32, VG_SHAPE(B, c->in_channels, F, H, W), "lat");
     vg_tensor_alloc(&txt, pool, VG_F32, VG_SHAPE(B, L, c->text_dim), "txt");
-    vg_tensor_alloc(&oa, pool, VG_F32, VG_SHAPE(B, c->out_channels, F, H, W), "oa");
-    vg_tensor_alloc(&ob, pool, VG_F32, VG_SHAPE(B, c->out_channels, F, H, W), "ob");
+    vg_tensor_alloc(&o, pool, VG_F32, VG_SHAPE(B, c->out_channels, F, H, W), "o");
     unsigned long long s = 77;
     for (int64_t i = 0; i < vg_tensor_nelem(&lat); i++) vg_f32(&lat)[i] = vg_t_rand(&s, -2, 2);
     for (int64_t i = 0; i < vg_tensor_nelem(&txt); i++) vg_f32(&txt)[i] = vg_t_rand(&s, -1, 1);
     const float t[2] = {999.0f, 412.5f};
-    VG_CHECK_OK(vg_wan_dit_forward(&ex, a, &lat, t, &txt, &oa, NULL));
-    VG_CHECK_OK(vg_wan_dit_forward(&ex, b, &lat, t, &txt, &ob, NULL));
-    bool same = memcmp(oa.data, ob.data, vg_tensor_nbytes(&oa)) == 0;
+    VG_CHECK_OK(vg_wan_dit_forward(&ex, m, &lat, t, &txt, &o, NULL));
+    *bytes = vg_tensor_nbytes(&o);
+    float *out = malloc(*bytes);
+    memcpy(out, o.data, *bytes);
     double mx = 0;
-    for (int64_t i = 0; i < vg_tensor_nelem(&oa); i++) mx = fmax(mx, fabs(vg_f32(&oa)[i]));
+    for (int64_t i = 0; i < vg_tensor_nelem(&o); i++) mx = fmax(mx, fabs(out[i]));
     VG_CHECKF(mx > 0.1 && isfinite(mx), "output max |x| = %g", mx);   /* a real, non-degenerate output */
     vg_tensor_release(&lat);
     vg_tensor_release(&txt);
-    vg_tensor_release(&oa);
-    vg_tensor_release(&ob);
+    vg_tensor_release(&o);
     vg_pool_free(pool);
+    return out;
+}
+
+/* True if both models give the same output bits in every compute dtype (auto, f32,
+ * bf16). Where the CPU has a bf16 GEMM, also checks that bf16 compute really is
+ * another computation (its output differs from f32 compute's). */
+static bool same_output(const vg_wan_dit *a, const vg_wan_dit *b, const vg_wan_dit_config *c) {
+    bool same = true;
+    float *f32 = NULL, *bf16 = NULL;
+    for (int mode = VG_COMPUTE_AUTO; mode <= VG_COMPUTE_BF16; mode++) {
+        size_t na, nb;
+        float *oa = run_dit(a, c, (vg_compute)mode, &na), *ob = run_dit(b, c, (vg_compute)mode, &nb);
+        bool eq = na == nb && memcmp(oa, ob, na) == 0;
+        VG_CHECKF(eq, "compute %s: outputs differ", vg_compute_str((vg_compute)mode));
+        same = same && eq;
+        if (mode == VG_COMPUTE_F32) f32 = oa;
+        else if (mode == VG_COMPUTE_BF16) bf16 = oa;
+        else free(oa);
+        free(ob);
+        if (mode == VG_COMPUTE_BF16 && vg_gemm_has_bf16())
+            VG_CHECKF(memcmp(f32, bf16, na) != 0, "bf16 compute gave the bits of f32 compute");
+    }
+    free(f32);
+    free(bf16);
     return same;
 }
 

@@ -1,8 +1,14 @@
-/* CPU kernel: y = x W^T + b on the CPU GEMM layer (gemm.h): f32 weights on the f32
- * GEMM; bf16 weights on the bf16 GEMM where the CPU has bf16 instructions; other
- * stored types (f16, fp8, scaled fp8, block-quantized, and bf16 elsewhere) are
- * converted to f32 one tile of rows at a time (vg_rows_to_f32), so no full f32 copy
- * of a weight ever exists. */
+/* CPU kernel: y = x W^T + b on the CPU GEMM layer (gemm.h), in the compute dtype the
+ * front end chose (op->i[0]; see vg_compute):
+ *   f32:  f32 weights on the f32 GEMM; every other stored type (bf16, f16, fp8, scaled
+ *         fp8, block-quantized) converted to f32 one tile of rows at a time
+ *         (vg_rows_to_f32), so no full f32 copy of a weight ever exists;
+ *   bf16: x rounded to bf16 in chunks of rows; bf16 weights used where they are, every
+ *         other stored type converted to f32 exactly and rounded to bf16, one matrix
+ *         at a time (vg_cpu_rows_to_bf16; oneDNN's bf16 matmul runs at half speed on
+ *         tiles of rows); the bf16 GEMM accumulates in f32.
+ *         On a CPU without bf16 instructions bf16 compute is f32 compute.
+ * The scratch asked for does not depend on the CPU, so plans are the same everywhere. */
 #include <stdint.h>
 #include <string.h>
 
@@ -12,8 +18,8 @@
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 
-#define VG_LINEAR_TILE_BYTES (4u << 20)    /* f32 bytes of one converted weight tile */
-#define VG_LINEAR_XBF16_BYTES (16u << 20)  /* bytes of x rounded to bf16 per bf16 GEMM call */
+#define VG_LINEAR_TILE_BYTES (4u << 20)       /* f32 bytes of one converted weight tile */
+#define VG_LINEAR_XBF16_BYTES (16u << 20)     /* bytes of x rounded to bf16 per bf16 GEMM call */
 
 static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
     float bf[4096];
@@ -35,49 +41,63 @@ static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
     }
 }
 
-static int64_t tile_rows(int64_t N, int64_t K) {
-    int64_t rows = VG_LINEAR_TILE_BYTES / (K * 4);
+static int64_t clamp_rows(int64_t rows, int64_t n) {
     if (rows < 16) rows = 16;
-    return rows > N ? N : rows;
+    return rows > n ? n : rows;
 }
 
-/* f32 floats of scratch for non-f32 weights: a converted tile of weight rows, and for
- * bf16 also room for up to VG_LINEAR_XBF16_BYTES of x rounded to bf16 (the bf16
- * GEMM's input; the same size on every CPU, so plans do not depend on the CPU) */
-static int64_t scratch_floats(int64_t M, int64_t N, int64_t K, vg_dtype wtype) {
-    int64_t f = tile_rows(N, K) * K;
-    if (wtype == VG_BF16) {
-        int64_t half = (K + 1) / 2, rows = VG_LINEAR_XBF16_BYTES / (half * 4);
-        if (rows < 16) rows = 16;
-        if (rows > M) rows = M;
-        if (rows * half > f) f = rows * half;
-    }
-    return f;
-}
+/* The scratch of one linear, in pieces carved in this order. */
+typedef struct lin_plan {
+    bool pack;             /* x rows are irregular: packed to [M, K] f32 first */
+    int64_t f32_rows;      /* rows of an f32 weight tile (0: none) */
+    int64_t x_rows;        /* rows of x per bf16 call (0: no bf16 path) */
+    bool w_bf16;           /* the weight converted to bf16 as a whole */
+} lin_plan;
 
 static bool needs_pack(const vg_tensor *x) {
     int64_t lda;
     return vg_inner_stride(x) != 1 || !vg_rows_uniform(x, &lda);
 }
 
-uint64_t vg_cpu_linear_scratch(const vg_op *op) {
+static bool bf16_compute(const vg_op *op) { return op->i[0] == 1; }
+static bool plain(const vg_tensor *w, vg_dtype t) { return w->type == t && !w->scale; }
+
+static lin_plan plan_of(const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1];
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
-    uint64_t n = 0;
-    if (needs_pack(x)) n += ((uint64_t)M * K * 4 + 63) / 64 * 64;
-    if (w->type != VG_F32 || w->scale) n += ((uint64_t)scratch_floats(M, N, K, w->type) * 4 + 63) / 64 * 64;
-    return n;
+    lin_plan p = {.pack = needs_pack(x)};
+    bool f32_tile = !plain(w, VG_F32);   /* what f32 compute (or a CPU without bf16) converts */
+    if (bf16_compute(op)) {
+        p.x_rows = clamp_rows(VG_LINEAR_XBF16_BYTES / (K * 2), M);
+        p.w_bf16 = !plain(w, VG_BF16);
+    }
+    if (f32_tile) p.f32_rows = clamp_rows(VG_LINEAR_TILE_BYTES / (K * 4), N);
+    return p;
+}
+
+static uint64_t r64(uint64_t b) { return (b + 63) / 64 * 64; }
+
+uint64_t vg_cpu_linear_scratch(const vg_op *op) {
+    const vg_tensor *x = op->src[0];
+    int64_t K = vg_cols(x), N = op->src[1]->ne[0], M = vg_rows(x);
+    lin_plan p = plan_of(op);
+    uint64_t n = p.pack ? r64((uint64_t)M * K * 4) : 0;
+    /* the bf16 path and the f32 tile are never used in the same call: the larger counts */
+    uint64_t bf16 = p.x_rows ? r64((uint64_t)p.x_rows * K * 2) + (p.w_bf16 ? r64((uint64_t)N * K * 2) : 0) : 0;
+    uint64_t f32 = r64((uint64_t)p.f32_rows * K * 4);
+    return n + (bf16 > f32 ? bf16 : f32);
 }
 
 vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
     vg_tensor *y = op->dst;
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
+    lin_plan p = plan_of(op);
     uint8_t *cur = run->scratch;
     /* x as a [M, K] matrix with leading dimension lda; pack it if rows are irregular */
     const float *xa = x->data;
     int64_t lda = K;
-    if (needs_pack(x)) {
+    if (p.pack) {
         float *xp = vg_cpu_carve(&cur, (uint64_t)M * K * 4);
         vg_tensor xv = vg_tensor_wrap(VG_F32, x->nd, x->ne, xp);
         VG_TRY(vg_cpu_copy(run, &(vg_op){.type = VG_OP_COPY, .dst = &xv, .src = {x}, .who = "linear.pack"}));
@@ -88,22 +108,21 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     if (lda < K) lda = K;   /* M == 1 with arbitrary row stride */
     float *ya = y->data;
 
-    if (w->type == VG_F32 && !w->scale) {
+    if (p.x_rows && vg_gemm_has_bf16()) {
+        uint16_t *xs = vg_cpu_carve(&cur, (uint64_t)p.x_rows * K * 2);
+        if (plain(w, VG_BF16)) VG_TRY(vg_cpu_linear_bf16(ya, xa, lda, w->data, M, N, K, xs, p.x_rows));
+        else {
+            uint16_t *wt = vg_cpu_carve(&cur, (uint64_t)N * K * 2);
+            VG_TRY(vg_cpu_linear_bf16_converted(ya, xa, lda, w, M, xs, p.x_rows, wt));
+        }
+    } else if (plain(w, VG_F32)) {
         vg_gemm_f32(true, M, N, K, 1.0f, xa, lda, (const float *)w->data, K, 0.0f, ya, N);
     } else {
-        /* one scratch for both ways of computing with stored non-f32 weights */
-        int64_t floats = scratch_floats(M, N, K, w->type);
-        float *tile = vg_cpu_carve(&cur, (uint64_t)floats * 4);
-        if (w->type == VG_BF16 && !w->scale && vg_gemm_has_bf16()) {
-            /* bf16 GEMM on x rounded to bf16, in chunks of rows that fit the scratch */
-            VG_TRY(vg_cpu_linear_bf16(ya, xa, lda, w->data, M, N, K, tile, floats / ((K + 1) / 2)));
-        } else {
-            int64_t rows = floats / K < N ? floats / K : N;
-            for (int64_t n0 = 0; n0 < N; n0 += rows) {
-                int64_t nn = N - n0 < rows ? N - n0 : rows;
-                vg_rows_to_f32(w, n0, nn, tile);
-                vg_gemm_f32(true, M, nn, K, 1.0f, xa, lda, tile, K, 0.0f, ya + n0, N);
-            }
+        float *tile = vg_cpu_carve(&cur, (uint64_t)p.f32_rows * K * 4);
+        for (int64_t n0 = 0; n0 < N; n0 += p.f32_rows) {
+            int64_t nn = N - n0 < p.f32_rows ? N - n0 : p.f32_rows;
+            vg_rows_to_f32(w, n0, nn, tile);
+            vg_gemm_f32(true, M, nn, K, 1.0f, xa, lda, tile, K, 0.0f, ya + n0, N);
         }
     }
     if (b) add_bias(ya, M, N, b);

@@ -31,6 +31,9 @@ bool vg_cuda_linear_supports(const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
     if (!x || !w || x->type != VG_F32 || op->dst->type != VG_F32) return false;
     if (b && !(b->type == VG_F32 || b->type == VG_F16 || b->type == VG_BF16)) return false;
+    /* compute dtype auto only (i0: bf16 compute): bf16 weights in bf16, every other type in
+     * f32; --compute f32 or bf16 against that is refused with the backend's message */
+    if ((op->i[0] != 0) != (w->type == VG_BF16 && !w->scale)) return false;
     switch (w->type) {
     case VG_F32:
     case VG_F16:

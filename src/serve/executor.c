@@ -187,6 +187,12 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
     vg_t2v_params p = vg_t2v_model_default_params(e->model, &fps);
     p.prompt = in.prompt;
     p.negative_prompt = in.negative_prompt;
+    /* a default past the server's limits is cut to them, as a request would have been */
+    const vg_request_limits *lim = &e->cfg.limits;
+    if (lim->max_height > 0 && p.height > lim->max_height) p.height = lim->max_height / 16 * 16;
+    if (lim->max_width > 0 && p.width > lim->max_width) p.width = lim->max_width / 16 * 16;
+    if (lim->max_frames > 0 && p.num_frames > lim->max_frames) p.num_frames = (lim->max_frames - 1) / 4 * 4 + 1;
+    if (lim->max_steps > 0 && p.steps > lim->max_steps) p.steps = lim->max_steps;
     if (in.height > 0) p.height = in.height;
     if (in.width > 0) p.width = in.width;
     if (in.num_frames > 0) p.num_frames = in.num_frames;

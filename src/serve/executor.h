@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "serve/metrics.h"
+#include "serve/request.h"
 #include "vgen.h"
 #include "serve/store.h"
 
@@ -25,6 +26,7 @@ typedef struct vg_exec_config {
     int threads;                  /* 0: all cores */
     const char *outputs;          /* folder for "file" outputs and videos over the inline limit */
     size_t inline_limit;          /* bytes of base64 video a result may carry inline */
+    vg_request_limits limits;     /* the server's --max-*: they bound the model's defaults too */
 } vg_exec_config;
 
 typedef struct vg_executor vg_executor;

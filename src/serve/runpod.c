@@ -271,7 +271,9 @@ int vg_runpod_main(const vg_serve_config *cfg, volatile sig_atomic_t *signals) {
 
     /* the cold start: the heartbeat already runs, so a slow load is not a dead worker */
     char err[1024];
-    vg_executor *ex = vg_executor_new(&cfg->exec, NULL, err, sizeof err);
+    vg_exec_config ec = cfg->exec;
+    ec.limits = cfg->limits;
+    vg_executor *ex = vg_executor_new(&ec, NULL, err, sizeof err);
     int rc = 0;
     if (!ex) {
         fprintf(stderr, "vgen serve: loading the model failed: %s\n", err);

@@ -106,7 +106,9 @@ static void run_one(vg_server *srv, vg_executor *ex, vg_job *j) {
 void *vg_worker_main(void *arg) {
     vg_server *srv = arg;
     char err[1024];
-    vg_executor *ex = vg_executor_new(&srv->cfg.exec, srv->metrics, err, sizeof err);
+    vg_exec_config ec = srv->cfg.exec;
+    ec.limits = srv->cfg.limits;
+    vg_executor *ex = vg_executor_new(&ec, srv->metrics, err, sizeof err);
     if (!ex) {
         pthread_mutex_lock(&srv->mu);
         snprintf(srv->load_error, sizeof srv->load_error, "%s", err);

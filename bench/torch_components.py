@@ -4,14 +4,14 @@ random-weight models at the real shapes, interleaved rounds, best of each.
 
 - VAE: the Wan2.1 VAE config (base_dim 96, z_dim 16), f32, decoding one latent
   frame at 480x832 (latents [1, 16, 1, 60, 104]: one chunk of the causal
-  decode). Prints both times and each one's convolution rate: the FLOPs of every
+  decode; LATENT=30x52 decodes 240x416 instead). Prints both times and each one's convolution rate: the FLOPs of every
   Conv3d/Conv2d call of the decode, counted with forward hooks in PyTorch.
 - UMT5: the UMT5-XXL encoder's shapes (d_model 4096, 64 heads x 64, d_ff 10240,
   gated-GELU) with LAYERS layers (default 2; the real model has 24, each taking
   the same time) and a 32128-token vocabulary instead of 256384 (the embedding is
   a lookup: it sets memory, not time), one prompt of 512 tokens, f32 and bf16.
 
-usage: torch_components.py BENCH_COMPONENTS BENCH_GEMM [rounds=2] [layers=2] [what=vae,t5]
+usage: torch_components.py BENCH_COMPONENTS BENCH_GEMM [rounds=2] [layers=2] [what=vae,t5] [latent=60x104]
 Test tooling only.
 """
 import math
@@ -49,14 +49,14 @@ def vgen_sgemm_rate(bench_gemm):
     return 0.0, 0.0
 
 
-def vae_bench(bc, tmp, rounds):
+def vae_bench(bc, tmp, rounds, lh, lw):
     from diffusers import AutoencoderKLWan
 
     torch.manual_seed(0)
     vae = AutoencoderKLWan().eval()  # the Wan2.1 VAE config, random weights
     path = os.path.join(tmp, "vae")
     vae.save_pretrained(path)
-    lat = torch.randn(1, 16, 1, 60, 104)
+    lat = torch.randn(1, 16, 1, lh, lw)
     flops = [0.0]
 
     def hook(mod, inp, out):
@@ -74,7 +74,7 @@ def vae_bench(bc, tmp, rounds):
     head = ""
     for r in range(rounds):
         tt = min(tt, best_of(lambda: vae.decode(lat), 1))
-        head, t = run([bc, "vae", path, "60", "104", "1"])
+        head, t = run([bc, "vae", path, str(lh), str(lw), "1"])
         tv = min(tv, t)
         print(f"vae round {r + 1}: torch {tt:.2f} s, vgen {tv:.2f} s", flush=True)
     return head, conv, tt, tv
@@ -116,6 +116,7 @@ def main():
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     layers = int(sys.argv[4]) if len(sys.argv) > 4 else 2
     what = sys.argv[5].split(",") if len(sys.argv) > 5 else ["vae", "t5"]
+    lh, lw = (int(v) for v in (sys.argv[6] if len(sys.argv) > 6 else "60x104").split("x"))
     threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     print(f"PyTorch {torch.__version__}, {threads} threads")
@@ -123,9 +124,9 @@ def main():
     print(f"vgen GEMM at 1560 x 8960 x 1536: f32 {sg:.1f} GFLOP/s, bf16 {bg16:.1f} GFLOP/s")
     with tempfile.TemporaryDirectory() as tmp:
         if "vae" in what:
-            head, conv, tt, tv = vae_bench(bc, tmp, rounds)
+            head, conv, tt, tv = vae_bench(bc, tmp, rounds, lh, lw)
             print(f"vgen {head}")
-            print(f"VAE decode, one latent frame at 480x832, f32: {conv / 1e9:.0f} GFLOP in convolutions")
+            print(f"VAE decode, one latent frame at {8 * lh}x{8 * lw}, f32: {conv / 1e9:.0f} GFLOP in convolutions")
             print("| | PyTorch | vgen | vgen speed / PyTorch |")
             print("|---|---|---|---|")
             print(f"| decode | {tt:.2f} s | {tv:.2f} s | **{tt / tv:.2f}x** |")

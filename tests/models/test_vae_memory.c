@@ -225,7 +225,8 @@ VG_TEST(tiled_peak_bounded_by_tile) {
     check_estimate(&u2, 2, 24, 24, NULL);
     check_estimate(&t1, 2, 12, 12, &t);
     check_estimate(&t2, 2, 24, 24, &t);
-    VG_CHECKF(u2.peak >= 5 * u1.peak / 2, "untiled peak grew only from %llu to %llu", (unsigned long long)u1.peak,
+    /* 4x the pixels: activations grow 4x, the convolutions' fixed scratch does not */
+    VG_CHECKF(u2.peak >= 2 * u1.peak, "untiled peak grew only from %llu to %llu", (unsigned long long)u1.peak,
               (unsigned long long)u2.peak);
     /* tiled: only the blend band/edge state may grow (it spans the output width) */
     int64_t F = 5;

@@ -19,7 +19,7 @@ uint64_t vg_cpu_scratch_bytes(int n_threads, const vg_op *op) {
     switch (op->type) {
     case VG_OP_LINEAR: return vg_cpu_linear_scratch(op);
     case VG_OP_ATTENTION: return vg_cpu_attention_scratch(n_threads, op);
-    case VG_OP_CONV: return vg_cpu_conv_scratch(op);
+    case VG_OP_CONV: return vg_cpu_conv_scratch(n_threads, op);
     case VG_OP_CHANNEL_RMS_NORM: return vg_cpu_channel_rms_norm_scratch(n_threads, op);
     default: return 0;
     }

@@ -100,9 +100,26 @@ static void describe(void) {
              g.cpu_amx ? " amx" : "", f32, bf16);
 }
 
+/* The vector width of the kernels oneDNN will run (its CPU dispatch, which
+ * honours ONEDNN_MAX_CPU_ISA). */
+static int dnnl_isa_level(dnnl_cpu_isa_t isa) {
+    if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) return ISA_AVX512;
+    if ((isa & dnnl_cpu_isa_avx2) == dnnl_cpu_isa_avx2) return ISA_AVX2;
+    if ((isa & dnnl_cpu_isa_avx) == dnnl_cpu_isa_avx) return ISA_AVX;
+    return ISA_SSE;
+}
+
 static void init(void) {
     g.cpu_isa = cpu_isa_level();
     cpu_bf16_features(&g.cpu_bf16, &g.cpu_amx);
+    /* ONEDNN_MAX_CPU_ISA (e.g. AVX2) limits what vgen takes the CPU to offer, so
+     * that one variable makes both choices as on an older CPU; with OpenBLAS's
+     * OPENBLAS_CORETYPE set to match, this machine stands in for that CPU. */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    int dl = dnnl_isa_level(isa);
+    if (dl < g.cpu_isa) g.cpu_isa = dl;
+    if ((isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16) g.cpu_bf16 = false;
+    if ((isa & dnnl_cpu_isa_avx512_core_amx) != dnnl_cpu_isa_avx512_core_amx) g.cpu_amx = false;
     g.blas_core = openblas_get_corename();
     g.blas_isa = blas_isa_level(g.blas_core);
     /* f32: OpenBLAS unless its kernels are narrower than the CPU's vectors. */
@@ -111,7 +128,6 @@ static void init(void) {
     if (e && !strcasecmp(e, "openblas")) g.f32 = VG_GEMM_OPENBLAS;
     else if (e && !strcasecmp(e, "onednn")) g.f32 = VG_GEMM_ONEDNN;
     /* bf16: oneDNN where it runs native bf16 instructions (AVX512_BF16 or AMX). */
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
     bool native = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
     g.bf16 = native && g.cpu_bf16 ? VG_GEMM_ONEDNN : VG_GEMM_NONE;
     e = getenv("VGEN_GEMM_BF16");

@@ -29,11 +29,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     json_t *in = json_object_get(req, "input");
     vg_job_input ji;
     vg_job_input_read(in, &ji);
-    if (!ji.prompt || !ji.prompt[0] || ji.height < 16 || ji.height > lim.max_height || ji.height % 16 ||
-        ji.width < 16 || ji.width > lim.max_width || ji.width % 16 || ji.num_frames < 1 ||
-        ji.num_frames > lim.max_frames || (ji.num_frames - 1) % 4 || ji.steps < 1 || ji.steps > lim.max_steps ||
-        !(ji.guidance_scale >= 0 && ji.guidance_scale <= 100) || !(ji.fps >= 1 && ji.fps <= 120) ||
-        vg_request_timeout_ms(req) < 1000 || vg_request_ttl_ms(req) < 10000)
+    /* every setting is in range, or -1: left out, the served model's default at run time */
+    if (!ji.prompt || !ji.prompt[0] ||
+        (ji.height != -1 && (ji.height < 16 || ji.height > lim.max_height || ji.height % 16)) ||
+        (ji.width != -1 && (ji.width < 16 || ji.width > lim.max_width || ji.width % 16)) ||
+        (ji.num_frames != -1 && (ji.num_frames < 1 || ji.num_frames > lim.max_frames || (ji.num_frames - 1) % 4)) ||
+        (ji.steps != -1 && (ji.steps < 1 || ji.steps > lim.max_steps)) ||
+        (ji.guidance_scale != -1 && !(ji.guidance_scale >= 0 && ji.guidance_scale <= 100)) ||
+        (ji.fps != -1 && !(ji.fps >= 1 && ji.fps <= 120)) || vg_request_timeout_ms(req) < 1000 ||
+        vg_request_ttl_ms(req) < 10000)
         __builtin_trap();
     json_t *again = json_array();   /* the resolved input passes its own check */
     if (!vg_job_input_check(in, &lim, again, false) || json_array_size(again)) __builtin_trap();

@@ -1,5 +1,6 @@
 """Shared helpers for the vgen serve tests (standard library only): start a server
 on a free loopback port, wait for it, call it. Every wait is bounded."""
+import atexit
 import json
 import os
 import re
@@ -46,6 +47,8 @@ class Server:
              "--outputs", os.path.join(self.dir, "out")] + self.args,
             stdout=logf, stderr=logf, env=self.env)
         logf.close()
+        # a test that ends early (a failed check, a timeout) never leaves a server running
+        atexit.register(lambda p=self.proc: p.poll() is None and p.kill())
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -40,6 +40,13 @@ bool vg_path_present(const char *path) {
     return lstat(path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR);
 }
 
+vg_status vg_json_load_folder_config(const char *dir, const char *what, char *cfg_path, size_t cap, json_t **out) {
+    *out = NULL;
+    if (!vg_path_is_dir(dir) || !vg_path_join(cfg_path, cap, dir, "config.json") || !vg_path_is_file(cfg_path))
+        return vg_err(VG_ERR_MISSING, "%s: no config.json (a %s folder has one)", dir, what);
+    return vg_json_load_file(cfg_path, out);
+}
+
 vg_status vg_json_load_file(const char *path, json_t **out) {
     *out = NULL;
     struct stat sb;

@@ -10,6 +10,9 @@
 
 /* Loads a JSON file (max 64 MiB). Hands back an owned json_t (json_decref). */
 vg_status vg_json_load_file(const char *path, json_t **out);
+/* Loads DIR/config.json of a component folder (cfg_path receives its path, for
+ * messages); a DIR that is not a folder holding one is VG_ERR_MISSING naming `what`. */
+vg_status vg_json_load_folder_config(const char *dir, const char *what, char *cfg_path, size_t cap, json_t **out);
 /* Reads an integer / number / bool / string field. If the key is absent, `def` is
  * used when `required` is false; otherwise VG_ERR_MISSING. Wrong type: VG_ERR_FORMAT.
  * `where` names the file in messages. */

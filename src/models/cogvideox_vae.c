@@ -349,11 +349,8 @@ vg_status vg_cogvideox_vae_load_with_config(const char *weights_path, const vg_c
 vg_status vg_cogvideox_vae_load(const char *path, vg_cogvideox_vae **out) {
     *out = NULL;
     char cfg_path[4096];
-    if (!vg_path_is_dir(path) || !vg_path_join(cfg_path, sizeof cfg_path, path, "config.json") ||
-        !vg_path_is_file(cfg_path))
-        return vg_err(VG_ERR_MISSING, "%s: no config.json (a CogVideoX vae folder has one)", path);
     json_t *j;
-    VG_TRY(vg_json_load_file(cfg_path, &j));
+    VG_TRY(vg_json_load_folder_config(path, "CogVideoX vae", cfg_path, sizeof cfg_path, &j));
     vg_cogvideox_vae_config cfg;
     vg_status s = vg_cogvideox_vae_config_from_json(j, cfg_path, &cfg);
     json_decref(j);

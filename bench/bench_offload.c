@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
         vg_exec ex = {.pool = dev->pool};
         die(vg_dit_runtime_forward(&rt, &ex, &lat, &t, &txt, &out, NULL, NULL), "warm-up");
         uint64_t up0 = dev->bytes_uploaded;
-        vg_stream_stats s0 = rt.st ? vg_streamer_stats(rt.st) : (vg_stream_stats){0};
+        vg_stream_stats s0 = rt.st.st ? vg_streamer_stats(rt.st.st) : (vg_stream_stats){0};
         double best = 1e30;
         for (int k = 0; k < reps; k++) {
             double t0 = now();
@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
             double dt = now() - t0;
             if (dt < best) best = dt;
         }
-        vg_stream_stats s1 = rt.st ? vg_streamer_stats(rt.st) : (vg_stream_stats){0};
+        vg_stream_stats s1 = rt.st.st ? vg_streamer_stats(rt.st.st) : (vg_stream_stats){0};
         if (r == 0) { base = best; memcpy(ref, out.data, vg_tensor_nbytes(&out)); }
         else if (memcmp(ref, out.data, vg_tensor_nbytes(&out)) != 0) { fprintf(stderr, "bench_offload: %s changed the output\n", runs[r].name); return 1; }
         printf("  %-11s %10.3f %10.3f %11.1f MiB %8.1f MiB %10.1f %12.3f\n", runs[r].name, best, best / base, weights / 1048576.0,

@@ -23,80 +23,9 @@
 
 #include "core/error.h"
 #include "models/wan_vae_internal.h"
+#include "common/bench_model.h"
 #include "residency/dit_runtime.h"
 #include "residency/wan_vae_resident.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static unsigned long long g_seed = 99;
-static float frand(float a) {
-    g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
-    return a * (2.0f * (float)((g_seed >> 40) & 0xffffff) / 16777216.0f - 1.0f);
-}
-
-static void die(vg_status s, const char *what) {
-    if (s != VG_OK) {
-        fprintf(stderr, "bench_cuda: %s: %s\n", what, vg_err_msg());
-        exit(1);
-    }
-}
-
-static void fill(vg_dtype t, void *d, int64_t n, float a, float add) {
-    for (int64_t i = 0; i < n; i++) {
-        float v = frand(a) + add;
-        if (t == VG_F32) ((float *)d)[i] = v;
-        else ((uint16_t *)d)[i] = vg_f32_to_bf16(v);
-    }
-}
-
-static vg_tensor rnd(vg_dtype t, int nd, const int64_t *ne, float a, float add) {
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= ne[i];
-    void *d = malloc((size_t)(n ? n : 1) * vg_type(t)->elem_size);
-    if (!d) die(vg_err(VG_ERR_NO_MEMORY, "out of memory"), "weights");
-    fill(t, d, n, a, add);
-    return vg_tensor_wrap(t, nd, ne, d);
-}
-#define R(t, a, add, ...) rnd(t, VG_SHAPE(__VA_ARGS__), a, add)
-
-/* a random model with the real layout: matrices bf16, norms/biases/tables f32 */
-static void make_model(vg_wan_dit *m, int layers) {
-    memset(m, 0, sizeof *m);
-    vg_wan_dit_config c = {.patch = {1, 2, 2}, .num_heads = 12, .head_dim = 128, .in_channels = 16, .out_channels = 16,
-                           .text_dim = 4096, .freq_dim = 256, .ffn_dim = 8960, .num_layers = layers,
-                           .cross_attn_norm = true, .qk_norm = true, .eps = 1e-6f, .rope_max_seq_len = 1024};
-    m->cfg = c;
-    int64_t D = 1536, F = 8960, K = 16 * 4, P = 16 * 4;
-    float s = 1.0f / sqrtf((float)D);
-    vg_wan_globals *g = &m->g;
-    g->patch_w = R(VG_BF16, 0.1f, 0, D, K); g->patch_b = R(VG_F32, 0.1f, 0, D);
-    g->time1_w = R(VG_BF16, 0.06f, 0, D, 256); g->time1_b = R(VG_F32, 0.1f, 0, D);
-    g->time2_w = R(VG_BF16, s, 0, D, D); g->time2_b = R(VG_F32, 0.1f, 0, D);
-    g->tproj_w = R(VG_BF16, s, 0, 6 * D, D); g->tproj_b = R(VG_F32, 0.1f, 0, 6 * D);
-    g->text1_w = R(VG_BF16, 0.015f, 0, D, 4096); g->text1_b = R(VG_F32, 0.1f, 0, D);
-    g->text2_w = R(VG_BF16, s, 0, D, D); g->text2_b = R(VG_F32, 0.1f, 0, D);
-    g->head_sst = R(VG_F32, 0.1f, 0, 1, 2, D);
-    g->proj_out_w = R(VG_BF16, s, 0, P, D); g->proj_out_b = R(VG_F32, 0.1f, 0, P);
-    m->blocks = calloc(layers, sizeof *m->blocks);
-    for (int i = 0; i < layers; i++) {
-        vg_wan_block *w = &m->blocks[i];
-        w->scale_shift_table = R(VG_F32, 0.1f, 0, 1, 6, D);
-        vg_tensor *sq[] = {&w->attn1_q_w, &w->attn1_k_w, &w->attn1_v_w, &w->attn1_o_w,
-                           &w->attn2_q_w, &w->attn2_k_w, &w->attn2_v_w, &w->attn2_o_w};
-        vg_tensor *bias[] = {&w->attn1_q_b, &w->attn1_k_b, &w->attn1_v_b, &w->attn1_o_b, &w->attn2_q_b,
-                             &w->attn2_k_b, &w->attn2_v_b, &w->attn2_o_b, &w->ffn2_b, &w->norm2_b};
-        for (int k = 0; k < 8; k++) *sq[k] = R(VG_BF16, s, 0, D, D);
-        for (int k = 0; k < 10; k++) *bias[k] = R(VG_F32, 0.1f, 0, D);
-        vg_tensor *norms[] = {&w->attn1_norm_q, &w->attn1_norm_k, &w->attn2_norm_q, &w->attn2_norm_k, &w->norm2_w};
-        for (int k = 0; k < 5; k++) *norms[k] = R(VG_F32, 0.2f, 1.0f, D);
-        w->ffn1_w = R(VG_BF16, s, 0, F, D); w->ffn1_b = R(VG_F32, 0.1f, 0, F);
-        w->ffn2_w = R(VG_BF16, 1.0f / sqrtf((float)F), 0, D, F);
-    }
-}
 
 /* FLOPs of one forward: the blocks' GEMMs and attention (embeddings are negligible) */
 static double dit_flops(int layers, double S) {
@@ -110,16 +39,16 @@ static double dit_flops(int layers, double S) {
 static uint64_t planned_peak(vg_backend *dev, const vg_wan_dit *m, vg_offload pol, const vg_tensor *lat, const float *t,
                              const vg_tensor *txt) {
     vg_backend *mb;
-    die(vg_backend_new_measure(dev, vg_pool_get_stats(dev->pool).capacity, &mb), "measuring backend");
+    bench_die(vg_backend_new_measure(dev, vg_pool_get_stats(dev->pool).capacity, &mb), "measuring backend");
     vg_dit_runtime rt;
-    die(vg_dit_runtime_init(&rt, mb, m, pol, true), "plan: runtime");
+    bench_die(vg_dit_runtime_init(&rt, mb, m, pol, true), "plan: runtime");
     vg_exec ex = {.pool = mb->pool};
     vg_tensor out;
-    die(vg_tensor_alloc(&out, mb->pool, VG_F32, lat->nd, lat->ne, "bench.out"), "plan: out");
+    bench_die(vg_tensor_alloc(&out, mb->pool, VG_F32, lat->nd, lat->ne, "bench.out"), "plan: out");
     vg_tensor lt, tt;
-    die(vg_tensor_alloc(&lt, mb->pool, VG_F32, lat->nd, lat->ne, "bench.latents"), "plan: in");
-    die(vg_tensor_alloc(&tt, mb->pool, VG_F32, txt->nd, txt->ne, "bench.text"), "plan: in");
-    die(vg_dit_runtime_forward(&rt, &ex, &lt, t, &tt, &out, NULL, NULL), "plan: forward");
+    bench_die(vg_tensor_alloc(&lt, mb->pool, VG_F32, lat->nd, lat->ne, "bench.latents"), "plan: in");
+    bench_die(vg_tensor_alloc(&tt, mb->pool, VG_F32, txt->nd, txt->ne, "bench.text"), "plan: in");
+    bench_die(vg_dit_runtime_forward(&rt, &ex, &lt, t, &tt, &out, NULL, NULL), "plan: forward");
     uint64_t peak = vg_pool_get_stats(mb->pool).peak;
     vg_tensor_release(&out);
     vg_tensor_release(&lt);
@@ -131,9 +60,9 @@ static uint64_t planned_peak(vg_backend *dev, const vg_wan_dit *m, vg_offload po
 
 static void bench_dit(const char *spec, int layers, int lf, int reps) {
     vg_wan_dit m;
-    make_model(&m, layers);
+    bench_wan13b_model(&m, layers);
     const int64_t H = 60, W = 104;
-    vg_tensor lat = R(VG_F32, 1.0f, 0, 1, 16, lf, H, W), txt = R(VG_F32, 0.5f, 0, 1, 512, 4096);
+    vg_tensor lat = BENCH_R(VG_F32, 1.0f, 0, 1, 16, lf, H, W), txt = BENCH_R(VG_F32, 0.5f, 0, 1, 512, 4096);
     const double S = (double)lf * (H / 2) * (W / 2);
     float t = 500.0f;
     static const struct { const char *name; vg_offload pol; } runs[] = {{"none", VG_OFFLOAD_MODEL},
@@ -144,32 +73,32 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
     printf("dit model layers %d tokens %.0f text 512 weights bf16\n", layers, S);
     for (int r = 0; r < 2; r++) {
         vg_backend *dev;
-        die(vg_backend_from_spec(spec, &dev), "device");
+        bench_die(vg_backend_from_spec(spec, &dev), "device");
         vg_dit_runtime rt;
-        die(vg_dit_runtime_init(&rt, dev, &m, runs[r].pol, true), runs[r].name);
+        bench_die(vg_dit_runtime_init(&rt, dev, &m, runs[r].pol, true), runs[r].name);
         uint64_t weights = vg_pool_get_stats(dev->pool).current;
         vg_exec ex = {.pool = dev->pool};
         vg_tensor dl, dt, dout;
-        die(vg_tensor_alloc(&dl, dev->pool, VG_F32, lat.nd, lat.ne, "bench.latents"), "latents");
-        die(vg_tensor_alloc(&dt, dev->pool, VG_F32, txt.nd, txt.ne, "bench.text"), "text");
-        die(vg_tensor_alloc(&dout, dev->pool, VG_F32, lat.nd, lat.ne, "bench.out"), "out");
-        die(vg_tensor_set(&dl, lat.data), "upload");
-        die(vg_tensor_set(&dt, txt.data), "upload");
+        bench_die(vg_tensor_alloc(&dl, dev->pool, VG_F32, lat.nd, lat.ne, "bench.latents"), "latents");
+        bench_die(vg_tensor_alloc(&dt, dev->pool, VG_F32, txt.nd, txt.ne, "bench.text"), "text");
+        bench_die(vg_tensor_alloc(&dout, dev->pool, VG_F32, lat.nd, lat.ne, "bench.out"), "out");
+        bench_die(vg_tensor_set(&dl, lat.data), "upload");
+        bench_die(vg_tensor_set(&dt, txt.data), "upload");
         vg_pool_reset_peak(dev->pool);
         /* one warm-up forward (module loading, cuBLASLt heuristics) for the first policy;
          * the second runs in the same process, warm */
-        if (r == 0) die(vg_dit_runtime_forward(&rt, &ex, &dl, &t, &dt, &dout, NULL, NULL), "warm-up");
+        if (r == 0) bench_die(vg_dit_runtime_forward(&rt, &ex, &dl, &t, &dt, &dout, NULL, NULL), "warm-up");
         double best = 1e30;
         for (int k = 0; k < reps; k++) {
-            double t0 = now();
-            die(vg_dit_runtime_forward(&rt, &ex, &dl, &t, &dt, &dout, NULL, NULL), runs[r].name);
+            double t0 = bench_now();
+            bench_die(vg_dit_runtime_forward(&rt, &ex, &dl, &t, &dt, &dout, NULL, NULL), runs[r].name);
             vg_backend_synchronize(dev);
-            double d = now() - t0;
+            double d = bench_now() - t0;
             if (d < best) best = d;
         }
         uint64_t peak = vg_pool_get_stats(dev->pool).peak;
         outs[r] = malloc(nbytes);
-        die(vg_tensor_get(&dout, outs[r]), "download");
+        bench_die(vg_tensor_get(&dout, outs[r]), "download");
         vg_tensor_release(&dl);
         vg_tensor_release(&dt);
         vg_tensor_release(&dout);
@@ -193,8 +122,8 @@ static void rnd_into(vg_tensor *t, float a, float add) {
     if (!t->data) return;
     int64_t n = vg_tensor_nelem(t);
     void *d = malloc((size_t)n * vg_type(t->type)->elem_size);
-    if (!d) die(vg_err(VG_ERR_NO_MEMORY, "out of memory"), "vae weights");
-    fill(t->type, d, n, a, add);
+    if (!d) bench_die(vg_err(VG_ERR_NO_MEMORY, "out of memory"), "vae weights");
+    bench_fill(t->type, d, n, a, add);
     t->data = d;
 }
 
@@ -209,7 +138,7 @@ static void conv_rnd(vae_conv *c) {
 static void bench_vae(const char *spec, int64_t lh, int64_t lw) {
     vg_wan_vae *v;
     vg_wan_vae_config cfg = vg_wan_vae_default_config();
-    die(vg_wan_vae_load_with_config("virtual:f32", &cfg, &v), "vae (virtual weights)");
+    bench_die(vg_wan_vae_load_with_config("virtual:f32", &cfg, &v), "vae (virtual weights)");
     /* the decoder's weights: random values instead of the virtual store's placeholder */
     conv_rnd(&v->post_quant_conv);
     conv_rnd(&v->dec.conv_in);
@@ -224,31 +153,31 @@ static void bench_vae(const char *spec, int64_t lh, int64_t lw) {
     conv_rnd(&v->dec.conv_out);
     /* two latent frames: the first chunk (1 frame) and one full chunk (4 frames) */
     int64_t lat[5] = {1, cfg.z_dim, 2, lh, lw}, vid[5];
-    die(vg_wan_vae_video_shape(v, lat, vid), "shape");
+    bench_die(vg_wan_vae_video_shape(v, lat, vid), "shape");
     double best = 1e30;
     uint64_t peak = 0, plan = 0;
     for (int pass = 0; pass < 2; pass++) {   /* pass 0: the plan on the measuring backend */
         vg_backend *dev, *real;
-        die(vg_backend_from_spec(spec, &real), "device");
-        if (pass == 0) die(vg_backend_new_measure(real, vg_pool_get_stats(real->pool).capacity, &dev), "measure");
+        bench_die(vg_backend_from_spec(spec, &real), "device");
+        if (pass == 0) bench_die(vg_backend_new_measure(real, vg_pool_get_stats(real->pool).capacity, &dev), "measure");
         else dev = real;
         vg_wan_vae_resident r;
-        die(vg_wan_vae_resident_new(dev, v, &r), "vae upload");
+        bench_die(vg_wan_vae_resident_new(dev, v, &r), "vae upload");
         vg_exec ex = {.pool = dev->pool};
         vg_tensor x, y;
-        die(vg_tensor_alloc(&x, dev->pool, VG_F32, 5, lat, "bench.latents"), "latents");
-        die(vg_tensor_alloc(&y, dev->pool, VG_F32, 5, vid, "bench.video"), "video");
+        bench_die(vg_tensor_alloc(&x, dev->pool, VG_F32, 5, lat, "bench.latents"), "latents");
+        bench_die(vg_tensor_alloc(&y, dev->pool, VG_F32, 5, vid, "bench.video"), "video");
         if (pass == 1) {
-            vg_tensor h = R(VG_F32, 1.0f, 0, lat[0], lat[1], lat[2], lat[3], lat[4]);
-            die(vg_tensor_set(&x, h.data), "upload");
+            vg_tensor h = BENCH_R(VG_F32, 1.0f, 0, lat[0], lat[1], lat[2], lat[3], lat[4]);
+            bench_die(vg_tensor_set(&x, h.data), "upload");
             free(h.data);
         }
         vg_pool_reset_peak(dev->pool);
         for (int k = 0; k < (pass ? 2 : 1); k++) {   /* warm-up, then timed */
-            double t0 = now();
-            die(vg_wan_vae_decode(&ex, r.vae, &x, &y, NULL, true, NULL, NULL), "decode");
+            double t0 = bench_now();
+            bench_die(vg_wan_vae_decode(&ex, r.vae, &x, &y, NULL, true, NULL, NULL), "decode");
             vg_backend_synchronize(dev);
-            double d = now() - t0;
+            double d = bench_now() - t0;
             if (pass && k == 1) best = d;
         }
         if (pass == 0) plan = vg_pool_get_stats(dev->pool).peak;
@@ -264,6 +193,7 @@ static void bench_vae(const char *spec, int64_t lh, int64_t lw) {
 }
 
 int main(int argc, char **argv) {
+    bench_name = "bench_cuda";
     const char *spec = argc > 1 ? argv[1] : "cuda";
     int layers = argc > 2 ? atoi(argv[2]) : 30, lf = argc > 3 ? atoi(argv[3]) : 21, reps = argc > 4 ? atoi(argv[4]) : 1;
     const char *what = argc > 5 ? argv[5] : "dit,vae";
@@ -275,7 +205,7 @@ int main(int argc, char **argv) {
     }
     printf("bench_cuda on %s: %s\n", spec, vg_backend_devices_info());
     vg_backend *probe;   /* fail before making the model when there is no such device */
-    die(vg_backend_from_spec(spec, &probe), "device");
+    bench_die(vg_backend_from_spec(spec, &probe), "device");
     vg_backend_free(probe);
     if (strstr(what, "dit")) bench_dit(spec, layers, lf, reps);
     if (strstr(what, "vae")) bench_vae(spec, lh, lw);

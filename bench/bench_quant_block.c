@@ -6,7 +6,9 @@
  * (every type converted to f32 per tile, f32 GEMM). Prints each block's time and its
  * ratio to the bf16-weight block in the same compute dtype, all measured in the same
  * run (types and modes interleaved, best of reps; wall time, and CPU time of the process,
- * which a machine shared with other jobs disturbs less), and the per-type conversion speed.
+ * which a machine shared with other jobs disturbs less; each timed block follows an
+ * untimed run of the same block, as in a model), the page faults of each block, and the
+ * per-type conversion speed.
  *
  * usage: bench_quant_block [tokens=1560] [reps=2] [types=all, e.g. q8_0,q4_k] [modes=bf16,f32]
  * (the bf16-weight baseline is always measured; naming fewer types or modes makes a
@@ -229,9 +231,15 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++)
         for (int mi = 0; mi < nm; mi++)
             for (int ti = 0; ti < nt; ti++) {
+                ex.compute = mode[mi];
+                /* a model runs its blocks one after another: the block runs once untimed,
+                 * which leaves the pool's kept blocks and the heap as the previous block
+                 * of the same model would, then timed */
                 g_seed = 99 + (unsigned long long)r;
                 for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
-                ex.compute = mode[mi];
+                die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
+                g_seed = 99 + (unsigned long long)r;
+                for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
                 double t0 = now(), c0 = cpu_now();
                 long f0 = faults_now();
                 die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");

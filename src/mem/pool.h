@@ -17,7 +17,7 @@
 #define VG_POOL_MAX_PHASES 16
 #define VG_POOL_ALIGN 64
 #define VG_POOL_MAX_REQUESTERS 96
-#define VG_POOL_KEEP_MIN (32ull << 20)   /* heap blocks this large are kept on release for reuse */
+#define VG_POOL_KEEP_MIN (16ull << 20)   /* heap blocks this large are kept on release for reuse */
 
 typedef struct vg_pool vg_pool;
 

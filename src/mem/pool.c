@@ -30,8 +30,9 @@ typedef struct free_run { uint64_t off, size; } free_run;   /* arena free space 
  * kept from 32 MiB, from 4 MiB or from 1 MiB (where the kept blocks crowd glibc's
  * own reuse), none from 16 MiB. Kept blocks count in no requester and in no peak
  * (plans, which count live bytes, stay what they were); the pool holds them only
- * while live + kept bytes fit the budget and kept bytes the peak of live bytes, and
- * drops them when a phase begins or the peak is reset. */
+ * while live + kept bytes fit the budget and twice the peak of live bytes (once the
+ * peak was too little: at 390 tokens the FFN's two scratches, 29 and 35 MB, did not
+ * both stay), and drops them when a phase begins or the peak is reset. */
 #define VG_POOL_KEEP 16
 typedef struct kept { void *ptr; uint64_t size; } kept;
 
@@ -108,14 +109,13 @@ static void *keep_take(vg_pool *p, int i) {
     return ptr;
 }
 
-/* Frees kept blocks, oldest first, until they fit the limits with `extra` more live
- * bytes: kept <= the peak of live bytes, and live + kept <= the capacity; all of them
- * with all = true. free() under the lock: kept blocks are few and large. */
+/* Frees kept blocks, oldest first, until live + kept bytes, with `extra` more live
+ * bytes, fit twice the peak of live bytes and the capacity; all of them with
+ * all = true. free() under the lock: kept blocks are few and large. */
 static void keep_trim(vg_pool *p, uint64_t extra, bool all) {
     const uint64_t live = p->st.current + extra, peak = live > p->st.peak ? live : p->st.peak;
-    const bool budget = p->st.capacity != VG_POOL_UNLIMITED;
-    while (p->n_keep > 0 && (all || p->kept_bytes > peak || (budget && live + p->kept_bytes > p->st.capacity)))
-        free(keep_take(p, 0));
+    const uint64_t limit = p->st.capacity < 2 * peak ? p->st.capacity : 2 * peak;
+    while (p->n_keep > 0 && (all || live + p->kept_bytes > limit)) free(keep_take(p, 0));
 }
 
 void vg_pool_free(vg_pool *p) {

@@ -6,15 +6,20 @@
  * (every type converted to f32 per tile, f32 GEMM). Prints each block's time and its
  * ratio to the bf16-weight block in the same compute dtype, all measured in the same
  * run (types and modes interleaved, best of reps; wall time, and CPU time of the process,
- * which a machine shared with other jobs disturbs less), and the per-type conversion speed.
+ * which a machine shared with other jobs disturbs less; each timed block follows an
+ * untimed run of the same block, as in a model), the page faults of each block, and the
+ * per-type conversion speed.
  *
- * usage: bench_quant_block [tokens=1560] [reps=2] */
+ * usage: bench_quant_block [tokens=1560] [reps=2] [types=all, e.g. q8_0,q4_k] [modes=bf16,f32]
+ * (the bf16-weight baseline is always measured; naming fewer types or modes makes a
+ * shorter run, e.g. for a profiler) */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/error.h"
@@ -36,6 +41,13 @@ static double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* minor page faults of the process so far (memory mapped and zeroed on first touch) */
+static long faults_now(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
 }
 
 static unsigned long long g_seed = 12345;
@@ -125,11 +137,25 @@ static uint64_t block_bytes(const vg_wan_block *w) {
     return b;
 }
 
+/* true if `name` is one of the comma-separated names in `list` */
+static bool listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
 int main(int argc, char **argv) {
     int64_t S = argc > 1 ? atoll(argv[1]) : 1560, L = 512;
     int reps = argc > 2 ? atoi(argv[2]) : 2;
+    const char *only = argc > 3 ? argv[3] : NULL, *only_modes = argc > 4 ? argv[4] : NULL;
     if (S < 1 || reps < 1) {
-        fprintf(stderr, "usage: bench_quant_block [tokens=1560] [reps=2]\n");
+        fprintf(stderr, "usage: bench_quant_block [tokens=1560] [reps=2] [types=all, e.g. q8_0,q4_k] [modes=bf16,f32]\n");
         return 2;
     }
     vg_wan_dit_config c = {.patch = {1, 2, 2}, .num_heads = 12, .head_dim = 128, .in_channels = 16, .out_channels = 16,
@@ -140,14 +166,18 @@ int main(int argc, char **argv) {
            omp_get_max_threads(), (long long)S, (long long)L, (long long)D, (long long)Fd);
     printf("GEMM: %s\n", vg_gemm_describe());
 
-    const vg_dtype types[] = {VG_BF16, VG_Q8_0, VG_Q4_K, VG_Q4_0, VG_Q6_K, VG_Q5_K, VG_F8_E4M3};
-    const int nt = (int)(sizeof types / sizeof types[0]);
+    const vg_dtype all_types[] = {VG_BF16, VG_Q8_0, VG_Q4_K, VG_Q4_0, VG_Q6_K, VG_Q5_K, VG_F8_E4M3};
     enum { NT = 8 };
+    vg_dtype types[NT];
+    int nt = 0;
+    for (size_t i = 0; i < sizeof all_types / sizeof all_types[0]; i++)
+        if (i == 0 || !only || listed(only, vg_type(all_types[i])->name)) types[nt++] = all_types[i];
     /* bf16 compute first: it is the one that differs from f32 on bf16-capable CPUs */
-    const vg_compute modes[] = {VG_COMPUTE_BF16, VG_COMPUTE_F32};
-    const int nm = vg_gemm_has_bf16() ? 2 : 1;
-    if (nm == 1) printf("this CPU has no bf16 GEMM: bf16 compute is f32 compute, only f32 is measured\n");
-    const vg_compute *mode = nm == 2 ? modes : modes + 1;
+    vg_compute mode[2];
+    int nm = 0;
+    if (vg_gemm_has_bf16() && (!only_modes || listed(only_modes, "bf16"))) mode[nm++] = VG_COMPUTE_BF16;
+    else if (!vg_gemm_has_bf16()) printf("this CPU has no bf16 GEMM: bf16 compute is f32 compute, only f32 is measured\n");
+    if (!only_modes || listed(only_modes, "f32") || nm == 0) mode[nm++] = VG_COMPUTE_F32;
 
     /* conversion speed: 64 rows of 8960 into f32 and into bf16, types interleaved */
     printf("\nconversion of weight rows (64 rows x 8960, best of 20, types interleaved), M elements/s:\n");
@@ -192,6 +222,7 @@ int main(int argc, char **argv) {
            "block in the same compute dtype (< 1: faster):\n", reps);
     vg_wan_block w[NT];
     double tb[NT][2], cb[NT][2];
+    long pf[NT][2] = {{0}};   /* page faults of the last repetition */
     for (int ti = 0; ti < nt; ti++) {
         memset(&w[ti], 0, sizeof w[ti]);
         make_block(&w[ti], types[ti], D, Fd);
@@ -200,12 +231,20 @@ int main(int argc, char **argv) {
     for (int r = 0; r < reps; r++)
         for (int mi = 0; mi < nm; mi++)
             for (int ti = 0; ti < nt; ti++) {
+                ex.compute = mode[mi];
+                /* a model runs its blocks one after another: the block runs once untimed,
+                 * which leaves the pool's kept blocks and the heap as the previous block
+                 * of the same model would, then timed */
                 g_seed = 99 + (unsigned long long)r;
                 for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
-                ex.compute = mode[mi];
+                die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
+                g_seed = 99 + (unsigned long long)r;
+                for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
                 double t0 = now(), c0 = cpu_now();
+                long f0 = faults_now();
                 die(vg_wan_dit_block_forward(&ex, &c, &w[ti], &x, &in, 0, NULL), "block");
                 double dt = now() - t0, dc = cpu_now() - c0;
+                pf[ti][mi] = faults_now() - f0;
                 if (dt < tb[ti][mi]) tb[ti][mi] = dt;
                 if (dc < cb[ti][mi]) cb[ti][mi] = dc;
             }
@@ -238,12 +277,12 @@ int main(int argc, char **argv) {
         int k = mode[mi] == VG_COMPUTE_BF16 ? 1 : 0;
         printf(" compute %s:\n", vg_compute_str(mode[mi]));
         for (int ti = 0; ti < nt; ti++)
-            printf("  %-7s weights %6.1f MB: %.3f s, ratio %.3f; CPU %.3f s, ratio %.3f; converting its matrices to "
-                   "%s: %.1f ms = %.1f%% of the bf16-weight block\n", vg_type(types[ti])->name, block_bytes(&w[ti]) / 1e6,
-                   tb[ti][mi], tb[ti][mi] / tb[0][mi], cb[ti][mi], cb[ti][mi] / cb[0][mi], k ? "bf16" : "f32",
-                   tc[ti][k] * 1e3, 100 * tc[ti][k] / tb[0][mi]);
+            printf("  %-7s weights %6.1f MB: %.3f s, ratio %.3f; CPU %.3f s, ratio %.3f; page faults %ld; converting its "
+                   "matrices to %s: %.1f ms = %.1f%% of the bf16-weight block\n", vg_type(types[ti])->name,
+                   block_bytes(&w[ti]) / 1e6, tb[ti][mi], tb[ti][mi] / tb[0][mi], cb[ti][mi], cb[ti][mi] / cb[0][mi],
+                   pf[ti][mi], k ? "bf16" : "f32", tc[ti][k] * 1e3, 100 * tc[ti][k] / tb[0][mi]);
     }
-    if (nm == 2)
+    if (nm == 2 && mode[0] == VG_COMPUTE_BF16)
         printf(" bf16 weights: compute f32 / compute bf16 = %.3f\n", tb[0][1] / tb[0][0]);
     for (int ti = 0; ti < nt; ti++) free_block(&w[ti]);
     vg_tensor *all[] = {&x, &ctx, &tproj, &rc, &rs};

@@ -17,6 +17,7 @@
 #define VG_POOL_MAX_PHASES 16
 #define VG_POOL_ALIGN 64
 #define VG_POOL_MAX_REQUESTERS 96
+#define VG_POOL_KEEP_MIN (16ull << 20)   /* heap blocks this large are kept on release for reuse */
 
 typedef struct vg_pool vg_pool;
 
@@ -36,6 +37,7 @@ typedef struct vg_pool_stats {
     uint64_t peak;        /* highest `current` since creation or vg_pool_reset_peak */
     uint64_t n_allocs;    /* live allocations */
     uint64_t n_failed;    /* allocations refused for the budget */
+    uint64_t kept;        /* heap pools: bytes of released blocks held for reuse (current + kept <= capacity, 2 x peak) */
 } vg_pool_stats;
 
 /* Returns an owned pool (free with vg_pool_free), NULL on host OOM. `name` is copied. */
@@ -53,7 +55,11 @@ void vg_pool_free(vg_pool *p);
  * budget and the phase), VG_ERR_INVALID_ARG (absurd size) or VG_ERR_NO_MEMORY.
  * bytes == 0 is allowed. */
 vg_status vg_pool_alloc(vg_pool *p, uint64_t bytes, const char *who, void **out);
-/* Returns memory from vg_pool_alloc; accepts NULL. */
+/* Returns memory from vg_pool_alloc; accepts NULL. A heap pool keeps the last large
+ * blocks released (>= VG_POOL_KEEP_MIN, 16 at most) for the next request of the same size, which
+ * then finds its pages already mapped; it holds them only while current + kept bytes
+ * fit the capacity and twice the peak, and frees them when a phase begins, the peak is
+ * reset or the pool is freed. */
 void vg_pool_release(vg_pool *p, void *ptr);
 
 /* Copies up to `max` per-requester figures (current, peak, live count), in the order

@@ -2,13 +2,15 @@
  * across [-100, 0], -inf, NaN, lengths that leave vector remainders; GELU (tanh)
  * over [-12, 12] and its special values. The bf16 rounding of activations and
  * weights against a rounding written here, and weight tiles of every stored type
- * rounded to bf16 against their f32 conversion rounded value by value. */
+ * rounded to bf16 against their f32 conversion rounded value by value; the vectorised
+ * quantized-to-bf16 kernels of every instruction set this CPU runs, likewise. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/activation_row.h"
 #include "backend/cpu/convert_bf16.h"
+#include "backend/cpu/dequant_bf16.h"
 #include "ops/quant.h"
 #include "ops/rows.h"
 #include "backend/cpu/softmax_row.h"
@@ -163,9 +165,50 @@ VG_TEST(test_rows_to_bf16_is_f32_rounded) {
     free(f), free(h);
 }
 
+/* Each direct kernel (AVX-512, AVX2: whichever this CPU runs) against the reference
+ * dequantization rounded value by value, on random blocks (any scale: Inf and NaN
+ * included) and on blocks with ordinary scales, one row at a time. */
+VG_TEST(test_direct_bf16_kernels) {
+    const vg_dtype types[] = {VG_Q8_0, VG_Q4_0, VG_Q4_K};
+    const int64_t R = 5, K = 2304;
+    unsigned long long seed = 23;
+    float *f = malloc(sizeof(float) * R * K);
+    uint16_t *h = malloc(2 * R * K);
+    int ran = 0;
+    for (int isa = VG_CPU_ISA_AVX2; isa <= VG_CPU_ISA_AVX512; isa++)
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            vg_cpu_row_bf16_fn fn = vg_cpu_row_bf16_kernel_isa(types[ti], isa);
+            if (!fn) continue;
+            ran++;
+            for (int sane = 0; sane < 2; sane++) {
+                vg_tensor w = random_weight(types[ti], R, K, &seed);
+                const uint64_t rb = vg_row_bytes(types[ti], K), bs = vg_type(types[ti])->type_size;
+                if (sane)   /* scales of ordinary size: values that round in every way */
+                    for (uint64_t o = 0; o < R * rb; o += bs) {
+                        uint16_t d = vg_f32_to_f16(vg_t_rand(&seed, -0.02f, 0.02f));
+                        memcpy((uint8_t *)w.data + o, &d, 2);
+                        if (types[ti] == VG_Q4_K) memcpy((uint8_t *)w.data + o + 2, &d, 2);
+                    }
+                vg_rows_to_f32(&w, 0, R, f);
+                memset(h, 0xa5, 2 * R * K);
+                for (int64_t r = 0; r < R; r++) fn((const uint8_t *)w.data + r * rb, h + r * K, K);
+                long bad = 0;
+                for (int64_t i = 0; i < R * K; i++) bad += h[i] != ref_bf16(f[i]);
+                VG_CHECKF(bad == 0, "%s, instruction set %d%s: %ld of %lld elements differ", vg_type(types[ti])->name,
+                          isa, sane ? ", ordinary scales" : "", bad, (long long)(R * K));
+                free(w.data);
+            }
+        }
+    printf("     %d kernels checked\n", ran);
+    if (__builtin_cpu_supports("avx2")) VG_CHECK(ran >= 3);
+    if (__builtin_cpu_supports("avx512f")) VG_CHECK(ran == 6);
+    free(f), free(h);
+}
+
 int main(void) {
     VG_RUN(test_bf16_row_rounding);
     VG_RUN(test_rows_to_bf16_is_f32_rounded);
+    VG_RUN(test_direct_bf16_kernels);
     VG_RUN(test_row_exp_sum_against_exp);
     VG_RUN(test_row_max_and_special_values);
     VG_RUN(test_gelu_tanh_row_against_float64);

@@ -216,6 +216,89 @@ VG_TEST(capacity_change) {
     vg_pool_free(p);
 }
 
+/* Released blocks of VG_POOL_KEEP_MIN bytes and more are kept for the next request of
+ * the same size, only while live + kept bytes fit twice the peak and the budget, 16 at
+ * most, and dropped at a phase. */
+VG_TEST(kept_blocks) {
+    const uint64_t U = VG_POOL_KEEP_MIN;   /* a unit of blocks the pool keeps (touched only in part) */
+    vg_pool *p = vg_pool_new("host", VG_POOL_UNLIMITED);
+    void *a = NULL, *b = NULL, *c = NULL;
+    VG_CHECK_OK(vg_pool_alloc(p, 2 * U, "scratch", &a));
+    VG_CHECK_OK(vg_pool_alloc(p, 3 * U, "other", &b));
+    memset(a, 1, 4096);
+    vg_pool_release(p, a);
+    vg_pool_stats s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 3 * U && s.kept == 2 * U && s.n_allocs == 1 && s.peak == 5 * U);
+    VG_CHECK_OK(vg_pool_alloc(p, 2 * U - 10, "scratch", &c));   /* the same rounded size: the kept block */
+    VG_CHECK(c == a);
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 5 * U && s.kept == 0 && s.n_allocs == 2 && s.peak == 5 * U);
+    vg_requester_stat rq[4];
+    int n = vg_pool_requesters(p, rq, 4);
+    VG_CHECK(n == 2 && strcmp(rq[0].who, "scratch") == 0 && rq[0].current == 2 * U && rq[0].n_allocs == 1);
+    vg_pool_release(p, b);
+    vg_pool_release(p, c);
+    VG_CHECK(vg_pool_get_stats(p).kept == 5 * U);
+    vg_pool_begin_phase(p, "next");
+    VG_CHECK(vg_pool_get_stats(p).kept == 0);
+    /* live + kept within twice the peak; the oldest go first */
+    vg_pool_reset_peak(p);
+    void *d = NULL, *e = NULL;
+    VG_CHECK_OK(vg_pool_alloc(p, 2 * U, "a", &a));
+    vg_pool_release(p, a);                                     /* peak 2, kept 2 */
+    VG_CHECK_OK(vg_pool_alloc(p, 3 * U, "b", &b));              /* peak 3: 3 + 2 <= 6 */
+    vg_pool_release(p, b);
+    VG_CHECK_OK(vg_pool_alloc(p, U, "c", &c));                  /* 1 + 5 <= 6 */
+    vg_pool_release(p, c);
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 0 && s.kept == 6 * U && s.peak == 3 * U);
+    VG_CHECK_OK(vg_pool_alloc(p, 4 * U, "d", &d));              /* peak 4: 4 + 6 > 8, a goes */
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 4 * U && s.kept == 4 * U);
+    VG_CHECK_OK(vg_pool_alloc(p, 3 * U, "e", &e));              /* b is still there */
+    VG_CHECK(e == b);
+    vg_pool_release(p, e);
+    vg_pool_release(p, d);
+    /* small blocks go back to the heap; of large ones the 16 last released stay */
+    enum { NV = 20 };
+    void *v[NV];
+    uint64_t expect = 0;
+    for (int i = 0; i < NV; i++)
+        VG_CHECK_OK(vg_pool_alloc(p, i == 0 ? U - 64 : U + (uint64_t)i * 4096, "v", &v[i]));
+    for (int i = 0; i < NV; i++) vg_pool_release(p, v[i]);
+    for (int i = NV - 16; i < NV; i++) expect += U + (uint64_t)i * 4096;
+    VG_CHECK(vg_pool_get_stats(p).kept == expect);
+    VG_CHECK_OK(vg_pool_alloc(p, U + 19 * 4096, "v", &a));
+    VG_CHECK(a == v[19]);
+    vg_pool_release(p, a);
+    vg_pool_reset_peak(p);
+    VG_CHECK(vg_pool_get_stats(p).kept == 0);
+    vg_pool_free(p);   /* frees the kept blocks (ASan: no leak) */
+
+    /* a budget: live + kept bytes never pass it */
+    p = vg_pool_new("dev", 5 * U);
+    VG_CHECK_OK(vg_pool_alloc(p, 2 * U, "a", &a));
+    VG_CHECK_OK(vg_pool_alloc(p, 2 * U, "b", &b));
+    vg_pool_release(p, a);
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 2 * U && s.kept == 2 * U);
+    VG_CHECK_OK(vg_pool_alloc(p, 3 * U, "c", &c));            /* fits the budget once the kept block goes */
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 5 * U && s.kept == 0);
+    vg_pool_release(p, c);
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 2 * U && s.kept == 3 * U);
+    VG_CHECK_OK(vg_pool_set_capacity(p, 4 * U));              /* a smaller budget drops what could pass it */
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current + s.kept <= 4 * U && s.kept == 0);
+    vg_pool_release(p, b);
+    s = vg_pool_get_stats(p);
+    VG_CHECK(s.current == 0 && s.kept == 2 * U);
+    VG_CHECK(vg_pool_alloc(p, 5 * U, "big", &a) == VG_ERR_OUT_OF_BUDGET);   /* refused for live bytes only */
+    VG_CHECK(vg_pool_get_stats(p).kept == 2 * U);
+    vg_pool_free(p);
+}
+
 /* ---- threads -------------------------------------------------------------- */
 
 static pthread_barrier_t g_start;
@@ -223,6 +306,7 @@ static pthread_barrier_t g_start;
 typedef struct worker {
     vg_pool *p;
     unsigned long long seed;
+    uint64_t big;          /* added to every size (blocks the pool keeps on release) */
     uint64_t failed;       /* refusals this thread saw */
     int errors;            /* anything else unexpected */
 } worker;
@@ -231,7 +315,7 @@ static void *work(void *arg) {
     worker *w = arg;
     void *live[8] = {0};
     pthread_barrier_wait(&g_start);   /* all threads start together */
-    for (int it = 0; it < 20000; it++) {
+    for (int it = 0; it < (w->big ? 3000 : 20000); it++) {
         w->seed = w->seed * 6364136223846793005ull + 1442695040888963407ull;
         int slot = (int)((w->seed >> 33) % 8);
         if (live[slot]) {
@@ -239,6 +323,7 @@ static void *work(void *arg) {
             live[slot] = NULL;
         } else {
             uint64_t sz = (w->seed >> 20) % 50000;
+            if (w->big) sz = w->big + sz % 4 * 64 * 1024;   /* a few sizes, so kept blocks get reused */
             vg_status s = vg_pool_alloc(w->p, sz, "worker", &live[slot]);
             if (s == VG_ERR_OUT_OF_BUDGET) w->failed++;
             else if (s != VG_OK) w->errors++;
@@ -250,14 +335,16 @@ static void *work(void *arg) {
 }
 
 VG_TEST(threads_smoke) {
-    const uint64_t caps[2] = {VG_POOL_UNLIMITED, 200000};   /* the second one refuses some */
-    for (int c = 0; c < 2; c++) {
+    /* the second one refuses some; the last two ask for large blocks, which are kept */
+    const uint64_t caps[4] = {VG_POOL_UNLIMITED, 200000, VG_POOL_UNLIMITED, 8 * VG_POOL_KEEP_MIN};
+    for (int c = 0; c < 4; c++) {
+        const uint64_t big = c >= 2 ? VG_POOL_KEEP_MIN : 0;
         vg_pool *p = vg_pool_new("shared", caps[c]);
         pthread_t th[6];
         worker w[6];
         pthread_barrier_init(&g_start, NULL, 6);
         for (int i = 0; i < 6; i++) {
-            w[i] = (worker){p, 1000ull + (unsigned long long)i * 7919, 0, 0};
+            w[i] = (worker){p, 1000ull + (unsigned long long)i * 7919, big, 0, 0};
             pthread_create(&th[i], NULL, work, &w[i]);
         }
         uint64_t failed = 0;
@@ -273,8 +360,9 @@ VG_TEST(threads_smoke) {
         VG_CHECK(s.current == 0 && s.n_allocs == 0);
         VG_CHECK(s.n_failed == failed);
         VG_CHECK(s.peak > 0 && s.peak <= caps[c]);
-        VG_CHECK(s.peak <= 6ull * 8 * round64(50000));
-        if (c == 1) VG_CHECKF(failed > 0, "the small budget should have refused something");
+        VG_CHECK(s.peak <= 6ull * 8 * round64(big + 50000));
+        VG_CHECK(s.kept <= 2 * s.peak && s.kept <= caps[c] && (big || s.kept == 0));
+        if (c == 1 || c == 3) VG_CHECKF(failed > 0, "the small budget should have refused something");
         vg_pool_free(p);
     }
 }
@@ -286,6 +374,7 @@ int main(void) {
     VG_RUN(absurd_sizes);
     VG_RUN(phase_peaks);
     VG_RUN(capacity_change);
+    VG_RUN(kept_blocks);
     VG_RUN(threads_smoke);
     VG_DONE();
 }

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "backend/cpu/dequant_bf16.h"
 #include "backend/cpu/vec_math.h"
 
 /* Branch-free nearest-even rounding of one value, exactly as vg_f32_to_bf16 (NaN
@@ -34,12 +35,18 @@ VG_CLONES static void scale_row(float *restrict d, float s, int64_t n) {
     for (; k < n; k++) d[k] *= s;
 }
 
-void vg_cpu_rows_to_bf16(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *dst) {
+void vg_cpu_rows_to_bf16_team(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *dst) {
     const vg_type_traits *tr = vg_type(w->type);
     const int64_t K = w->ne[w->nd - 1];
     const uint64_t rb = vg_row_bytes(w->type, K);   /* bytes per row */
     const uint8_t *src = (const uint8_t *)w->data + (uint64_t)n0 * rb;
-#pragma omp parallel for if (nn > 1)
+    const vg_cpu_row_bf16_fn direct = w->scale ? NULL : vg_cpu_row_bf16_kernel(w->type);
+    if (direct) {   /* vectorised, no f32 staging: the same bits (dequant_bf16.h) */
+#pragma omp for schedule(static) nowait
+        for (int64_t r = 0; r < nn; r++) direct(src + (uint64_t)r * rb, dst + r * K, K);
+        return;
+    }
+#pragma omp for schedule(static) nowait
     for (int64_t r = 0; r < nn; r++) {
         float f[VG_BF16_CHUNK];
         const uint8_t *row = src + (uint64_t)r * rb;
@@ -56,4 +63,9 @@ void vg_cpu_rows_to_bf16(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *d
             vg_cpu_f32_to_bf16_row(v, dst + r * K + k0, kk);
         }
     }
+}
+
+void vg_cpu_rows_to_bf16(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *dst) {
+#pragma omp parallel if (nn > 1)
+    vg_cpu_rows_to_bf16_team(w, n0, nn, dst);
 }

@@ -18,4 +18,9 @@ void vg_cpu_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n);
  * same f32 values therefore give the same bf16 tile. No buffer beyond dst. */
 void vg_cpu_rows_to_bf16(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *dst);
 
+/* The same, for every thread of an enclosing OpenMP parallel region to call (the rows
+ * shared among them, no barrier at the end), so a caller can do other work in the
+ * same region; outside a region it converts all rows on the calling thread. */
+void vg_cpu_rows_to_bf16_team(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *dst);
+
 #endif

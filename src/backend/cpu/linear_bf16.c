@@ -7,6 +7,8 @@
  * speed when a matrix is split into tiles of rows (docs/performance.md). */
 #include "backend/cpu/linear_bf16.h"
 
+#include <stdbool.h>
+
 #include "backend/cpu/convert_bf16.h"
 #include "backend/cpu/gemm.h"
 
@@ -25,21 +27,33 @@ static int64_t chunk_rows(int64_t M, int64_t max_rows) {
     return (M + chunks - 1) / chunks;
 }
 
-vg_status vg_cpu_linear_bf16(float *y, const float *x, int64_t lda, const uint16_t *w, int64_t M, int64_t N, int64_t K,
-                             void *scratch, int64_t max_rows) {
-    int64_t rows = chunk_rows(M, max_rows);
-    uint16_t *xa = scratch;   // [rows, K] bf16
+/* The GEMM calls, chunk by chunk; the first chunk of x is already in xa if rounded. */
+static vg_status chunks(float *y, const float *x, int64_t lda, const uint16_t *w, int64_t M, int64_t N, int64_t K,
+                        uint16_t *xa, int64_t rows, bool rounded) {
     for (int64_t m0 = 0; m0 < M; m0 += rows) {
         int64_t mm = M - m0 < rows ? M - m0 : rows;
-        round_rows(x, lda, m0, mm, K, xa);
+        if (m0 > 0 || !rounded) round_rows(x, lda, m0, mm, K, xa);
         VG_TRY(vg_gemm_bf16(mm, N, K, xa, K, w, K, 0.0f, y + m0 * N, N));
     }
     return VG_OK;
 }
 
+vg_status vg_cpu_linear_bf16(float *y, const float *x, int64_t lda, const uint16_t *w, int64_t M, int64_t N, int64_t K,
+                             void *scratch, int64_t max_rows) {
+    return chunks(y, x, lda, w, M, N, K, scratch, chunk_rows(M, max_rows), false);
+}
+
 vg_status vg_cpu_linear_bf16_converted(float *y, const float *x, int64_t lda, const vg_tensor *w, int64_t M,
                                        uint16_t *xs, int64_t max_rows, uint16_t *wt) {
     const int64_t N = w->ne[0], K = w->ne[1];
-    vg_cpu_rows_to_bf16(w, 0, N, wt);   // [N, K] bf16
-    return vg_cpu_linear_bf16(y, x, lda, wt, M, N, K, xs, max_rows);
+    const int64_t rows = chunk_rows(M, max_rows), mm = M < rows ? M : rows;
+    /* the weight to bf16 [N, K] and the first chunk of x, in one parallel region: one
+     * meeting of the threads fewer per call, which counts on a busy machine */
+#pragma omp parallel
+    {
+        vg_cpu_rows_to_bf16_team(w, 0, N, wt);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < mm; r++) vg_cpu_f32_to_bf16_row(x + r * lda, xs + r * K, K);
+    }
+    return chunks(y, x, lda, wt, M, N, K, xs, rows, true);
 }

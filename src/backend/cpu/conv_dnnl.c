@@ -290,10 +290,16 @@ static bool key_of(int n_threads, const vg_op *op, ckey *k) {
     return true;
 }
 
-/* The shape classes oneDNN takes under VG_CONV_AUTO (docs/performance.md has the
- * measurements behind this choice). */
+/* The shape classes oneDNN takes under VG_CONV_AUTO: spatial kernels (3x3x3,
+ * 1x3x3) of at least 32 input and 16 output channels, where it ran 1.2-1.35x the
+ * im2col path (bench_conv, docs/performance.md). Kernels of one pixel (1x1x1, the
+ * 3x1x1 time convolutions) stay with im2col, whose GEMM reads the plain input
+ * directly or after a cheap frame copy (oneDNN 0.4-0.9x: the reorders to and from
+ * the blocked layout cost more than they save); so do few input channels (16 ->
+ * 384: 0.5x) and few output channels (the 3 of the RGB output), which the 16-wide
+ * channel blocks would mostly pad. */
 static bool auto_takes(const ckey *k) {
-    return k->C >= 16 && k->O >= 16;
+    return (k->kh > 1 || k->kw > 1) && k->C >= 32 && k->O >= 16;
 }
 
 bool vg_conv_dnnl_plan(int n_threads, const vg_op *op, uint64_t *scratch_bytes) {

@@ -1,9 +1,13 @@
 /* conv2d / conv3d / upsample2x against a naive float64 convolution written here:
  * random inputs, odd sizes, strides, padding, kernel 1 and 3, batch > 1, strided
  * input views, f16/bf16 weights (the reference uses the rounded weights), guard
- * floats around the outputs, NaN/Inf checks, bounded scratch and shape errors. */
+ * floats around the outputs, NaN/Inf checks, bounded scratch and shape errors.
+ * Every case runs on each path of the CPU kernel: the default choice, oneDNN's
+ * convolution forced (also with tiny slabs, so that row bands, frame blocks and
+ * the edge slabs all occur) and im2col + GEMM forced. */
 #include <stdint.h>
 
+#include "backend/cpu/conv_dnnl.h"
 #include "ops/ops.h"
 #include "vg_test.h"
 
@@ -69,6 +73,8 @@ typedef struct {
 } case3;
 
 /* Runs one conv3d (or conv2d when as2d) case; returns the max error over the tolerance. */
+static vg_conv_path g_path = VG_CONV_AUTO;
+
 static void run_case(const case3 *cs, int as2d) {
     int64_t N = cs->N, C = cs->C, T = as2d ? 1 : cs->T, H = cs->H, W = cs->W, O = cs->O;
     int64_t kt = as2d ? 1 : cs->kt, kh = cs->kh, kw = cs->kw;
@@ -124,6 +130,20 @@ static void run_case(const case3 *cs, int as2d) {
     guarded y = as2d ? galloc(4, (const int64_t[]){N, O, Ho, Wo}) : galloc(5, (const int64_t[]){N, O, To, Ho, Wo});
     vg_pool *pool = vg_pool_new("test", VG_POOL_UNLIMITED);
     vg_exec ex = {.pool = pool};
+    if (g_path == VG_CONV_ONEDNN && st == 1 && cs->sh == 1 && cs->sw == 1) {
+        /* the forced path must really be oneDNN's for every stride-1 case */
+        vg_tensor x5 = x, w5 = w, y5 = y.t;
+        if (as2d) {
+            x5 = vg_view_unsqueeze(&x, 2);
+            w5 = vg_view_unsqueeze(&w, 2);
+            y5 = vg_view_unsqueeze(&y.t, 2);
+        }
+        vg_op op = {.type = VG_OP_CONV, .dst = &y5, .src = {&x5, &w5, cs->bias ? &b : NULL},
+                    .i = {1, 1, 1, cs->ph, cs->pw, as2d ? 4 : 5}, .who = "test"};
+        uint64_t bytes = 0;
+        VG_CHECKF(vg_conv_dnnl_plan(2, &op, &bytes) && bytes > 0, "oneDNN declined C=%lld O=%lld", (long long)C,
+                  (long long)O);
+    }
     if (as2d) VG_CHECK_OK(vg_op_conv2d(&ex, &y.t, &x, &w, cs->bias ? &b : NULL, cs->sh, cs->sw, cs->ph, cs->pw));
     else VG_CHECK_OK(vg_op_conv3d(&ex, &y.t, &x, &w, cs->bias ? &b : NULL, st, cs->sh, cs->sw, cs->ph, cs->pw));
     VG_CHECKF(guards_ok(&y), "write outside the output (case C=%lld O=%lld k=%lldx%lldx%lld)", (long long)C,
@@ -165,7 +185,36 @@ static const case3 cases[] = {
     {1, 2, 2, 4, 3, 2, 2, 2, 3, 1, 1, 1, 2, 0, VG_F32, 0, 0},      /* even kernel, asymmetric pads */
     {1, 40, 3, 40, 37, 20, 3, 3, 3, 1, 1, 1, 1, 1, VG_BF16, 0, 1}, /* several column chunks (K=1080) */
     {1, 130, 3, 12, 12, 150, 3, 3, 3, 1, 1, 1, 1, 1, VG_BF16, 0, 1}, /* several weight blocks (K=3510) */
+    /* channel counts the default sends to oneDNN */
+    {1, 16, 4, 10, 12, 16, 3, 3, 3, 1, 1, 1, 1, 1, VG_F32, 1, 1},
+    {2, 20, 3, 9, 7, 24, 1, 1, 1, 1, 1, 1, 0, 0, VG_F32, 0, 1},
+    {1, 32, 5, 7, 13, 17, 3, 3, 3, 1, 1, 1, 1, 1, VG_BF16, 0, 0},
+    {2, 24, 4, 6, 5, 32, 3, 1, 1, 1, 1, 1, 0, 0, VG_F16, 1, 1},      /* time conv */
+    {1, 16, 2, 8, 6, 16, 1, 3, 3, 1, 2, 2, 1, 1, VG_F32, 0, 1},      /* strided: im2col */
 };
+
+static void run_all(int as2d) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], as2d);
+}
+
+VG_TEST(conv_paths_vs_f64) {
+    static const vg_conv_path paths[] = {VG_CONV_ONEDNN, VG_CONV_IM2COL};
+    for (size_t p = 0; p < 2; p++) {
+        g_path = paths[p];
+        vg_conv_path old = vg_conv_force(g_path);
+        run_all(0);
+        run_all(1);
+        if (g_path == VG_CONV_ONEDNN) {
+            /* slabs of a few rows: bands at both edges, interior bands, frame blocks */
+            vg_conv_dnnl_slab_limit(24 << 10);
+            run_all(0);
+            run_all(1);
+            vg_conv_dnnl_slab_limit(0);
+        }
+        vg_conv_force(old);
+    }
+    g_path = VG_CONV_AUTO;
+}
 
 VG_TEST(conv3d_vs_f64) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], 0);
@@ -220,6 +269,7 @@ VG_TEST(shape_errors) {
 int main(void) {
     VG_RUN(conv3d_vs_f64);
     VG_RUN(conv2d_vs_f64);
+    VG_RUN(conv_paths_vs_f64);
     VG_RUN(upsample2x_exact);
     VG_RUN(shape_errors);
     VG_DONE();

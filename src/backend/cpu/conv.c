@@ -1,6 +1,8 @@
-/* CPU kernels: 3-D convolution (im2col + the CPU f32 GEMM, gemm.h; the front end presents
+/* CPU kernels: 3-D convolution (oneDNN's convolution primitive where it takes the
+ * shape, conv_dnnl.c; else im2col + the CPU f32 GEMM, gemm.h; the front end presents
  * 2-D convolutions as 3-D ones with one frame) and nearest 2x upsampling.
  *
+ * The im2col path:
  * One core handles both convolutions: a 2-D convolution is a 3-D one with a
  * single frame and a kernel depth of 1. For each batch item the output
  * positions are split into chunks, and one parallel region hands the chunks out:
@@ -17,6 +19,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "backend/cpu/conv_dnnl.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
 #include "ops/ops_internal.h"
@@ -116,6 +119,8 @@ static void geom_of(const vg_op *op, conv_geom *g) {
 }
 
 uint64_t vg_cpu_conv_scratch(int n_threads, const vg_op *op) {
+    uint64_t dnnl_bytes;
+    if (vg_conv_dnnl_plan(n_threads, op, &dnnl_bytes)) return dnnl_bytes;
     conv_geom g;
     geom_of(op, &g);
     const int64_t K = g.C * g.kt * g.kh * g.kw, P = g.To * g.Ho * g.Wo;
@@ -126,6 +131,8 @@ uint64_t vg_cpu_conv_scratch(int n_threads, const vg_op *op) {
 }
 
 vg_status vg_cpu_conv(const vg_cpu_run *run, const vg_op *op) {
+    uint64_t dnnl_bytes;
+    if (vg_conv_dnnl_plan(run->n_threads, op, &dnnl_bytes)) return vg_conv_dnnl(run, op);
     conv_geom gg, *g = &gg;
     geom_of(op, g);
     const vg_tensor *w = op->src[1], *b = op->src[2];

@@ -1,6 +1,8 @@
 /* Weight rows of any storage type to f32 (see rows.h). */
 #include "ops/rows.h"
 
+#include "backend/cpu/parallel.h"
+
 bool vg_rows_convertible(vg_dtype t) {
     const vg_type_traits *tr = vg_type(t);
     return tr && tr->to_f32 && (tr->is_float || vg_dtype_is_block(t));
@@ -11,7 +13,8 @@ void vg_rows_to_f32(const vg_tensor *w, int64_t n0, int64_t nn, float *dst) {
     const int64_t K = w->ne[w->nd - 1];
     const uint64_t rb = vg_row_bytes(w->type, K);   /* bytes per row */
     const uint8_t *src = (const uint8_t *)w->data + (uint64_t)n0 * rb;
-#pragma omp parallel for if (nn > 1)
+    const int nt = vg_cpu_threads_here(2 * nn * K, nn);   /* decode (and scale) */
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t r = 0; r < nn; r++) {
         float *d = dst + r * K;
         tr->to_f32(src + (uint64_t)r * rb, d, K);

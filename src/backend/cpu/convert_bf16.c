@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "backend/cpu/parallel.h"
 #include "backend/cpu/vec_math.h"
 
 /* Branch-free nearest-even rounding of one value, exactly as vg_f32_to_bf16 (NaN
@@ -39,7 +40,8 @@ void vg_cpu_rows_to_bf16(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *d
     const int64_t K = w->ne[w->nd - 1];
     const uint64_t rb = vg_row_bytes(w->type, K);   /* bytes per row */
     const uint8_t *src = (const uint8_t *)w->data + (uint64_t)n0 * rb;
-#pragma omp parallel for if (nn > 1)
+    const int nt = vg_cpu_threads_here(2 * nn * K, nn);   /* decode and round: two passes */
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t r = 0; r < nn; r++) {
         float f[VG_BF16_CHUNK];
         const uint8_t *row = src + (uint64_t)r * rb;

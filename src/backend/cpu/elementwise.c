@@ -133,8 +133,18 @@ vg_status vg_cpu_get_rows(const vg_cpu_run *run, const vg_op *op) {
         int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
         if (id < 0 || id >= V) return vg_err(VG_ERR_INVALID_ARG, "%s: row id %d outside [0, %lld)", op->who, id, (long long)V);
     }
-    /* any storage type (float, block-quantized, scaled fp8): one row at a time */
+    /* f32 rows are copied; any other storage type (float, block-quantized, scaled
+     * fp8) converted one row at a time */
     const int nt = vg_cpu_threads_for(run->n_threads, N * y->ne[1], N);
+    if (tab->type == VG_F32 && !tab->scale && tab->st[1] == 1) {
+        const size_t rb = (size_t)y->ne[1] * sizeof(float);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t n = 0; n < N; n++) {
+            int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
+            memcpy((float *)y->data + n * y->st[0], (const float *)tab->data + id * tab->st[0], rb);
+        }
+        return VG_OK;
+    }
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < N; n++) {
         int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];

@@ -169,8 +169,10 @@ typedef struct { int saved, set; } lib_threads;
 
 static lib_threads threads_begin(int64_t M, int64_t N, int64_t K, bool openblas) {
     lib_threads t = {.saved = omp_get_max_threads()};
-    t.set = omp_in_parallel() ? 1 : vg_cpu_threads_for(t.saved, VG_CPU_WORK_GEMM(M, N, K), M * N);
-    if (openblas && !omp_in_parallel() && g_blas_threads != t.set) {
+    t.set = t.saved;
+    if (omp_in_parallel()) return t;   /* the libraries stay on the calling thread by themselves */
+    t.set = vg_cpu_threads_for(t.saved, VG_CPU_WORK_GEMM(M, N, K), M * N);
+    if (openblas && g_blas_threads != t.set) {
         openblas_set_num_threads(t.set);
         g_blas_threads = t.set;
     }

@@ -14,5 +14,10 @@ bool vg_cli_size(const char *cmd, const char *opt, const char *s, uint64_t *out)
 bool vg_cli_threads(const char *cmd, const char *s, int *out);
 /* s (NULL passes) is valid UTF-8; otherwise prints "vgen CMD: WHAT is not valid UTF-8". */
 bool vg_cli_utf8(const char *cmd, const char *what, const char *s);
+/* Commands that compute: unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, sets
+ * GOMP_SPINCOUNT=1000 (idle OpenMP threads sleep almost at once instead of spinning
+ * for milliseconds) and re-executes the process with the same argv; returns only
+ * if nothing was done or the re-execution failed (cli/omp_wait.c). */
+void vg_cli_omp_wait_default(char **argv);
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "vgen.h"
 
@@ -29,6 +30,8 @@ int main(int argc, char **argv) {
         printf("vgen %s (devices: %s)\n%s\n%s\n", vg_version(), vg_devices(), vg_cpu_gemm_info(), vg_devices_info());
         return 0;
     }
+    /* the commands that run models: OpenMP's idle threads must not spin (omp_wait.c) */
+    if (strcmp(argv[1], "generate") == 0 || strcmp(argv[1], "serve") == 0) vg_cli_omp_wait_default(argv);
     for (int i = 0; i < n; i++)
         if (cmds[i].fn && strcmp(argv[1], cmds[i].name) == 0) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "vgen: unknown command '%s'\n", argv[1]);

@@ -54,6 +54,12 @@ if(VG_HAVE_CUDA)
   add_test(NAME core/test_cuda_on_host COMMAND test_cuda_on_host)
 endif()
 
+# the op x backend table again with every CPU parallel loop forking (a grain of 1):
+# at the table's small shapes the default grain runs everything serially, and the
+# multi-threaded paths must match the float64 references too
+add_test(NAME core/test_backend_ops_threads COMMAND test_backend_ops)
+set_tests_properties(core/test_backend_ops_threads PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2;VGEN_CPU_GRAIN=1")
+
 # every op of the op x backend table on the GPU against the CPU backend; skipped
 # (exit 77) without a CUDA device or without a CUDA build
 add_test(NAME core/test_backend_ops_cuda COMMAND test_backend_ops --device cuda:1GiB)

@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/parallel.h"
 #include "backend/cpu/softmax_row.h"
 #include "ops/ops_internal.h"
 
@@ -49,12 +50,13 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
     int64_t B = q->ne[0], Sq = q->ne[1], H = q->ne[2], D = q->ne[3];
     int64_t Sk = k->ne[1], Dv = v->ne[3];
 
-    const int nt = run->n_threads;
     int64_t per = scratch_floats(Sk, D, Dv);
 
     int64_t nqt = (Sq + VG_ATT_BQ - 1) / VG_ATT_BQ;
     int64_t items = B * H * nqt;
-#pragma omp parallel num_threads(nt)
+    /* QK^T and PV on the GEMM, plus the softmax's exp per score */
+    const int nt = vg_cpu_threads_for(run->n_threads, VG_CPU_WORK_GEMM(B * H * Sq, Sk, D + Dv) + 4 * B * H * Sq * Sk, items);
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         int tid = omp_get_thread_num();
         float *base = (float *)run->scratch + tid * per;

@@ -22,6 +22,7 @@
 #include "backend/cpu/conv_dnnl.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/parallel.h"
 #include "ops/ops_internal.h"
 
 #define VG_CONV_COL_BYTES (8u << 20)
@@ -160,15 +161,16 @@ vg_status vg_cpu_conv(const vg_cpu_run *run, const vg_op *op) {
             } else {
                 const uint8_t *src = (const uint8_t *)w->data + (size_t)(o0 * K) * tt->elem_size;
                 float *dst = wblk;
-#pragma omp parallel for num_threads(nt) if (ob * K > 65536)
+#pragma omp parallel for num_threads(vg_cpu_threads_for(nt, 2 * ob * K, ob))
                 for (int64_t r = 0; r < ob; r++) tt->to_f32(src + (size_t)(r * K) * tt->elem_size, dst + r * K, K);
                 A = dst;
             }
+            const int ntc = vg_cpu_threads_for(nt, VG_CPU_WORK_GEMM(ob, P, K) + K * P, n_chunks);
             /* One parallel region per block of output channels: each thread takes
              * chunks of output positions, gathers its own im2col columns and runs a
              * single-threaded GEMM on them (the GEMM libraries run on the calling
              * thread inside a parallel region), then adds the bias to its columns. */
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(ntc) if (ntc > 1)
             {
                 float *col = direct ? NULL : (float *)(cols + (uint64_t)omp_get_thread_num() * col_stride);
 #pragma omp for schedule(dynamic, 1)
@@ -213,7 +215,7 @@ vg_status vg_cpu_upsample2x(const vg_cpu_run *run, const vg_op *op) {
     const float *xd = x->data;
     float *yd = y->data;
     const int64_t sx = x->st[nd - 1], sy = x->st[nd - 2];
-#pragma omp parallel for num_threads(nt) schedule(static) if (rows * W > 16384)
+#pragma omp parallel for num_threads(vg_cpu_threads_for(nt, 4 * rows * W, rows)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         int64_t h = r % H, l = r / H, off = h * sy;
         for (int i = nd - 3; i >= 0; i--) {

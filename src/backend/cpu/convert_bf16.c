@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend/cpu/dequant_bf16.h"
+#include "backend/cpu/parallel.h"
 #include "backend/cpu/vec_math.h"
 
 /* Branch-free nearest-even rounding of one value, exactly as vg_f32_to_bf16 (NaN
@@ -66,6 +67,7 @@ void vg_cpu_rows_to_bf16_team(const vg_tensor *w, int64_t n0, int64_t nn, uint16
 }
 
 void vg_cpu_rows_to_bf16(const vg_tensor *w, int64_t n0, int64_t nn, uint16_t *dst) {
-#pragma omp parallel if (nn > 1)
+    const int nt = vg_cpu_threads_here(2 * nn * w->ne[w->nd - 1], nn);   /* decode and round: two passes */
+#pragma omp parallel num_threads(nt) if (nt > 1)
     vg_cpu_rows_to_bf16_team(w, n0, nn, dst);
 }

@@ -68,9 +68,14 @@ static uint64_t cpu_scratch(const vg_backend *b, const vg_op *op) {
 static vg_status cpu_compute(vg_backend *b, const vg_op *op, void *scratch) {
     cpu_ctx *c = b->context;
     vg_cpu_run r = {.n_threads = threads_of(c), .scratch = scratch};
+    /* the calling thread's OpenMP count is what the GEMM libraries and the helpers
+     * without a vg_cpu_run read (parallel.h): the backend's for the op's duration */
+    const int saved = omp_get_max_threads();
+    if (saved != r.n_threads) omp_set_num_threads(r.n_threads);
     arena_open(c);
     vg_status s = vg_cpu_compute(&r, op);
     arena_close(c);
+    if (saved != r.n_threads) omp_set_num_threads(saved);
     return s;
 }
 

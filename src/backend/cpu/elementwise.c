@@ -6,6 +6,7 @@
 
 #include "backend/cpu/activation_row.h"
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/parallel.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 
@@ -76,7 +77,8 @@ vg_status vg_cpu_elementwise(const vg_cpu_run *run, const vg_op *op) {
     int64_t yst = vg_inner_stride(y);
     int64_t ist[4];
     for (int i = 0; i < n_in; i++) ist[i] = vg_inner_stride(op->src[i]);
-#pragma omp parallel for num_threads(run->n_threads) if (rows * cols > 32768) schedule(static)
+    const int nt = vg_cpu_threads_for(run->n_threads, rows * cols * n_in, rows);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *in[4];
         for (int i = 0; i < n_in; i++) in[i] = (const float *)op->src[i]->data + vg_row_offset(op->src[i], r);
@@ -91,7 +93,8 @@ vg_status vg_cpu_copy(const vg_cpu_run *run, const vg_op *op) {
     int64_t rows = vg_rows(y), cols = vg_cols(y);
     int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
     size_t ex_ = tx->elem_size, ey = ty->elem_size;
-#pragma omp parallel for num_threads(run->n_threads) if (rows * cols > 32768) schedule(static)
+    const int nt = vg_cpu_threads_for(run->n_threads, rows * cols, rows);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const uint8_t *src = (const uint8_t *)x->data + vg_row_offset(x, r) * (int64_t)ex_;
         uint8_t *dst = (uint8_t *)y->data + vg_row_offset(y, r) * (int64_t)ey;
@@ -114,7 +117,8 @@ vg_status vg_cpu_fill(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *y = op->dst;
     int64_t rows = vg_rows(y), cols = vg_cols(y), ys = vg_inner_stride(y);
     const float v = op->f[0];
-#pragma omp parallel for num_threads(run->n_threads) if (rows * cols > 32768) schedule(static)
+    const int nt = vg_cpu_threads_for(run->n_threads, rows * cols, rows);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *d = (float *)y->data + vg_row_offset(y, r);
         for (int64_t j = 0; j < cols; j++) d[j * ys] = v;
@@ -129,8 +133,19 @@ vg_status vg_cpu_get_rows(const vg_cpu_run *run, const vg_op *op) {
         int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
         if (id < 0 || id >= V) return vg_err(VG_ERR_INVALID_ARG, "%s: row id %d outside [0, %lld)", op->who, id, (long long)V);
     }
-    /* any storage type (float, block-quantized, scaled fp8): one row at a time */
-#pragma omp parallel for num_threads(run->n_threads) if (N * y->ne[1] > 32768) schedule(static)
+    /* f32 rows are copied; any other storage type (float, block-quantized, scaled
+     * fp8) converted one row at a time */
+    const int nt = vg_cpu_threads_for(run->n_threads, N * y->ne[1], N);
+    if (tab->type == VG_F32 && !tab->scale && tab->st[1] == 1) {
+        const size_t rb = (size_t)y->ne[1] * sizeof(float);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t n = 0; n < N; n++) {
+            int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
+            memcpy((float *)y->data + n * y->st[0], (const float *)tab->data + id * tab->st[0], rb);
+        }
+        return VG_OK;
+    }
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < N; n++) {
         int32_t id = ((const int32_t *)ids->data)[n * ids->st[0]];
         vg_rows_to_f32(tab, id, 1, (float *)y->data + n * y->st[0]);

@@ -1,11 +1,13 @@
 /* CPU GEMM layer (see gemm.h): run-time CPU feature detection, the library choice
  * per dtype, and the oneDNN matmul primitives for bf16, cached by shape. */
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/parallel.h"
 
 #include "vgen.h"
 
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #endif
 
 char *openblas_get_corename(void);
+void openblas_set_num_threads(int num_threads);
 
 /* Vector ISA levels, ordered. */
 enum { ISA_SSE = 0, ISA_AVX = 1, ISA_AVX2 = 2, ISA_AVX512 = 3 };
@@ -152,16 +155,45 @@ vg_gemm_lib vg_gemm_force_f32(vg_gemm_lib lib) {
     return old;
 }
 
+/* ---- threads per call ----
+ * Both libraries fork their own OpenMP team per call. A small product (tiny-wan's
+ * 1680 x 64 x 64) runs on the calling thread instead: the library's thread count is
+ * set from the product's work (parallel.h) around the call. oneDNN reads the calling
+ * thread's OpenMP thread count; OpenBLAS's OpenMP build keeps a count of its own
+ * (openblas_set_num_threads, which also sets the caller's OpenMP count: restored
+ * after). Inside a parallel region both run on the calling thread anyway. */
+
+static _Atomic int g_blas_threads;   /* what OpenBLAS was last told (0: not yet) */
+
+typedef struct { int saved, set; } lib_threads;
+
+static lib_threads threads_begin(int64_t M, int64_t N, int64_t K, bool openblas) {
+    lib_threads t = {.saved = omp_get_max_threads()};
+    t.set = t.saved;
+    if (omp_in_parallel()) return t;   /* the libraries stay on the calling thread by themselves */
+    t.set = vg_cpu_threads_for(t.saved, VG_CPU_WORK_GEMM(M, N, K), M * N);
+    if (openblas && g_blas_threads != t.set) {
+        openblas_set_num_threads(t.set);
+        g_blas_threads = t.set;
+    }
+    if (omp_get_max_threads() != t.set) omp_set_num_threads(t.set);
+    return t;
+}
+
+static void threads_end(lib_threads t) {
+    if (omp_get_max_threads() != t.saved) omp_set_num_threads(t.saved);
+}
+
 void vg_gemm_f32(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     ensure_init();
     if (M == 0 || N == 0) return;
-    if (g.f32 == VG_GEMM_ONEDNN) {
-        dnnl_sgemm('N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,
-                (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    lib_threads t = threads_begin(M, N, K, g.f32 == VG_GEMM_OPENBLAS);
+    if (g.f32 == VG_GEMM_ONEDNN) dnnl_sgemm('N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,
+                    A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+    threads_end(t);
 }
 
 /* ---- bf16: oneDNN matmul primitives, one per shape, kept in a small LRU cache ---- */
@@ -171,6 +203,7 @@ void vg_gemm_f32(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, con
 typedef struct {
     int64_t M, N, K, lda, ldb, ldc;
     int accumulate;
+    int nthr;              /* OpenMP threads when created: the primitive splits its work for them */
     dnnl_primitive_t prim;
     uint64_t used;
 } mm_entry;
@@ -218,7 +251,8 @@ static vg_status lookup(const mm_entry *key, dnnl_primitive_t *out) {
     for (int i = 0; i < VG_GEMM_CACHE; i++) {
         mm_entry *e = &g_cache[i];
         if (e->prim && e->M == key->M && e->N == key->N && e->K == key->K && e->lda == key->lda &&
-            e->ldb == key->ldb && e->ldc == key->ldc && e->accumulate == key->accumulate) {
+            e->ldb == key->ldb && e->ldc == key->ldc && e->accumulate == key->accumulate &&
+            e->nthr == key->nthr) {
             e->used = ++g_tick;
             *out = e->prim;
             return VG_OK;
@@ -254,7 +288,9 @@ vg_status vg_gemm_bf16(int64_t M, int64_t N, int64_t K, const uint16_t *A, int64
     if (g.bf16 != VG_GEMM_ONEDNN) return vg_err(VG_ERR_UNSUPPORTED, "bf16 GEMM: this CPU has no bf16 instructions");
     if (beta != 0.0f && beta != 1.0f) return vg_err(VG_ERR_INVALID_ARG, "bf16 GEMM: beta must be 0 or 1");
     if (M == 0 || N == 0) return VG_OK;
-    mm_entry key = {.M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .accumulate = beta != 0.0f};
+    lib_threads t = threads_begin(M, N, K, false);
+    mm_entry key = {.M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .accumulate = beta != 0.0f,
+                    .nthr = omp_get_max_threads()};
     dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
     dnnl_stream_t stream = NULL;
     pthread_mutex_lock(&g_lock);
@@ -276,5 +312,6 @@ vg_status vg_gemm_bf16(int64_t M, int64_t N, int64_t K, const uint16_t *A, int64
     if (bm) dnnl_memory_destroy(bm);
     if (cm) dnnl_memory_destroy(cm);
     pthread_mutex_unlock(&g_lock);
+    threads_end(t);
     return s;
 }

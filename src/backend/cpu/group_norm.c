@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/parallel.h"
 #include "ops/ops_internal.h"
 
 static inline float param(const vg_tensor *t, int64_t j) {
@@ -25,7 +26,8 @@ vg_status vg_cpu_group_norm(const vg_cpu_run *run, const vg_op *op) {
     const int64_t cg = C / groups, len = cg * inner;
     const float *xd = x->data;
     float *yd = y->data;
-#pragma omp parallel for num_threads(run->n_threads) if (N * C * inner > 65536) schedule(dynamic)
+    const int nt = vg_cpu_threads_for(run->n_threads, 2 * N * C * inner, N * groups);   /* two passes */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(dynamic)
     for (int64_t ng = 0; ng < N * groups; ng++) {
         const int64_t n = ng / groups, g = ng % groups;
         const float *xg = xd + (n * C + g * cg) * inner;

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/parallel.h"
 #include "ops/ops_internal.h"
 
 static inline int64_t nearest_idx(int64_t o, int64_t in, int64_t out) {
@@ -22,7 +23,8 @@ vg_status vg_cpu_interp_nearest(const vg_cpu_run *run, const vg_op *op) {
     const int64_t Ti = x->ne[2], Hi = x->ne[3], Wi = x->ne[4];
     const float *xd = x->data;
     float *yd = y->data;
-#pragma omp parallel for collapse(2) num_threads(run->n_threads) if (N * C * T * H * W > 65536)
+    const int nt = vg_cpu_threads_for(run->n_threads, N * C * T * H * W, N * C * T);
+#pragma omp parallel for collapse(2) num_threads(nt) if (nt > 1)
     for (int64_t nc = 0; nc < N * C; nc++)
         for (int64_t t = 0; t < T; t++) {
             const int64_t n = nc / C, c = nc % C, ti = nearest_idx(t, Ti, T);

@@ -14,6 +14,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/parallel.h"
 #include "backend/cpu/linear_bf16.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
@@ -33,7 +34,8 @@ static void add_bias(float *y, int64_t M, int64_t N, const vg_tensor *b) {
             else for (int64_t i = 0; i < nn; i++)
                 vg_type(b->type)->to_f32(base + (size_t)(i * b->st[0]) * vg_type(b->type)->elem_size, bf + i, 1);
         }
-#pragma omp parallel for if (M * nn > 65536)
+        const int nt = vg_cpu_threads_here(M * nn, M);
+#pragma omp parallel for num_threads(nt) if (nt > 1)
         for (int64_t m = 0; m < M; m++) {
             float *row = y + m * N + n0;
             for (int64_t i = 0; i < nn; i++) row[i] += bb[i];

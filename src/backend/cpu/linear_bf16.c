@@ -11,12 +11,14 @@
 
 #include "backend/cpu/convert_bf16.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/parallel.h"
 
 #include "core/error.h"
 
 /* Rows [m0, m0 + mm) of x into xs [mm, K] bf16. */
 static void round_rows(const float *x, int64_t lda, int64_t m0, int64_t mm, int64_t K, uint16_t *xs) {
-#pragma omp parallel for if (mm * K > 65536)
+    const int nt = vg_cpu_threads_here(mm * K, mm);
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t r = 0; r < mm; r++) vg_cpu_f32_to_bf16_row(x + (m0 + r) * lda, xs + r * K, K);
 }
 
@@ -49,7 +51,8 @@ vg_status vg_cpu_linear_bf16_converted(float *y, const float *x, int64_t lda, co
     const int64_t rows = chunk_rows(M, max_rows), mm = M < rows ? M : rows;
     /* the weight to bf16 [N, K] and the first chunk of x, in one parallel region: one
      * meeting of the threads fewer per call, which counts on a busy machine */
-#pragma omp parallel
+    const int nt = vg_cpu_threads_here(2 * N * K + mm * K, N > mm ? N : mm);
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         vg_cpu_rows_to_bf16_team(w, 0, N, wt);
 #pragma omp for schedule(static)

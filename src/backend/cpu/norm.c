@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cpu/parallel.h"
 #include "ops/ops_internal.h"
 
 /* Norm parameters may be stored in any float dtype (as checkpoints ship them). */
@@ -20,8 +21,9 @@ vg_status vg_cpu_norm(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2], *y = op->dst;
     const float eps = op->f[0];
     int64_t rows = vg_rows(x), C = vg_cols(x), xs = vg_inner_stride(x), ys = vg_inner_stride(y);
+    const int nt = vg_cpu_threads_for(run->n_threads, 2 * rows * C, rows);   /* two passes over x */
     if (op->type == VG_OP_LAYER_NORM) {
-#pragma omp parallel for num_threads(run->n_threads) if (rows * C > 32768)
+#pragma omp parallel for num_threads(nt) if (nt > 1)
         for (int64_t r = 0; r < rows; r++) {
             const float *xr = (const float *)x->data + vg_row_offset(x, r);
             float *yr = (float *)y->data + vg_row_offset(y, r);
@@ -40,7 +42,7 @@ vg_status vg_cpu_norm(const vg_cpu_run *run, const vg_op *op) {
         }
         return VG_OK;
     }
-#pragma omp parallel for num_threads(run->n_threads) if (rows * C > 32768)
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + vg_row_offset(x, r);
         float *yr = (float *)y->data + vg_row_offset(y, r);
@@ -70,9 +72,8 @@ vg_status vg_cpu_channel_rms_norm(const vg_cpu_run *run, const vg_op *op) {
     const float *xd = x->data;
     float *yd = y->data;
     const int64_t per = (W * (int64_t)sizeof(double) + 63) / 64 * 64;
-    int nt = run->n_threads;
-    if (!(B * C * T * H * W > 262144)) nt = 1;
-#pragma omp parallel num_threads(nt)
+    const int nt = vg_cpu_threads_for(run->n_threads, 2 * B * C * T * H * W, B * T * H);
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         double *acc = (double *)(run->scratch + omp_get_thread_num() * per);
 #pragma omp for schedule(static)
@@ -106,7 +107,8 @@ vg_status vg_cpu_channel_rms_norm(const vg_cpu_run *run, const vg_op *op) {
 vg_status vg_cpu_rope(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *cos = op->src[1], *sin = op->src[2], *y = op->dst;
     int64_t B = x->ne[0], S = x->ne[1], H = x->ne[2], D = x->ne[3];
-#pragma omp parallel for collapse(2) num_threads(run->n_threads) if (B * S * H * D > 32768)
+    const int nt = vg_cpu_threads_for(run->n_threads, B * S * H * D, B * S);
+#pragma omp parallel for collapse(2) num_threads(nt) if (nt > 1)
     for (int64_t b = 0; b < B; b++) {
         for (int64_t s = 0; s < S; s++) {
             const float *c = (const float *)cos->data + s * cos->st[0];

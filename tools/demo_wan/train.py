@@ -216,10 +216,16 @@ def shifted_sigmas(u, shift):
     return shift * u / (1 + (shift - 1) * u)
 
 
-def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100, lr=1e-3, fg_weight=1.0):
+def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100, lr=1e-3, fg_weight=1.0,
+              band=(0.0, 1.0)):
     """fg_weight > 1 weighs the shape's cells more. It speeds up learning the shape's
     colour but biases the optimum towards it where the model is unsure (scattered
-    shape-coloured cells), so a run that uses it must end with fg_weight 1."""
+    shape-coloured cells), so a run that uses it must end with fg_weight 1.
+    band = (lo, hi): the sigmas of the unshifted half of the batch are drawn uniform in
+    [lo, hi] instead of [0, 1]. The direction of motion is decided at middle noise
+    levels: near s = 1 the transformer cannot tell where the shape will be (its only
+    position signal is relative, through RoPE), and near s = 0 the latent shows the
+    motion already; a band there spends the steps where the caption's direction matters."""
     # a pool of designed latents of 17-frame clips, drawn once
     t0 = time.time()
     pool_z, pool_c, pool_w = [], [], []
@@ -256,8 +262,8 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
         embs = [uncond if rng.random() < 0.1 else text[pool_c[i]] for i in idx]
         ctx, ShortTextAttn.bias = short_text(embs, d, S)
         u = rng.random(batch)
-        # half the batch on the scheduler's shifted sigmas, half uniform
-        s = np.where(np.arange(batch) % 2 == 0, shifted_sigmas(u, shift), u)
+        # half the batch on the scheduler's shifted sigmas, half uniform in the band
+        s = np.where(np.arange(batch) % 2 == 0, shifted_sigmas(u, shift), band[0] + (band[1] - band[0]) * u)
         s = torch.from_numpy(s.astype(np.float32))
         eps = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
         sb = s.view(-1, 1, 1, 1, 1)
@@ -342,6 +348,8 @@ def main():
     ap.add_argument("--dit-pool", type=int, default=6000)
     ap.add_argument("--dit-lr", type=float, default=1e-3)
     ap.add_argument("--dit-fg-weight", type=float, default=1.0)
+    ap.add_argument("--dit-band", default="0,1",
+                    help="lo,hi: the unshifted half of each batch draws its sigmas uniform in [lo, hi]")
     ap.add_argument("--enc-steps", type=int, default=150)
     ap.add_argument("--export-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
@@ -389,7 +397,8 @@ def main():
             log("text: %d captions encoded; '%s' -> ids %s" % (len(caps), caps[0], text[caps[0]][1]))
             text = {k: v[0] for k, v in text.items()}
             train_dit(dit, rng(2), combos, text, text[""], a.dit_steps, a.dit_batch, 3.0, a.dit_pool,
-                      exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100, a.dit_lr, a.dit_fg_weight)
+                      exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100, a.dit_lr, a.dit_fg_weight,
+                      tuple(float(v) for v in a.dit_band.split(",")))
         elif st == "vae-enc":
             train_encoder(vae, rng(3), combos, a.enc_steps, a.vae_batch, exporter("vae", vae, VAE))
         else:

@@ -37,7 +37,7 @@ with tempfile.TemporaryDirectory() as tmp:
         fail("run_sync: %s" % str(out)[:200])
     ok("Endpoint.run_sync returns the output")
 
-    long = ep.run(small_input(seed=23, num_inference_steps=500))
+    long = ep.run(small_input(seed=23, num_frames=81, num_inference_steps=1000))
     deadline = time.time() + 60
     while long.status() != "IN_PROGRESS" and time.time() < deadline:
         time.sleep(0.1)
@@ -50,7 +50,7 @@ with tempfile.TemporaryDirectory() as tmp:
     if h["jobs"]["completed"] < 2 or h["jobs"]["cancelled"] < 1 or h["workers"]["idle"] != 1:
         fail("Endpoint.health: %s" % h)
     for i in range(3):
-        ep.run(small_input(seed=30 + i, num_inference_steps=500))
+        ep.run(small_input(seed=30 + i, num_frames=81, num_inference_steps=1000))
     p = ep.purge_queue(timeout=10)
     if p.get("removed", 0) < 2:
         fail("Endpoint.purge_queue: %s" % p)

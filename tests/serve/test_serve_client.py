@@ -68,7 +68,10 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # ---- runsync: ?wait bounds the wait; a job still running is returned as such
     t0 = time.time()
-    code, j = srv.call("POST", "/runsync?wait=1000", {"input": small_input(seed=5, num_inference_steps=400)})
+    # a job far longer than the wait however fast the machine (81 frames, 1000 steps:
+    # 0.8 s took 400 steps at 5 frames on a quiet 2-core Zen 4); cancelled right after
+    code, j = srv.call("POST", "/runsync?wait=1000",
+                       {"input": small_input(seed=5, num_frames=81, num_inference_steps=1000)})
     dt = time.time() - t0
     if code != 200 or j["status"] not in ("IN_QUEUE", "IN_PROGRESS") or not 0.9 <= dt <= 5:
         fail("runsync?wait=1000 on a long job: %d %s after %.2f s" % (code, j, dt))

@@ -80,6 +80,11 @@ def _mask(shape, cx, cy, r, H, W, ss=4):
     return m.reshape(H, ss, W, ss).mean(axis=(1, 3)).astype(np.float32)
 
 
+# Where a clip's path lies: "middle" (through the middle of the frame, the shipped
+# model's data) or "anywhere" (train.py --dit-path).
+PATH = "middle"
+
+
 def render(rng, combo, T=17, H=64, W=64):
     """One clip [T, H, W, 3] for combo (colour, shape, direction, background):
     random size (half-size 16-20% of the frame), speed and a little jitter of the
@@ -94,9 +99,17 @@ def render(rng, combo, T=17, H=64, W=64):
     # a path of about half the frame through the middle, a few pixels of jitter: what
     # varies between clips of one caption is small, so a lightly trained model's
     # average guess is already the right video
-    travel = rng.uniform(0.45, 0.55) * along           # distance covered over the clip
-    start = along / 2 - travel / 2 + rng.uniform(-0.05, 0.05) * along
-    perp = across / 2 + rng.uniform(-0.06, 0.06) * across
+    if PATH == "anywhere":
+        # a path of a third of the frame starting anywhere it stays inside: where the
+        # shape is says nothing of the caption, only how it moves from frame to frame,
+        # which is what a transformer with relative positions only (RoPE) can express
+        travel = rng.uniform(0.30, 0.40) * along
+        start = rng.uniform(r, along - r - travel)
+        perp = rng.uniform(r, across - r)
+    else:
+        travel = rng.uniform(0.45, 0.55) * along           # distance covered over the clip
+        start = along / 2 - travel / 2 + rng.uniform(-0.05, 0.05) * along
+        perp = across / 2 + rng.uniform(-0.06, 0.06) * across
     clip = np.empty((T, H, W, 3), np.float32)
     for t in range(T):
         p = start + travel * t / (T - 1)

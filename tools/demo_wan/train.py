@@ -348,6 +348,8 @@ def main():
     ap.add_argument("--dit-pool", type=int, default=6000)
     ap.add_argument("--dit-lr", type=float, default=1e-3)
     ap.add_argument("--dit-fg-weight", type=float, default=1.0)
+    ap.add_argument("--dit-path", default="middle", choices=["middle", "anywhere"],
+                    help="where the clips' paths lie (data.PATH)")
     ap.add_argument("--dit-band", default="0,1",
                     help="lo,hi: the unshifted half of each batch draws its sigmas uniform in [lo, hi]")
     ap.add_argument("--enc-steps", type=int, default=150)
@@ -391,6 +393,7 @@ def main():
             train_decoder(vae, rng(1), combos, a.vae_steps, a.vae_batch, exporter("vae", vae, VAE),
                           a.vae_frames, a.vae_crop)
         elif st == "dit":
+            data.PATH = a.dit_path
             src = os.path.join(ROOT, "models", "tiny-wan")
             caps = [data.caption(*c) for c in data.all_combos()] + [""]
             text = text_embeddings(os.path.join(src, "text_encoder"), os.path.join(src, "tokenizer"), caps)

@@ -26,6 +26,16 @@ typedef struct { uint16_t d; int8_t qs[32]; } vg_block_q8_0;                /* x
 typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d, dmin; } vg_block_q2_k;  /* scale | min << 4 */
 typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } vg_block_q3_k;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } vg_block_q4_k;   /* 8 x (6-bit scale, 6-bit min) */
+/* Scale and min of sub-block j (0..7) of a Q4_K / Q5_K block's 12 scale bytes, 6 bits each. */
+static inline void vg_q4_k_scale_min(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } vg_block_q5_k;
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } vg_block_q6_k;
 

@@ -51,17 +51,6 @@ void vg_dequant_q3_k(const void *restrict src, float *restrict y, int64_t n) {
     }
 }
 
-/* Scale and min j (0..7) of a Q4_K / Q5_K block, 6 bits each. */
-static inline void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 void vg_dequant_q4_k(const void *restrict src, float *restrict y, int64_t n) {
     const vg_block_q4_k *b = src;
     for (int64_t i = 0; i < n / VG_QK_K; i++) {
@@ -69,9 +58,9 @@ void vg_dequant_q4_k(const void *restrict src, float *restrict y, int64_t n) {
         const uint8_t *q = b[i].qs;
         for (int j = 0; j < 8; j += 2, q += 32, y += 64) {   /* 64 outputs from 32 bytes */
             int sc, m;
-            scale_min_k4(j, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j, b[i].scales, &sc, &m);
             const float d1 = d * (float)sc, m1 = dmin * (float)m;
-            scale_min_k4(j + 1, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j + 1, b[i].scales, &sc, &m);
             const float d2 = d * (float)sc, m2 = dmin * (float)m;
             for (int l = 0; l < 32; l++) y[l] = d1 * (float)(q[l] & 15) - m1;
             for (int l = 0; l < 32; l++) y[l + 32] = d2 * (float)(q[l] >> 4) - m2;
@@ -87,9 +76,9 @@ void vg_dequant_q5_k(const void *restrict src, float *restrict y, int64_t n) {
         uint8_t u1 = 1, u2 = 2;
         for (int j = 0; j < 8; j += 2, ql += 32, y += 64, u1 <<= 2, u2 <<= 2) {
             int sc, m;
-            scale_min_k4(j, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j, b[i].scales, &sc, &m);
             const float d1 = d * (float)sc, m1 = dmin * (float)m;
-            scale_min_k4(j + 1, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j + 1, b[i].scales, &sc, &m);
             const float d2 = d * (float)sc, m2 = dmin * (float)m;
             for (int l = 0; l < 32; l++) y[l] = d1 * (float)((ql[l] & 15) + (qh[l] & u1 ? 16 : 0)) - m1;
             for (int l = 0; l < 32; l++) y[l + 32] = d2 * (float)((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;

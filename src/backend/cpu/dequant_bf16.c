@@ -59,17 +59,6 @@ VG_AVX512 static void q4_0_avx512(const void *src, uint16_t *dst, int64_t n) {
     }
 }
 
-/* The 6-bit scale and min of sub-block j of a Q4_K/Q5_K block (ggml's get_scale_min_k4). */
-static inline void scale_min_k4(int j, const uint8_t *s, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 /* x = d1 q - m1 for the low nibbles of 32 bytes, d2 q - m2 for their high nibbles */
 VG_AVX512 static void q4_k_avx512(const void *src, uint16_t *dst, int64_t n) {
     const vg_block_q4_k *b = src;
@@ -79,9 +68,9 @@ VG_AVX512 static void q4_k_avx512(const void *src, uint16_t *dst, int64_t n) {
         const uint8_t *q = b[i].qs;
         for (int j = 0; j < 8; j += 2, q += 32, dst += 64) {
             int sc, m;
-            scale_min_k4(j, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j, b[i].scales, &sc, &m);
             const __m512 d1 = _mm512_set1_ps(d * (float)sc), m1 = _mm512_set1_ps(dmin * (float)m);
-            scale_min_k4(j + 1, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j + 1, b[i].scales, &sc, &m);
             const __m512 d2 = _mm512_set1_ps(d * (float)sc), m2 = _mm512_set1_ps(dmin * (float)m);
             for (int h = 0; h < 2; h++) {
                 const __m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * h));
@@ -154,9 +143,9 @@ VG_AVX2 static void q4_k_avx2(const void *src, uint16_t *dst, int64_t n) {
         const uint8_t *q = b[i].qs;
         for (int j = 0; j < 8; j += 2, q += 32, dst += 64) {
             int sc, m;
-            scale_min_k4(j, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j, b[i].scales, &sc, &m);
             const __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(dmin * (float)m);
-            scale_min_k4(j + 1, b[i].scales, &sc, &m);
+            vg_q4_k_scale_min(j + 1, b[i].scales, &sc, &m);
             const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(dmin * (float)m);
             for (int h = 0; h < 2; h++) {
                 const __m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * h));

@@ -236,8 +236,10 @@ static void attention_ref(double *ref, const vg_tensor *q, const vg_tensor *k, c
 }
 
 VG_TEST(test_attention_against_naive) {
-    const int64_t cases[][6] = {{1, 1, 1, 1, 4, 4}, {2, 70, 3, 300, 8, 8}, {1, 129, 2, 257, 16, 12}, {2, 5, 4, 600, 6, 6}};
-    for (int c = 0; c < 4; c++) {
+    /* the last two span several key tiles (1024 keys at head_dim 8, 960 at 32) */
+    const int64_t cases[][6] = {{1, 1, 1, 1, 4, 4},   {2, 70, 3, 300, 8, 8},  {1, 129, 2, 257, 16, 12},
+                                {2, 5, 4, 600, 6, 6}, {1, 35, 2, 2100, 8, 8}, {1, 33, 1, 1500, 32, 16}};
+    for (int c = 0; c < 6; c++) {
         int64_t B = cases[c][0], Sq = cases[c][1], H = cases[c][2], Sk = cases[c][3], D = cases[c][4], Dv = cases[c][5];
         /* q, k, v as strided views: heads interleaved inside a fused [B, S, 3, H, D] buffer */
         vg_tensor qkv = rnd(5, (int64_t[]){B, Sq > Sk ? Sq : Sk, 3, H, D > Dv ? D : Dv}, -2, 2);
@@ -267,6 +269,32 @@ VG_TEST(test_attention_against_naive) {
     }
 }
 
+/* Scores that climb from key to key, by far more than exp's range across the
+ * key tiles: the online softmax has to move its reference maximum as it goes,
+ * with and without a mask that hides the first tile whole. */
+VG_TEST(test_attention_climbing_scores) {
+    const int64_t Sq = 5, Sk = 3000, D = 8, Dv = 4;
+    vg_tensor q = rnd(4, (int64_t[]){1, Sq, 1, D}, 0.5, 1), k = rnd(4, (int64_t[]){1, Sk, 1, D}, -0.1, 0.1);
+    vg_tensor v = rnd(4, (int64_t[]){1, Sk, 1, Dv}, -2, 2);
+    for (int64_t j = 0; j < Sk; j++)   /* scores rise by about 400 over the keys, with jitter */
+        for (int64_t d = 0; d < D; d++) vg_f32(&k)[j * D + d] += (float)j / (float)Sk * 60.0f * (d % 2 ? 1.0f : 0.2f);
+    vg_tensor mask = rnd(4, (int64_t[]){1, 1, 1, Sk}, -1, 0);
+    for (int64_t j = 0; j < 1100; j++) vg_f32(&mask)[j] = -INFINITY;
+    vg_tensor mb;
+    vg_view_broadcast(&mb, &mask, 4, (int64_t[]){1, 1, Sq, Sk});
+    for (int use_mask = 0; use_mask < 2; use_mask++) {
+        guarded o = galloc(4, (int64_t[]){1, Sq, 1, Dv});
+        VG_CHECK_OK(vg_op_attention(&ex, &o.t, &q, &k, &v, use_mask ? &mb : NULL, 1.0f));
+        double ref[5 * 4];
+        attention_ref(ref, &q, &k, &v, use_mask ? &mb : NULL, 1.0);
+        double e = max_err(&o.t, ref, Sq * Dv);
+        VG_CHECKF(e < 1e-5, "mask %d err %g", use_mask, e);
+        VG_CHECK(finite_all(&o.t));
+        vg_tensor_release(&o.mem);
+    }
+    vg_tensor_release(&q); vg_tensor_release(&k); vg_tensor_release(&v); vg_tensor_release(&mask);
+}
+
 VG_TEST(test_attention_memory_is_linear_in_tokens) {
     /* 4096 tokens x 4096 keys: naive scores would be 64 MiB per head; the pool
      * must see only the per-thread K/V pack + tiles, O(tokens * head_dim). */
@@ -278,7 +306,9 @@ VG_TEST(test_attention_memory_is_linear_in_tokens) {
     VG_CHECK_OK(vg_op_attention(&e2, &o, &q, &k, &v, NULL, 0.2f));
     uint64_t peak = vg_pool_get_stats(p2).peak;
     uint64_t naive = (uint64_t)S * S * 4;
-    uint64_t bound = (uint64_t)omp_get_max_threads() * (2 * S * D + 64 * D + 64 * 256 + 64 * D + 128) * 4 + 4096;
+    /* per thread: K^T and V of the head, a Q tile and an output tile of at most 64 rows,
+     * a score tile of at most 64 x 1024, two values per row */
+    uint64_t bound = (uint64_t)omp_get_max_threads() * (2 * S * D + 64 * D + 64 * 1024 + 64 * D + 128) * 4 + 4096;
     {
         vg_meter mt;
         VG_CHECK_OK(vg_meter_start(&mt));
@@ -380,6 +410,7 @@ int main(void) {
     VG_RUN(test_norms);
     VG_RUN(test_rope);
     VG_RUN(test_attention_against_naive);
+    VG_RUN(test_attention_climbing_scores);
     VG_RUN(test_attention_memory_is_linear_in_tokens);
     VG_RUN(test_elementwise_broadcast);
     VG_RUN(test_copy_convert_concat);

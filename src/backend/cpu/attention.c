@@ -1,7 +1,22 @@
 /* CPU kernel: flash attention: for each (batch, head, query tile) the keys are
- * visited in tiles with an online softmax (running max m and sum l per query row),
- * so no [Sq, Sk] score matrix ever exists. Per-thread working memory: the packed
- * K and V of one head ([Sk, D] + [Sk, Dv]) plus one score tile and one output tile. */
+ * visited in tiles with an online softmax, so no [Sq, Sk] score matrix ever
+ * exists. Per-thread working memory: the packed K^T and V of one head ([D, Sk] +
+ * [Sk, Dv]) plus one score tile and one output tile.
+ *
+ * Each query row keeps a reference m (the maximum of its first tile of finite
+ * scores) and accumulates l = sum exp(s - m) and o = sum exp(s - m) v against it.
+ * Later tiles take exp(s - m) and their maximum in one pass; only a tile whose
+ * maximum lies more than VG_ATT_HEADROOM above m moves the reference (rescaling l
+ * and o) and is recomputed. Scores of one row rarely climb that far, so a tile
+ * costs two GEMMs and one pass over its scores, with no separate max pass and no
+ * rescaling. exp(s - m) <= e^32 keeps every sum far inside f32 range.
+ *
+ * Tile sizes: 32 query rows, and key tiles of 32 x BK x D <= 10^6 multiply-adds
+ * (BK = 960 at head_dim 32, 192 at 128): OpenBLAS runs products that small in its
+ * small-matrix kernels without packing, which at these shapes is the difference
+ * between 60 and 70 GFLOP/s on one core (bench/bench_attention.c,
+ * docs/performance.md). K is packed transposed so that both products are
+ * untransposed. */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -12,18 +27,25 @@
 #include "backend/cpu/softmax_row.h"
 #include "ops/ops_internal.h"
 
-#define VG_ATT_BQ 64     /* query rows per tile */
-#define VG_ATT_BK 256    /* key rows per tile */
+#define VG_ATT_BQ 32            /* query rows per tile */
+#define VG_ATT_HEADROOM 32.0f   /* how far a tile's scores may exceed the row's reference */
+
+/* key rows per tile for head_dim d: a multiple of 64 with BQ * BK * d <= 10^6, in [64, 1024] */
+static int64_t att_bk(int64_t d) {
+    int64_t bk = 1000000 / (VG_ATT_BQ * (d > 0 ? d : 1)) / 64 * 64;
+    return bk < 64 ? 64 : bk > 1024 ? 1024 : bk;
+}
 
 typedef struct {
-    float *k, *v;        /* packed head: [Sk, D], [Sk, Dv] */
+    float *kt, *v;       /* packed head: K^T [D, Sk], V [Sk, Dv] */
     float *q;            /* [BQ, D] (pre-scaled) */
     float *s;            /* [BQ, BK] scores / probabilities */
     float *o;            /* [BQ, Dv] accumulator */
-    float *m, *l;        /* [BQ] running max and sum */
+    float *m, *l;        /* [BQ] reference and sum */
     int64_t packed_b, packed_h;
 } att_scratch;
 
+/* rows of one head of t [B, S, H, d] -> dst [n, d] */
 static void pack_rows(float *dst, const vg_tensor *t, int64_t b, int64_t h, int64_t n, int64_t d) {
     const float *base = (const float *)t->data + b * t->st[0] + h * t->st[2];
     for (int64_t i = 0; i < n; i++) {
@@ -33,13 +55,46 @@ static void pack_rows(float *dst, const vg_tensor *t, int64_t b, int64_t h, int6
     }
 }
 
+/* the same transposed: dst [d, n] */
+static void pack_cols(float *dst, const vg_tensor *t, int64_t b, int64_t h, int64_t n, int64_t d) {
+    const float *base = (const float *)t->data + b * t->st[0] + h * t->st[2];
+    for (int64_t i = 0; i < n; i++) {
+        const float *src = base + i * t->st[1];
+        for (int64_t j = 0; j < d; j++) dst[j * n + i] = src[j * t->st[3]];
+    }
+}
+
 static int64_t scratch_floats(int64_t Sk, int64_t D, int64_t Dv) {
-    return Sk * D + Sk * Dv + VG_ATT_BQ * D + VG_ATT_BQ * VG_ATT_BK + VG_ATT_BQ * Dv + 2 * VG_ATT_BQ;
+    return Sk * D + Sk * Dv + VG_ATT_BQ * D + VG_ATT_BQ * att_bk(D) + VG_ATT_BQ * Dv + 2 * VG_ATT_BQ;
 }
 
 uint64_t vg_cpu_attention_scratch(int n_threads, const vg_op *op) {
     const vg_tensor *k = op->src[1], *v = op->src[2];
     return (uint64_t)n_threads * scratch_floats(k->ne[1], k->ne[3], v->ne[3]) * 4;
+}
+
+/* Row i of a score tile against a fresh reference: its maximum (with the mask
+ * applied). A row with no finite score yet keeps m = -inf and contributes nothing
+ * (NaN scores make its sum NaN, as softmax does in PyTorch). Rescales l and o when
+ * the row had a reference already. */
+static void rebase_row(att_scratch *w, int64_t i, float *srow, int64_t nk, int64_t Dv) {
+    float mx = vg_cpu_row_max(srow, nk, w->m[i]);
+    float sum = 0;
+    if (mx == -INFINITY) {
+        for (int64_t j = 0; j < nk; j++) sum = srow[j] != srow[j] ? NAN : sum;
+        memset(srow, 0, sizeof(float) * nk);
+        w->l[i] += sum;
+        return;
+    }
+    if (w->m[i] != -INFINITY && mx != w->m[i]) {
+        float corr = expf(w->m[i] - mx);
+        w->l[i] *= corr;
+        float *orow = w->o + i * Dv;
+        for (int64_t j = 0; j < Dv; j++) orow[j] *= corr;
+    }
+    sum = vg_cpu_row_exp_sum(srow, nk, mx);   /* a NaN score makes the sum NaN */
+    w->l[i] += sum;
+    w->m[i] = mx;
 }
 
 vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
@@ -49,6 +104,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor mk = mask ? *mask : (vg_tensor){0};
     int64_t B = q->ne[0], Sq = q->ne[1], H = q->ne[2], D = q->ne[3];
     int64_t Sk = k->ne[1], Dv = v->ne[3];
+    const int64_t BK = att_bk(D);
 
     int64_t per = scratch_floats(Sk, D, Dv);
 
@@ -60,10 +116,10 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
     {
         int tid = omp_get_thread_num();
         float *base = (float *)run->scratch + tid * per;
-        att_scratch w = {.k = base, .v = base + Sk * D, .packed_b = -1, .packed_h = -1};
+        att_scratch w = {.kt = base, .v = base + Sk * D, .packed_b = -1, .packed_h = -1};
         w.q = w.v + Sk * Dv;
         w.s = w.q + VG_ATT_BQ * D;
-        w.o = w.s + VG_ATT_BQ * VG_ATT_BK;
+        w.o = w.s + VG_ATT_BQ * BK;
         w.m = w.o + VG_ATT_BQ * Dv;
         w.l = w.m + VG_ATT_BQ;
 #pragma omp for schedule(static)
@@ -71,7 +127,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
             int64_t b = it / (H * nqt), h = (it / nqt) % H, q0 = (it % nqt) * VG_ATT_BQ;
             int64_t nq = Sq - q0 < VG_ATT_BQ ? Sq - q0 : VG_ATT_BQ;
             if (w.packed_b != b || w.packed_h != h) {
-                pack_rows(w.k, k, b, h, Sk, D);
+                pack_cols(w.kt, k, b, h, Sk, D);
                 pack_rows(w.v, v, b, h, Sk, Dv);
                 w.packed_b = b;
                 w.packed_h = h;
@@ -84,35 +140,41 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                 w.l[i] = 0;
             }
             memset(w.o, 0, sizeof(float) * nq * Dv);
-            for (int64_t k0 = 0; k0 < Sk; k0 += VG_ATT_BK) {
-                int64_t nk = Sk - k0 < VG_ATT_BK ? Sk - k0 : VG_ATT_BK;
+            for (int64_t k0 = 0; k0 < Sk; k0 += BK) {
+                int64_t nk = Sk - k0 < BK ? Sk - k0 : BK;
                 /* S = Q K^T   [nq, nk] */
-                vg_gemm_f32(true, nq, nk, D, 1.0f, w.q, D, w.k + k0 * D, D, 0.0f, w.s, VG_ATT_BK);
+                vg_gemm_f32(false, nq, nk, D, 1.0f, w.q, D, w.kt + k0, Sk, 0.0f, w.s, BK);
                 for (int64_t i = 0; i < nq; i++) {
-                    float *srow = w.s + i * VG_ATT_BK;
+                    float *srow = w.s + i * BK;
                     if (mask) {
                         const float *mrow = (const float *)mk.data + b * mk.st[0] + h * mk.st[1] + (q0 + i) * mk.st[2];
                         for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
                     }
-                    float mx = vg_cpu_row_max(srow, nk, w.m[i]);
-                    float corr = mx == -INFINITY ? 1.0f : expf(w.m[i] - mx);
-                    float sum = 0;
-                    if (mx == -INFINITY) {
-                        /* nothing but masked keys so far, or NaN scores (which the max skips) */
-                        for (int64_t j = 0; j < nk; j++) sum = srow[j] != srow[j] ? NAN : sum;
-                        memset(srow, 0, sizeof(float) * nk);
-                    } else {
-                        sum = vg_cpu_row_exp_sum(srow, nk, mx);   /* a NaN score makes the sum NaN */
+                    if (w.m[i] == -INFINITY) {
+                        rebase_row(&w, i, srow, nk, Dv);
+                        continue;
                     }
-                    w.l[i] = w.l[i] * corr + sum;
-                    w.m[i] = mx;
-                    if (corr != 1.0f) {
-                        float *orow = w.o + i * Dv;
-                        for (int64_t j = 0; j < Dv; j++) orow[j] *= corr;
+                    float tmax;
+                    float sum = vg_cpu_row_exp_sum_ref(srow, nk, w.m[i], &tmax);
+                    if (tmax <= w.m[i] + VG_ATT_HEADROOM) {
+                        w.l[i] += sum;
+                        continue;
                     }
+                    /* the scores climbed far above the reference: recompute the row
+                     * (its scores were overwritten) and move the reference to its maximum */
+                    for (int64_t j = 0; j < nk; j++) {
+                        double acc = 0;
+                        for (int64_t c = 0; c < D; c++) acc += (double)w.q[i * D + c] * w.kt[c * Sk + k0 + j];
+                        srow[j] = (float)acc;
+                    }
+                    if (mask) {
+                        const float *mrow = (const float *)mk.data + b * mk.st[0] + h * mk.st[1] + (q0 + i) * mk.st[2];
+                        for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
+                    }
+                    rebase_row(&w, i, srow, nk, Dv);
                 }
                 /* O += P V   [nq, Dv] */
-                vg_gemm_f32(false, nq, Dv, nk, 1.0f, w.s, VG_ATT_BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
+                vg_gemm_f32(false, nq, Dv, nk, 1.0f, w.s, BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
             }
             for (int64_t i = 0; i < nq; i++) {
                 /* a NaN score makes the row NaN, as softmax does in PyTorch */

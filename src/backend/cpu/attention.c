@@ -11,12 +11,12 @@
  * costs two GEMMs and one pass over its scores, with no separate max pass and no
  * rescaling. exp(s - m) <= e^32 keeps every sum far inside f32 range.
  *
- * Tile sizes: 32 query rows, and key tiles of 32 x BK x D <= 10^6 multiply-adds
- * (BK = 960 at head_dim 32, 192 at 128): OpenBLAS runs products that small in its
- * small-matrix kernels without packing, which at these shapes is the difference
- * between 60 and 70 GFLOP/s on one core (bench/bench_attention.c,
- * docs/performance.md). K is packed transposed so that both products are
- * untransposed. */
+ * Tiles: 32 query rows, and key tiles of BK keys such that the score tile and the
+ * tile's K^T and V columns (BK x (32 + D + Dv) floats) stay within 256 KiB, a
+ * core's L2 on most x86 CPUs (BK = 640 at head_dim 32, 192 at 128). K is packed
+ * transposed so that both products are untransposed; they go to the GEMM layer's
+ * tile entry point (gemm.h). Measured in bench/bench_attention.c and
+ * bench/torch_attention.py (docs/performance.md). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -30,9 +30,9 @@
 #define VG_ATT_BQ 32            /* query rows per tile */
 #define VG_ATT_HEADROOM 32.0f   /* how far a tile's scores may exceed the row's reference */
 
-/* key rows per tile for head_dim d: a multiple of 64 with BQ * BK * d <= 10^6, in [64, 1024] */
-static int64_t att_bk(int64_t d) {
-    int64_t bk = 1000000 / (VG_ATT_BQ * (d > 0 ? d : 1)) / 64 * 64;
+/* keys per tile: a multiple of 64 in [64, 1024] with BK (BQ + d + dv) floats <= 256 KiB */
+static int64_t att_bk(int64_t d, int64_t dv) {
+    int64_t bk = 65536 / (VG_ATT_BQ + d + dv) / 64 * 64;
     return bk < 64 ? 64 : bk > 1024 ? 1024 : bk;
 }
 
@@ -65,7 +65,7 @@ static void pack_cols(float *dst, const vg_tensor *t, int64_t b, int64_t h, int6
 }
 
 static int64_t scratch_floats(int64_t Sk, int64_t D, int64_t Dv) {
-    return Sk * D + Sk * Dv + VG_ATT_BQ * D + VG_ATT_BQ * att_bk(D) + VG_ATT_BQ * Dv + 2 * VG_ATT_BQ;
+    return Sk * D + Sk * Dv + VG_ATT_BQ * D + VG_ATT_BQ * att_bk(D, Dv) + VG_ATT_BQ * Dv + 2 * VG_ATT_BQ;
 }
 
 uint64_t vg_cpu_attention_scratch(int n_threads, const vg_op *op) {
@@ -104,7 +104,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor mk = mask ? *mask : (vg_tensor){0};
     int64_t B = q->ne[0], Sq = q->ne[1], H = q->ne[2], D = q->ne[3];
     int64_t Sk = k->ne[1], Dv = v->ne[3];
-    const int64_t BK = att_bk(D);
+    const int64_t BK = att_bk(D, Dv);
 
     int64_t per = scratch_floats(Sk, D, Dv);
 
@@ -143,7 +143,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
             for (int64_t k0 = 0; k0 < Sk; k0 += BK) {
                 int64_t nk = Sk - k0 < BK ? Sk - k0 : BK;
                 /* S = Q K^T   [nq, nk] */
-                vg_gemm_f32(false, nq, nk, D, 1.0f, w.q, D, w.kt + k0, Sk, 0.0f, w.s, BK);
+                vg_gemm_f32_tile(nq, nk, D, w.q, D, w.kt + k0, Sk, 0.0f, w.s, BK);
                 for (int64_t i = 0; i < nq; i++) {
                     float *srow = w.s + i * BK;
                     if (mask) {
@@ -174,7 +174,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                     rebase_row(&w, i, srow, nk, Dv);
                 }
                 /* O += P V   [nq, Dv] */
-                vg_gemm_f32(false, nq, Dv, nk, 1.0f, w.s, BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
+                vg_gemm_f32_tile(nq, Dv, nk, w.s, BK, w.v + k0 * Dv, Dv, 1.0f, w.o, Dv);
             }
             for (int64_t i = 0; i < nq; i++) {
                 /* a NaN score makes the row NaN, as softmax does in PyTorch */

@@ -30,6 +30,7 @@ static struct {
     int blas_isa;         /* what OpenBLAS's chosen kernels use */
     const char *blas_core;
     vg_gemm_lib f32, bf16;
+    vg_gemm_lib tile;     /* f32 products of vg_gemm_f32_tile */
     dnnl_engine_t engine;
     char desc[320];
 } g;
@@ -130,6 +131,8 @@ static void init(void) {
     const char *e = getenv("VGEN_GEMM_F32");
     if (e && !strcasecmp(e, "openblas")) g.f32 = VG_GEMM_OPENBLAS;
     else if (e && !strcasecmp(e, "onednn")) g.f32 = VG_GEMM_ONEDNN;
+    /* tiles: oneDNN's sgemm on every CPU (gemm.h), OpenBLAS only when asked for by name */
+    g.tile = e && !strcasecmp(e, "openblas") ? VG_GEMM_OPENBLAS : VG_GEMM_ONEDNN;
     /* bf16: oneDNN where it runs native bf16 instructions (AVX512_BF16 or AMX). */
     bool native = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
     g.bf16 = native && g.cpu_bf16 ? VG_GEMM_ONEDNN : VG_GEMM_NONE;
@@ -194,6 +197,17 @@ void vg_gemm_f32(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, con
         cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha,
                     A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
     threads_end(t);
+}
+
+void vg_gemm_f32_tile(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc) {
+    ensure_init();
+    if (M == 0 || N == 0) return;
+    if (g.tile == VG_GEMM_ONEDNN) {
+        lib_threads t = threads_begin(M, N, K, false);
+        dnnl_sgemm('N', 'N', M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        threads_end(t);
+    } else vg_gemm_f32(false, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- bf16: oneDNN matmul primitives, one per shape, kept in a small LRU cache ---- */

@@ -9,7 +9,15 @@
  *         instructions (AVX512_BF16 or AMX); otherwise there is no bf16 GEMM and
  *         callers convert bf16 to f32 and use the f32 entry point.
  *
+ *   f32 tiles (vg_gemm_f32_tile, the small products inside flash attention):
+ *         oneDNN's sgemm on every CPU. At attention's tiles (32 query rows, head_dim
+ *         32-128, a few hundred keys) it measured level with OpenBLAS's small-matrix
+ *         kernels where OpenBLAS has them (AVX-512) and 1.1-1.2x faster than its
+ *         packed kernels where it does not (AVX2), and it does not depend on the
+ *         tile fitting OpenBLAS's small-matrix limit.
+ *
  * The environment variable VGEN_GEMM_F32=openblas|onednn overrides the f32 choice
+ * (openblas also for the tiles)
  * and VGEN_GEMM_BF16=onednn|off the bf16 one (for benchmarks and diagnosis).
  * docs/performance.md records the measurements behind these rules.
  *
@@ -31,6 +39,11 @@ typedef enum vg_gemm_lib { VG_GEMM_OPENBLAS, VG_GEMM_ONEDNN, VG_GEMM_NONE } vg_g
  * elements. Sizes must fit in int32 (callers check). */
 void vg_gemm_f32(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* C[M, N] = A[M, K] B + beta * C, B stored [K, N]: a small f32 product, typically
+ * called by each thread of a parallel region on its own tile (see above). */
+void vg_gemm_f32_tile(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc);
 
 /* Whether vg_gemm_bf16 is available (the CPU has bf16 instructions and oneDNN uses them). */
 bool vg_gemm_has_bf16(void);

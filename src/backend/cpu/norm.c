@@ -6,6 +6,7 @@
 
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/parallel.h"
+#include "backend/cpu/vec_math.h"
 #include "ops/ops_internal.h"
 
 /* Norm parameters may be stored in any float dtype (as checkpoints ship them). */
@@ -17,11 +18,65 @@ static inline float param(const vg_tensor *t, int64_t j) {
     return f;
 }
 
+/* A contiguous f32 parameter vector, or NULL (then the slow path reads it). */
+static const float *f32_vec(const vg_tensor *t) { return t && t->type == VG_F32 && t->st[0] == 1 ? t->data : NULL; }
+
+/* The common case, rows and parameters contiguous f32: the same arithmetic
+ * (statistics in double, applied in f32) in loops the compiler vectorises, in an
+ * AVX-512, an AVX2 and a baseline copy. y may be x (each element is read before
+ * it is written). */
+VG_CLONES static void layer_norm_row(const float *x, float *y, int64_t C, const float *w, const float *b, float eps) {
+    double s = 0, s2 = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < C; j++) s += x[j];
+    double mean = s / (double)C;
+#pragma omp simd reduction(+ : s2)
+    for (int64_t j = 0; j < C; j++) { double d = x[j] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / (double)C + eps)), m = (float)mean;
+    if (w && b) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++) y[j] = (x[j] - m) * rstd * w[j] + b[j];
+    } else if (w) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++) y[j] = (x[j] - m) * rstd * w[j];
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++) y[j] = (x[j] - m) * rstd;
+    }
+}
+
+VG_CLONES static void rms_norm_row(const float *x, float *y, int64_t C, const float *w, float eps) {
+    double s2 = 0;
+#pragma omp simd reduction(+ : s2)
+    for (int64_t j = 0; j < C; j++) s2 += (double)x[j] * x[j];
+    float rs = (float)(1.0 / sqrt(s2 / (double)C + eps));
+    if (w) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++) y[j] = x[j] * rs * w[j];
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++) y[j] = x[j] * rs;
+    }
+}
+
 vg_status vg_cpu_norm(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2], *y = op->dst;
     const float eps = op->f[0];
     int64_t rows = vg_rows(x), C = vg_cols(x), xs = vg_inner_stride(x), ys = vg_inner_stride(y);
     const int nt = vg_cpu_threads_for(run->n_threads, 2 * rows * C, rows);   /* two passes over x */
+    const float *wf = f32_vec(w), *bf = f32_vec(b);
+    const bool fast = xs == 1 && ys == 1 && (!w || wf) && (!b || bf);
+    if (fast) {
+        const bool ln = op->type == VG_OP_LAYER_NORM;
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *xr = (const float *)x->data + vg_row_offset(x, r);
+            float *yr = (float *)y->data + vg_row_offset(y, r);
+            if (ln) layer_norm_row(xr, yr, C, wf, bf, eps);
+            else rms_norm_row(xr, yr, C, wf, eps);
+        }
+        return VG_OK;
+    }
     if (op->type == VG_OP_LAYER_NORM) {
 #pragma omp parallel for num_threads(nt) if (nt > 1)
         for (int64_t r = 0; r < rows; r++) {

@@ -6,9 +6,10 @@
 #include <string.h>
 
 /* An AVX-512 (x86-64-v4), an AVX2 + FMA (x86-64-v3) and a baseline copy of a
- * function, chosen at load time (GCC). The files that use it are compiled with
- * -ffp-contract=fast, so that a * b + c becomes one FMA where the copy's target has
- * FMA and stays a multiply and an add where it does not. */
+ * function, chosen at load time (GCC). softmax_row.c and activation_row.c are
+ * compiled with -ffp-contract=fast (CMakeLists.txt), so that there a * b + c becomes
+ * one FMA where the copy's target has FMA and stays a multiply and an add where it
+ * does not. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define VG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

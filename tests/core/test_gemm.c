@@ -75,6 +75,29 @@ VG_TEST(test_f32_gemm_both_libraries) {
     vg_gemm_force_f32(keep);
 }
 
+/* The tile entry point (attention's products): B untransposed, beta 0 and 1, the
+ * row strides of attention's packed K^T and score tiles. */
+VG_TEST(test_f32_gemm_tile) {
+    const int64_t cases[][3] = {{32, 640, 32}, {17, 192, 128}, {32, 32, 640}, {1, 5, 3}};
+    VG_CHECK(strstr(vg_gemm_describe(), "attention tiles") != NULL);
+    for (int c = 0; c < 4; c++)
+        for (int bt = 0; bt < 2; bt++) {
+            int64_t M = cases[c][0], N = cases[c][1], K = cases[c][2];
+            int64_t lda = K + 1, ldb = N + 100, ldc = N + 7;
+            float *A = rnd(M * lda, 1), *B = rnd(K * ldb, 1), *C0 = rnd(M * ldc, 1);
+            float *C = malloc(sizeof(float) * (size_t)(M * ldc));
+            memcpy(C, C0, sizeof(float) * (size_t)(M * ldc));
+            double *ref = malloc(sizeof(double) * (size_t)(M * N));
+            float beta = bt ? 1.0f : 0.0f;
+            vg_gemm_f32_tile(M, N, K, A, lda, B, ldb, beta, C, ldc);
+            ref_gemm(false, M, N, K, 1.0, A, lda, B, ldb, beta, C0, ldc, ref);
+            double e = check(C, C0, M, N, ldc, ref);
+            VG_CHECKF(e >= 0 && e < 1e-5, "tile %lldx%lldx%lld beta %g: err %g", (long long)M, (long long)N, (long long)K,
+                      beta, e);
+            free(A), free(B), free(C0), free(C), free(ref);
+        }
+}
+
 VG_TEST(test_bf16_gemm) {
     printf("     %s\n", vg_gemm_describe());
     if (!vg_gemm_has_bf16()) {
@@ -134,6 +157,7 @@ VG_TEST(test_bf16_linear_chunks) {
 
 int main(void) {
     VG_RUN(test_f32_gemm_both_libraries);
+    VG_RUN(test_f32_gemm_tile);
     VG_RUN(test_bf16_gemm);
     VG_RUN(test_bf16_linear_chunks);
     VG_DONE();

@@ -100,8 +100,9 @@ static void describe(void) {
     if (g.bf16 == VG_GEMM_ONEDNN)
         snprintf(bf16, sizeof bf16, "oneDNN %d.%d.%d matmul (%s)", v->major, v->minor, v->patch, dnnl_isa_name(isa));
     else snprintf(bf16, sizeof bf16, "converted to f32");
-    snprintf(g.desc, sizeof g.desc, "cpu %s%s%s; f32 %s; bf16 %s", g_isa_name[g.cpu_isa], g.cpu_bf16 ? " bf16" : "",
-             g.cpu_amx ? " amx" : "", f32, bf16);
+    snprintf(g.desc, sizeof g.desc, "cpu %s%s%s; f32 %s; bf16 %s; attention tiles %s", g_isa_name[g.cpu_isa],
+             g.cpu_bf16 ? " bf16" : "", g.cpu_amx ? " amx" : "", f32, bf16,
+             g.tile == VG_GEMM_ONEDNN ? "oneDNN sgemm" : "OpenBLAS");
 }
 
 /* The vector width of the kernels oneDNN will run (its CPU dispatch, which

@@ -18,64 +18,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backend/cpu/gemm.h"
+#include "common/bench_model.h"
 #include "core/error.h"
 #include "ops/ops.h"
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static unsigned long long g_seed = 12345;
-static float frand(float a) {
-    g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
-    return a * (2.0f * (float)((g_seed >> 40) & 0xffffff) / 16777216.0f - 1.0f);
-}
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n);
-    if (!p) {
-        fprintf(stderr, "bench_attention: out of memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
-static void die(vg_status s, const char *what) {
-    if (s != VG_OK) {
-        fprintf(stderr, "bench_attention: %s: %s\n", what, vg_err_msg());
-        exit(1);
-    }
-}
-
-#define TIME_BEST(reps, out, stmt)            \
-    do {                                      \
-        out = 1e30;                           \
-        for (int r_ = 0; r_ < (reps); r_++) { \
-            double t0_ = now();               \
-            stmt;                             \
-            double dt_ = now() - t0_;         \
-            if (dt_ < out) out = dt_;         \
-        }                                     \
-    } while (0)
-
 /* f32 GEMM GFLOP/s of [M, K] x [N, K]^T (trans_b) or [M, K] x [K, N], best of reps */
 static double gemm_rate(bool trans_b, int64_t M, int64_t N, int64_t K, int reps) {
-    float *A = xmalloc(sizeof(float) * (size_t)(M * K)), *B = xmalloc(sizeof(float) * (size_t)(N * K)),
-          *C = xmalloc(sizeof(float) * (size_t)(M * N));
-    for (int64_t i = 0; i < M * K; i++) A[i] = frand(1);
-    for (int64_t i = 0; i < N * K; i++) B[i] = frand(1);
+    float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(N * K)),
+          *C = malloc(sizeof(float) * (size_t)(M * N));
+    if (!A || !B || !C) bench_die(VG_ERR_NO_MEMORY, "GEMM operands");
+    bench_fill(VG_F32, A, M * K, 1.0f, 0.0f);
+    bench_fill(VG_F32, B, N * K, 1.0f, 0.0f);
     double t;
-    TIME_BEST(reps, t, vg_gemm_f32(trans_b, M, N, K, 1.0f, A, K, B, trans_b ? K : N, 0.0f, C, N));
+    BENCH_TIME_BEST(reps, t, vg_gemm_f32(trans_b, M, N, K, 1.0f, A, K, B, trans_b ? K : N, 0.0f, C, N));
     free(A), free(B), free(C);
     return 2.0 * M * N * K / t / 1e9;
 }
 
 int main(int argc, char **argv) {
+    bench_name = "bench_attention";
     int64_t S = argc > 1 ? atoll(argv[1]) : 1680, H = argc > 2 ? atoll(argv[2]) : 2, d = argc > 3 ? atoll(argv[3]) : 32;
     int reps = argc > 4 ? atoi(argv[4]) : 5;
     bool line = argc > 5 && strcmp(argv[5], "line") == 0;
@@ -87,20 +50,18 @@ int main(int argc, char **argv) {
     vg_pool *pool = vg_pool_new("bench", VG_POOL_UNLIMITED);
     vg_exec ex = {.pool = pool};
     vg_tensor q, k, v, o;
-    die(vg_exec_scratch(&ex, &q, VG_SHAPE(1, S, H, d), "bench.q"), "alloc");
-    die(vg_exec_scratch(&ex, &k, VG_SHAPE(1, S, H, d), "bench.k"), "alloc");
-    die(vg_exec_scratch(&ex, &v, VG_SHAPE(1, S, H, d), "bench.v"), "alloc");
-    die(vg_exec_scratch(&ex, &o, VG_SHAPE(1, S, H, d), "bench.o"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &q, VG_SHAPE(1, S, H, d), "bench.q"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &k, VG_SHAPE(1, S, H, d), "bench.k"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &v, VG_SHAPE(1, S, H, d), "bench.v"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &o, VG_SHAPE(1, S, H, d), "bench.o"), "alloc");
     /* q and k of unit RMS, as after the DiT's RMS norms */
-    for (int64_t i = 0; i < S * H * d; i++) {
-        vg_f32(&q)[i] = frand(1.7f);
-        vg_f32(&k)[i] = frand(1.7f);
-        vg_f32(&v)[i] = frand(1.0f);
-    }
+    bench_fill(VG_F32, q.data, S * H * d, 1.7f, 0.0f);
+    bench_fill(VG_F32, k.data, S * H * d, 1.7f, 0.0f);
+    bench_fill(VG_F32, v.data, S * H * d, 1.0f, 0.0f);
     float scale = 1.0f / sqrtf((float)d);
     double t;
-    die(vg_op_attention(&ex, &o, &q, &k, &v, NULL, scale), "attention");   /* warm-up */
-    TIME_BEST(reps, t, die(vg_op_attention(&ex, &o, &q, &k, &v, NULL, scale), "attention"));
+    bench_die(vg_op_attention(&ex, &o, &q, &k, &v, NULL, scale), "attention");   /* warm-up */
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_attention(&ex, &o, &q, &k, &v, NULL, scale), "attention"));
     double rate = flops / t / 1e9;
     if (line) {
         printf("attention %.6f %.3f\n", t, rate);

@@ -25,13 +25,8 @@
 
 #include "backend/cpu/gemm.h"
 #include "core/error.h"
+#include "common/bench_model.h"
 #include "models/wan_dit.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static unsigned long long g_seed = 12345;
 static float frand(float a) {
@@ -87,25 +82,6 @@ static void free_block(vg_wan_block *w) {
     for (size_t i = 0; i < sizeof *w / sizeof(vg_tensor); i++) free(all[i].data);
 }
 
-static void die(vg_status s, const char *what) {
-    if (s != VG_OK) {
-        fprintf(stderr, "bench_dit_block: %s: %s\n", what, vg_err_msg());
-        exit(1);
-    }
-}
-
-/* best-of-reps timing of a statement */
-#define TIME_BEST(reps, out, stmt)                 \
-    do {                                           \
-        out = 1e30;                                \
-        for (int r_ = 0; r_ < (reps); r_++) {      \
-            double t0_ = now();                    \
-            stmt;                                  \
-            double dt_ = now() - t0_;              \
-            if (dt_ < out) out = dt_;              \
-        }                                          \
-    } while (0)
-
 typedef struct parts { double gemm, attn, other; } parts;
 
 /* Times every op of one block standalone, at the block's shapes and in its order. */
@@ -113,17 +89,17 @@ static parts time_parts(vg_exec *ex, const vg_wan_dit_config *c, const vg_wan_bl
                         const vg_tensor *ctx, const vg_tensor *rc, const vg_tensor *rs) {
     int64_t D = (int64_t)c->num_heads * c->head_dim, H = c->num_heads, hd = c->head_dim, Fd = c->ffn_dim;
     vg_tensor x, a, q, k, v, o, kc, vc, h, mod, y;
-    die(vg_exec_scratch(ex, &x, VG_SHAPE(1, S, D), "b.x"), "alloc");
-    die(vg_exec_scratch(ex, &a, VG_SHAPE(1, S, D), "b.a"), "alloc");
-    die(vg_exec_scratch(ex, &q, VG_SHAPE(1, S, D), "b.q"), "alloc");
-    die(vg_exec_scratch(ex, &k, VG_SHAPE(1, S, D), "b.k"), "alloc");
-    die(vg_exec_scratch(ex, &v, VG_SHAPE(1, S, D), "b.v"), "alloc");
-    die(vg_exec_scratch(ex, &o, VG_SHAPE(1, S, D), "b.o"), "alloc");
-    die(vg_exec_scratch(ex, &y, VG_SHAPE(1, S, D), "b.y"), "alloc");
-    die(vg_exec_scratch(ex, &kc, VG_SHAPE(1, L, D), "b.kc"), "alloc");
-    die(vg_exec_scratch(ex, &vc, VG_SHAPE(1, L, D), "b.vc"), "alloc");
-    die(vg_exec_scratch(ex, &h, VG_SHAPE(1, S, Fd), "b.h"), "alloc");
-    die(vg_exec_scratch(ex, &mod, VG_SHAPE(1, 6, D), "b.mod"), "alloc");
+    bench_die(vg_exec_scratch(ex, &x, VG_SHAPE(1, S, D), "b.x"), "alloc");
+    bench_die(vg_exec_scratch(ex, &a, VG_SHAPE(1, S, D), "b.a"), "alloc");
+    bench_die(vg_exec_scratch(ex, &q, VG_SHAPE(1, S, D), "b.q"), "alloc");
+    bench_die(vg_exec_scratch(ex, &k, VG_SHAPE(1, S, D), "b.k"), "alloc");
+    bench_die(vg_exec_scratch(ex, &v, VG_SHAPE(1, S, D), "b.v"), "alloc");
+    bench_die(vg_exec_scratch(ex, &o, VG_SHAPE(1, S, D), "b.o"), "alloc");
+    bench_die(vg_exec_scratch(ex, &y, VG_SHAPE(1, S, D), "b.y"), "alloc");
+    bench_die(vg_exec_scratch(ex, &kc, VG_SHAPE(1, L, D), "b.kc"), "alloc");
+    bench_die(vg_exec_scratch(ex, &vc, VG_SHAPE(1, L, D), "b.vc"), "alloc");
+    bench_die(vg_exec_scratch(ex, &h, VG_SHAPE(1, S, Fd), "b.h"), "alloc");
+    bench_die(vg_exec_scratch(ex, &mod, VG_SHAPE(1, 6, D), "b.mod"), "alloc");
     for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1.0f), vg_f32(&a)[i] = frand(1.0f), vg_f32(&o)[i] = frand(1.0f);
     memset(mod.data, 0, (size_t)(6 * D) * 4);
     vg_tensor m0 = vg_view_slice(&mod, 1, 0, 1), m1 = vg_view_slice(&mod, 1, 1, 1);
@@ -138,35 +114,36 @@ static parts time_parts(vg_exec *ex, const vg_wan_dit_config *c, const vg_wan_bl
     parts p = {0};
     double t;
     /* GEMMs: self q, k, v, o; cross q, o; cross k, v (from the text); FFN up, down */
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &q, &a, &w->attn1_q_w, &w->attn1_q_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &k, &a, &w->attn1_k_w, &w->attn1_k_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &v, &a, &w->attn1_v_w, &w->attn1_v_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &y, &o, &w->attn1_o_w, &w->attn1_o_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &q, &a, &w->attn2_q_w, &w->attn2_q_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &y, &o, &w->attn2_o_w, &w->attn2_o_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &kc, ctx, &w->attn2_k_w, &w->attn2_k_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &vc, ctx, &w->attn2_v_w, &w->attn2_v_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &h, &a, &w->ffn1_w, &w->ffn1_b), "linear")); p.gemm += t;
-    TIME_BEST(reps, t, die(vg_op_linear(ex, &y, &h, &w->ffn2_w, &w->ffn2_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &q, &a, &w->attn1_q_w, &w->attn1_q_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &k, &a, &w->attn1_k_w, &w->attn1_k_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &v, &a, &w->attn1_v_w, &w->attn1_v_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &y, &o, &w->attn1_o_w, &w->attn1_o_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &q, &a, &w->attn2_q_w, &w->attn2_q_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &y, &o, &w->attn2_o_w, &w->attn2_o_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &kc, ctx, &w->attn2_k_w, &w->attn2_k_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &vc, ctx, &w->attn2_v_w, &w->attn2_v_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &h, &a, &w->ffn1_w, &w->ffn1_b), "linear")); p.gemm += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_linear(ex, &y, &h, &w->ffn2_w, &w->ffn2_b), "linear")); p.gemm += t;
     /* attention: self (S x S), cross (S x L) */
-    TIME_BEST(reps, t, die(vg_op_attention(ex, &o4, &q4, &k4, &v4, NULL, sc), "attention")); p.attn += t;
-    TIME_BEST(reps, t, die(vg_op_attention(ex, &o4, &q4, &kc4, &vc4, NULL, sc), "attention")); p.attn += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_attention(ex, &o4, &q4, &k4, &v4, NULL, sc), "attention")); p.attn += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_attention(ex, &o4, &q4, &kc4, &vc4, NULL, sc), "attention")); p.attn += t;
     /* norms, RoPE, modulation, activations, residual adds */
-    TIME_BEST(reps, t, die(vg_op_layer_norm(ex, &a, &x, NULL, NULL, 1e-6f), "ln")); p.other += 2 * t;    /* norm1, norm3 */
-    TIME_BEST(reps, t, die(vg_op_layer_norm(ex, &a, &x, &w->norm2_w, &w->norm2_b, 1e-6f), "ln")); p.other += t;
-    TIME_BEST(reps, t, die(vg_op_modulate(ex, &a, &a, &m0, &m1), "modulate")); p.other += 2 * t;
-    TIME_BEST(reps, t, die(vg_op_rms_norm(ex, &q, &q, &w->attn1_norm_q, 1e-6f), "rms")); p.other += 3 * t;  /* q1, k1, q2 */
-    TIME_BEST(reps, t, die(vg_op_rms_norm(ex, &kc, &kc, &w->attn2_norm_k, 1e-6f), "rms")); p.other += t;
-    TIME_BEST(reps, t, die(vg_op_rope(ex, &q4, &q4, rc, rs), "rope")); p.other += 2 * t;
-    TIME_BEST(reps, t, die(vg_op_gelu_tanh(ex, &h, &h), "gelu")); p.other += t;
-    TIME_BEST(reps, t, die(vg_op_add_gated(ex, &x, &x, &y, &m0), "add_gated")); p.other += 2 * t;
-    TIME_BEST(reps, t, die(vg_op_add(ex, &x, &x, &y), "add")); p.other += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_layer_norm(ex, &a, &x, NULL, NULL, 1e-6f), "ln")); p.other += 2 * t;    /* norm1, norm3 */
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_layer_norm(ex, &a, &x, &w->norm2_w, &w->norm2_b, 1e-6f), "ln")); p.other += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_modulate(ex, &a, &a, &m0, &m1), "modulate")); p.other += 2 * t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_rms_norm(ex, &q, &q, &w->attn1_norm_q, 1e-6f), "rms")); p.other += 3 * t;  /* q1, k1, q2 */
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_rms_norm(ex, &kc, &kc, &w->attn2_norm_k, 1e-6f), "rms")); p.other += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_rope(ex, &q4, &q4, rc, rs), "rope")); p.other += 2 * t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_gelu_tanh(ex, &h, &h), "gelu")); p.other += t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_add_gated(ex, &x, &x, &y, &m0), "add_gated")); p.other += 2 * t;
+    BENCH_TIME_BEST(reps, t, bench_die(vg_op_add(ex, &x, &x, &y), "add")); p.other += t;
     vg_tensor *all[] = {&x, &a, &q, &k, &v, &o, &y, &kc, &vc, &h, &mod};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vg_tensor_release(all[i]);
     return p;
 }
 
 int main(int argc, char **argv) {
+    bench_name = "bench_dit_block";
     int64_t S = argc > 1 ? atoll(argv[1]) : 1560, L = 512;
     int reps = argc > 2 ? atoi(argv[2]) : 2;
     if (S < 1 || reps < 1) {
@@ -192,13 +169,13 @@ int main(int argc, char **argv) {
         for (int64_t i = 0; i < M * K; i++) Ah[i] = vg_f32_to_bf16(A[i] = frand(1));
         for (int64_t i = 0; i < N * K; i++) Bh[i] = vg_f32_to_bf16(Bm[i] = frand(1));
         double tg, tb16 = 0;
-        TIME_BEST(reps + 1, tg, vg_gemm_f32(true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N));
+        BENCH_TIME_BEST(reps + 1, tg, vg_gemm_f32(true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C, N));
         sgemm_gflops = 2.0 * M * N * K / tg / 1e9;
         if (block_only) printf("gemm f32 %.2f\n", sgemm_gflops);
         else printf("f32 GEMM %lld x %lld x %lld: %.3f s, %.1f GFLOP/s\n", (long long)M, (long long)N, (long long)K, tg,
                     sgemm_gflops);
         if (vg_gemm_has_bf16()) {
-            TIME_BEST(reps + 1, tb16, die(vg_gemm_bf16(M, N, K, Ah, K, Bh, K, 0.0f, C, N), "bf16 gemm"));
+            BENCH_TIME_BEST(reps + 1, tb16, bench_die(vg_gemm_bf16(M, N, K, Ah, K, Bh, K, 0.0f, C, N), "bf16 gemm"));
             bgemm_gflops = 2.0 * M * N * K / tb16 / 1e9;
             if (block_only) printf("gemm bf16 %.2f\n", bgemm_gflops);
             else printf("bf16 GEMM %lld x %lld x %lld: %.3f s, %.1f GFLOP/s\n", (long long)M, (long long)N, (long long)K,
@@ -219,12 +196,12 @@ int main(int argc, char **argv) {
     vg_exec ex = {.pool = pool};
     vg_tensor x, ctx, tproj, rc, rs;
     int64_t wp = 52, hp = (S + wp - 1) / wp;   /* a 30 x 52 grid for 1560 tokens */
-    die(vg_exec_scratch(&ex, &x, VG_SHAPE(1, S, D), "bench.x"), "alloc");
-    die(vg_exec_scratch(&ex, &ctx, VG_SHAPE(1, L, D), "bench.ctx"), "alloc");
-    die(vg_exec_scratch(&ex, &tproj, VG_SHAPE(1, 6, D), "bench.tproj"), "alloc");
-    die(vg_exec_scratch(&ex, &rc, VG_SHAPE(hp * wp, 64), "bench.rc"), "alloc");
-    die(vg_exec_scratch(&ex, &rs, VG_SHAPE(hp * wp, 64), "bench.rs"), "alloc");
-    die(vg_wan_dit_rope(&c, 1, hp, wp, &rc, &rs), "rope");
+    bench_die(vg_exec_scratch(&ex, &x, VG_SHAPE(1, S, D), "bench.x"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &ctx, VG_SHAPE(1, L, D), "bench.ctx"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &tproj, VG_SHAPE(1, 6, D), "bench.tproj"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &rc, VG_SHAPE(hp * wp, 64), "bench.rc"), "alloc");
+    bench_die(vg_exec_scratch(&ex, &rs, VG_SHAPE(hp * wp, 64), "bench.rs"), "alloc");
+    bench_die(vg_wan_dit_rope(&c, 1, hp, wp, &rc, &rs), "rope");
     vg_tensor rcs = vg_view_slice(&rc, 0, 0, S), rss = vg_view_slice(&rs, 0, 0, S);
     for (int64_t i = 0; i < L * D; i++) vg_f32(&ctx)[i] = frand(1);
     for (int64_t i = 0; i < 6 * D; i++) vg_f32(&tproj)[i] = frand(0.1f);
@@ -240,9 +217,9 @@ int main(int argc, char **argv) {
         uint64_t base = vg_pool_get_stats(pool).current;
         for (int r = 0; r < reps; r++) {
             for (int64_t i = 0; i < S * D; i++) vg_f32(&x)[i] = frand(1);
-            double t0 = now();
-            die(vg_wan_dit_block_forward(&ex, &c, &w, &x, &in, 0, NULL), "block");
-            double dt = now() - t0;
+            double t0 = bench_now();
+            bench_die(vg_wan_dit_block_forward(&ex, &c, &w, &x, &in, 0, NULL), "block");
+            double dt = bench_now() - t0;
             if (dt < tb) tb = dt;
         }
         uint64_t peak = vg_pool_get_stats(pool).peak - base;

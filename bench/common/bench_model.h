@@ -1,4 +1,4 @@
-/* What the device benches share: a clock, a seeded generator, random tensors, and a
+/* What the benches share: a clock, best-of timing, a seeded generator, random tensors, and a
  * random Wan2.1-1.3B-shaped transformer (matrices bf16, norms/biases/tables f32). */
 #ifndef VG_BENCH_MODEL_H
 #define VG_BENCH_MODEL_H
@@ -9,6 +9,17 @@
 extern const char *bench_name;   /* prefixes the messages of bench_die */
 
 double bench_now(void);
+/* out = the best (shortest) time of reps runs of stmt, in seconds */
+#define BENCH_TIME_BEST(reps, out, stmt)         \
+    do {                                         \
+        out = 1e30;                              \
+        for (int r_ = 0; r_ < (reps); r_++) {    \
+            double t0_ = bench_now();            \
+            stmt;                                \
+            double dt_ = bench_now() - t0_;      \
+            if (dt_ < out) out = dt_;            \
+        }                                        \
+    } while (0)
 /* Exits with "<bench_name>: <what>: <error>" when s is not VG_OK. */
 void bench_die(vg_status s, const char *what);
 /* n values uniform in [add - a, add + a) into d, as f32 or bf16 (t). */

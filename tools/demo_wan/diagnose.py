@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where does the demo model lose the motion? Two checks that need no sampling:
+"""Where does the demo model lose the motion? Three checks that need no sampling:
 
   truth  designed latents (data.design_latent) of held-out clips, decoded by the
          model's VAE (diffusers), measured as tests/pipeline/test_demo_wan.c measures
@@ -9,9 +9,13 @@
          levels s, with the true caption and with the direction word replaced by the
          opposite or a perpendicular one. Where the two losses are equal, the
          transformer does not read the direction at that noise level.
+  still  held-out clips frozen in time (their latents averaged over the latent
+         frames) and noised: does the transformer's x0 prediction move the shape the
+         way the caption says?
 
 Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/diagnose.py truth [models/demo-wan]
        OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/diagnose.py swap [models/demo-wan] [--transformer DIR]
+       OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/diagnose.py still [models/demo-wan] [--transformer DIR]
 """
 import argparse
 import json
@@ -112,14 +116,51 @@ def swap(model, tdir, batch=16, seed=1):
               (s, losses[0], losses[1], 100 * (losses[1] / losses[0] - 1), losses[2], 100 * (losses[2] / losses[0] - 1)))
 
 
+def still(model, tdir, seed=3):
+    """From a still layout to motion: the held-out clips' designed latents averaged over
+    time (what a transformer that cannot tell its latent frames apart predicts near
+    s = 1), noised to s, and the transformer's x0 prediction (x_t - s v, with guidance 5)
+    read back as in eval_dit.py: does it put the motion the caption asks for into it?"""
+    import eval_dit
+    from diffusers import WanTransformer3DModel
+    dit = load(WanTransformer3DModel, tdir or os.path.join(model, "transformer"))
+    caps = [data.caption(*c) for c in data.HELD_OUT] + [""]
+    text = train.text_embeddings(os.path.join(model, "text_encoder"), os.path.join(model, "tokenizer"), caps)
+    d = dit.config.text_dim
+    rng = np.random.default_rng(seed)
+    for s in (0.9, 0.75, 0.6, 0.45):
+        right = 0
+        for c in data.HELD_OUT:
+            x0 = torch.from_numpy(data.design_latent(data.render(rng, c)))[None]
+            xs = x0.mean(dim=2, keepdim=True).expand_as(x0)
+            eps = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
+            xt = (1 - s) * xs + s * eps
+            t = torch.full((1,), 1000.0 * s)
+            with torch.no_grad():
+                vc = dit(hidden_states=xt, timestep=t, encoder_hidden_states=train.pad_text([text[data.caption(*c)][0]], d),
+                         return_dict=False)[0]
+                vu = dit(hidden_states=xt, timestep=t, encoder_hidden_states=train.pad_text([text[""][0]], d),
+                         return_dict=False)[0]
+            x0p = xt - s * (vu + 5.0 * (vc - vu))
+            fg, bg, dr, v = eval_dit.measure(eval_dit.latent_video(x0p[0].numpy()))
+            right += dr == c[2]
+        print("s = %.2f: direction of the x0 prediction from a still layout right for %d of %d held-out captions" %
+              (s, right, len(data.HELD_OUT)))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("check", choices=("truth", "swap"))
+    ap.add_argument("check", choices=("truth", "swap", "still"))
     ap.add_argument("model", nargs="?", default="models/demo-wan")
     ap.add_argument("--transformer", help="transformer folder (default: the model's)")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    truth(a.model) if a.check == "truth" else swap(a.model, a.transformer)
+    if a.check == "truth":
+        truth(a.model)
+    elif a.check == "swap":
+        swap(a.model, a.transformer)
+    else:
+        still(a.model, a.transformer)
 
 
 if __name__ == "__main__":

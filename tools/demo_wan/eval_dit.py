@@ -6,7 +6,7 @@ designed latent back as an 8x8-pixel video (channels 0-11: the RGB of each frame
 a latent frame's group) and measures its colours and motion (see measure()).
 
 Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/eval_dit.py [models/demo-wan]
-       [--transformer DIR] [--steps 8] [--guidance 5] [--seeds 1]
+       [--transformer DIR] [--steps 8] [--guidance 5] [--seeds 1] [--combos held-out|training]
 """
 import argparse
 import json
@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--guidance", type=float, default=5.0)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--combos", default="held-out", choices=["held-out", "training"],
+                    help="the 12 held-out combinations, or 12 drawn from the training ones")
     a = ap.parse_args()
     torch.set_num_threads(1)
     from diffusers import UniPCMultistepScheduler, WanTransformer3DModel
@@ -74,14 +76,18 @@ def main():
     cfg = json.load(open(os.path.join(tdir, "config.json")))
     dit = WanTransformer3DModel(**{k: v for k, v in cfg.items() if not k.startswith("_")}).eval()
     train.load_component(dit, tdir)
-    caps = [data.caption(*c) for c in data.HELD_OUT] + [""]
+    combos = data.HELD_OUT
+    if a.combos == "training":
+        tr = data.training_combos()
+        combos = [tr[i] for i in np.random.default_rng(7).choice(len(tr), size=12, replace=False)]
+    caps = [data.caption(*c) for c in combos] + [""]
     text = train.text_embeddings(os.path.join(a.model, "text_encoder"), os.path.join(a.model, "tokenizer"), caps)
     d = cfg["text_dim"]
     uncond = train.pad_text([text[""][0]], d)
     sc = json.load(open(os.path.join(a.model, "scheduler", "scheduler_config.json")))
     right = n = 0
     for seed in range(1, a.seeds + 1):
-        for combo in data.HELD_OUT:
+        for combo in combos:
             cap = data.caption(*combo)
             cond = train.pad_text([text[cap][0]], d)
             sched = UniPCMultistepScheduler.from_config(sc)

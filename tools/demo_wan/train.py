@@ -217,7 +217,7 @@ def shifted_sigmas(u, shift):
 
 
 def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, export, warm=100, lr=1e-3, fg_weight=1.0,
-              band=(0.0, 1.0)):
+              band=(0.0, 1.0), static=0.0):
     """fg_weight > 1 weighs the shape's cells more. It speeds up learning the shape's
     colour but biases the optimum towards it where the model is unsure (scattered
     shape-coloured cells), so a run that uses it must end with fg_weight 1.
@@ -267,13 +267,25 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
         s = torch.from_numpy(s.astype(np.float32))
         eps = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
         sb = s.view(-1, 1, 1, 1, 1)
-        xt = (1 - sb) * x0 + sb * eps
+        target = eps - x0
+        if static > 0:
+            # only where the noise hides the content (s >= 0.3): below, the target's
+            # (x0' - x0) / s would dwarf the rest
+            frozen = torch.from_numpy(((rng.random(batch) < static) & (s.numpy() >= 0.3)).astype(np.float32))
+            frozen = frozen.view(-1, 1, 1, 1, 1)
+            a = torch.from_numpy(rng.random(batch).astype(np.float32)).view(-1, 1, 1, 1, 1)
+            a = 1 - frozen * (1 - a)                      # 1 for the items left as they are
+            x0_in = a * x0 + (1 - a) * x0.mean(dim=2, keepdim=True)
+            xt = (1 - sb) * x0_in + sb * eps
+            target = (xt - x0) / sb.clamp(min=1e-3)
+        else:
+            xt = (1 - sb) * x0 + sb * eps
         v = dit(hidden_states=xt, timestep=s * 1000, encoder_hidden_states=ctx, return_dict=False)[0]
         if fg_weight > 1:
             w = 1 + (fg_weight - 1) * pool_w[idx]
-            loss = (w * (v - (eps - x0)) ** 2).mean() / w.mean()
+            loss = (w * (v - target) ** 2).mean() / w.mean()
         else:
-            loss = F.mse_loss(v, eps - x0)
+            loss = F.mse_loss(v, target)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0)
@@ -326,7 +338,28 @@ def export_component(out, name, module, cfg):
 def load_component(module, folder):
     from safetensors.torch import load_file
     sd = {k: v.float() for k, v in load_file(os.path.join(folder, "diffusion_pytorch_model.safetensors")).items()}
+    own = module.state_dict()
+    if "patch_embedding.weight" in sd and sd["patch_embedding.weight"].shape != own["patch_embedding.weight"].shape:
+        sd = repatch(sd, own["patch_embedding.weight"].shape)
     module.load_state_dict(sd)
+
+
+def repatch(sd, shape):
+    """A transformer's weights for patch 1x2x2 as weights for patch 1x1x1: a token of
+    one latent cell embeds as the old one did a 2x2 patch of four equal cells (sum of
+    the kernel), and predicts the mean of the old 2x2 outputs. The blocks are kept;
+    their positions now count cells instead of 2x2 patches."""
+    w = sd["patch_embedding.weight"]                  # [D, C, 1, 2, 2]
+    if tuple(w.shape[2:]) != (1, 2, 2) or tuple(shape[2:]) != (1, 1, 1):
+        raise SystemExit("repatch: only 1x2x2 -> 1x1x1, not %s -> %s" % (tuple(w.shape), tuple(shape)))
+    sd = dict(sd)
+    sd["patch_embedding.weight"] = w.sum(dim=(3, 4), keepdim=True)
+    C = w.shape[1]
+    po, pb = sd["proj_out.weight"], sd["proj_out.bias"]  # [4 C, D], [4 C]: (ph, pw, c), c fastest
+    sd["proj_out.weight"] = po.view(4, C, -1).mean(dim=0)
+    sd["proj_out.bias"] = pb.view(4, C).mean(dim=0)
+    log("transformer: patch 1x2x2 weights re-cut for patch 1x1x1")
+    return sd
 
 
 def main():
@@ -352,11 +385,17 @@ def main():
                     help="where the clips' paths lie (data.PATH)")
     ap.add_argument("--dit-band", default="0,1",
                     help="lo,hi: the unshifted half of each batch draws its sigmas uniform in [lo, hi]")
+    ap.add_argument("--dit-patch", type=int, default=2, choices=[1, 2],
+                    help="spatial patch of the transformer: 2 (2x2 latent cells a token) or 1 (one cell)")
+    ap.add_argument("--dit-static", type=float, default=0.0,
+                    help="fraction of each batch noised from a clip partly frozen in time (see train_dit)")
     ap.add_argument("--enc-steps", type=int, default=150)
     ap.add_argument("--export-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    global TRANSFORMER
+    TRANSFORMER = dict(TRANSFORMER, patch_size=[1, a.dit_patch, a.dit_patch])
     stages = a.stages.split(",")
 
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
@@ -401,7 +440,7 @@ def main():
             text = {k: v[0] for k, v in text.items()}
             train_dit(dit, rng(2), combos, text, text[""], a.dit_steps, a.dit_batch, 3.0, a.dit_pool,
                       exporter("transformer", dit, TRANSFORMER), 20 if a.dit_init else 100, a.dit_lr, a.dit_fg_weight,
-                      tuple(float(v) for v in a.dit_band.split(",")))
+                      tuple(float(v) for v in a.dit_band.split(",")), a.dit_static)
         elif st == "vae-enc":
             train_encoder(vae, rng(3), combos, a.enc_steps, a.vae_batch, exporter("vae", vae, VAE))
         else:

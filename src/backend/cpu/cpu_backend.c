@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "core/error.h"
 
@@ -151,6 +152,7 @@ static vg_status make(bool sim, uint64_t cap, vg_backend **out) {
         return vg_err(VG_ERR_NO_MEMORY, "out of memory");
     }
     vg_pool_set_owner(b->pool, b);
+    vg_gemm_init();
     *out = b;
     return VG_OK;
 }

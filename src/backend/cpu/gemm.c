@@ -140,10 +140,18 @@ static void init(void) {
     e = getenv("VGEN_GEMM_BF16");
     if (e && !strcasecmp(e, "off")) g.bf16 = VG_GEMM_NONE;
     if (g.bf16 == VG_GEMM_ONEDNN && dnnl_engine_create(&g.engine, dnnl_cpu, 0) != dnnl_success) g.bf16 = VG_GEMM_NONE;
+    /* oneDNN JIT-compiles all its sgemm kernels on its first call (29 ms on the AMD EPYC
+     * of docs/performance.md): done here, once, rather than inside the first op */
+    if (g.tile == VG_GEMM_ONEDNN || g.f32 == VG_GEMM_ONEDNN) {
+        float a[256] = {0}, b[256] = {0}, c[256];   /* 1 x 1 x 1 takes a path that compiles nothing */
+        dnnl_sgemm('N', 'N', 16, 16, 16, 1.0f, a, 16, b, 16, 0.0f, c, 16);
+    }
     describe();
 }
 
 static void ensure_init(void) { pthread_once(&g_once, init); }
+
+void vg_gemm_init(void) { ensure_init(); }
 
 vg_gemm_lib vg_gemm_f32_lib(void) { ensure_init(); return g.f32; }
 vg_gemm_lib vg_gemm_bf16_lib(void) { ensure_init(); return g.bf16; }

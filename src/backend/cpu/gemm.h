@@ -45,6 +45,11 @@ void vg_gemm_f32(bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, con
 void vg_gemm_f32_tile(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B, int64_t ldb,
                       float beta, float *C, int64_t ldc);
 
+/* Chooses the libraries and runs their one-time setup (oneDNN compiles its sgemm
+ * kernels on its first call), once per process; every entry point calls it, the CPU
+ * backend calls it when a device is created so that no op pays for it. */
+void vg_gemm_init(void);
+
 /* Whether vg_gemm_bf16 is available (the CPU has bf16 instructions and oneDNN uses them). */
 bool vg_gemm_has_bf16(void);
 

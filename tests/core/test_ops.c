@@ -402,6 +402,45 @@ VG_TEST(test_copy_convert_concat) {
     vg_tensor_release(&a); vg_tensor_release(&b); vg_tensor_release(&y);
 }
 
+/* Same-type copies of every permuted view of a 4-D tensor (the CPU kernel walks the
+ * rows of a transposing copy in another order), f32 and bf16, value by value. */
+VG_TEST(test_copy_every_permutation) {
+    const int64_t ne[4] = {3, 4, 5, 6};
+    vg_tensor x = rnd(4, ne, -100, 100), xh;
+    vg_tensor_alloc(&xh, pool, VG_BF16, 4, ne, "test.bf16");
+    VG_CHECK_OK(vg_op_copy(&ex, &xh, &x));
+    int perm[4], n = 0, bad = 0;
+    for (perm[0] = 0; perm[0] < 4; perm[0]++)
+        for (perm[1] = 0; perm[1] < 4; perm[1]++)
+            for (perm[2] = 0; perm[2] < 4; perm[2]++) {
+                perm[3] = 6 - perm[0] - perm[1] - perm[2];
+                if (perm[0] == perm[1] || perm[0] == perm[2] || perm[1] == perm[2]) continue;
+                vg_tensor xp = vg_view_permute(&x, perm), hp = vg_view_permute(&xh, perm), y, yh;
+                int64_t pe[4] = {ne[perm[0]], ne[perm[1]], ne[perm[2]], ne[perm[3]]};
+                vg_tensor_alloc(&y, pool, VG_F32, 4, pe, "test.perm");
+                vg_tensor_alloc(&yh, pool, VG_BF16, 4, pe, "test.perm_bf16");
+                VG_CHECK_OK(vg_op_copy(&ex, &y, &xp));
+                VG_CHECK_OK(vg_op_copy(&ex, &yh, &hp));
+                for (int64_t i = 0; i < 360; i++) {
+                    /* logical index i of the permuted view: the same element in both */
+                    int64_t r = i, off = 0, offh = 0;
+                    for (int d = 3; d >= 0; d--) {
+                        off += (r % pe[d]) * xp.st[d];
+                        offh += (r % pe[d]) * hp.st[d];
+                        r /= pe[d];
+                    }
+                    bad += vg_f32(&y)[i] != ((const float *)x.data)[off];
+                    bad += ((const uint16_t *)yh.data)[i] != ((const uint16_t *)xh.data)[offh];
+                }
+                vg_tensor_release(&y);
+                vg_tensor_release(&yh);
+                n++;
+            }
+    VG_CHECKF(n == 24 && bad == 0, "%d permutations, %d values wrong", n, bad);
+    vg_tensor_release(&x);
+    vg_tensor_release(&xh);
+}
+
 int main(void) {
     pool = vg_pool_new("test-ops", VG_POOL_UNLIMITED);
     ex.pool = pool;
@@ -414,6 +453,7 @@ int main(void) {
     VG_RUN(test_attention_memory_is_linear_in_tokens);
     VG_RUN(test_elementwise_broadcast);
     VG_RUN(test_copy_convert_concat);
+    VG_RUN(test_copy_every_permutation);
     VG_CHECK(vg_pool_get_stats(pool).current == 0);
     vg_pool_free(pool);
     VG_DONE();

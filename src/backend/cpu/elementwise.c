@@ -87,19 +87,55 @@ vg_status vg_cpu_elementwise(const vg_cpu_run *run, const vg_op *op) {
     return VG_OK;
 }
 
+/* The row dimension of y to step fastest through: one along which x's rows lie
+ * closer together than x's elements within a row (a transposing copy, e.g. [L, L, H]
+ * to [H, L, L]), so that consecutive rows read neighbouring memory; -1 if none. */
+static int fast_row_dim(const vg_tensor *x, const vg_tensor *y) {
+    int best = -1;
+    int64_t xs = vg_inner_stride(x), bs = xs < 0 ? -xs : xs;
+    for (int i = 0; i < y->nd - 1; i++) {
+        int64_t st = x->st[i] < 0 ? -x->st[i] : x->st[i];
+        if (y->ne[i] > 1 && st < bs) best = i, bs = st;
+    }
+    return best;
+}
+
+/* Row index (row-major over y's dims 0..nd-2) of the t-th row visited with dim k fastest. */
+static int64_t row_with_fast_dim(const vg_tensor *y, int k, int64_t t) {
+    int64_t dk = t % y->ne[k], rest = t / y->ne[k], r = 0, mul = 1;
+    for (int i = y->nd - 2; i >= 0; i--) {
+        int64_t d = dk;
+        if (i != k) {
+            d = rest % y->ne[i];
+            rest /= y->ne[i];
+        }
+        r += d * mul;
+        mul *= y->ne[i];
+    }
+    return r;
+}
+
 vg_status vg_cpu_copy(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *y = op->dst;
     const vg_type_traits *tx = vg_type(x->type), *ty = vg_type(y->type);
     int64_t rows = vg_rows(y), cols = vg_cols(y);
     int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
     size_t ex_ = tx->elem_size, ey = ty->elem_size;
+    const int kf = xs != 1 ? fast_row_dim(x, y) : -1;
     const int nt = vg_cpu_threads_for(run->n_threads, rows * cols, rows);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    for (int64_t t = 0; t < rows; t++) {
+        int64_t r = kf >= 0 ? row_with_fast_dim(y, kf, t) : t;
         const uint8_t *src = (const uint8_t *)x->data + vg_row_offset(x, r) * (int64_t)ex_;
         uint8_t *dst = (uint8_t *)y->data + vg_row_offset(y, r) * (int64_t)ey;
         if (x->type == y->type && xs == 1 && ys == 1) {
             memcpy(dst, src, (size_t)cols * ex_);
+        } else if (x->type == y->type && ex_ == 4) {
+            /* strided (a permuted view): a constant-size memcpy is a plain load and store,
+             * where a variable size calls memmove per element */
+            for (int64_t j = 0; j < cols; j++) memcpy(dst + j * ys * 4, src + j * xs * 4, 4);
+        } else if (x->type == y->type && ex_ == 2) {
+            for (int64_t j = 0; j < cols; j++) memcpy(dst + j * ys * 2, src + j * xs * 2, 2);
         } else if (x->type == y->type) {
             for (int64_t j = 0; j < cols; j++) memcpy(dst + j * ys * (int64_t)ey, src + j * xs * (int64_t)ex_, ex_);
         } else {

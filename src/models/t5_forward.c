@@ -226,8 +226,13 @@ vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const in
     host = malloc((size_t)(L * L > (int64_t)batch * L ? L * L : (int64_t)batch * L) * sizeof(float));
     if (!host) { s = vg_err(VG_ERR_NO_MEMORY, "out of host memory"); goto done; }
     int32_t *bk = host;
-    for (int64_t i = 0; i < L; i++)
-        for (int64_t j = 0; j < L; j++) bk[i * L + j] = vg_t5_rel_bucket(j - i, c->num_buckets, c->max_distance);
+    // the bucket depends on j - i only: one per offset, then laid out (row i is the
+    // offsets -i .. L-1-i, a window into the 2L-1 of them)
+    int32_t *by_rel = malloc((size_t)(2 * L - 1) * sizeof(int32_t));
+    if (!by_rel) { s = vg_err(VG_ERR_NO_MEMORY, "out of host memory"); goto done; }
+    for (int64_t r = -(L - 1); r <= L - 1; r++) by_rel[r + L - 1] = vg_t5_rel_bucket(r, c->num_buckets, c->max_distance);
+    for (int64_t i = 0; i < L; i++) memcpy(bk + i * L, by_rel + (L - 1 - i), (size_t)L * sizeof(int32_t));
+    free(by_rel);
     if ((s = vg_tensor_alloc(&e.bucket, ex->pool, VG_I32, VG_SHAPE(L * L), "t5.rel_bucket")) != VG_OK) goto done;
     if ((s = vg_tensor_set(&e.bucket, bk)) != VG_OK) goto done;
     if ((s = vg_exec_scratch(ex, &e.bias, VG_SHAPE(1, H, L, L), "t5.rel_bias")) != VG_OK) goto done;

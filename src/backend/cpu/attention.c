@@ -73,6 +73,12 @@ uint64_t vg_cpu_attention_scratch(int n_threads, const vg_op *op) {
     return (uint64_t)n_threads * scratch_floats(k->ne[1], k->ne[3], v->ne[3]) * 4;
 }
 
+/* srow[j] += mask[b, h, row, k0 + j] for j < nk */
+static void add_mask(float *srow, const vg_tensor *mk, int64_t b, int64_t h, int64_t row, int64_t k0, int64_t nk) {
+    const float *mrow = (const float *)mk->data + b * mk->st[0] + h * mk->st[1] + row * mk->st[2];
+    for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk->st[3]];
+}
+
 /* Row i of a score tile against a fresh reference: its maximum (with the mask
  * applied). A row with no finite score yet keeps m = -inf and contributes nothing
  * (NaN scores make its sum NaN, as softmax does in PyTorch). Rescales l and o when
@@ -146,10 +152,7 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                 vg_gemm_f32_tile(nq, nk, D, w.q, D, w.kt + k0, Sk, 0.0f, w.s, BK);
                 for (int64_t i = 0; i < nq; i++) {
                     float *srow = w.s + i * BK;
-                    if (mask) {
-                        const float *mrow = (const float *)mk.data + b * mk.st[0] + h * mk.st[1] + (q0 + i) * mk.st[2];
-                        for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
-                    }
+                    if (mask) add_mask(srow, &mk, b, h, q0 + i, k0, nk);
                     if (w.m[i] == -INFINITY) {
                         rebase_row(&w, i, srow, nk, Dv);
                         continue;
@@ -162,15 +165,8 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
                     }
                     /* the scores climbed far above the reference: recompute the row
                      * (its scores were overwritten) and move the reference to its maximum */
-                    for (int64_t j = 0; j < nk; j++) {
-                        double acc = 0;
-                        for (int64_t c = 0; c < D; c++) acc += (double)w.q[i * D + c] * w.kt[c * Sk + k0 + j];
-                        srow[j] = (float)acc;
-                    }
-                    if (mask) {
-                        const float *mrow = (const float *)mk.data + b * mk.st[0] + h * mk.st[1] + (q0 + i) * mk.st[2];
-                        for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk.st[3]];
-                    }
+                    vg_gemm_f32_tile(1, nk, D, w.q + i * D, D, w.kt + k0, Sk, 0.0f, srow, BK);
+                    if (mask) add_mask(srow, &mk, b, h, q0 + i, k0, nk);
                     rebase_row(&w, i, srow, nk, Dv);
                 }
                 /* O += P V   [nq, Dv] */

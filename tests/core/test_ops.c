@@ -306,9 +306,9 @@ VG_TEST(test_attention_memory_is_linear_in_tokens) {
     VG_CHECK_OK(vg_op_attention(&e2, &o, &q, &k, &v, NULL, 0.2f));
     uint64_t peak = vg_pool_get_stats(p2).peak;
     uint64_t naive = (uint64_t)S * S * 4;
-    /* per thread: K^T and V of the head, a Q tile and an output tile of at most 64 rows,
-     * a score tile of at most 64 x 1024, two values per row */
-    uint64_t bound = (uint64_t)omp_get_max_threads() * (2 * S * D + 64 * D + 64 * 1024 + 64 * D + 128) * 4 + 4096;
+    /* per thread: K^T and V of the head, a Q tile and an output tile of 32 rows, a score
+     * tile of 32 x at most 1024 keys, two values per row */
+    uint64_t bound = (uint64_t)omp_get_max_threads() * (2 * S * D + 32 * D + 32 * 1024 + 32 * D + 64) * 4 + 4096;
     {
         vg_meter mt;
         VG_CHECK_OK(vg_meter_start(&mt));

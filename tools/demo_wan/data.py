@@ -84,6 +84,11 @@ def _mask(shape, cx, cy, r, H, W, ss=4):
 # model's data) or "anywhere" (train.py --dit-path).
 PATH = "middle"
 
+# The latent layout (see design_latent and design_static): "moving" (each latent
+# frame holds its own frames) or "static" (every latent frame the same: the background,
+# and the mid frame's shape in its direction's channels; the decoder draws the motion).
+LATENT = "static"
+
 
 def render(rng, combo, T=17, H=64, W=64):
     """One clip [T, H, W, 3] for combo (colour, shape, direction, background):
@@ -106,6 +111,12 @@ def render(rng, combo, T=17, H=64, W=64):
         travel = rng.uniform(0.30, 0.40) * along
         start = rng.uniform(r, along - r - travel)
         perp = rng.uniform(r, across - r)
+    elif LATENT == "static":
+        # the static latent holds no speed: every clip moves 1 px a frame (a quarter of
+        # the frame in 17 frames), which its decoder's designed start draws exactly
+        travel = 0.25 * along
+        start = along / 2 - travel / 2 + rng.uniform(-0.05, 0.05) * along
+        perp = across / 2 + rng.uniform(-0.06, 0.06) * across
     else:
         travel = rng.uniform(0.45, 0.55) * along           # distance covered over the clip
         start = along / 2 - travel / 2 + rng.uniform(-0.05, 0.05) * along
@@ -146,3 +157,47 @@ def design_latent(clip):
         q = grey[g[-1]]                                                 # [h, 2, w, 2]
         z[12:16, k] = q.transpose(1, 3, 0, 2).reshape(4, h, w)
     return z * 2 - 1
+
+
+# channels of the static latent
+ST_BG, ST_MID, ST_DIR, ST_COVER, ST_QUAD, ST_ONE = 0, 3, 6, 10, 11, 15
+
+
+def design_static(combo, clip):
+    """The static latent of clip [T, H, W, 3] of combo -> [16, 1 + (T-1)/4, H/8, W/8],
+    every latent frame the same: channels 0-2 the background RGB (a flat field), 3-5
+    the 8x8-average RGB of the mid frame, 6-9 the direction one-hot (right, left,
+    down, up; flat fields), 10 the mid frame's shape coverage of each 8x8 cell and
+    11-14 that of its four 4x4 quadrants, 15 a constant; all mapped from [0, 1] to
+    [-1, 1].
+    Nothing in it depends on time, so a transformer with relative positions only can
+    make it from noise: a still layout and a few flat fields, chosen by the words.
+    The decoder, causal in time, knows the frame (by how far back its zero padding
+    lies) and draws the shape where it is then (vae_design.init_decoder_static).
+    The speed is fixed: 1 px a frame."""
+    colour, _, direction, background = combo
+    T, H, W, _ = clip.shape
+    h, w = H // 8, W // 8
+    F = 1 + (T - 1) // 4
+    mid = clip[(T - 1) // 2]
+    bg = np.array(COLOURS[background], np.float32)
+    m = np.abs(mid - bg).max(axis=2) / max(np.abs(np.array(COLOURS[colour], np.float32) - bg).max(), 1e-6)
+    z = np.empty((16, h, w), np.float32)
+    z[ST_BG:ST_BG + 3] = bg[:, None, None]
+    z[ST_MID:ST_MID + 3] = mid.reshape(h, 8, w, 8, 3).mean(axis=(1, 3)).transpose(2, 0, 1)
+    for i, d in enumerate(DIRECTIONS):
+        z[ST_DIR + i] = 1.0 if d == direction else 0.0
+    z[ST_COVER] = m.reshape(h, 8, w, 8).mean(axis=(1, 3))
+    z[ST_QUAD:ST_QUAD + 4] = m.reshape(h, 2, 4, w, 2, 4).mean(axis=(2, 5)).transpose(1, 3, 0, 2).reshape(4, h, w)
+    z[ST_ONE] = 1.0
+    z = z * 2 - 1
+    return np.ascontiguousarray(np.broadcast_to(z[:, None], (16, F, h, w)))
+
+
+def clip_and_latent(rng, combo, T=17):
+    """(clip [T, H, W, 3], its designed latent) in the layout LATENT names."""
+    if LATENT == "static":
+        clip = render(rng, combo, T=T)
+        return clip, design_static(combo, clip)
+    clip = render(rng, combo, T=T)
+    return clip, design_latent(clip)

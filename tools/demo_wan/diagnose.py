@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where does the demo model lose the motion? Three checks that need no sampling:
 
-  truth  designed latents (data.design_latent) of held-out clips, decoded by the
+  truth  designed latents (data.clip_and_latent) of held-out clips, decoded by the
          model's VAE (diffusers), measured as tests/pipeline/test_demo_wan.c measures
          vgen's videos (measure() below is a port of its measure_video). If the
          direction is not right here, the latent design or the decoder loses it.
@@ -9,9 +9,9 @@
          levels s, with the true caption and with the direction word replaced by the
          opposite or a perpendicular one. Where the two losses are equal, the
          transformer does not read the direction at that noise level.
-  still  held-out clips frozen in time (their latents averaged over the latent
-         frames) and noised: does the transformer's x0 prediction move the shape the
-         way the caption says?
+  still  (moving latent only) held-out clips frozen in time (their latents averaged
+         over the latent frames) and noised: does the transformer's x0 prediction move
+         the shape the way the caption says?
 
 Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/diagnose.py truth [models/demo-wan]
        OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/diagnose.py swap [models/demo-wan] [--transformer DIR]
@@ -78,8 +78,8 @@ def truth(model, reps=2):
     right = n = 0
     for _ in range(reps):
         for c in data.HELD_OUT:
-            clip = data.render(rng, c, T=17)
-            z = torch.from_numpy(data.design_latent(clip))[None]
+            _, z = data.clip_and_latent(rng, c, T=17)
+            z = torch.from_numpy(z)[None]
             with torch.no_grad():
                 x = vae.decode(z, return_dict=False)[0][0]             # [3, T, H, W] in [-1, 1]
             fg, bg, dr, moving, v = measure(((x.clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).numpy())
@@ -101,7 +101,7 @@ def swap(model, tdir, batch=16, seed=1):
     opposite = {"right": "left", "left": "right", "up": "down", "down": "up"}
     perpendicular = {"right": "up", "left": "down", "up": "right", "down": "left"}
     cs = [combos[i] for i in rng.integers(len(combos), size=batch)]
-    x0 = torch.from_numpy(np.stack([data.design_latent(data.render(rng, c)) for c in cs]))
+    x0 = torch.from_numpy(np.stack([data.clip_and_latent(rng, c)[1] for c in cs]))
     eps = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32))
     for s in (0.95, 0.85, 0.7, 0.5, 0.3):
         xt = (1 - s) * x0 + s * eps
@@ -120,8 +120,10 @@ def still(model, tdir, seed=3):
     """From a still layout to motion: the held-out clips' designed latents averaged over
     time (what a transformer that cannot tell its latent frames apart predicts near
     s = 1), noised to s, and the transformer's x0 prediction (x_t - s v, with guidance 5)
-    read back as in eval_dit.py: does it put the motion the caption asks for into it?"""
+    read back as in eval_dit.py: does it put the motion the caption asks for into it?
+    A check of the moving latent (data.design_latent) only."""
     import eval_dit
+    data.LATENT = "moving"
     from diffusers import WanTransformer3DModel
     dit = load(WanTransformer3DModel, tdir or os.path.join(model, "transformer"))
     caps = [data.caption(*c) for c in data.HELD_OUT] + [""]
@@ -153,7 +155,9 @@ def main():
     ap.add_argument("check", choices=("truth", "swap", "still"))
     ap.add_argument("model", nargs="?", default="models/demo-wan")
     ap.add_argument("--transformer", help="transformer folder (default: the model's)")
+    ap.add_argument("--latent", default="static", choices=["moving", "static"], help="the latent layout (data.LATENT)")
     a = ap.parse_args()
+    data.LATENT = a.latent
     torch.set_num_threads(1)
     if a.check == "truth":
         truth(a.model)

@@ -2,8 +2,10 @@
 """Measures the demo transformer alone, without the VAE decoder: samples latents for
 the held-out prompts with diffusers' UniPC scheduler (the model's scheduler config),
 classifier-free guidance and the 512-token padded prompt embeddings, then reads the
-designed latent back as an 8x8-pixel video (channels 0-11: the RGB of each frame of
-a latent frame's group) and measures its colours and motion (see measure()).
+designed latent back: the moving layout as an 8x8-pixel video (channels 0-11: the
+RGB of each frame of a latent frame's group), measuring its colours and motion (see
+measure()); the static one (--latent static) by its colour and direction fields and
+its coverage channel (read_static()).
 
 Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/eval_dit.py [models/demo-wan]
        [--transformer DIR] [--steps 8] [--guidance 5] [--seeds 1] [--combos held-out|training]
@@ -60,6 +62,25 @@ def measure(video):
     return NAMES[fg], NAMES[bg], dr, (vx * 8, vy * 8)
 
 
+def read_static(z):
+    """data.design_static's latent [16, F, h, w] -> (foreground, background, direction,
+    (shape cells, centroid drift over the latent frames in cells)): the palette colours
+    nearest the background field and the mid frame's colour where the coverage is
+    highest, the direction channel with the largest mean, and how many cells the
+    coverage channel covers by half or more and how far its centroid moves."""
+    near = lambda rgb: int(((PALETTE - rgb) ** 2).sum(-1).argmin())  # noqa: E731
+    bg = near((z[data.ST_BG:data.ST_BG + 3].mean(axis=(1, 2, 3)) + 1) / 2)
+    dr = list(data.DIRECTIONS)[int(z[data.ST_DIR:data.ST_DIR + 4].mean(axis=(1, 2, 3)).argmax())]
+    cov = np.clip((z[data.ST_COVER] + 1) / 2, 0, 1)                         # [F, h, w]
+    top = cov >= 0.8 * cov.max()
+    dd = ((PALETTE - (z[data.ST_MID:data.ST_MID + 3][:, top].mean(axis=1) + 1) / 2) ** 2).sum(-1)
+    dd[bg] = np.inf
+    ys, xs = np.mgrid[0:cov.shape[1], 0:cov.shape[2]]
+    c = np.array([((cov[k] * xs).sum(), (cov[k] * ys).sum()) / max(cov[k].sum(), 1e-6) for k in range(cov.shape[0])])
+    return NAMES[int(dd.argmin())], NAMES[bg], dr, \
+        (float((cov >= 0.5).sum(axis=(1, 2)).mean()), float(np.abs(c - c.mean(0)).max()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model", nargs="?", default="models/demo-wan")
@@ -69,7 +90,9 @@ def main():
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--combos", default="held-out", choices=["held-out", "training"],
                     help="the 12 held-out combinations, or 12 drawn from the training ones")
+    ap.add_argument("--latent", default="static", choices=["moving", "static"], help="the latent layout (data.LATENT)")
     a = ap.parse_args()
+    data.LATENT = a.latent
     torch.set_num_threads(1)
     from diffusers import UniPCMultistepScheduler, WanTransformer3DModel
     tdir = a.transformer or os.path.join(a.model, "transformer")
@@ -99,12 +122,17 @@ def main():
                     c = dit(hidden_states=x, timestep=tt, encoder_hidden_states=cond, return_dict=False)[0]
                     u = dit(hidden_states=x, timestep=tt, encoder_hidden_states=uncond, return_dict=False)[0]
                     x = sched.step(u + a.guidance * (c - u), t, x, return_dict=False)[0]
-            fg, bg, dr, v = measure(latent_video(x[0].numpy()))
+            if data.LATENT == "static":
+                fg, bg, dr, (area, drift) = read_static(x[0].numpy())
+                what = "shape %.1f cells, drift %.2f cells" % (area, drift)
+            else:
+                fg, bg, dr, v = measure(latent_video(x[0].numpy()))
+                what = "v=(%+.2f, %+.2f) px/frame" % v
             ok = (fg, bg, dr) == (combo[0], combo[3], combo[2])
             right += ok
             n += 1
-            print("seed %d %-55s -> %-6s on %-6s %-5s v=(%+.2f, %+.2f) px/frame %s" %
-                  (seed, cap, fg, bg, dr, v[0], v[1], "right" if ok else "WRONG"))
+            print("seed %d %-55s -> %-6s on %-6s %-5s %s %s" %
+                  (seed, cap, fg, bg, dr, what, "right" if ok else "WRONG"))
     print("%d of %d right (%.0f%%)" % (right, n, 100.0 * right / n))
 
 

@@ -3,7 +3,7 @@
 decode of the designed latent, and encode -> decode, on clips of the held-out
 combinations (17 frames, 64x64). Prints mean |error| and PSNR per clip and overall.
 
-Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/eval_vae.py [models/demo-wan] [--clips N]
+Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/eval_vae.py [models/demo-wan] [--clips N] [--latent moving]
 """
 import argparse
 import json
@@ -22,7 +22,9 @@ def main():
     ap.add_argument("model", nargs="?", default="models/demo-wan")
     ap.add_argument("--clips", type=int, default=6)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--latent", default="static", choices=["moving", "static"], help="the latent layout (data.LATENT)")
     a = ap.parse_args()
+    data.LATENT = a.latent
     torch.set_num_threads(1)
     from diffusers import AutoencoderKLWan
     from safetensors.torch import load_file
@@ -34,9 +36,9 @@ def main():
     tot = {"decode": [], "roundtrip": []}
     for i in range(a.clips):
         combo = data.HELD_OUT[i % len(data.HELD_OUT)]
-        clip = data.render(rng, combo, T=17)
+        clip, z = data.clip_and_latent(rng, combo, T=17)
         x = torch.from_numpy(clip.transpose(3, 0, 1, 2)[None] * 2 - 1)
-        z = torch.from_numpy(data.design_latent(clip)[None])
+        z = torch.from_numpy(z[None])
         with torch.no_grad():
             dec = vae.decode(z).sample
             rt = vae.decode(vae.encode(x).latent_dist.mean).sample

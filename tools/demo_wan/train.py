@@ -2,10 +2,15 @@
 """Trains models/demo-wan: a tiny model of the exact Wan2.1 text-to-video
 architecture (diffusers layout) on the procedural clips of data.py.
 
+The latent space is designed, not learnt (--latent): "static" (data.design_static,
+the shipped model's) holds the same still layout in every latent frame, and the
+decoder draws the motion; "moving" (data.design_latent, the layout of earlier
+models) holds each latent frame's own frames.
+
 Stages, in one process on one CPU thread:
-  1. VAE decoder: learns to turn the designed latent (data.design_latent) back into
-     frames, on 9-frame clips (3 latent frames; the decoder is causal in time, so
-     it runs on any 1 + 4k frames).
+  1. VAE decoder: starts from weights that already decode the designed latent in
+     8x8 blocks (vae_design.py; for the static latent, with the motion), then
+     learns to sharpen on 17-frame clips.
   2. DiT: flow matching as Wan's scheduler expects it (x_t = (1 - s) x0 + s eps,
      timestep 1000 s, target eps - x0, s drawn with the scheduler's shift), on
      designed latents of 17-frame clips, with the frozen text encoder's embeddings
@@ -152,8 +157,8 @@ def clips_batch(rng, combos, n, T, crop=None):
     xs, zs = [], []
     for _ in range(n):
         c = combos[rng.integers(len(combos))]
-        clip = data.render(rng, c, T=T)
-        x, z = clip.transpose(3, 0, 1, 2) * 2 - 1, data.design_latent(clip)
+        clip, z = data.clip_and_latent(rng, c, T=T)
+        x = clip.transpose(3, 0, 1, 2) * 2 - 1
         if crop:
             oy, ox = rng.integers(0, (64 - crop) // 8 + 1, size=2)
             x = x[:, :, 8 * oy:8 * oy + crop, 8 * ox:8 * ox + crop]
@@ -169,7 +174,10 @@ def lr_at(step, total, peak, warm=50):
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
-def train_decoder(vae, rng, combos, steps, batch, export, frames=17, crop=32, warm=10, lr=3e-4):
+def train_decoder(vae, rng, combos, steps, batch, export, frames=17, crop=32, warm=10, lr=3e-4, fg_weight=1.0):
+    """fg_weight > 1 weighs the pixels that differ from the background (the clip's
+    corner, which no path reaches) more: the shape is a tenth of the frame, and the
+    static latent's decoder has to learn where it goes in each frame."""
     params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     vae.train()
@@ -180,7 +188,12 @@ def train_decoder(vae, rng, combos, steps, batch, export, frames=17, crop=32, wa
         # the DiT's latents are never exactly on the design: decode noisy ones too
         z = z + 0.05 * torch.from_numpy(rng.standard_normal(z.shape).astype(np.float32))
         y = decode_train(vae, z)
-        loss = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
+        if fg_weight > 1:
+            shape = ((x - x[..., :1, :1]).abs().amax(dim=1, keepdim=True) > 0.1).float()
+            w = 1 + (fg_weight - 1) * shape
+            loss = ((w * (y - x) ** 2).mean() + 0.5 * (w * (y - x).abs()).mean()) / w.mean()
+        else:
+            loss = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -197,7 +210,7 @@ def train_encoder(vae, rng, combos, steps, batch, export):
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, 2e-3)
-        x, z = clips_batch(rng, combos, batch, 9)
+        x, z = clips_batch(rng, combos, batch, 17 if data.LATENT == "static" else 9)
         h = vae._encode(x)                                     # [B, 32, F, h, w]: mean, logvar
         mu, logvar = h[:, :16], h[:, 16:]
         loss = F.mse_loss(mu, z) + 0.01 * F.mse_loss(logvar, torch.full_like(logvar, -8.0))
@@ -231,10 +244,13 @@ def train_dit(dit, rng, combos, text, uncond, steps, batch, shift, pool_size, ex
     pool_z, pool_c, pool_w = [], [], []
     for i in range(pool_size):
         c = combos[rng.integers(len(combos))]
-        z = data.design_latent(data.render(rng, c, T=17))
+        _, z = data.clip_and_latent(rng, c, T=17)
         # the shape's cells: those that differ from the plain background's latent
-        bgz = data.design_latent(np.broadcast_to(np.array(data.COLOURS[c[3]], np.float32), (17, 64, 64, 3)))
-        fgm = (np.abs(z - bgz).max(axis=0, keepdims=True) > 0.05).astype(np.float32)
+        if data.LATENT == "static":
+            fgm = (z[data.ST_COVER:data.ST_COVER + 1] > -0.95).astype(np.float32)
+        else:
+            bgz = data.design_latent(np.broadcast_to(np.array(data.COLOURS[c[3]], np.float32), (17, 64, 64, 3)))
+            fgm = (np.abs(z - bgz).max(axis=0, keepdims=True) > 0.05).astype(np.float32)
         pool_z.append(z)
         pool_w.append(fgm)
         pool_c.append(data.caption(*c))
@@ -372,10 +388,12 @@ def main():
                     help="comma-separated, in order: vae-dec, dit, vae-enc")
     ap.add_argument("--init", help="a model folder whose vae/ (and transformer/) to start from")
     ap.add_argument("--dit-init", help="a transformer folder to continue training from")
-    ap.add_argument("--vae-steps", type=int, default=200)
+    ap.add_argument("--vae-steps", type=int, default=1200)
     ap.add_argument("--vae-batch", type=int, default=4)
     ap.add_argument("--vae-frames", type=int, default=17)
-    ap.add_argument("--vae-crop", type=int, default=32, help="train the decoder on crops (0: whole 64x64 frames)")
+    ap.add_argument("--vae-crop", type=int, default=0,
+                    help="train the decoder on crops on the 8-pixel grid (0: whole 64x64 frames; the static "
+                         "latent's shape moves across a crop's edge, so it needs whole frames)")
     ap.add_argument("--dit-steps", type=int, default=1500)
     ap.add_argument("--dit-batch", type=int, default=16)
     ap.add_argument("--dit-pool", type=int, default=6000)
@@ -389,6 +407,12 @@ def main():
                     help="spatial patch of the transformer: 2 (2x2 latent cells a token) or 1 (one cell)")
     ap.add_argument("--dit-static", type=float, default=0.0,
                     help="fraction of each batch noised from a clip partly frozen in time (see train_dit)")
+    ap.add_argument("--latent", default="static", choices=["moving", "static"],
+                    help="the designed latent layout (data.LATENT): moving (each latent frame its own frames) "
+                         "or static (every latent frame the mid frame's layout and the direction; "
+                         "the decoder draws the motion)")
+    ap.add_argument("--vae-lr", type=float, default=1e-4)
+    ap.add_argument("--vae-fg-weight", type=float, default=3.0, help="weight of the shape's pixels in the decoder's loss")
     ap.add_argument("--enc-steps", type=int, default=150)
     ap.add_argument("--export-every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
@@ -397,6 +421,7 @@ def main():
     global TRANSFORMER
     TRANSFORMER = dict(TRANSFORMER, patch_size=[1, a.dit_patch, a.dit_patch])
     stages = a.stages.split(",")
+    data.LATENT = a.latent
 
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     cfg = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}  # noqa: E731
@@ -426,11 +451,14 @@ def main():
     rng = lambda k: np.random.default_rng([a.seed, k])  # noqa: E731
     for st in stages:
         if st == "vae-dec":
-            if not a.init:
+            if not a.init and a.latent == "moving":
                 vae_design.init_decoder(vae)
                 log("vae decoder: designed start (inverts the latent up to its 8x8 blocks)")
+            elif not a.init:
+                vae_design.init_decoder_static(vae)
+                log("vae decoder: designed start (draws the latent's moving shape in 8x8 blocks)")
             train_decoder(vae, rng(1), combos, a.vae_steps, a.vae_batch, exporter("vae", vae, VAE),
-                          a.vae_frames, a.vae_crop)
+                          a.vae_frames, a.vae_crop, lr=a.vae_lr, fg_weight=a.vae_fg_weight)
         elif st == "dit":
             data.PATH = a.dit_path
             src = os.path.join(ROOT, "models", "tiny-wan")

@@ -9,6 +9,7 @@ its coverage channel (read_static()).
 
 Usage: OMP_NUM_THREADS=1 tools/.venv/bin/python tools/demo_wan/eval_dit.py [models/demo-wan]
        [--transformer DIR] [--steps 8] [--guidance 5] [--seeds 1] [--combos held-out|training]
+       [--decode] [--latent static|moving]
 """
 import argparse
 import json
@@ -90,6 +91,9 @@ def main():
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--combos", default="held-out", choices=["held-out", "training"],
                     help="the 12 held-out combinations, or 12 drawn from the training ones")
+    ap.add_argument("--decode", action="store_true",
+                    help="decode the latents with the model's VAE and measure the frames as the C test does "
+                         "(diagnose.measure), instead of reading the latent")
     ap.add_argument("--latent", default="static", choices=["moving", "static"], help="the latent layout (data.LATENT)")
     a = ap.parse_args()
     data.LATENT = a.latent
@@ -99,6 +103,10 @@ def main():
     cfg = json.load(open(os.path.join(tdir, "config.json")))
     dit = WanTransformer3DModel(**{k: v for k, v in cfg.items() if not k.startswith("_")}).eval()
     train.load_component(dit, tdir)
+    if a.decode:
+        import diagnose
+        from diffusers import AutoencoderKLWan
+        vae = diagnose.load(AutoencoderKLWan, os.path.join(a.model, "vae"))
     combos = data.HELD_OUT
     if a.combos == "training":
         tr = data.training_combos()
@@ -122,7 +130,13 @@ def main():
                     c = dit(hidden_states=x, timestep=tt, encoder_hidden_states=cond, return_dict=False)[0]
                     u = dit(hidden_states=x, timestep=tt, encoder_hidden_states=uncond, return_dict=False)[0]
                     x = sched.step(u + a.guidance * (c - u), t, x, return_dict=False)[0]
-            if data.LATENT == "static":
+            if a.decode:
+                with torch.no_grad():
+                    y = vae.decode(x, return_dict=False)[0][0]
+                fg, bg, dr, moving, v = diagnose.measure(((y.clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0).numpy())
+                what = "v=(%+.2f, %+.2f) px/frame%s" % (v[0], v[1], "" if moving else ", not moving")
+                dr = dr if moving else "-"
+            elif data.LATENT == "static":
                 fg, bg, dr, (area, drift) = read_static(x[0].numpy())
                 what = "shape %.1f cells, drift %.2f cells" % (area, drift)
             else:

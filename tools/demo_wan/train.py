@@ -430,9 +430,10 @@ def main():
     dit = WanTransformer3DModel(**cfg(TRANSFORMER))
     if a.init:
         load_component(vae, os.path.join(a.init, "vae"))
-        if "dit" not in stages:
+        with_dit = "dit" not in stages and os.path.isdir(os.path.join(a.init, "transformer"))
+        if with_dit:
             load_component(dit, os.path.join(a.init, "transformer"))
-        log("vae%s from %s" % ("" if "dit" in stages else " and transformer", a.init))
+        log("vae%s from %s" % (" and transformer" if with_dit else "", a.init))
     if a.dit_init:
         load_component(dit, a.dit_init)
         log("transformer from %s" % a.dit_init)

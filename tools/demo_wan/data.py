@@ -85,8 +85,8 @@ def _mask(shape, cx, cy, r, H, W, ss=4):
 PATH = "middle"
 
 # The latent layout (see design_latent and design_static): "moving" (each latent
-# frame holds its own frames) or "static" (every latent frame the same: the background,
-# and the mid frame's shape in its direction's channels; the decoder draws the motion).
+# frame holds its own frames) or "static" (every latent frame the same: the middle
+# frame's layout, the background and the direction; the decoder draws the motion).
 LATENT = "static"
 
 
@@ -196,8 +196,5 @@ def design_static(combo, clip):
 
 def clip_and_latent(rng, combo, T=17):
     """(clip [T, H, W, 3], its designed latent) in the layout LATENT names."""
-    if LATENT == "static":
-        clip = render(rng, combo, T=T)
-        return clip, design_static(combo, clip)
     clip = render(rng, combo, T=T)
-    return clip, design_latent(clip)
+    return clip, design_static(combo, clip) if LATENT == "static" else design_latent(clip)

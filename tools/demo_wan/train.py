@@ -188,12 +188,9 @@ def train_decoder(vae, rng, combos, steps, batch, export, frames=17, crop=32, wa
         # the DiT's latents are never exactly on the design: decode noisy ones too
         z = z + 0.05 * torch.from_numpy(rng.standard_normal(z.shape).astype(np.float32))
         y = decode_train(vae, z)
-        if fg_weight > 1:
-            shape = ((x - x[..., :1, :1]).abs().amax(dim=1, keepdim=True) > 0.1).float()
-            w = 1 + (fg_weight - 1) * shape
-            loss = ((w * (y - x) ** 2).mean() + 0.5 * (w * (y - x).abs()).mean()) / w.mean()
-        else:
-            loss = F.mse_loss(y, x) + 0.5 * F.l1_loss(y, x)
+        shape = ((x - x[..., :1, :1]).abs().amax(dim=1, keepdim=True) > 0.1).float()
+        w = 1 + (fg_weight - 1) * shape                       # 1 everywhere when fg_weight is 1
+        loss = ((w * (y - x) ** 2).mean() + 0.5 * (w * (y - x).abs()).mean()) / w.mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -452,12 +449,9 @@ def main():
     rng = lambda k: np.random.default_rng([a.seed, k])  # noqa: E731
     for st in stages:
         if st == "vae-dec":
-            if not a.init and a.latent == "moving":
-                vae_design.init_decoder(vae)
-                log("vae decoder: designed start (inverts the latent up to its 8x8 blocks)")
-            elif not a.init:
-                vae_design.init_decoder_static(vae)
-                log("vae decoder: designed start (draws the latent's moving shape in 8x8 blocks)")
+            if not a.init:
+                (vae_design.init_decoder_static if a.latent == "static" else vae_design.init_decoder)(vae)
+                log("vae decoder: designed start (draws the %s latent in 8x8 blocks)" % a.latent)
             train_decoder(vae, rng(1), combos, a.vae_steps, a.vae_batch, exporter("vae", vae, VAE),
                           a.vae_frames, a.vae_crop, lr=a.vae_lr, fg_weight=a.vae_fg_weight)
         elif st == "dit":

@@ -33,6 +33,9 @@ import data  # noqa: E402
 
 K = 30.0     # constant channel that fixes the norm
 B = 3.0      # offset that keeps the colour channels positive
+T3 = (2, 1, 1)      # causal conv 3x3x3: current frame, centre
+T1 = (2, 0, 0)      # time_conv 3x1x1: current frame
+C2 = (1, 1)         # conv2d 3x3 centre
 
 
 def _route(conv, pairs, tap, bias=None):
@@ -171,6 +174,7 @@ def init_decoder_static(vae, frames=17):
                         w2[F_CH + 3 * mi + c, src, 0, ty, tx] -= sign
                         w2[E_CH + 3 * mi + c, src, 0, ty, tx] += sign   # E: latent frames 2 on
 
+    # up 0's time_conv, which _route_upsamplers set to pass frame slots through, does the timing
     tc = d.up_blocks[0].upsamplers[0].time_conv
     c0 = tc.weight.shape[1]
     groups = data.latent_groups(frames)
@@ -179,7 +183,7 @@ def init_decoder_static(vae, frames=17):
         tc.weight.zero_()
         tc.bias.zero_()
         for half, base in ((0, 0), (1, c0)):          # frame A: slots 0, 1; frame B: slots 2, 3
-            tc.weight[base + 12, K_CH, 2, 0, 0] = 1.0
+            tc.weight[base + K_CH, K_CH, 2, 0, 0] = 1.0
             for sl in range(2):
                 slot = 2 * half + sl
                 for c in range(3):
@@ -191,11 +195,6 @@ def init_decoder_static(vae, frames=17):
                         tc.weight[o, E_CH + 3 * mi + c, 2, 0, 0] = c2
                         tc.weight[o, E_CH + 3 * mi + c, 1, 0, 0] = c3 - c2
                         tc.weight[o, E_CH + 3 * mi + c, 0, 0, 0] = c4 - c3
-
-
-T3 = (2, 1, 1)      # causal conv 3x3x3: current frame, centre
-T1 = (2, 0, 0)      # time_conv 3x1x1: current frame
-C2 = (1, 1)         # conv2d 3x3 centre
 
 
 def init_decoder(vae):

@@ -68,6 +68,9 @@ static void usage(FILE *f) {
         "  --vram-budget SIZE      plan and run within SIZE (e.g. 8GiB, 21.3GiB)\n"
         "  --offload POLICY        auto (default), none, model, block, leaf (docs/memory.md)\n"
         "  --vae-tiling            decode in overlapping spatial tiles (less memory)\n"
+        "  --cfg-batch MODE        the two guidance passes of a step as one batch of two: auto\n"
+        "                          (default: when that plan fits at the same offload policy), on,\n"
+        "                          off (docs/memory.md)\n"
         "  --threads N             compute threads (default: all cores)\n"
         "  --compute DTYPE         the matmuls' dtype: auto (default: bf16 weights in bf16 where\n"
         "                          the CPU has bf16 instructions, other weights in f32), f32, or\n"
@@ -160,7 +163,7 @@ static const struct option g_opts[] = {
     {"transformer", required_argument, 0, 'X'}, {"text-encoder", required_argument, 0, 'E'},
     {"vae", required_argument, 0, 'V'}, {"transformer-2", required_argument, 0, 'Y'},
     {"guidance-scale-2", required_argument, 0, 'G'}, {"image", required_argument, 0, 'I'},
-    {"compute", required_argument, 0, 'C'}, {0, 0, 0, 0}};
+    {"compute", required_argument, 0, 'C'}, {"cfg-batch", required_argument, 0, 'K'}, {0, 0, 0, 0}};
 
 /* Checks on paths and text that need no model, before anything is loaded. */
 static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *model, const char *output,
@@ -195,7 +198,7 @@ static bool check_before_work(vg_ctx *ctx, const vg_t2v_params *p, const char *m
 int vg_cmd_generate(int argc, char **argv) {
     vg_t2v_params p = vg_t2v_default_params();
     const char *model = NULL, *output = "out.mp4", *device = "cpu", *sched = NULL, *offload = "auto", *from = NULL,
-               *compute = NULL;
+               *compute = NULL, *cfg_batch = NULL;
     double fps = 16, x;
     int threads = 0, quiet = 0, c;
     unsigned set = 0;   /* settings given (options or sidecar); the others take the model's defaults */
@@ -240,6 +243,7 @@ int vg_cmd_generate(int argc, char **argv) {
         case 'b': ok = vg_cli_size("generate", "vram-budget", optarg, &p.vram_budget); break;
         case 'O': offload = optarg; break;
         case 'C': compute = optarg; break;
+        case 'K': cfg_batch = optarg; break;
         case 'T': p.vae_tiling = true; break;
         case 't': ok = vg_cli_threads("generate", optarg, &threads); break;
         case 'q': quiet = 1; break;
@@ -283,6 +287,10 @@ int vg_cmd_generate(int argc, char **argv) {
     if (vg_offload_parse(offload, &p.offload) != VG_OK) { fprintf(stderr, "vgen generate: --offload: %s\n", vg_err_msg()); goto out; }
     if (compute && vg_compute_parse(compute, &p.compute) != VG_OK) {
         fprintf(stderr, "vgen generate: --compute: %s\n", vg_err_msg());
+        goto out;
+    }
+    if (cfg_batch && vg_cfg_batch_parse(cfg_batch, &p.cfg_batch) != VG_OK) {
+        fprintf(stderr, "vgen generate: --cfg-batch: %s\n", vg_err_msg());
         goto out;
     }
 
@@ -340,8 +348,9 @@ int vg_cmd_generate(int argc, char **argv) {
         char b1[32], b2[32];
         fprintf(stderr, "wrote %s (%d frames %dx%d at %g fps) and %s\n", output, vg_video_frames(v), vg_video_width(v),
                 vg_video_height(v), fps, side);
-        fprintf(stderr, "offload '%s'%s%s; per phase: ", vg_offload_str(rep.offload),
-                rep.text_on_cpu ? ", text encoder on the CPU" : "", rep.vae_tiling ? ", VAE tiling" : "");
+        fprintf(stderr, "offload '%s'%s%s%s; per phase: ", vg_offload_str(rep.offload),
+                rep.text_on_cpu ? ", text encoder on the CPU" : "", rep.cfg_batched ? ", guidance batched" : "",
+                rep.vae_tiling ? ", VAE tiling" : "");
         for (int i = 0; i < rep.n_phases; i++)
             fprintf(stderr, "%s %.1f s peak %s (planned %s)%s", rep.phases[i].name, rep.phases[i].seconds,
                     vg_fmt_bytes(rep.phases[i].peak_bytes, b1, 32), vg_fmt_bytes(rep.phases[i].planned_bytes, b2, 32),

@@ -58,6 +58,8 @@ static void usage(FILE *f) {
         "                           always are): adds the image_encode phase; FILE is not read\n"
         "  --threads N              compute threads the run will use (default: all cores)\n"
         "  --compute DTYPE          the run's matmul dtype: auto (default), f32, bf16\n"
+        "  --cfg-batch MODE         the guidance passes as one batch of two: auto (default:\n"
+        "                           when that fits at the same policy), on, off\n"
         "\n"
         "examples:\n"
         "  vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json --vram-budget 24GiB\n"
@@ -86,9 +88,10 @@ static bool sibling(const char *cfg, const char *comp, char *out, size_t cap) {
     return vg_path_is_file(out);
 }
 
-static void print_plan_row(const vg_plan *pl, bool image) {
+static void print_plan_row(const vg_plan_input *in, const vg_plan *pl, bool image) {
     char a[32], b[32], c[32], d[32], e[32];
-    printf("  %-6s %-7s %12s ", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device", vg_fmt_bytes(pl->phase_peak[VG_PHASE_TEXT], a, 32));
+    printf("  %-6s %-7s %-8s %12s ", vg_offload_str(pl->policy), pl->text_on_host ? "cpu" : "device",
+           !in->cfg ? "-" : pl->cfg_batched ? "batch" : "2 passes", vg_fmt_bytes(pl->phase_peak[VG_PHASE_TEXT], a, 32));
     if (image) printf("%12s ", vg_fmt_bytes(pl->phase_peak[VG_PHASE_IMAGE], e, 32));
     printf("%12s %12s %12s  %s\n", vg_fmt_bytes(pl->phase_peak[VG_PHASE_DENOISE], b, 32),
            vg_fmt_bytes(pl->phase_peak[VG_PHASE_DECODE], c, 32), vg_fmt_bytes(pl->peak, d, 32), pl->fits ? "fits" : "-");
@@ -102,7 +105,7 @@ static void suggest(vg_plan_request q) {
     if (!q.vae_tiling) {
         vg_plan_request t = q;
         t.vae_tiling = true;
-        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO).fits) {
+        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, q.cfg_batch).fits) {
             printf("  - the same run with --vae-tiling\n");
             found = 1;
         }
@@ -113,7 +116,7 @@ static void suggest(vg_plan_request q) {
         vg_plan_request t = q;
         t.num_frames = frames[i];
         t.vae_tiling = true;
-        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO).fits) {
+        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, q.cfg_batch).fits) {
             printf("  - %d frames with --vae-tiling\n", frames[i]);
             found = 1;
             break;
@@ -126,7 +129,7 @@ static void suggest(vg_plan_request q) {
         t.height = sizes[i][0];
         t.width = sizes[i][1];
         t.vae_tiling = true;
-        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO).fits) {
+        if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, q.cfg_batch).fits) {
             printf("  - %dx%d with --vae-tiling\n", sizes[i][0], sizes[i][1]);
             found = 1;
             break;
@@ -185,6 +188,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
     p.image = q->image ? "plan" : NULL;
     p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
     p.compute = q->compute;
+    p.cfg_batch = q->cfg_batch;
     VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
     in->budget = q->budget;
     return VG_OK;
@@ -192,7 +196,8 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
 
 int vg_cmd_plan(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *te_cfg = NULL, *vae_cfg = NULL, *device = "sim", *offload = "auto",
-               *text = "auto", *compute = "auto";
+               *text = "auto", *compute = "auto",
+               *cfg_batch = "auto";
     vg_dtype dit_dt = VG_BF16, te_dt = VG_BF16, vae_dt = VG_F32;
     int height = 480, width = 832, frames = 81, text_len = 512, threads = 0, tiling = 0;
     double guidance = 5.0;
@@ -212,7 +217,7 @@ int vg_cmd_plan(int argc, char **argv) {
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
         {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
         {"transformer-2", required_argument, 0, 4}, {"image", required_argument, 0, 5},
-        {"compute", required_argument, 0, 6}, {0, 0, 0, 0}};
+        {"compute", required_argument, 0, 6}, {"cfg-batch", required_argument, 0, 7}, {0, 0, 0, 0}};
     const char *image = NULL;
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
@@ -232,6 +237,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 4: files.transformer_2 = optarg; break;
         case 5: image = optarg; break;
         case 6: compute = optarg; break;
+        case 7: cfg_batch = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); set |= SET_H; break;
@@ -260,6 +266,8 @@ int vg_cmd_plan(int argc, char **argv) {
     if (vg_offload_parse(offload, &pol) != VG_OK) { fprintf(stderr, "vgen plan: --offload: %s\n", vg_err_msg()); return 2; }
     vg_compute cmp;
     if (vg_compute_parse(compute, &cmp) != VG_OK) { fprintf(stderr, "vgen plan: --compute: %s\n", vg_err_msg()); return 2; }
+    vg_cfg_batch cb;
+    if (vg_cfg_batch_parse(cfg_batch, &cb) != VG_OK) { fprintf(stderr, "vgen plan: --cfg-batch: %s\n", vg_err_msg()); return 2; }
     vg_text_place place = strcmp(text, "auto") == 0 ? VG_TEXT_AUTO : strcmp(text, "device") == 0 ? VG_TEXT_DEVICE
                         : strcmp(text, "cpu") == 0 ? VG_TEXT_HOST : (vg_text_place)-1;
     if ((int)place < 0) { fprintf(stderr, "vgen plan: --text-encoder '%s': use auto, device or cpu\n", text); return 2; }
@@ -394,7 +402,7 @@ int vg_cmd_plan(int argc, char **argv) {
                           .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL,
                           .image = image || i2v_folder || (m && m->family->pipeline_class && !strcmp(m->family->pipeline_class, "WanImageToVideoPipeline") && !m->expand_timesteps),
                           .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL,
-                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL, .compute = cmp};
+                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL, .compute = cmp, .cfg_batch = cb};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
@@ -424,7 +432,7 @@ int vg_cmd_plan(int argc, char **argv) {
            vg_fmt_bytes(budget, (char[32]){0}, 32), host_weights ? " (cpu: weights are read in place)" : "");
     if (q.image) printf("image: %s\n", q.clip || (m && m->image_encoder) ? "CLIP image encoder, then the VAE encoder (image_encode phase)"
                                                                       : "the VAE encoder (image_encode phase)");
-    printf("\n  %-6s %-7s %12s ", "policy", "text", "text_encode");
+    printf("\n  %-6s %-7s %-8s %12s ", "policy", "text", "guidance", "text_encode");
     if (q.image) printf("%12s ", "image_encode");
     printf("%12s %12s %12s\n", "denoise", "decode", "peak");
     static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
@@ -432,10 +440,14 @@ int vg_cmd_plan(int argc, char **argv) {
         for (int i = host ? 1 : 0; i < 4; i++) {
             if (pol != VG_OFFLOAD_AUTO && order[i] != pol) continue;
             if ((host && place == VG_TEXT_DEVICE) || (!host && place == VG_TEXT_HOST)) continue;
-            vg_plan pl = vg_plan_policy(&in, order[i], host);
-            print_plan_row(&pl, q.image);
+            for (int b = 1; b >= 0; b--) {   /* batched, then one pass after the other */
+                if (b && (!in.cfg || q.cfg_batch == VG_CFG_BATCH_OFF)) continue;
+                if (!b && in.cfg && q.cfg_batch == VG_CFG_BATCH_ON) continue;
+                vg_plan pl = vg_plan_policy(&in, order[i], host, b);
+                print_plan_row(&in, &pl, q.image);
+            }
         }
-    vg_plan ch = vg_plan_choose(&in, pol, place);
+    vg_plan ch = vg_plan_choose(&in, pol, place, q.cfg_batch);
     char why[512];
     vg_plan_explain(&in, &ch, why, sizeof why);
     printf("\n%s: %s\n", ch.fits ? "chosen" : tiling ? "no plan fits" : "no untiled plan fits", why);
@@ -443,7 +455,7 @@ int vg_cmd_plan(int argc, char **argv) {
         /* as a run does: when nothing fits untiled, the decode is tiled */
         vg_plan_input tin;
         if (build_input(ctx, m, &q, true, &tin) == VG_OK) {
-            vg_plan tc = vg_plan_choose(&tin, pol, place);
+            vg_plan tc = vg_plan_choose(&tin, pol, place, q.cfg_batch);
             vg_plan_explain(&tin, &tc, why, sizeof why);
             if (tc.fits) {
                 printf("chosen, with VAE tiling (a run turns it on by itself): %s\n", why);

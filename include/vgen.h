@@ -154,6 +154,19 @@ typedef enum vg_compute {
 const char *vg_compute_str(vg_compute c);
 vg_status vg_compute_parse(const char *s, vg_compute *out);
 
+/* How the two classifier-free guidance passes of a step run (docs/memory.md). As
+ * one batch of two, each weight serves both passes: streamed weights cross to the
+ * device once per step instead of twice, and the matmuls are twice as tall; the
+ * activations of the denoise phase take about twice the memory. */
+typedef enum vg_cfg_batch {
+    VG_CFG_BATCH_AUTO = 0, /* batched when that plan fits at the same offload policy, else one after the other */
+    VG_CFG_BATCH_ON,       /* always one forward of a batch of two per step */
+    VG_CFG_BATCH_OFF,      /* two forwards per step, cond then uncond (as diffusers' Wan pipeline) */
+} vg_cfg_batch;
+
+const char *vg_cfg_batch_str(vg_cfg_batch b);
+vg_status vg_cfg_batch_parse(const char *s, vg_cfg_batch *out);
+
 typedef enum vg_scheduler_kind {
     VG_SCHEDULER_DEFAULT = 0,  /* what the model folder's scheduler_config.json names */
     VG_SCHEDULER_UNIPC,
@@ -198,6 +211,7 @@ typedef struct vg_t2v_params {
     const char *image;             /* image-to-video: a .png or .jpg to animate (Wan2.1 I2V folders
                                       need one; Wan2.2 TI2V takes one or not); NULL: text-to-video */
     vg_compute compute;            /* the matmuls' compute dtype (default: auto) */
+    vg_cfg_batch cfg_batch;        /* the guidance passes batched or not (default: auto) */
 } vg_t2v_params;
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */
@@ -250,6 +264,7 @@ typedef struct vg_plan_summary {
         uint64_t weight_bytes;    /* the weight part of it */
     } phases[8];
     char explain[512];      /* the choice and why, or what would fit */
+    bool cfg_batched;       /* the guidance passes run as one batch of two */
 } vg_plan_summary;
 vg_status vg_t2v_plan(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg_plan_summary *out);
 
@@ -327,6 +342,7 @@ typedef struct vg_run_report {
     uint64_t budget;        /* device budget in bytes (UINT64_MAX: none) */
     uint64_t peak_bytes;    /* over the whole run */
     uint64_t bytes_uploaded;/* host -> device weight traffic */
+    bool cfg_batched;       /* the guidance passes ran as one batch of two */
 } vg_run_report;
 
 vg_status vg_ctx_last_report(const vg_ctx *ctx, vg_run_report *out);

@@ -74,32 +74,33 @@ typedef struct cond_shape {
     int64_t img_tokens, img_dim;   /* CLIP hidden states (Wan2.1 I2V), or 0 */
 } cond_shape;
 
-/* one denoiser forward on latents [1, z, F', H', W'] and L text tokens */
+/* one denoiser forward on a batch of B latents [B, z, F', H', W'] and L text tokens
+ * (B = 2: the guidance passes batched) */
 static vg_status measure_denoise(const vg_backend *dev, vg_compute compute, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
-                                 const cond_shape *cs, const int *patch, uint64_t *act) {
+                                 const cond_shape *cs, const int *patch, int B, uint64_t *act) {
     meter m;
     VG_TRY(meter_start(&m, dev, compute));
     vg_tensor t[4] = {{0}};
-    int64_t ne_in[5] = {ne[0], cs->in_channels, ne[2], ne[3], ne[4]};
+    int64_t ne_in[5] = {B, cs->in_channels, ne[2], ne[3], ne[4]}, ne_out[5] = {B, ne[1], ne[2], ne[3], ne[4]};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne_in, "measure.latents");
-    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, L, dn->text_dim(dit)), "measure.text");
-    if (s == VG_OK) s = vg_tensor_alloc(&t[2], m.be->pool, VG_F32, 5, ne, "measure.noise_pred");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(B, L, dn->text_dim(dit)), "measure.text");
+    if (s == VG_OK) s = vg_tensor_alloc(&t[2], m.be->pool, VG_F32, 5, ne_out, "measure.noise_pred");
     if (s == VG_OK && cs->img_tokens)
-        s = vg_tensor_alloc(&t[3], m.be->pool, VG_F32, VG_SHAPE(1, cs->img_tokens, cs->img_dim), "measure.image_embeds");
+        s = vg_tensor_alloc(&t[3], m.be->pool, VG_F32, VG_SHAPE(B, cs->img_tokens, cs->img_dim), "measure.image_embeds");
     int64_t fp = 0, tpf = 0;
     if (cs->token_timesteps) {
         fp = ne[2] / patch[0];
         tpf = (ne[3] / patch[1]) * (ne[4] / patch[2]);
     }
-    float *tok = cs->token_timesteps ? malloc(sizeof(float) * fp * tpf) : NULL;
+    float *tok = cs->token_timesteps ? malloc(sizeof(float) * fp * tpf * B) : NULL;
     if (s == VG_OK && cs->token_timesteps && !tok) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
-    if (tok) vg_i2v_token_timesteps(cs->image_frame, fp, tpf, 999.0f, tok);
+    for (int b = 0; tok && b < B; b++) vg_i2v_token_timesteps(cs->image_frame, fp, tpf, 999.0f, tok + b * fp * tpf);
     vg_wan_dit_cond cond = {.token_timesteps = tok, .image = cs->img_tokens ? &t[3] : NULL};
     meter_mark(&m);
-    float ts = 999.0f;
+    const float ts[2] = {999.0f, 999.0f};
     if (s == VG_OK && (tok || cond.image) && !dn->forward_cond) s = vg_err(VG_ERR_UNSUPPORTED, "the transformer takes no conditioning");
-    if (s == VG_OK) s = tok || cond.image ? dn->forward_cond(&m.ex, dit, &t[0], &ts, &cond, &t[1], &t[2])
-                                          : dn->forward(&m.ex, dit, &t[0], &ts, &t[1], &t[2]);
+    if (s == VG_OK) s = tok || cond.image ? dn->forward_cond(&m.ex, dit, &t[0], ts, &cond, &t[1], &t[2])
+                                          : dn->forward(&m.ex, dit, &t[0], ts, &t[1], &t[2]);
     free(tok);
     *act = meter_end(&m, t, 4);
     return s;
@@ -172,10 +173,21 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
         cs.img_tokens = vg_clip_vision_tokens(vg_clip_vision_cfg(m->image_encoder));
         cs.img_dim = vg_clip_vision_cfg(m->image_encoder)->hidden;
     }
-    VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &cs, patch, &in->comp[VG_PHASE_DENOISE].act_peak),
+    VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &cs, patch, 1, &in->comp[VG_PHASE_DENOISE].act_peak),
                        "plan: measuring the transformer"));
     uint64_t act2 = 0;
-    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit2, ne, L, &cs, patch, &act2), "plan: measuring transformer_2"));
+    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit2, ne, L, &cs, patch, 1, &act2), "plan: measuring transformer_2"));
+    /* the guidance passes as one batch of two (a plan dimension) */
+    in->cfg = p->guidance_scale > 1.0f;
+    if (in->cfg && p->cfg_batch != VG_CFG_BATCH_OFF) {
+        VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &cs, patch, 2, &in->denoise_act_batched),
+                           "plan: measuring the transformer on the batched guidance passes"));
+        uint64_t b2 = 0;
+        if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit2, ne, L, &cs, patch, 2, &b2), "plan: measuring transformer_2 batched"));
+        if (b2 > in->denoise_act_batched) in->denoise_act_batched = b2;
+    } else {
+        in->cfg = false;   /* nothing to batch, or batching turned off */
+    }
     if (image) VG_TRY(vg_err_wrap(measure_image(dev, m, p, ne, &in->comp[VG_PHASE_IMAGE].act_peak), "plan: measuring the image encoders"));
     if (act2 > in->comp[VG_PHASE_DENOISE].act_peak) in->comp[VG_PHASE_DENOISE].act_peak = act2;
     VG_TRY(vg_err_wrap(measure_decode(dev, p->compute, vi, m->vae, ne, p->num_frames, p->height, p->width, p->vae_tiling,
@@ -188,7 +200,11 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     uint64_t vid = rnd((uint64_t)3 * p->num_frames * p->height * p->width * 4);
     in->held[VG_PHASE_TEXT] = n_text * emb;
     uint64_t img = rnd((uint64_t)cs.img_tokens * cs.img_dim * 4);
-    in->held[VG_PHASE_DENOISE] = n_text * emb + 2 * lat + rnd((uint64_t)cs.in_channels * ne[2] * ne[3] * ne[4] * 4) + img;
+    uint64_t in_lat = (uint64_t)cs.in_channels * ne[2] * ne[3] * ne[4] * 4;
+    in->held[VG_PHASE_DENOISE] = n_text * emb + 2 * lat + rnd(in_lat) + img;
+    /* batched: the embeddings, predictions and inputs as pairs, the image embeddings twice more */
+    uint64_t emb_raw = (uint64_t)L * vg_t5_cfg(m->te)->d_model * 4, lat_raw = (uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4;
+    in->denoise_held_batched = rnd(2 * emb_raw) + rnd(2 * lat_raw) + rnd(2 * in_lat) + (img ? img + rnd(2 * (uint64_t)cs.img_tokens * cs.img_dim * 4) : 0);
     in->held[VG_PHASE_IMAGE] = image ? n_text * emb + img : 0;
     in->held[VG_PHASE_DECODE] = lat + vid;
     /* weights, as the runtimes upload them */
@@ -252,6 +268,7 @@ static vg_status cogvideox_from_configs(const vg_plan_request *q, vg_plan_input 
         p.guidance_scale = q->guidance ? p.guidance_scale : 1.0f;
         p.vae_tiling = q->vae_tiling;
         p.compute = q->compute;
+        p.cfg_batch = q->cfg_batch;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_cogvideox_dit_free(dit);
@@ -297,6 +314,7 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         p.vae_tiling = q->vae_tiling;
         p.image = q->image ? "plan" : NULL;   /* only its presence counts */
         p.compute = q->compute;
+        p.cfg_batch = q->cfg_batch;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_wan_dit_free(dit);

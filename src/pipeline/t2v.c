@@ -137,11 +137,15 @@ typedef struct run {
     vg_t2v_debug_fn dbg;
     void *dbg_user;
     vg_state *st;             /* what stays on the device between phases and jobs */
-    vg_tensor emb[2];         /* [1, L, d_model] prompt, negative prompt */
-    vg_tensor lat;            /* [1, z, F', H', W'] on the device */
+    bool batched;             /* the guidance passes run as one batch of two (plan.cfg_batched) */
+    vg_tensor emb[2];         /* [1, L, d_model] prompt, negative prompt (views of emb_pair when batched) */
+    vg_tensor emb_pair;       /* batched: [2, L, d_model], the two as one batch */
+    vg_tensor lat;            /* the transformer input [B, Cin, F', H', W'] on the device (B = 2 batched), then [1, z, ...] to decode */
     float *lat_host;          /* the same latents on the host, where the scheduler steps them */
     float *pred_host;         /* the guided noise prediction, downloaded once per step */
-    vg_tensor pred[2];        /* noise predictions: cond, uncond */
+    vg_tensor pred[2];        /* noise predictions: cond, uncond (views of pred_pair when batched) */
+    vg_tensor pred_pair;      /* batched: [2, z, F', H', W'] */
+    vg_tensor img_pair;       /* batched image-to-video: img_emb twice, [2, N, image_dim] */
     vg_tensor img_emb;        /* [1, N, image_dim] CLIP hidden states (Wan2.1 I2V) */
     float *cond_host;         /* image conditioning: [4 + z, F', h, w] (I2V) or [z, 1, h, w] (TI2V) */
     float *in_host;           /* the transformer input of a step, [Cin, F', h, w] */
@@ -154,11 +158,23 @@ static void emit(run *r, const char *name, const vg_tensor *t) {
     if (r->dbg) r->dbg(name, t, r->dbg_user);
 }
 
+/* Host <-> device copies of contiguous device tensors and of views of them (a view
+ * does not own its memory, so vg_tensor_set / get would not know the device). */
+static vg_status dev_set(run *r, const vg_tensor *t, const void *host) {
+    if (!vg_tensor_is_contiguous(t)) return vg_err(VG_ERR_INTERNAL, "pipeline: uploading into a strided view");
+    return vg_backend_upload(r->dev, t->data, host, vg_tensor_nbytes(t));
+}
+
+static vg_status dev_get(run *r, const vg_tensor *t, void *host) {
+    if (!vg_tensor_is_contiguous(t)) return vg_err(VG_ERR_INTERNAL, "pipeline: downloading a strided view");
+    return vg_backend_download(r->dev, host, t->data, vg_tensor_nbytes(t));
+}
+
 /* Debug view of a contiguous device tensor: downloaded to the host first. */
 static void emit_dev(run *r, const char *name, const vg_tensor *t) {
     if (!r->dbg) return;
     void *h = malloc((size_t)vg_tensor_nbytes(t) + 1);
-    if (h && vg_tensor_get(t, h) == VG_OK) {
+    if (h && dev_get(r, t, h) == VG_OK) {
         vg_tensor ht = vg_tensor_wrap(t->type, t->nd, t->ne, h);
         r->dbg(name, &ht, r->dbg_user);
     }
@@ -206,10 +222,16 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         te = &r->st->te.m;
     }
     int L = in->len, D = vg_t5_cfg(te)->d_model;
+    if (r->batched) {   /* the prompt and the negative prompt as the batch the transformer takes */
+        vg_status s = vg_tensor_alloc(&r->emb_pair, r->dev->pool, VG_F32, VG_SHAPE(2, L, D), "pipeline.prompt_embeds");
+        if (s != VG_OK) return s;
+        for (int k = 0; k < 2; k++) r->emb[k] = vg_view_slice(&r->emb_pair, 0, k, 1);
+    }
     for (int k = 0; k < (use_cfg(r->p) ? 2 : 1); k++) {
         const int32_t *ids = k ? in->neg_ids : in->ids, *mask = k ? in->neg_mask : in->mask;
-        vg_status s = vg_tensor_alloc(&r->emb[k], r->dev->pool, VG_F32, VG_SHAPE(1, L, D),
-                                      k ? "pipeline.negative_prompt_embeds" : "pipeline.prompt_embeds");
+        vg_status s = r->batched ? VG_OK
+                                 : vg_tensor_alloc(&r->emb[k], r->dev->pool, VG_F32, VG_SHAPE(1, L, D),
+                                                   k ? "pipeline.negative_prompt_embeds" : "pipeline.prompt_embeds");
         /* on the host, the encoder writes into host memory that is then uploaded */
         vg_tensor he = {0}, *dst = &r->emb[k];
         if (s == VG_OK && host) {
@@ -226,7 +248,7 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
             vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
             if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
         }
-        if (s == VG_OK && host) s = vg_tensor_set(&r->emb[k], he.data);
+        if (s == VG_OK && host) s = dev_set(r, &r->emb[k], he.data);
         vg_tensor_release(&he);
         if (s != VG_OK) {
             vg_pool_free(host);
@@ -354,6 +376,18 @@ static vg_status phase_image(run *r, const vg_t2v_inputs *in, const int64_t *ne)
     return VG_OK;
 }
 
+/* The prompt embeddings, noise predictions and image embeddings (views are zeroed too). */
+static void release_denoise_inputs(run *r) {
+    for (int k = 0; k < 2; k++) {
+        vg_tensor_release(&r->pred[k]);
+        vg_tensor_release(&r->emb[k]);
+    }
+    vg_tensor_release(&r->pred_pair);
+    vg_tensor_release(&r->emb_pair);
+    vg_tensor_release(&r->img_pair);
+    vg_tensor_release(&r->img_emb);
+}
+
 static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *ne) {
     const vg_t2v_params *p = r->p;
     begin_phase(r, VG_PHASE_DENOISE);
@@ -370,7 +404,9 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     const vg_model *m = r->m;
     bool expand = m->expand_timesteps, cat = r->cond_host && !expand;
     int64_t ne_in[5] = {ne[0], cat ? 2 * ne[1] + 4 : ne[1], ne[2], ne[3], ne[4]};
-    s = vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne_in, "pipeline.latents");
+    /* batched guidance: the same input twice, one batch of two */
+    int64_t ne_dev[5] = {r->batched ? 2 : ne[0], ne_in[1], ne[2], ne[3], ne[4]};
+    s = vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne_dev, "pipeline.latents");
     int64_t n = ne[0] * ne[1] * ne[2] * ne[3] * ne[4], n_in = n / ne[1] * ne_in[1];
     r->lat_host = malloc((size_t)n * 4);
     r->pred_host = malloc((size_t)n * 4);
@@ -383,9 +419,19 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         fp = ne[2] / pt[0];
         tpf = (ne[3] / pt[1]) * (ne[4] / pt[2]);
     }
-    float *tok = expand ? malloc(sizeof(float) * fp * tpf) : NULL;
+    float *tok = expand ? malloc(sizeof(float) * fp * tpf * (r->batched ? 2 : 1)) : NULL;   /* [B, S] */
     if (s == VG_OK && expand && !tok) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
-    vg_wan_dit_cond cond = {.token_timesteps = tok, .image = r->img_emb.data ? &r->img_emb : NULL};
+    if (s == VG_OK && r->batched && r->img_emb.data) {
+        /* the CLIP hidden states for both halves of the batch */
+        int64_t ni = r->img_emb.ne[1], di = r->img_emb.ne[2];
+        s = vg_tensor_alloc(&r->img_pair, r->dev->pool, VG_F32, VG_SHAPE(2, ni, di), "pipeline.image_embeds_pair");
+        for (int k = 0; k < 2 && s == VG_OK; k++) {
+            vg_tensor half = vg_view_slice(&r->img_pair, 0, k, 1);
+            s = vg_op_copy(&r->ex, &half, &r->img_emb);
+        }
+    }
+    vg_wan_dit_cond cond = {.token_timesteps = tok,
+                            .image = r->img_pair.data ? &r->img_pair : r->img_emb.data ? &r->img_emb : NULL};
     bool use_cond = expand || cond.image;
     if (s != VG_OK) {
         free(tok);
@@ -398,7 +444,12 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     if (s == VG_OK && m->family->prepare_noise) s = m->family->prepare_noise(m, p->seed, !in->latents, r->lat_host, n, sched);
     vg_tensor lat_h = vg_tensor_wrap(VG_F32, 5, ne, r->lat_host), pred_h = vg_tensor_wrap(VG_F32, 5, ne, r->pred_host);
     vg_tensor in_h = vg_tensor_wrap(VG_F32, 5, ne_in, r->in_host);
-    for (int k = 0; k < 2 && s == VG_OK; k++)
+    if (r->batched) {
+        int64_t ne2[5] = {2, ne[1], ne[2], ne[3], ne[4]};
+        if (s == VG_OK) s = vg_tensor_alloc(&r->pred_pair, r->dev->pool, VG_F32, 5, ne2, "pipeline.noise_pred");
+        for (int k = 0; k < 2 && s == VG_OK; k++) r->pred[k] = vg_view_slice(&r->pred_pair, 0, k, 1);
+    }
+    for (int k = 0; k < 2 && s == VG_OK && !r->batched; k++)
         s = vg_tensor_alloc(&r->pred[k], r->dev->pool, VG_F32, 5, ne, k ? "pipeline.noise_pred_uncond" : "pipeline.noise_pred");
     int64_t *expert = calloc((size_t)p->steps, sizeof *expert), *ts = calloc((size_t)p->steps, sizeof *ts);
     if (s == VG_OK && (!expert || !ts)) s = vg_err(VG_ERR_NO_MEMORY, "out of host memory");
@@ -422,14 +473,25 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
             vg_i2v_token_timesteps(r->cond_host != NULL, fp, tpf, t, tok);
             vg_tensor tt = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){1, fp * tpf}, tok);
             emit(r, name, &tt);
+            if (r->batched) memcpy(tok + fp * tpf, tok, sizeof(float) * fp * tpf);
         } else {
             emit_i64(r, name, &ts[i], 1);
         }
-        if ((s = vg_tensor_set(&r->lat, r->in_host)) != VG_OK) break;
+        for (int k = 0; k < r->lat.ne[0] && s == VG_OK; k++) {
+            vg_tensor half = vg_view_slice(&r->lat, 0, k, 1);
+            s = dev_set(r, &half, r->in_host);
+        }
+        if (s != VG_OK) break;
         const vg_denoiser_i *dn = r->m->family->denoiser;
         void *rt = r->st->dit[e];
         if (use_cond && !dn->runtime_forward_cond) { s = vg_err(VG_ERR_UNSUPPORTED, "%s: this transformer takes no image or per-token timesteps", m->path); break; }
-        for (int k = 0; k < (use_cfg(p) ? 2 : 1) && s == VG_OK; k++)
+        if (r->batched) {
+            /* cond and uncond as one batch: [2, ...] in, [2, ...] out */
+            const float t2[2] = {t, t};
+            s = use_cond ? dn->runtime_forward_cond(rt, &r->ex, &r->lat, t2, &cond, &r->emb_pair, &r->pred_pair, p->abort, p->abort_user_data)
+                         : dn->runtime_forward(rt, &r->ex, &r->lat, t2, &r->emb_pair, &r->pred_pair, p->abort, p->abort_user_data);
+        }
+        for (int k = 0; k < (use_cfg(p) ? 2 : 1) && s == VG_OK && !r->batched; k++)
             s = use_cond ? dn->runtime_forward_cond(rt, &r->ex, &r->lat, &t, &cond, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data)
                          : dn->runtime_forward(rt, &r->ex, &r->lat, &t, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
@@ -445,7 +507,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         }
         if (s != VG_OK) break;
         /* the scheduler steps the latents on the host: one download, one upload per step */
-        if ((s = vg_tensor_get(&r->pred[0], r->pred_host)) != VG_OK) break;
+        if ((s = dev_get(r, &r->pred[0], r->pred_host)) != VG_OK) break;
         snprintf(name, sizeof name, "act.step%d.noise_pred", i);
         emit(r, name, &pred_h);
         if ((s = vg_sched_step(sched, i, r->pred_host, r->lat_host, n)) != VG_OK) break;
@@ -458,8 +520,8 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     free(tok);
     /* TI2V with an image: frame 0 is the image's latents once more before decoding */
     if (s == VG_OK && expand && r->cond_host) vg_i2v_model_input(true, r->lat_host, r->cond_host, ne[1], ne[2], ne[3] * ne[4], r->lat_host);
-    if (s == VG_OK && cat) {
-        /* the decode takes the z latent channels */
+    if (s == VG_OK && (cat || r->batched)) {
+        /* the decode takes the z latent channels of one sample */
         vg_tensor_release(&r->lat);
         s = vg_tensor_alloc(&r->lat, r->dev->pool, VG_F32, 5, ne, "pipeline.latents");
     }
@@ -471,11 +533,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
     free(ts);
     if (s == VG_OK) s = vg_check_finite(r->lat_host, n, "the run produced non-finite values (the weights may be corrupt): the denoised latents");
     if (s != VG_OK) return s;
-    for (int k = 0; k < 2; k++) {
-        vg_tensor_release(&r->pred[k]);
-        vg_tensor_release(&r->emb[k]);
-    }
-    vg_tensor_release(&r->img_emb);
+    release_denoise_inputs(r);
     for (int e = 0; e < 2 && r->plan.policy != VG_OFFLOAD_NONE; e++)
         if (r->st->dit_up[e]) {
             r->m->family->denoiser->runtime_free(r->st->dit[e]);
@@ -543,13 +601,9 @@ static vg_status phase_decode(run *r, vg_video **out) {
 }
 
 static void cleanup(run *r, bool ok) {
-    for (int k = 0; k < 2; k++) {
-        vg_tensor_release(&r->emb[k]);
-        vg_tensor_release(&r->pred[k]);
-    }
+    release_denoise_inputs(r);
     vg_tensor_release(&r->lat);
     vg_tensor_release(&r->video);
-    vg_tensor_release(&r->img_emb);
     free(r->lat_host);
     free(r->pred_host);
     free(r->in_host);
@@ -564,14 +618,14 @@ vg_status vg_t2v_choose_plan(const vg_ctx *ctx, const vg_model *m, const vg_t2v_
                             vg_plan *plan, bool *tiled) {
     VG_TRY(vg_t2v_plan_input(ctx, m, p, pin));
     *tiled = p->vae_tiling;
-    *plan = vg_plan_choose(pin, p->offload, (vg_text_place)p->text_encoder);
+    *plan = vg_plan_choose(pin, p->offload, (vg_text_place)p->text_encoder, p->cfg_batch);
     if (plan->fits || p->vae_tiling) return VG_OK;
     /* tiling is part of the plan: when nothing fits untiled, decode in tiles */
     vg_t2v_params tp = *p;
     tp.vae_tiling = true;
     vg_plan_input tin;
     if (vg_t2v_plan_input(ctx, m, &tp, &tin) != VG_OK) return VG_OK;
-    vg_plan pt = vg_plan_choose(&tin, p->offload, (vg_text_place)p->text_encoder);
+    vg_plan pt = vg_plan_choose(&tin, p->offload, (vg_text_place)p->text_encoder, p->cfg_batch);
     /* fitting or not, the tiled attempt is the smallest: explain that one */
     *plan = pt;
     *pin = tin;
@@ -590,6 +644,7 @@ vg_status vg_t2v_plan(vg_ctx *ctx, const vg_model *m, const vg_t2v_params *p, vg
     out->fits = plan.fits;
     out->offload = plan.policy;
     out->text_on_cpu = plan.text_on_host;
+    out->cfg_batched = plan.cfg_batched;
     out->vae_tiling = tiled;
     out->budget = pin.budget;
     out->peak = plan.peak;
@@ -648,6 +703,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     r.dbg = dbg;
     r.dbg_user = dbg_user;
     r.plan = plan;
+    r.batched = plan.cfg_batched;
     /* residents of an earlier job stay only if this job keeps everything resident too */
     if (r.plan.policy != VG_OFFLOAD_NONE) state_release(st);
     /* the run's budget: the device's, or a smaller one the caller asked for */
@@ -689,6 +745,7 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     vg_pool_stats pst = vg_pool_get_stats(r.dev->pool);
     ctx->report.offload = r.plan.policy;
     ctx->report.text_on_cpu = r.plan.text_on_host;
+    ctx->report.cfg_batched = r.plan.cfg_batched;
     ctx->report.vae_tiling = run_p.vae_tiling;
     ctx->report.budget = pin.budget;
     ctx->report.peak_bytes = pst.peak;

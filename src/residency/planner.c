@@ -28,6 +28,24 @@ vg_status vg_offload_parse(const char *s, vg_offload *out) {
     return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy '%s' (use auto, none, model, block or leaf)", s ? s : "");
 }
 
+const char *vg_cfg_batch_str(vg_cfg_batch b) {
+    switch (b) {
+    case VG_CFG_BATCH_AUTO: return "auto";
+    case VG_CFG_BATCH_ON: return "on";
+    case VG_CFG_BATCH_OFF: return "off";
+    }
+    return "?";
+}
+
+vg_status vg_cfg_batch_parse(const char *s, vg_cfg_batch *out) {
+    for (int b = VG_CFG_BATCH_AUTO; b <= VG_CFG_BATCH_OFF; b++)
+        if (s && strcmp(s, vg_cfg_batch_str((vg_cfg_batch)b)) == 0) {
+            *out = (vg_cfg_batch)b;
+            return VG_OK;
+        }
+    return vg_err(VG_ERR_INVALID_ARG, "unknown guidance batching '%s' (use auto, on or off)", s ? s : "");
+}
+
 const char *vg_fmt_bytes(uint64_t b, char *buf, int cap) {
     if (b == UINT64_MAX) snprintf(buf, cap, "unlimited");
     else if (b >= (1ull << 30)) snprintf(buf, cap, "%.2f GiB", b / 1073741824.0);
@@ -62,8 +80,13 @@ static uint64_t resident(const vg_plan_input *in, vg_offload pol, int p) {
     }
 }
 
-vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_host) {
+vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_host, bool cfg_batched) {
     vg_plan_input h = *in;
+    cfg_batched = cfg_batched && in->cfg;
+    if (cfg_batched) {
+        h.comp[VG_PHASE_DENOISE].act_peak = in->denoise_act_batched;
+        h.held[VG_PHASE_DENOISE] = in->denoise_held_batched;
+    }
     if (text_on_host) {
         /* weights and activations of the text encoder stay on the host */
         h.comp[VG_PHASE_TEXT].weight_bytes = 0;
@@ -73,27 +96,38 @@ vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_
     memset(&pl, 0, sizeof pl);
     pl.policy = policy;
     pl.text_on_host = text_on_host;
+    pl.cfg_batched = cfg_batched;
     for (int p = 0; p < VG_PHASE_COUNT; p++) {
         pl.phase_weights[p] = resident(&h, policy, p);
-        pl.phase_peak[p] = pl.phase_weights[p] + in->held[p] + h.comp[p].act_peak;
+        pl.phase_peak[p] = pl.phase_weights[p] + h.held[p] + h.comp[p].act_peak;
         if (pl.phase_peak[p] > pl.peak) pl.peak = pl.phase_peak[p];
     }
     pl.fits = in->budget == UINT64_MAX || pl.peak <= in->budget;
     return pl;
 }
 
-vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested, vg_text_place text) {
+/* Batched first (one weight pass per step), then unbatched, as `batch` allows. */
+static vg_plan try_batch(const vg_plan_input *in, vg_offload policy, bool text_on_host, vg_cfg_batch batch) {
+    vg_plan pl;
+    if (batch != VG_CFG_BATCH_OFF && in->cfg) {
+        pl = vg_plan_policy(in, policy, text_on_host, true);
+        if (pl.fits || batch == VG_CFG_BATCH_ON) return pl;
+    }
+    return vg_plan_policy(in, policy, text_on_host, false);
+}
+
+vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested, vg_text_place text, vg_cfg_batch batch) {
     if (requested != VG_OFFLOAD_AUTO) {
-        if (text != VG_TEXT_AUTO) return vg_plan_policy(in, requested, text == VG_TEXT_HOST);
-        vg_plan pl = vg_plan_policy(in, requested, false);
-        return pl.fits ? pl : vg_plan_policy(in, requested, true);
+        if (text != VG_TEXT_AUTO) return try_batch(in, requested, text == VG_TEXT_HOST, batch);
+        vg_plan pl = try_batch(in, requested, false, batch);
+        return pl.fits ? pl : try_batch(in, requested, true, batch);
     }
     static const vg_offload order[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
     vg_plan pl;
     for (int host = 0; host < 2; host++) {
         if ((host && text == VG_TEXT_DEVICE) || (!host && text == VG_TEXT_HOST)) continue;
         for (int i = host ? 1 : 0; i < 4; i++) {   /* "none" keeps everything resident: not with a host text encoder */
-            pl = vg_plan_policy(in, order[i], host);
+            pl = try_batch(in, order[i], host, batch);
             if (pl.fits) return pl;
         }
     }
@@ -106,8 +140,9 @@ void vg_plan_explain(const vg_plan_input *in, const vg_plan *c, char *buf, int c
     for (int p = 1; p < VG_PHASE_COUNT; p++)
         if (c->phase_peak[p] > c->phase_peak[worst]) worst = p;
     if (c->fits) {
-        snprintf(buf, cap, "policy '%s'%s fits: peak %s (%s) within the %s budget%s", vg_offload_str(c->policy),
+        snprintf(buf, cap, "policy '%s'%s%s fits: peak %s (%s) within the %s budget%s", vg_offload_str(c->policy),
                  c->text_on_host ? " with the text encoder on the CPU" : "",
+                 c->cfg_batched ? " with the guidance passes batched" : "",
                  vg_fmt_bytes(c->peak, a, sizeof a), vg_phase_names[worst], vg_fmt_bytes(in->budget, b, sizeof b),
                  c->policy == VG_OFFLOAD_NONE ? "; every weight stays resident, the fastest setting"
                  : c->policy == VG_OFFLOAD_MODEL ? "; a faster policy would need more memory"

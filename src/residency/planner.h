@@ -40,12 +40,19 @@ typedef struct vg_plan_input {
                                                  is the larger expert, this the other); only 'none' keeps
                                                  both resident, the other policies release one expert
                                                  before the other comes up */
+    /* Classifier-free guidance as one forward of a batch of two (cond, uncond) per
+     * step instead of two forwards: the same weights serve both halves, so streamed
+     * weights cross to the device once per step, not twice. */
+    bool cfg;                                 /* the run has two guidance passes per step */
+    uint64_t denoise_act_batched;             /* the denoise activation peak of the batch of two */
+    uint64_t denoise_held_batched;            /* held[DENOISE] with the batched input and outputs */
 } vg_plan_input;
 
 typedef struct vg_plan {
     vg_offload policy;
     bool text_on_host;                        /* the text encoder runs on the host CPU from its
                                                  mapped weights; only its output reaches the device */
+    bool cfg_batched;                         /* the guidance passes run as one batch of two */
     uint64_t phase_peak[VG_PHASE_COUNT];
     uint64_t phase_weights[VG_PHASE_COUNT];   /* the weight part of each phase peak */
     uint64_t peak;                            /* max over phases */
@@ -53,16 +60,19 @@ typedef struct vg_plan {
 } vg_plan;
 
 /* The plan of one concrete policy (not AUTO), with the text encoder on the device
- * or on the host. */
-vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_host);
+ * or on the host, and the guidance passes batched or not (batched only counts when
+ * in->cfg). */
+vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_host, bool cfg_batched);
 
 typedef enum vg_text_place { VG_TEXT_AUTO = 0, VG_TEXT_DEVICE, VG_TEXT_HOST } vg_text_place;
 
 /* AUTO: the fastest plan that fits: none, model, block, leaf with the text encoder
- * on the device, then model, block, leaf with it on the host; if nothing fits, the
- * smallest (leaf, text on host) with fits = false. A concrete policy and placement
- * are planned as they are (AUTO placement: device if that fits, else host). */
-vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested, vg_text_place text);
+ * on the device, then model, block, leaf with it on the host; at each of those the
+ * guidance passes batched, then one after the other (with VG_CFG_BATCH_AUTO; ON and
+ * OFF plan only that way); if nothing fits, the smallest (leaf, text on host,
+ * unbatched unless ON) with fits = false. A concrete policy and placement are
+ * planned as they are (AUTO placement: device if that fits, else host). */
+vg_plan vg_plan_choose(const vg_plan_input *in, vg_offload requested, vg_text_place text, vg_cfg_batch batch);
 /* Writes a one-paragraph explanation: the choice and why, or, if nothing fits,
  * what would (which phase dominates and the knobs that shrink it). */
 void vg_plan_explain(const vg_plan_input *in, const vg_plan *chosen, char *buf, int cap);

@@ -127,15 +127,19 @@ static void run_t2v(vg_golden *g, const char *dir, const vg_safetensors *io, con
     p.guidance_scale = (float)json_number_value(json_object_get(ck, "guidance_scale"));
     p.max_sequence_length = L;
     vg_t2v_inputs in = {.ids = ids, .mask = ones, .neg_ids = nids, .neg_mask = ones, .len = L, .latents = lat.data};
-    cmp_ctx c = {.g = g, .io = io};
-    vg_video *out = NULL;
-    if (vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out) != VG_OK) vg_golden_fail(g, SET, "t2v.run", vg_err_msg());
-    else if (c.seen < 4 * p.steps + 5) {
-        char why[96];
-        snprintf(why, sizeof why, "only %d intermediates compared", c.seen);
-        vg_golden_fail(g, SET, "t2v.coverage", why);
+    /* the guidance passes as one batch of two (as diffusers runs them), then one after the other */
+    for (int b = 0; b < 2; b++) {
+        p.cfg_batch = b ? VG_CFG_BATCH_OFF : VG_CFG_BATCH_ON;
+        cmp_ctx c = {.g = g, .io = io};
+        vg_video *out = NULL;
+        if (vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out) != VG_OK) vg_golden_fail(g, SET, "t2v.run", vg_err_msg());
+        else if (c.seen < 4 * p.steps + 5) {
+            char why[96];
+            snprintf(why, sizeof why, "only %d intermediates compared", c.seen);
+            vg_golden_fail(g, SET, "t2v.coverage", why);
+        }
+        vg_video_free(out);
     }
-    vg_video_free(out);
 done:
     free(ids);
     free(nids);

@@ -89,9 +89,11 @@ void golden_wan22_moe_pipeline(vg_golden *g, const char *dir) {
     vg_t2v_inputs in = {.ids = ids, .mask = mask, .neg_ids = nids, .neg_mask = nmask, .len = L, .latents = lat.data};
     /* every policy; on a device that reads host weights (cpu) they all compute in place */
     static const vg_offload pols[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
+    static const char *const labels[] = {"none+cfg-batch", "model", "block+cfg-batch", "leaf"};
     for (int k = 0; k < 4; k++) {
-        cmp_ctx c = {.g = g, .io = io, .policy = vg_offload_str(pols[k])};
+        cmp_ctx c = {.g = g, .io = io, .policy = labels[k]};
         p.offload = pols[k];
+        p.cfg_batch = k % 2 ? VG_CFG_BATCH_OFF : VG_CFG_BATCH_ON;   /* both ways of running the guidance passes */
         vg_video *out = NULL;
         vg_status s = vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out);
         if (s != VG_OK) vg_golden_fail(g, SET, c.policy, vg_err_msg());

@@ -91,9 +91,11 @@ static void run_call(vg_golden *g, const char *set, const char *dir, const vg_sa
     vg_t2v_inputs in = {.ids = ids, .mask = mask, .neg_ids = nids, .neg_mask = nmask, .len = L, .latents = lat.data,
                         .image = with_image ? img.data : NULL, .image_h = (int)img.ne[0], .image_w = (int)img.ne[1]};
     static const vg_offload pols[] = {VG_OFFLOAD_NONE, VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
+    static const char *const labels[] = {"none+cfg-batch", "model", "block+cfg-batch", "leaf"};
     for (int k = 0; k < 4; k++) {
-        cmp_ctx c = {.g = g, .io = io, .set = set, .prefix = prefix, .policy = vg_offload_str(pols[k])};
+        cmp_ctx c = {.g = g, .io = io, .set = set, .prefix = prefix, .policy = labels[k]};
         p.offload = pols[k];
+        p.cfg_batch = k % 2 ? VG_CFG_BATCH_OFF : VG_CFG_BATCH_ON;   /* both ways of running the guidance passes */
         vg_video *out = NULL;
         if (vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out) != VG_OK) {
             snprintf(key, sizeof key, "%srun[%s]", prefix, c.policy);

@@ -70,11 +70,14 @@ void golden_wan_pipeline(vg_golden *g, const char *dir) {
     if (ids && mask && nids && nmask && lat.data && L == L2 && L == L3 && L == L4) {
         p.max_sequence_length = L;
         vg_t2v_inputs in = {.ids = ids, .mask = mask, .neg_ids = nids, .neg_mask = nmask, .len = L, .latents = lat.data};
-        static const struct { const char *prefix; vg_sigma_schedule sched; } runs[] = {
-            {"", VG_SIGMAS_CURRENT}, {"unipc_v034.", VG_SIGMAS_V034}};
-        for (int r = 0; r < 2; r++) {
+        /* the guidance passes one after the other (as diffusers) and as one batch of two */
+        static const struct { const char *prefix; vg_sigma_schedule sched; vg_cfg_batch batch; } runs[] = {
+            {"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_OFF}, {"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_ON},
+            {"unipc_v034.", VG_SIGMAS_V034, VG_CFG_BATCH_AUTO}};
+        for (int r = 0; r < 3; r++) {
             cmp_ctx c = {.g = g, .io = io, .prefix = runs[r].prefix};
             m->sched.sigma_schedule = runs[r].sched;
+            p.cfg_batch = runs[r].batch;
             vg_video *out = NULL;
             vg_status s = vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out);
             if (s != VG_OK) vg_golden_fail(g, "wan_pipeline", runs[r].prefix[0] ? runs[r].prefix : "run", vg_err_msg());

@@ -64,7 +64,7 @@ static void every_policy(const char *set, int height, int width) {
             vg_model *pm = NULL;
             vg_plan_input pin;
             VG_CHECK_OK(vg_model_load(pc, dir, &pm));
-            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_policy(&pin, pol, false);
+            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_policy(&pin, pol, false, p.cfg_batch == VG_CFG_BATCH_ON);
             vg_model_free(pm);
             vg_ctx_free(pc);
             snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + pl.peak / 100 + 4096));

@@ -72,7 +72,7 @@ VG_TEST(test_every_policy_two_experts) {
             vg_model *pm = NULL;
             vg_plan_input pin;
             VG_CHECK_OK(vg_model_load(pc, dir, &pm));
-            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_policy(&pin, pol, false);
+            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_policy(&pin, pol, false, p.cfg_batch == VG_CFG_BATCH_ON);
             vg_model_free(pm);
             vg_ctx_free(pc);
             snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + pl.peak / 100 + 4096));
@@ -145,12 +145,12 @@ VG_TEST(test_two_experts_plan_like_one) {
     uint64_t w2 = m->family->denoiser->sizes(m->dit2).all;
     static const vg_offload pols[] = {VG_OFFLOAD_MODEL, VG_OFFLOAD_BLOCK, VG_OFFLOAD_LEAF};
     for (int k = 0; k < 3; k++) {
-        vg_plan a = vg_plan_policy(&two, pols[k], false), b = vg_plan_policy(&one, pols[k], false);
+        vg_plan a = vg_plan_policy(&two, pols[k], false, false), b = vg_plan_policy(&one, pols[k], false, false);
         VG_CHECKF(a.peak == b.peak, "policy %s: two experts plan %llu, one %llu", vg_offload_str(pols[k]),
                   (unsigned long long)a.peak, (unsigned long long)b.peak);
     }
     /* 'none' keeps both experts resident */
-    vg_plan a = vg_plan_policy(&two, VG_OFFLOAD_NONE, false), b = vg_plan_policy(&one, VG_OFFLOAD_NONE, false);
+    vg_plan a = vg_plan_policy(&two, VG_OFFLOAD_NONE, false, false), b = vg_plan_policy(&one, VG_OFFLOAD_NONE, false, false);
     VG_CHECK(a.phase_weights[VG_PHASE_DENOISE] == b.phase_weights[VG_PHASE_DENOISE] + w2);
     vg_model_free(m);
     vg_ctx_free(ctx);

@@ -52,7 +52,7 @@ static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_
     vg_plan pl;
     memset(&pl, 0, sizeof pl);
     vg_plan_input in;
-    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_policy(&in, pol, host_text);
+    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_policy(&in, pol, host_text, p->cfg_batch == VG_CFG_BATCH_ON);
     vg_model_free(m);
     vg_ctx_free(ctx);
     return pl;
@@ -66,8 +66,9 @@ static int same_frames(const vg_video *a, const vg_video *b) {
     return memcmp(vg_video_data(a), vg_video_data(b), n * sizeof(float)) == 0;
 }
 
-static void every_policy(const char *model_dir) {
+static void every_policy(const char *model_dir, vg_cfg_batch batch) {
     vg_t2v_params p = small_params();
+    p.cfg_batch = batch;   /* the cpu reference batches (auto); the frames must not depend on it */
     vg_run_report rep;
     vg_status st;
     vg_video *ref = run_on(model_dir, "cpu", p, &rep, &st);
@@ -98,7 +99,7 @@ static void every_policy(const char *model_dir) {
         VG_CHECKF(st == VG_OK, "policy %s on %s failed", vg_offload_str(pol), dev);
         if (!v) continue;
         VG_CHECKF(same_frames(v, ref), "policy %s: frames differ from the cpu run", vg_offload_str(pol));
-        VG_CHECK(rep.offload == pol && rep.text_on_cpu == host_text);
+        VG_CHECK(rep.offload == pol && rep.text_on_cpu == host_text && rep.cfg_batched == (batch == VG_CFG_BATCH_ON));
         if (host_text)   /* only the prompt embeddings were on the device while encoding */
             VG_CHECK(rep.phases[VG_PHASE_TEXT].peak_bytes < pl.phase_peak[VG_PHASE_DENOISE]);
         VG_CHECKF(rep.peak_bytes <= pl.peak && pl.peak <= budget, "policy %s: measured %llu planned %llu budget %llu",
@@ -110,7 +111,8 @@ static void every_policy(const char *model_dir) {
             VG_CHECKF(ph->planned_bytes <= ph->peak_bytes + ph->peak_bytes / 10,
                       "policy %s phase %s: planned %llu is more than 10%% over measured %llu", vg_offload_str(pol), ph->name,
                       (unsigned long long)ph->planned_bytes, (unsigned long long)ph->peak_bytes);
-            printf("     %-5s%s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), host_text ? "+cpu-text" : "", ph->name,
+            printf("     %-5s%s%s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), host_text ? "+cpu-text" : "",
+                   batch == VG_CFG_BATCH_ON ? "+cfg-batch" : "", ph->name,
                    (unsigned long long)ph->peak_bytes, (unsigned long long)ph->planned_bytes);
         }
         if (!host_text) {
@@ -131,7 +133,128 @@ static void every_policy(const char *model_dir) {
 VG_TEST(test_every_policy_demo_model) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
-    every_policy(dir);
+    every_policy(dir, VG_CFG_BATCH_OFF);
+    every_policy(dir, VG_CFG_BATCH_ON);
+}
+
+/* The guidance passes as one batch of two: the same frames as two passes, within
+ * the planned peak, and under block streaming each step uploads the blocks once
+ * instead of twice (counted by the device). Auto batches only when the batched plan
+ * fits at the policy it chose. */
+VG_TEST(test_batched_guidance_streams_weights_once_per_step) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
+    vg_t2v_params p = small_params();
+    p.offload = VG_OFFLOAD_BLOCK;
+    p.cfg_batch = VG_CFG_BATCH_OFF;
+    vg_plan two = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_BLOCK, false);
+    p.cfg_batch = VG_CFG_BATCH_ON;
+    vg_plan one = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_BLOCK, false);
+    VG_CHECK(one.cfg_batched && !two.cfg_batched);
+    VG_CHECK(one.phase_peak[VG_PHASE_DENOISE] > two.phase_peak[VG_PHASE_DENOISE]);
+    printf("     block: denoise planned %llu two passes, %llu batched\n", (unsigned long long)two.phase_peak[VG_PHASE_DENOISE],
+           (unsigned long long)one.phase_peak[VG_PHASE_DENOISE]);
+    /* what one forward uploads: the blocks and the RoPE tables (cos and sin [S, head_dim/2]
+     * f32, whatever the batch); what a step uploads besides: the input latents */
+    uint64_t blocks = 0, lat_bytes = 0, rope_bytes = 0;
+    {
+        vg_ctx *c = NULL;
+        vg_ctx_new(NULL, &c, NULL, 0);
+        vg_model *mm = NULL;
+        int64_t ne[5];
+        if (vg_model_load(c, dir, &mm) == VG_OK && vg_t2v_validate(mm, &p, ne) == VG_OK) {
+            vg_unit_sizes u = mm->family->denoiser->sizes(mm->dit);
+            blocks = u.all - u.nonblock;
+            lat_bytes = (uint64_t)ne[0] * ne[1] * ne[2] * ne[3] * ne[4] * 4;
+            const vg_wan_dit_config *dc = vg_wan_dit_cfg(mm->dit);
+            int64_t S = ne[2] / dc->patch[0] * (ne[3] / dc->patch[1]) * (ne[4] / dc->patch[2]);
+            rope_bytes = (uint64_t)S * dc->head_dim * 4;
+        }
+        vg_model_free(mm);
+        vg_ctx_free(c);
+    }
+    VG_CHECK(blocks > 0 && lat_bytes > 0);
+    vg_run_report r1, r2;
+    vg_status st;
+    char dev[64];
+    snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(two.peak + 4096));
+    p.cfg_batch = VG_CFG_BATCH_OFF;
+    vg_video *v2 = run_on(dir, dev, p, &r2, &st);
+    VG_CHECK_OK(st);
+    snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(one.peak + 4096));
+    p.cfg_batch = VG_CFG_BATCH_ON;
+    vg_video *v1 = run_on(dir, dev, p, &r1, &st);
+    VG_CHECK_OK(st);
+    VG_CHECK(v1 && v2 && same_frames(v1, v2));
+    VG_CHECK(r1.cfg_batched && !r2.cfg_batched);
+    VG_CHECK(r1.peak_bytes <= one.peak && r2.peak_bytes <= two.peak);
+    VG_CHECK(r1.phases[VG_PHASE_DENOISE].peak_bytes > r2.phases[VG_PHASE_DENOISE].peak_bytes);
+    /* per step: two passes upload the blocks and RoPE tables twice and the latents
+     * once; the batch, the blocks and tables once and the latents twice (one copy per
+     * half). The timestep embeddings are one row per sample either way. */
+    uint64_t want = (uint64_t)p.steps * (blocks + rope_bytes - lat_bytes);
+    VG_CHECKF(r2.bytes_uploaded - r1.bytes_uploaded == want, "uploads: two passes %llu, batched %llu, expected %llu fewer",
+              (unsigned long long)r2.bytes_uploaded, (unsigned long long)r1.bytes_uploaded, (unsigned long long)want);
+    printf("     block: uploaded %llu bytes in two passes, %llu batched (%d steps, blocks %llu bytes)\n",
+           (unsigned long long)r2.bytes_uploaded, (unsigned long long)r1.bytes_uploaded, p.steps, (unsigned long long)blocks);
+    vg_video_free(v1);
+    vg_video_free(v2);
+    /* auto with room for the batch: batched */
+    p.cfg_batch = VG_CFG_BATCH_AUTO;
+    vg_video *v = run_on(dir, dev, p, &r1, &st);
+    VG_CHECK_OK(st);
+    VG_CHECK(r1.offload == VG_OFFLOAD_BLOCK && r1.cfg_batched);
+    vg_video_free(v);
+}
+
+/* The order auto tries: at each policy the batch, then two passes, before a slower
+ * policy. The tiny model's run peaks in its decode, so the text and decode phases
+ * are taken out of its measured plan input to let the denoise phase decide. */
+VG_TEST(test_auto_tries_the_batch_then_two_passes_per_policy) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
+    vg_t2v_params p = small_params();
+    vg_ctx_params cp = vg_ctx_default_params();
+    cp.device = "sim:1GiB";
+    vg_ctx *ctx = NULL;
+    VG_CHECK_OK(vg_ctx_new(&cp, &ctx, NULL, 0));
+    vg_model *m = NULL;
+    vg_plan_input in;
+    VG_CHECK_OK(vg_model_load(ctx, dir, &m));
+    if (!m || vg_t2v_plan_input(ctx, m, &p, &in) != VG_OK) {
+        VG_CHECK(0);
+        vg_model_free(m);
+        vg_ctx_free(ctx);
+        return;
+    }
+    VG_CHECK(in.cfg && in.denoise_act_batched > in.comp[VG_PHASE_DENOISE].act_peak &&
+             in.denoise_held_batched > in.held[VG_PHASE_DENOISE]);
+    for (int ph = 0; ph < VG_PHASE_COUNT; ph++)
+        if (ph != VG_PHASE_DENOISE) {
+            in.comp[ph] = (vg_plan_component){0};
+            in.held[ph] = 0;
+        }
+    vg_plan nb = vg_plan_policy(&in, VG_OFFLOAD_NONE, false, true), nu = vg_plan_policy(&in, VG_OFFLOAD_NONE, false, false);
+    vg_plan mb = vg_plan_policy(&in, VG_OFFLOAD_MODEL, false, true);
+    VG_CHECK(nb.cfg_batched && !nu.cfg_batched && nb.peak > nu.peak);
+    in.budget = nb.peak;
+    vg_plan c = vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, VG_CFG_BATCH_AUTO);
+    VG_CHECK(c.fits && c.policy == VG_OFFLOAD_NONE && c.cfg_batched);
+    in.budget = nb.peak - 1;   /* the batch no longer fits with everything resident: two passes, still resident */
+    VG_CHECK(nu.peak <= in.budget);
+    c = vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, VG_CFG_BATCH_AUTO);
+    VG_CHECK(c.fits && c.policy == VG_OFFLOAD_NONE && !c.cfg_batched);
+    /* 'on' keeps the batch and gives up residency instead; 'off' never batches */
+    c = vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, VG_CFG_BATCH_ON);
+    VG_CHECK(c.cfg_batched && c.policy != VG_OFFLOAD_NONE && (mb.peak > in.budget || c.policy == VG_OFFLOAD_MODEL));
+    in.budget = UINT64_MAX;
+    c = vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, VG_CFG_BATCH_OFF);
+    VG_CHECK(c.fits && !c.cfg_batched);
+    /* without guidance there is nothing to batch */
+    in.cfg = false;
+    VG_CHECK(!vg_plan_policy(&in, VG_OFFLOAD_NONE, false, true).cfg_batched);
+    vg_model_free(m);
+    vg_ctx_free(ctx);
 }
 
 VG_TEST(test_every_policy_golden_pipeline) {
@@ -316,6 +439,8 @@ VG_TEST(test_warm_state_uploads_nothing_twice) {
 int main(void) {
     VG_RUN(test_every_policy_demo_model);
     VG_RUN(test_every_policy_golden_pipeline);
+    VG_RUN(test_batched_guidance_streams_weights_once_per_step);
+    VG_RUN(test_auto_tries_the_batch_then_two_passes_per_policy);
     VG_RUN(test_budget_refused_before_work_and_auto_choice);
     VG_RUN(test_out_of_budget_mid_run_leaves_clean_state);
     VG_RUN(test_warm_state_uploads_nothing_twice);

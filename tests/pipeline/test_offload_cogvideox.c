@@ -87,7 +87,7 @@ static vg_plan plan_for(const char *device, const vg_t2v_params *p, vg_offload p
     memset(&pl, 0, sizeof pl);
     vg_plan_input in;
     if (ctx && vg_model_load(ctx, dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK)
-        pl = vg_plan_policy(&in, pol, host_text);
+        pl = vg_plan_policy(&in, pol, host_text, p->cfg_batch == VG_CFG_BATCH_ON);
     vg_model_free(m);
     vg_ctx_free(ctx);
     return pl;

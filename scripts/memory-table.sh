@@ -21,7 +21,7 @@ bytes — never a silent spill.
 | phase | what runs | what is on the device |
 |---|---|---|
 | `text_encode` | the text encoder (UMT5 for Wan2.1, T5 v1.1 for CogVideoX) encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
-| `denoise` | the DiT runs twice per step (guidance), the scheduler steps | transformer weights (resident or streamed), activations, latents, two noise predictions, the embeddings |
+| `denoise` | the DiT runs twice per step for guidance, or once on both as a batch of two (`--cfg-batch`); the scheduler steps | transformer weights (resident or streamed), activations, latents, two noise predictions, the embeddings |
 | `decode` | the VAE decodes one latent frame at a time (Wan2.1; CogVideoX: its frame batches) with causal caches, optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
 
 ## Offload policies (`--offload`)
@@ -32,7 +32,7 @@ bytes — never a silent spill.
 | `model` | only the component of the current phase | uploads each component once |
 | `block` | transformer: embeddings/head resident, blocks streamed through two device slots; block i+1 is copied while block i computes | copies hide behind compute when a block's FLOPs per byte are high (video DiTs: thousands) |
 | `leaf` | transformer: norms, biases and tables resident, every weight matrix streamed through two slots, fetched inside the matmul, next matrix prefetched | lowest memory, most copies |
-| `auto` (default) | the first of none, model, block, leaf that fits; then model, block, leaf with the text encoder on the CPU | |
+| `auto` (default) | the first of none, model, block, leaf that fits; then model, block, leaf with the text encoder on the CPU; at each, the guidance passes batched, then one after the other | |
 
 **VAE tiling** is part of the plan too: `--vae-tiling` forces a tiled decode; without it, a
 run whose decode does not fit untiled turns tiling on by itself (the sidecar's `vae_tiling`
@@ -42,6 +42,20 @@ says so), and `vgen plan` prints that choice as `chosen, with VAE tiling`.
 `vg_t2v_params`): UMT5-XXL alone is 10.6 GiB in bf16. On the CPU it computes from its
 memory-mapped weights and only the prompt embeddings reach the device; `auto` does this
 only when the device plan does not fit.
+
+**Guidance passes** (`--cfg-batch auto|on|off` in `vgen generate` and `vgen plan`,
+`cfg_batch` in `vg_t2v_params`): with classifier-free guidance each step runs the transformer
+on the prompt and on the negative prompt. `off` runs the two passes one after the other, as
+diffusers' Wan pipeline does; `on` runs them as one batch of two, as diffusers' CogVideoX
+pipeline does. The batch reads each weight once per step instead of twice: under `block`
+and `leaf` the streamed weights cross to the device once per step, not twice
+(`tests/pipeline/test_offload.c` counts the bytes), and each matmul has twice the rows. It
+costs the denoise activations, inputs and noise predictions of two samples at once. `auto`
+(the default) tries the batch first at each policy and falls back to two passes *at the same
+policy* before it gives up any residency, so a run never streams more weights to afford the
+batch. The frames do not depend on it: on the CPU they are bit for bit the same (the offload
+test and the golden runner run both ways). `vgen plan` lists both ways per policy (column
+`guidance`: `batch` or `2 passes`); the sidecar's `cfg_batched` says which one ran.
 
 On the `cpu` device, compute reads weights where they are mapped, so weights cost nothing
 in the pool and only activations count. On `sim:<budget>` (a simulated accelerator: a
@@ -80,7 +94,14 @@ above the plan and asserts, per phase, measured <= planned <= budget with the pl
 `vgen plan --config` needs no weights (transformer bf16, UMT5-XXL bf16, VAE f32 — as the
 releases ship; `models/configs/` holds the published configs). The activation figures are
 vgen's own CPU implementation (flash attention scratch per thread, FFN in 4096-token
-chunks, VAE per-frame decode); `--threads 4`.
+chunks, VAE per-frame decode, its 3x3 convolutions on oneDNN with up to 32 MiB of blocked
+slabs plus blocked weights as scratch); `--threads 4`. The compute dtype changes the matmuls'
+scratch (`vgen plan --compute bf16`): in bf16 compute a weight stored in any type but bf16
+is converted one whole matrix at a time (up to 142 MB for the 14B's FFN), where f32 compute
+converts 4 MiB tiles; plans measure whichever the run uses (docs/weights.md). On the `cpu`
+device the pool also keeps released blocks of 16 MiB or more for the next request of the
+same size (docs/internals.md, "Memory"); they are not in these figures, and the pool holds
+them only within its budget (`cpu:<budget>`) and within twice its peak of live bytes.
 
 EOF
 echo '| model | size | budget | VAE tiling | result |'
@@ -139,7 +160,7 @@ their `chosen:` lines are the ones in this table. Regenerate this file with
 
 `vgen plan --config models/configs/cogvideox-<2b|5b>/transformer/config.json` takes the
 CogVideoX family's defaults: 480x720, 49 frames (13 latent frames, 17550 video tokens), 226
-text tokens, guidance 6 (two passes per step). Transformer bf16, T5 v1.1 XXL bf16, VAE f32,
+text tokens, guidance 6 (two transformer passes per step, as one batch of two where that fits). Transformer bf16, T5 v1.1 XXL bf16, VAE f32,
 `--threads 4`. The VAE decodes in the reference's frame batches (2 latent frames, the
 first 3); tiled, in the reference's default tiles (240x360 pixels, overlap 1/6 and 1/5).
 
@@ -188,7 +209,7 @@ allocated, so a worker can go on to the next job with the pool back at zero.
   ComfyUI's *scaled* fp8 files and GGUF files (Q2_K..Q8_0) run too, converted per tile;
   `vgen plan --dtype q4_k_m` (or q8_0, q6_k ...) plans the published GGUF mixes and
   docs/weights.md has the table of what fits 8/12/16/24 GiB. bitsandbytes NF4 is not read.
-- Guidance runs the two passes one after the other (as diffusers does); a batched mode
-  (faster on a GPU, twice the activations) is not planned yet.
-- The CUDA backend does not exist yet; the numbers above describe vgen's CPU kernels.
+- The figures above are vgen's CPU kernels and their scratch. The CUDA backend is written
+  but has not yet run on a GPU (docs/cuda.md); its plans are measured the same way, with
+  its own op scratch.
 EOF

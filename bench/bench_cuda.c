@@ -10,6 +10,9 @@
  *   dit <policy> forward_s <s> tflops <rate> peak_mib <real> plan_mib <measured plan> weights_mib <w>
  *   dit stream_overhead <ratio of block to none>
  *   dit outputs_identical <0|1>
+ *   dit cfg_batch step_s <s> two_pass_s <s> ratio <batch / two passes> max_diff <vs the single pass>
+ * (the last: one guidance step as one resident forward of a batch of two, the same
+ * latents and text in both halves, against two single forwards: --cfg-batch)
  *   vae decode_s <s> peak_mib <real> plan_mib <plan> latent_frames 2 frames <n> size <h>x<w>
  * "plan" is the peak the measuring backend predicts for the same call (the
  * planner's method), "peak" what the device pool saw.
@@ -64,14 +67,21 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
     const int64_t H = 60, W = 104;
     vg_tensor lat = BENCH_R(VG_F32, 1.0f, 0, 1, 16, lf, H, W), txt = BENCH_R(VG_F32, 0.5f, 0, 1, 512, 4096);
     const double S = (double)lf * (H / 2) * (W / 2);
-    float t = 500.0f;
-    static const struct { const char *name; vg_offload pol; } runs[] = {{"none", VG_OFFLOAD_MODEL},
-                                                                        {"block", VG_OFFLOAD_BLOCK}};
-    double secs[2] = {0};
-    float *outs[2] = {0};
+    /* the guidance batch: both halves the same latents and text */
+    vg_tensor lat2 = BENCH_R(VG_F32, 0, 0, 2, 16, lf, H, W), txt2 = BENCH_R(VG_F32, 0, 0, 2, 512, 4096);
+    for (int h = 0; h < 2; h++) {
+        memcpy((char *)lat2.data + h * vg_tensor_nbytes(&lat), lat.data, vg_tensor_nbytes(&lat));
+        memcpy((char *)txt2.data + h * vg_tensor_nbytes(&txt), txt.data, vg_tensor_nbytes(&txt));
+    }
+    const float t2[2] = {500.0f, 500.0f};
+    static const struct { const char *name; vg_offload pol; int batch; } runs[] = {
+        {"none", VG_OFFLOAD_MODEL, 1}, {"block", VG_OFFLOAD_BLOCK, 1}, {"cfg_batch", VG_OFFLOAD_MODEL, 2}};
+    double secs[3] = {0};
+    float *outs[3] = {0};
     uint64_t nbytes = vg_tensor_nbytes(&lat);
     printf("dit model layers %d tokens %.0f text 512 weights bf16\n", layers, S);
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < 3; r++) {
+        const vg_tensor *li = runs[r].batch == 2 ? &lat2 : &lat, *ti = runs[r].batch == 2 ? &txt2 : &txt;
         vg_backend *dev;
         bench_die(vg_backend_from_spec(spec, &dev), "device");
         vg_dit_runtime rt;
@@ -79,41 +89,52 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
         uint64_t weights = vg_pool_get_stats(dev->pool).current;
         vg_exec ex = {.pool = dev->pool};
         vg_tensor dl, dt, dout;
-        bench_die(vg_tensor_alloc(&dl, dev->pool, VG_F32, lat.nd, lat.ne, "bench.latents"), "latents");
-        bench_die(vg_tensor_alloc(&dt, dev->pool, VG_F32, txt.nd, txt.ne, "bench.text"), "text");
-        bench_die(vg_tensor_alloc(&dout, dev->pool, VG_F32, lat.nd, lat.ne, "bench.out"), "out");
-        bench_die(vg_tensor_set(&dl, lat.data), "upload");
-        bench_die(vg_tensor_set(&dt, txt.data), "upload");
+        bench_die(vg_tensor_alloc(&dl, dev->pool, VG_F32, li->nd, li->ne, "bench.latents"), "latents");
+        bench_die(vg_tensor_alloc(&dt, dev->pool, VG_F32, ti->nd, ti->ne, "bench.text"), "text");
+        bench_die(vg_tensor_alloc(&dout, dev->pool, VG_F32, li->nd, li->ne, "bench.out"), "out");
+        bench_die(vg_tensor_set(&dl, li->data), "upload");
+        bench_die(vg_tensor_set(&dt, ti->data), "upload");
         vg_pool_reset_peak(dev->pool);
         /* one warm-up forward (module loading, cuBLASLt heuristics) for the first policy;
          * the second runs in the same process, warm */
-        if (r == 0) bench_die(vg_dit_runtime_forward(&rt, &ex, &dl, &t, &dt, &dout, NULL, NULL), "warm-up");
+        if (r == 0) bench_die(vg_dit_runtime_forward(&rt, &ex, &dl, t2, &dt, &dout, NULL, NULL), "warm-up");
         double best = 1e30;
         for (int k = 0; k < reps; k++) {
             double t0 = bench_now();
-            bench_die(vg_dit_runtime_forward(&rt, &ex, &dl, &t, &dt, &dout, NULL, NULL), runs[r].name);
+            bench_die(vg_dit_runtime_forward(&rt, &ex, &dl, t2, &dt, &dout, NULL, NULL), runs[r].name);
             vg_backend_synchronize(dev);
             double d = bench_now() - t0;
             if (d < best) best = d;
         }
         uint64_t peak = vg_pool_get_stats(dev->pool).peak;
-        outs[r] = malloc(nbytes);
+        outs[r] = malloc(nbytes * runs[r].batch);
         bench_die(vg_tensor_get(&dout, outs[r]), "download");
         vg_tensor_release(&dl);
         vg_tensor_release(&dt);
         vg_tensor_release(&dout);
         vg_dit_runtime_free(&rt);
-        uint64_t plan = planned_peak(dev, &m, runs[r].pol, &lat, &t, &txt);
+        uint64_t plan = planned_peak(dev, &m, runs[r].pol, li, t2, ti);
         secs[r] = best;
         printf("dit %s forward_s %.3f tflops %.1f peak_mib %.1f plan_mib %.1f weights_mib %.1f\n", runs[r].name, best,
-               dit_flops(layers, S) / best / 1e12, peak / 1048576.0, plan / 1048576.0, weights / 1048576.0);
+               dit_flops(layers, S) * runs[r].batch / best / 1e12, peak / 1048576.0, plan / 1048576.0, weights / 1048576.0);
         fflush(stdout);
         vg_backend_free(dev);
     }
     printf("dit stream_overhead %.3f\n", secs[1] / secs[0]);
     printf("dit outputs_identical %d\n", memcmp(outs[0], outs[1], nbytes) == 0);
-    free(outs[0]);
-    free(outs[1]);
+    /* each half of the batch against the single pass (the GEMMs are twice as tall, so
+     * cuBLASLt may pick another algorithm: not necessarily bit-identical) */
+    const int64_t n1 = (int64_t)(nbytes / 4);
+    double md = 0;
+    for (int64_t i = 0; i < 2 * n1; i++) {
+        double d = fabs((double)outs[2][i] - outs[0][i % n1]);
+        if (!(d <= md)) md = d;   /* NaN propagates */
+    }
+    printf("dit cfg_batch step_s %.3f two_pass_s %.3f ratio %.3f max_diff %.3g\n", secs[2], 2 * secs[0],
+           secs[2] / (2 * secs[0]), md);
+    for (int r = 0; r < 3; r++) free(outs[r]);
+    free(lat2.data);
+    free(txt2.data);
 }
 
 /* ---- VAE: one chunk of the causal decode at 480x832 --------------------------- */

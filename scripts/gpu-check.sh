@@ -10,7 +10,8 @@
 #                    measured scratch == real scratch)
 #   3. golden        vgen-golden --device cuda over tests/data/golden
 #   4. DiT forward   bench_cuda: Wan2.1-1.3B shapes, 30 blocks, 480x832x81 (32760
-#                    tokens), random bf16 weights, resident and block-streamed
+#                    tokens), random bf16 weights, resident and block-streamed, and
+#                    one guidance step as a batch of two against two passes
 #   5. VAE chunks    bench_cuda: two latent frames (the first chunk and one full
 #                    chunk of the causal decode) -> 1 + 4 frames at 480x832
 #   6. PyTorch       if python3 has torch with CUDA: the same blocks with SDPA
@@ -166,6 +167,10 @@ field() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) {print $(i + 1);
         echo "  DiT outputs identical resident vs streamed: $(field "$(grep '^dit outputs_identical' "$OUT/dit.log")" outputs_identical)"
         none=$(field "$(grep '^dit none ' "$OUT/dit.log")" forward_s)
         [ -n "$none" ] && awk -v s="$none" 'BEGIN {printf "  50 steps with CFG (2 passes each) at this rate: %.1f s of denoising\n", s * 100}'
+        l=$(grep '^dit cfg_batch step_s' "$OUT/dit.log")
+        [ -n "$l" ] && echo "  guidance step as one batch of two: $(field "$l" step_s) s against $(field "$l" two_pass_s) s" \
+            "for two passes (ratio $(field "$l" ratio), max |diff| $(field "$l" max_diff)); 50 steps:" \
+            "$(awk -v s="$(field "$l" step_s)" 'BEGIN {printf "%.1f", s * 50}') s"
     fi
     if [ -f "$OUT/vae.log" ]; then
         l=$(grep '^vae ' "$OUT/vae.log")

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/names.h"
 #include "ops/ops_internal.h"
 #include "ops/rows.h"
 
@@ -56,20 +57,15 @@ vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const 
     return s;
 }
 
-const char *vg_compute_str(vg_compute c) {
-    switch (c) {
-    case VG_COMPUTE_AUTO: return "auto";
-    case VG_COMPUTE_F32: return "f32";
-    case VG_COMPUTE_BF16: return "bf16";
-    }
-    return "?";
-}
+static const char *const k_compute[] = {"auto", "f32", "bf16"};   /* by vg_compute */
+_Static_assert(VG_COMPUTE_BF16 == 2, "the name table follows vg_compute");
+
+const char *vg_compute_str(vg_compute c) { return vg_name_of(k_compute, 3, (int)c); }
 
 vg_status vg_compute_parse(const char *s, vg_compute *out) {
-    for (int c = VG_COMPUTE_AUTO; c <= VG_COMPUTE_BF16; c++)
-        if (s && strcmp(s, vg_compute_str((vg_compute)c)) == 0) {
-            *out = (vg_compute)c;
-            return VG_OK;
-        }
-    return vg_err(VG_ERR_INVALID_ARG, "unknown compute dtype '%s' (use auto, f32 or bf16)", s ? s : "");
+    int v;
+    if (!vg_name_find(k_compute, 3, s, &v))
+        return vg_err(VG_ERR_INVALID_ARG, "unknown compute dtype '%s' (use auto, f32 or bf16)", s ? s : "");
+    *out = (vg_compute)v;
+    return VG_OK;
 }

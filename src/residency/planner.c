@@ -2,48 +2,35 @@
 #include "residency/planner.h"
 
 #include "core/error.h"
+#include "core/names.h"
 
 #include <stdio.h>
 #include <string.h>
 
 const char *const vg_phase_names[VG_PHASE_COUNT] = {"text_encode", "denoise", "decode", "image_encode"};
 
-const char *vg_offload_str(vg_offload o) {
-    switch (o) {
-    case VG_OFFLOAD_AUTO: return "auto";
-    case VG_OFFLOAD_NONE: return "none";
-    case VG_OFFLOAD_MODEL: return "model";
-    case VG_OFFLOAD_BLOCK: return "block";
-    case VG_OFFLOAD_LEAF: return "leaf";
-    }
-    return "?";
-}
+static const char *const k_offload[] = {"auto", "none", "model", "block", "leaf"};   /* by vg_offload */
+static const char *const k_cfg_batch[] = {"auto", "on", "off"};                       /* by vg_cfg_batch */
+_Static_assert(VG_OFFLOAD_LEAF == 4 && VG_CFG_BATCH_OFF == 2, "the name tables follow the enums of vgen.h");
+
+const char *vg_offload_str(vg_offload o) { return vg_name_of(k_offload, 5, (int)o); }
 
 vg_status vg_offload_parse(const char *s, vg_offload *out) {
-    for (int o = VG_OFFLOAD_AUTO; o <= VG_OFFLOAD_LEAF; o++)
-        if (s && strcmp(s, vg_offload_str((vg_offload)o)) == 0) {
-            *out = (vg_offload)o;
-            return VG_OK;
-        }
-    return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy '%s' (use auto, none, model, block or leaf)", s ? s : "");
+    int v;
+    if (!vg_name_find(k_offload, 5, s, &v))
+        return vg_err(VG_ERR_INVALID_ARG, "unknown offload policy '%s' (use auto, none, model, block or leaf)", s ? s : "");
+    *out = (vg_offload)v;
+    return VG_OK;
 }
 
-const char *vg_cfg_batch_str(vg_cfg_batch b) {
-    switch (b) {
-    case VG_CFG_BATCH_AUTO: return "auto";
-    case VG_CFG_BATCH_ON: return "on";
-    case VG_CFG_BATCH_OFF: return "off";
-    }
-    return "?";
-}
+const char *vg_cfg_batch_str(vg_cfg_batch b) { return vg_name_of(k_cfg_batch, 3, (int)b); }
 
 vg_status vg_cfg_batch_parse(const char *s, vg_cfg_batch *out) {
-    for (int b = VG_CFG_BATCH_AUTO; b <= VG_CFG_BATCH_OFF; b++)
-        if (s && strcmp(s, vg_cfg_batch_str((vg_cfg_batch)b)) == 0) {
-            *out = (vg_cfg_batch)b;
-            return VG_OK;
-        }
-    return vg_err(VG_ERR_INVALID_ARG, "unknown guidance batching '%s' (use auto, on or off)", s ? s : "");
+    int v;
+    if (!vg_name_find(k_cfg_batch, 3, s, &v))
+        return vg_err(VG_ERR_INVALID_ARG, "unknown guidance batching '%s' (use auto, on or off)", s ? s : "");
+    *out = (vg_cfg_batch)v;
+    return VG_OK;
 }
 
 const char *vg_fmt_bytes(uint64_t b, char *buf, int cap) {

@@ -59,6 +59,13 @@ assert b[:8] == b'\\x89PNG\\r\\n\\x1a\\n' and struct.unpack('>II', b[16:24]) == 
 # 5. the same run on a simulated device with a small budget and block streaming
 gen --seed 7 --fps 12 --device sim:64MiB --offload block --output "$tmp/d.mp4"
 check "sim:64MiB block run gives the same frames" "[ \"$(frames "$tmp/a.mp4")\" = \"$(frames "$tmp/d.mp4")\" ]"
+# the guidance passes one after the other instead of the batch the first run chose: the same frames
+gen --seed 7 --fps 12 --cfg-batch off --output "$tmp/e.mp4"
+check "--cfg-batch off gives the same frames" "[ \"$(frames "$tmp/a.mp4")\" = \"$(frames "$tmp/e.mp4")\" ]"
+check "sidecars say which ran" "python3 -c \"
+import json; a=json.load(open('$tmp/a.mp4.json')); e=json.load(open('$tmp/e.mp4.json'))
+assert a['cfg_batched'] is True and e['cfg_batched'] is False
+\""
 
 # 6. bad values are refused before any work, with what is allowed, exit 2
 err() { "$VGEN" generate --model "$MODEL" --prompt x "$@" 2>&1 >/dev/null; echo "rc=$?"; }
@@ -67,6 +74,7 @@ o=$(err --height 100); check "size multiple of 16" "grep -q 'multiples of 16' <<
 o=$(err --steps 0); check "steps range" "grep -q 'steps' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
 o=$(err --scheduler ddim); check "scheduler name" "grep -q 'unipc or euler' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
 o=$(err --vram-budget lots); check "budget syntax" "grep -q '8GiB' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
+o=$(err --cfg-batch maybe); check "cfg-batch mode" "grep -q 'auto, on or off' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
 o=$(err --device tpu); check "device name" "grep -q 'unknown device' <<<\"\$o\" && grep -q 'rc=2' <<<\"\$o\""
 o=$("$VGEN" generate --model "$tmp/nowhere" --prompt x 2>&1; echo "rc=$?")
 check "missing model folder" "grep -q 'nowhere' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""

@@ -64,7 +64,7 @@ static void every_policy(const char *set, int height, int width) {
             vg_model *pm = NULL;
             vg_plan_input pin;
             VG_CHECK_OK(vg_model_load(pc, dir, &pm));
-            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_policy(&pin, pol, false, p.cfg_batch == VG_CFG_BATCH_ON);
+            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_choose(&pin, pol, VG_TEXT_DEVICE, p.cfg_batch);   /* as the run chooses */
             vg_model_free(pm);
             vg_ctx_free(pc);
             snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + pl.peak / 100 + 4096));
@@ -85,6 +85,7 @@ static void every_policy(const char *set, int height, int width) {
             VG_CHECKF(rep.peak_bytes <= pl.peak, "%s policy %s: measured %llu planned %llu", set, vg_offload_str(pol),
                       (unsigned long long)rep.peak_bytes, (unsigned long long)pl.peak);
             VG_CHECK(rep.n_phases == 4 && strcmp(rep.phases[1].name, "image_encode") == 0);
+            VG_CHECK(rep.cfg_batched == pl.cfg_batched && pl.cfg_batched);   /* the image embeddings batched too */
             for (int i = 0; i < rep.n_phases; i++) {
                 const vg_phase_report *ph = &rep.phases[i];
                 VG_CHECKF(ph->peak_bytes <= ph->planned_bytes, "%s policy %s phase %s: measured %llu > planned %llu", set,

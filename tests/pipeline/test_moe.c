@@ -72,7 +72,7 @@ VG_TEST(test_every_policy_two_experts) {
             vg_model *pm = NULL;
             vg_plan_input pin;
             VG_CHECK_OK(vg_model_load(pc, dir, &pm));
-            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_policy(&pin, pol, false, p.cfg_batch == VG_CFG_BATCH_ON);
+            if (pm && vg_t2v_plan_input(pc, pm, &p, &pin) == VG_OK) pl = vg_plan_choose(&pin, pol, VG_TEXT_DEVICE, p.cfg_batch);   /* as the run chooses */
             vg_model_free(pm);
             vg_ctx_free(pc);
             snprintf(dev, sizeof dev, "sim:%lluB", (unsigned long long)(pl.peak + pl.peak / 100 + 4096));

@@ -52,7 +52,7 @@ static vg_plan plan_for(const char *model_dir, const char *device, const vg_t2v_
     vg_plan pl;
     memset(&pl, 0, sizeof pl);
     vg_plan_input in;
-    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_policy(&in, pol, host_text, p->cfg_batch == VG_CFG_BATCH_ON);
+    if (vg_model_load(ctx, model_dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK) pl = vg_plan_choose(&in, pol, host_text ? VG_TEXT_HOST : VG_TEXT_DEVICE, p->cfg_batch);   /* as the run chooses */
     vg_model_free(m);
     vg_ctx_free(ctx);
     return pl;
@@ -306,6 +306,7 @@ VG_TEST(test_budget_refused_before_work_and_auto_choice) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
     vg_t2v_params p = small_params();
+    p.cfg_batch = VG_CFG_BATCH_OFF;   /* two passes: the smallest plan of each policy */
     vg_plan leaf = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_LEAF, false);
     vg_plan block = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_BLOCK, false);
     vg_plan model = plan_for(dir, "sim:1GiB", &p, VG_OFFLOAD_MODEL, false);

@@ -87,7 +87,7 @@ static vg_plan plan_for(const char *device, const vg_t2v_params *p, vg_offload p
     memset(&pl, 0, sizeof pl);
     vg_plan_input in;
     if (ctx && vg_model_load(ctx, dir, &m) == VG_OK && vg_t2v_plan_input(ctx, m, p, &in) == VG_OK)
-        pl = vg_plan_policy(&in, pol, host_text, p->cfg_batch == VG_CFG_BATCH_ON);
+        pl = vg_plan_choose(&in, pol, host_text ? VG_TEXT_HOST : VG_TEXT_DEVICE, p->cfg_batch);   /* as the run chooses */
     vg_model_free(m);
     vg_ctx_free(ctx);
     return pl;
@@ -137,7 +137,7 @@ VG_TEST(test_every_policy_bit_identical_within_plan) {
         vg_video *v = run_on(dev, &p, NULL, &rep);
         if (!v) continue;
         VG_CHECKF(same_frames(v, ref), "policy %s: frames differ from the cpu run", vg_offload_str(pol));
-        VG_CHECK(rep.offload == pol && rep.text_on_cpu == host_text);
+        VG_CHECK(rep.offload == pol && rep.text_on_cpu == host_text && rep.cfg_batched == pl.cfg_batched);
         VG_CHECKF(rep.peak_bytes <= pl.peak && pl.peak <= budget, "policy %s: measured %llu planned %llu budget %llu",
                   vg_offload_str(pol), (unsigned long long)rep.peak_bytes, (unsigned long long)pl.peak,
                   (unsigned long long)budget);

@@ -129,11 +129,11 @@ static json_t *meta_json(vg_executor *e, const vg_t2v_params *p, double fps, dou
     }
     json_object_set_new(timings, "encode_video", json_real(encode_s));
     json_object_set_new(timings, "total", json_real(total_s));
-    json_t *mem = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:s}", "peak_bytes", bytes_json(rep.peak_bytes),
+    json_t *mem = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:b, s:s}", "peak_bytes", bytes_json(rep.peak_bytes),
                             "budget_bytes", bytes_json(rep.budget), "phases", phases, "upload_bytes",
                             bytes_json(rep.bytes_uploaded), "resident_bytes",
                             bytes_json(vg_state_resident_bytes(e->state)), "offload", vg_offload_str(rep.offload),
-                            "device", ms.device);
+                            "cfg_batched", (int)rep.cfg_batched, "device", ms.device);
     json_t *seed = p->seed <= (uint64_t)INT64_MAX ? json_integer((json_int_t)p->seed) : NULL;
     if (!seed) {
         char b[32];

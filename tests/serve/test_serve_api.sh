@@ -50,9 +50,16 @@ for want in codec_name=h264 width=64 height=64 nb_read_frames=5; do
 done
 [ "$(json "$T/r.json" 'd["output"]["meta"]["frames"]')" = 5 ] || fail "meta.frames"
 [ "$(json "$T/r.json" 'd["output"]["meta"]["seed"]')" = 7 ] || fail "meta.seed"
-json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["peak_bytes"] > 0 and "denoise" in d["output"]["meta"]["gpu_memory"]["phases"]' | grep -qx True || fail "meta.gpu_memory: $(json "$T/r.json" 'd["output"]["meta"]')"
+# guidance 1.0: one transformer pass per step, so nothing to batch (cfg_batched false)
+json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["peak_bytes"] > 0 and "denoise" in d["output"]["meta"]["gpu_memory"]["phases"] and d["output"]["meta"]["gpu_memory"]["cfg_batched"] is False' | grep -qx True || fail "meta.gpu_memory: $(json "$T/r.json" 'd["output"]["meta"]')"
 json "$T/r.json" 'd["executionTime"] > 0 and d["delayTime"] >= 0' | grep -qx True || fail "delayTime / executionTime"
 ok "runsync: a 5-frame 64x64 H.264 MP4 inline, with meta"
+
+# with guidance the two passes run as one batch where the plan fits (the worker plans auto)
+code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}}}")
+[ "$code" = 200 ] && [ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["cfg_batched"]')" = True ] ||
+    fail "guidance 5: $(head -c 300 "$T/r.json")"
+ok "runsync with guidance: the passes batched (meta.gpu_memory.cfg_batched)"
 
 # the same seed and settings give the same video (the warm state changes nothing)
 code=$(post /run "{\"input\": {$SMALL}}")

@@ -14,7 +14,11 @@
  *    transposed and broadcast views, copies with and without dtype conversion, fill,
  *    get_rows with its out-of-range flag, weight rows, bias add, upsample2x, nearest
  *    interpolation, RoPE), item after item, against float64 references or, where
- *    one rounding is all there is, bit for bit.
+ *    one rounding is all there is, bit for bit;
+ *  - the norm kernels' steps (norm.cuh: LayerNorm, RMSNorm, GroupNorm with their
+ *    shared-memory reductions, and the channel RMS norm), thread after thread in the
+ *    barriers' order, against float64 statistics and application: rows longer and
+ *    shorter than the block, strided and in place, bf16 parameters.
  * What this cannot check is the device side: barriers actually placed, shared memory
  * sizes, launch limits, and the device's own math library (expf, erff, tanhf). */
 #include <math.h>
@@ -26,6 +30,7 @@
 #include "backend/cuda/attention.cuh"
 #include "backend/cuda/conv.cuh"
 #include "backend/cuda/ew.cuh"
+#include "backend/cuda/norm.cuh"
 
 extern "C" {
 void vg_dequant_q4_0(const void *, float *, int64_t);
@@ -753,6 +758,215 @@ static bool rope_cases(void) {
     return ok;
 }
 
+/* ---- norms: the steps of norm.cuh thread after thread ------------------------------ */
+
+static double g_sh[NORM_THREADS];
+
+/* block_reduce of norm.cu: the levels in order, each for every thread (the device
+ * has a barrier before each level and after the last) */
+static void emu_block_reduce(void) {
+    for (int l = 0; l < NORM_LEVELS; l++)
+        for (int t = 0; t < NORM_THREADS; t++) norm_reduce(t, g_sh, l);
+}
+
+/* k_norm with `grid` blocks, block k taking rows k, k + grid, ... (blocks share
+ * nothing, so they run one after the other) */
+static void emu_norm(int is_layer, vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, float eps, unsigned grid) {
+    int64_t rows = 1;
+    for (int d = 0; d < x.nd - 1; d++) rows *= x.ne[d];
+    const int64_t C = x.ne[x.nd - 1], xs = x.st[x.nd - 1], ys = y.st[y.nd - 1];
+    for (unsigned blk = 0; blk < grid; blk++)
+        for (int64_t r = blk; r < rows; r += grid) {
+            const float *xr = (const float *)x.data + cu_row_offset(r, x);
+            float *yr = (float *)y.data + cu_row_offset(r, y);
+            double mean = 0;
+            if (is_layer) {
+                for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xr, C, xs, 0, 0.0, g_sh);
+                emu_block_reduce();
+                mean = g_sh[0] / (double)C;   /* every thread reads sh[0]; then a barrier */
+            }
+            for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xr, C, xs, 1, mean, g_sh);
+            emu_block_reduce();
+            for (int t = 0; t < NORM_THREADS; t++) norm_apply(t, is_layer, xr, xs, yr, ys, C, w, b, mean, g_sh[0], eps);
+            /* barrier: the next row starts after this row's writes */
+        }
+}
+
+/* LayerNorm / RMSNorm of x [R0, R1, C]: contiguous, or (x_strided) stored
+ * [R1, R0, C, 2] and viewed (rows transposed, every other element); w: 0 none,
+ * 1 f32 every other element, 2 bf16; a f32 bias for LayerNorm when with_b; y a
+ * [R0, R1, C] slice of rows of C + 2, or x itself (in place). Against float64
+ * statistics and application, within 8 f32 roundings of the size of the terms:
+ * (|x| + |mean|) rstd |w| + |b|. */
+static bool norm_case(const char *name, int is_layer, int64_t R0, int64_t R1, int64_t C, bool x_strided, int w_kind,
+                      bool with_b, bool in_place, unsigned grid) {
+    const int64_t rows = R0 * R1, n = rows * C, nx = x_strided ? 2 * n : n, ny = rows * (C + 2);
+    const float eps = 1e-6f;
+    float *xb = rnd_buf(nx, 2), *x_before = (float *)malloc(sizeof(float) * (size_t)nx);
+    for (int64_t i = 0; i < nx; i++) xb[i] += 1.5f;   /* a mean to subtract */
+    memcpy(x_before, xb, sizeof(float) * (size_t)nx);
+    const int64_t ne[3] = {R0, R1, C}, xst[3] = {2 * C, 2 * R0 * C, 2}, yst[3] = {R1 * (C + 2), C + 2, 1};
+    const vg_cu_t x = mk(xb, CU_F32, 3, ne, x_strided ? xst : NULL);
+    float *yb = in_place ? NULL : sent_buf(ny);
+    const vg_cu_t y = in_place ? x : mk(yb, CU_F32, 3, ne, yst);
+    float *wf = rnd_buf(2 * C, 1.5f), *bf = rnd_buf(C, 1);
+    uint16_t *wh = (uint16_t *)malloc(sizeof(uint16_t) * (size_t)C);
+    for (int64_t j = 0; j < C; j++) wh[j] = vg_f32_to_bf16(wf[j]);
+    const int64_t pne[1] = {C}, pst2[1] = {2};
+    const vg_cu_t none = mk(NULL, CU_F32, 1, pne, NULL);
+    const vg_cu_t w = w_kind == 1 ? mk(wf, CU_F32, 1, pne, pst2) : w_kind == 2 ? mk(wh, CU_BF16, 1, pne, NULL) : none;
+    const vg_cu_t b = with_b ? mk(bf, CU_F32, 1, pne, NULL) : none;
+    emu_norm(is_layer, y, x, w, b, eps, grid);
+
+    bool ok = true;
+    double worst = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double s = 0, s2 = 0;
+        for (int64_t j = 0; j < C; j++) s += x_before[view_off(r * C + j, 3, ne, x.st)];
+        const double mean = is_layer ? s / C : 0;
+        for (int64_t j = 0; j < C; j++) {
+            const double d = x_before[view_off(r * C + j, 3, ne, x.st)] - mean;
+            s2 += d * d;
+        }
+        const double rstd = 1 / sqrt(s2 / C + eps);
+        for (int64_t j = 0; j < C; j++) {
+            const double xv = x_before[view_off(r * C + j, 3, ne, x.st)];
+            const double wv = w_kind == 1 ? wf[2 * j] : w_kind == 2 ? vg_bf16_to_f32(wh[j]) : 1.0;
+            const double bv = with_b && is_layer ? bf[j] : 0.0;
+            const double ref = (xv - mean) * rstd * wv + bv, mag = (fabs(xv) + fabs(mean)) * rstd * fabs(wv) + fabs(bv);
+            const float got = ((const float *)y.data)[view_off(r * C + j, 3, ne, y.st)];
+            ok &= near(got, ref, mag, 8);
+            if (fabs(got - ref) / (U24 * mag) > worst) worst = fabs(got - ref) / (U24 * mag);
+        }
+    }
+    if (in_place && x_strided)   /* the elements between the view's are untouched */
+        for (int64_t i = 1; i < nx; i += 2) ok &= same_bits(xb[i], x_before[i]);
+    if (!in_place) ok &= count_sent(yb, ny) == ny - n;
+    printf("     %-10s %-44s worst %.2f f32 roundings (bound 8)\n", is_layer ? "layernorm" : "rmsnorm", name, worst);
+    free(xb), free(x_before), free(yb), free(wf), free(bf), free(wh);
+    return ok;
+}
+
+/* channel RMS norm of x [2, 5, 3, 4, 6] stored [B, T, C, H, W], one position all
+ * zeros, bf16 gamma; y contiguous or x itself. Against float64, within 8 f32
+ * roundings of |v| + |y| (v the value before SiLU). */
+static bool channel_rms_case(int silu, bool in_place) {
+    const int64_t B = 2, C = 5, T = 3, H = 4, W = 6, n = B * C * T * H * W;
+    const int64_t ne[5] = {B, C, T, H, W}, xst[5] = {T * C * H * W, H * W, C * H * W, W, 1};
+    float *xb = rnd_buf(n, 2), *x0 = (float *)malloc(sizeof(float) * (size_t)n), *yb = sent_buf(n);
+    for (int64_t c = 0; c < C; c++) xb[1 * xst[0] + c * xst[1] + 2 * xst[2] + 3 * xst[3] + 5] = 0.0f;
+    memcpy(x0, xb, sizeof(float) * (size_t)n);
+    uint16_t g[5];
+    for (int c = 0; c < 5; c++) g[c] = vg_f32_to_bf16(0.5f + rndf(1));
+    const int64_t gne[1] = {C};
+    const vg_cu_t x = mk(xb, CU_F32, 5, ne, xst), y = in_place ? x : mk(yb, CU_F32, 5, ne, NULL);
+    const vg_cu_t gv = mk(g, CU_BF16, 1, gne, NULL);
+    for (int64_t i = 0; i < B * T * H * W; i++) channel_rms_item(y, x, gv, silu, i);
+    bool ok = true;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t w = 0; w < W; w++) {
+                    const int64_t base = b * xst[0] + t * xst[2] + h * xst[3] + w;
+                    double ss = 0;
+                    for (int64_t c = 0; c < C; c++) ss += (double)x0[base + c * xst[1]] * x0[base + c * xst[1]];
+                    const double d = sqrt(ss) > 1e-12 ? sqrt(ss) : 1e-12;
+                    for (int64_t c = 0; c < C; c++) {
+                        const double v = x0[base + c * xst[1]] / d * sqrt((double)C) * vg_bf16_to_f32(g[c]);
+                        const double ref = silu ? v / (1 + exp(-v)) : v;
+                        const float got = ((const float *)y.data)[b * y.st[0] + c * y.st[1] + t * y.st[2] + h * y.st[3] + w * y.st[4]];
+                        ok &= near(got, ref, fabs(v) + fabs(ref), 8);
+                    }
+                }
+    /* the zero position gives zeros (x / 1e-12) */
+    for (int64_t c = 0; c < C; c++)
+        ok &= ((const float *)y.data)[1 * y.st[0] + c * y.st[1] + 2 * y.st[2] + 3 * y.st[3] + 5 * y.st[4]] == 0.0f;
+    if (!in_place) ok &= count_sent(yb, n) == 0;
+    free(xb), free(x0), free(yb);
+    return ok;
+}
+
+/* k_group_norm: one block per (sample, group), blocks one after the other */
+static void emu_group_norm(vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, int groups, float eps) {
+    int64_t inner = 1;
+    for (int d = 2; d < x.nd; d++) inner *= x.ne[d];
+    const int64_t C = x.ne[1], len = C / groups * inner;
+    for (int64_t blk = 0; blk < x.ne[0] * groups; blk++) {
+        const int64_t off = group_offset(blk, groups, C, inner);
+        const float *xg = (const float *)x.data + off;
+        float *yg = (float *)y.data + off;
+        for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xg, len, 1, 0, 0.0, g_sh);
+        emu_block_reduce();
+        const double mean = g_sh[0] / (double)len;   /* every thread reads sh[0]; then a barrier */
+        for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xg, len, 1, 1, mean, g_sh);
+        emu_block_reduce();
+        for (int t = 0; t < NORM_THREADS; t++) group_apply(t, blk, xg, yg, w, b, groups, C, inner, mean, g_sh[0], eps);
+    }
+}
+
+/* GroupNorm of x [N, C, inner...] contiguous; f32 weight and bf16 bias when
+ * affine; y separate or x itself. Same bound as norm_case. */
+static bool group_norm_case(const char *name, int64_t N, int64_t C, int nd_inner, const int64_t *inner_ne, int groups,
+                            bool affine, bool in_place) {
+    int64_t inner = 1;
+    for (int d = 0; d < nd_inner; d++) inner *= inner_ne[d];
+    const int64_t n = N * C * inner, cg = C / groups, len = cg * inner;
+    const float eps = 1e-6f;
+    int64_t ne[VG_CU_MAX_DIMS] = {N, C};
+    for (int d = 0; d < nd_inner; d++) ne[2 + d] = inner_ne[d];
+    float *xb = rnd_buf(n, 2), *x0 = (float *)malloc(sizeof(float) * (size_t)n), *yb = sent_buf(n);
+    for (int64_t i = 0; i < n; i++) xb[i] += (float)(i / len % 3) - 1.0f;   /* a different mean per group */
+    memcpy(x0, xb, sizeof(float) * (size_t)n);
+    float *wf = rnd_buf(C, 1.5f);
+    uint16_t *bh = (uint16_t *)malloc(sizeof(uint16_t) * (size_t)C);
+    for (int64_t c = 0; c < C; c++) bh[c] = vg_f32_to_bf16(rndf(1));
+    const int64_t pne[1] = {C};
+    const vg_cu_t x = mk(xb, CU_F32, 2 + nd_inner, ne, NULL), y = in_place ? x : mk(yb, CU_F32, 2 + nd_inner, ne, NULL);
+    const vg_cu_t w = mk(affine ? wf : NULL, CU_F32, 1, pne, NULL), b = mk(affine ? bh : NULL, CU_BF16, 1, pne, NULL);
+    emu_group_norm(y, x, w, b, groups, eps);
+    bool ok = true;
+    double worst = 0;
+    for (int64_t ng = 0; ng < N * groups; ng++) {
+        const float *xg = x0 + ng * len;
+        double s = 0, s2 = 0;
+        for (int64_t i = 0; i < len; i++) s += xg[i];
+        const double mean = s / len;
+        for (int64_t i = 0; i < len; i++) s2 += (xg[i] - mean) * (xg[i] - mean);
+        const double rstd = 1 / sqrt(s2 / len + eps);
+        for (int64_t i = 0; i < len; i++) {
+            const int64_t c = ng % groups * cg + i / inner;
+            const double wv = affine ? wf[c] : 1.0, bv = affine ? vg_bf16_to_f32(bh[c]) : 0.0;
+            const double ref = (xg[i] - mean) * rstd * wv + bv, mag = (fabs(xg[i]) + fabs(mean)) * rstd * fabs(wv) + fabs(bv);
+            const float got = ((const float *)y.data)[ng * len + i];
+            ok &= near(got, ref, mag, 8);
+            if (fabs(got - ref) / (U24 * mag) > worst) worst = fabs(got - ref) / (U24 * mag);
+        }
+    }
+    printf("     groupnorm  %-44s worst %.2f f32 roundings (bound 8)\n", name, worst);
+    free(xb), free(x0), free(yb), free(wf), free(bh);
+    return ok;
+}
+
+static bool norm_cases(void) {
+    bool ln = true, rms = true, gn = true;
+    ln &= norm_case("C 1000, strided x, f32 w (stride 2) + b", 1, 2, 3, 1000, true, 1, true, false, norm_grid(6));
+    ln &= norm_case("C 1000, bf16 w, in place, 2 blocks", 1, 1, 5, 1000, false, 2, false, true, 2);
+    ln &= norm_case("C 3, strided x, no w, no b", 1, 4, 7, 3, true, 0, false, false, norm_grid(28));
+    ln &= norm_case("C 3, bf16 w + b, in place, 3 blocks", 1, 2, 5, 3, false, 2, true, true, 3);
+    check(ln, "LayerNorm steps, run thread by thread, match float64 (rows longer and shorter than the block)");
+    rms &= norm_case("C 1000, strided x, bf16 w, in place, 4 blocks", 0, 2, 3, 1000, true, 2, false, true, 4);
+    rms &= norm_case("C 1000, no w", 0, 3, 1, 1000, false, 0, false, false, norm_grid(3));
+    rms &= norm_case("C 3, strided x, f32 w (stride 2)", 0, 3, 3, 3, true, 1, false, false, norm_grid(9));
+    check(rms, "RMSNorm steps, run thread by thread, match float64");
+    bool ch = channel_rms_case(0, false) && channel_rms_case(1, false) && channel_rms_case(1, true);
+    check(ch, "channel RMS norm (SiLU off and on, in place, a zero position) on a strided [B,C,T,H,W] view matches float64");
+    const int64_t in1[3] = {5, 7, 11}, in2[1] = {3}, in3[2] = {2, 300};
+    gn &= group_norm_case("[2, 6, 5, 7, 11], 3 groups (770 a group)", 2, 6, 3, in1, 3, true, false);
+    gn &= group_norm_case("[1, 4, 3], 2 groups, no affine, in place", 1, 4, 1, in2, 2, false, true);
+    gn &= group_norm_case("[1, 8, 2, 300], 4 groups, in place", 1, 8, 2, in3, 4, true, true);
+    check(gn, "GroupNorm steps, run thread by thread, match float64 (inner sizes not multiples of the block)");
+    return ln && rms && ch && gn;
+}
 
 int main(void) {
     const int o0[] = {0}, o02[] = {0, 2};
@@ -828,6 +1042,7 @@ int main(void) {
     check(interp_case(ia, oa) && interp_case(ib, ob) && interp_case(ic, oc),
           "nearest interpolation (ratios 1, 2, 5/3, 3/5, 10/7, 3/2, 3/7, 4/9) indexes as torch, strided in and out");
     rope_cases();
+    norm_cases();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }

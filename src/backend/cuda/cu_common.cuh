@@ -61,7 +61,7 @@ __host__ __device__ static inline void cu_store(void *p, int t, int64_t i, float
 
 /* offset (elements) of the element with linear index i in row-major order over ne,
  * in a tensor with strides st (nd dims) */
-__device__ static inline int64_t cu_offset(int64_t i, int nd, const int64_t *ne, const int64_t *st) {
+__host__ __device__ static inline int64_t cu_offset(int64_t i, int nd, const int64_t *ne, const int64_t *st) {
     int64_t off = 0;
     for (int d = nd - 1; d >= 0; d--) {
         int64_t c = i % ne[d];
@@ -72,7 +72,7 @@ __device__ static inline int64_t cu_offset(int64_t i, int nd, const int64_t *ne,
 }
 
 /* offset of the first element of row r (all dims but the last) */
-__device__ static inline int64_t cu_row_offset(int64_t r, const vg_cu_t &t) {
+__host__ __device__ static inline int64_t cu_row_offset(int64_t r, const vg_cu_t &t) {
     int64_t off = 0;
     for (int d = t.nd - 2; d >= 0; d--) {
         off += (r % t.ne[d]) * t.st[d];

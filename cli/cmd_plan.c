@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "backend/backend.h"
 #include "cli/cli_util.h"
@@ -48,9 +49,12 @@ static void usage(FILE *f) {
         "  --max-sequence-length N  text tokens (Wan2.1 512, CogVideoX 226)\n"
         "  --vram-budget SIZE       e.g. 8GiB, 21.3GiB (default: the device's capacity)\n"
         "  --device SPEC            sim (default: weights count, as on a GPU, no capacity),\n"
-        "                           sim:<size>, cpu (host memory available), cpu:<size>;\n"
-        "                           parsed as generate parses it. The plan's budget is the\n"
-        "                           smaller of --vram-budget and the device's capacity\n"
+        "                           sim:<size>, cpu (host memory available), cpu:<size>,\n"
+        "                           cuda[:N][:<size>] (measures the CUDA backend's scratch),\n"
+        "                           cuda-plan[:sm_XY][:<size>] (the same without a GPU, for a\n"
+        "                           card of compute capability X.Y, default sm_89; CUDA\n"
+        "                           builds); parsed as generate parses it. The plan's budget\n"
+        "                           is the smaller of --vram-budget and the device's capacity\n"
         "  --vae-tiling             plan a tiled decode\n"
         "  --offload POLICY         plan only this policy (auto, none, model, block, leaf)\n"
         "  --text-encoder WHERE     auto (default), device, cpu\n"
@@ -309,7 +313,10 @@ int vg_cmd_plan(int argc, char **argv) {
     {   /* the kind of device the plan is for: its op scratch is what gets measured (on the
          * measuring backend; nothing is allocated here, and the budget is `budget`) */
         vg_ctx_params cp = vg_ctx_default_params();
-        cp.device = host_weights ? "cpu" : "sim:64MiB";
+        /* cpu and sim measure the CPU kernels' scratch; a cuda device (or cuda-plan, no GPU
+         * needed) the CUDA backend's, and its op table refuses what it cannot compute */
+        bool cuda = strncasecmp(device, "cuda", 4) == 0;
+        cp.device = host_weights ? "cpu" : cuda ? device : "sim:64MiB";
         cp.n_threads = nt;
         char err[512];
         if (vg_ctx_new(&cp, &ctx, err, sizeof err) != VG_OK) {

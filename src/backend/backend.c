@@ -28,6 +28,7 @@ static const backend_kind k_kinds[] = {
     {"sim", true, false, vg_sim_backend_init},
 #ifdef VG_HAVE_CUDA
     {"cuda", false, true, vg_cuda_backend_init},
+    {"cuda-plan", false, true, vg_cuda_plan_backend_init},
 #endif
 };
 
@@ -60,7 +61,7 @@ vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     const char *colon = strchr(spec, ':');
     size_t kind_len = colon ? (size_t)(colon - spec) : strlen(spec);
 #ifndef VG_HAVE_CUDA
-    if (kind_len == 4 && strncasecmp(spec, "cuda", 4) == 0)
+    if (kind_len >= 4 && strncasecmp(spec, "cuda", 4) == 0)
         return vg_err(VG_ERR_UNSUPPORTED, "device '%s': this vgen build has no CUDA backend (built: %s)", spec,
                       vg_backend_kinds());
 #endif

@@ -13,6 +13,10 @@
  *   "cuda[:N][:<size>]"  NVIDIA GPU N (default 0), when built with the CUDA toolkit
  *                  (backend/cuda/); the budget defaults to the card's free memory
  *                  minus a margin.
+ *   "cuda-plan[:sm_XY][:<size>]"  no GPU needed: a measuring backend standing for a
+ *                  CUDA device of compute capability X.Y (default 8.9): the CUDA op
+ *                  table's support and scratch, for `vgen plan` on any machine with a
+ *                  CUDA build; it computes nothing, and runs refuse it.
  * And, made by the planner, not by a spec:
  *   measuring      (vg_backend_new_measure) allocates address space only and
  *                  computes nothing, but takes each op's scratch as the backend it
@@ -92,6 +96,9 @@ void vg_backend_format_size(uint64_t b, char *buf, size_t n);
 /* A measuring backend that stands for `target` (see above), with a budget of
  * `capacity` bytes (VG_POOL_UNLIMITED: none). Owned; vg_backend_free. */
 vg_status vg_backend_new_measure(const vg_backend *target, uint64_t capacity, vg_backend **out);
+/* The same, owning `target` (freed with it, also when this fails): a device that only
+ * plans, such as cuda-plan (a CUDA backend's op table without a GPU). */
+vg_status vg_backend_new_measure_owning(vg_backend *target, uint64_t capacity, vg_backend **out);
 void vg_backend_free(vg_backend *b);
 
 /* The process-wide host CPU backend (unbudgeted), used by vg_dispatch for an exec

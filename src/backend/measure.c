@@ -14,6 +14,7 @@
 
 typedef struct measure_ctx {
     const vg_backend *target;
+    vg_backend *owned;       /* the target, when this backend frees it (a plan-only device) */
     void *arena;
     uint64_t arena_size;
 } measure_ctx;
@@ -40,6 +41,7 @@ static vg_status m_compute(vg_backend *b, const vg_op *op, void *scratch) { retu
 static void m_free(vg_backend *b) {
     measure_ctx *c = b->context;
     if (c && c->arena) munmap(c->arena, c->arena_size);
+    if (c) vg_backend_free(c->owned);
     free(c);
 }
 
@@ -52,6 +54,16 @@ static const vg_backend_i g_measure_iface = {
     .compute_op = m_compute,
     .free_context = m_free,
 };
+
+vg_status vg_backend_new_measure_owning(vg_backend *target, uint64_t capacity, vg_backend **out) {
+    vg_status s = vg_backend_new_measure(target, capacity, out);
+    if (s != VG_OK) {
+        vg_backend_free(target);
+        return s;
+    }
+    ((measure_ctx *)(*out)->context)->owned = target;
+    return VG_OK;
+}
 
 vg_status vg_backend_new_measure(const vg_backend *target, uint64_t capacity, vg_backend **out) {
     *out = NULL;

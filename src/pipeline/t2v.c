@@ -676,6 +676,9 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     *out = NULL;
     vg_ctx *ctx = st->ctx;
     const vg_model *m = st->m;
+    if (!ctx->dev->caps.computes)
+        return vg_err(VG_ERR_UNSUPPORTED, "device '%s' only plans (it computes nothing): use it with vgen plan; to run, "
+                      "use --device cuda on a machine with the GPU", ctx->dev->name);
     int64_t ne[5];
     VG_TRY(vg_t2v_validate(m, p, ne));
     vg_plan_input pin;

@@ -28,6 +28,8 @@
 #include <string.h>
 
 #include "backend/cuda/attention.cuh"
+#include "backend/cuda/matmul_layout.h"
+#include "backend/cuda/softmax.cuh"
 #include "backend/cuda/conv.cuh"
 #include "backend/cuda/ew.cuh"
 #include "backend/cuda/norm.cuh"
@@ -968,6 +970,121 @@ static bool norm_cases(void) {
     return ln && rms && ch && gn;
 }
 
+/* ---- the GEMM attention path: cuBLASLt's operand layouts, and the row softmax ------ */
+
+/* vg_cuda_matmul's hand-over to cuBLASLt: C^T = op(A) op(B) in column-major, with the
+ * layouts matmul_layout.h picks, evaluated here as cuBLAS defines them, against the
+ * row-major product X Y computed directly; for X and Y dense by rows or by columns,
+ * with padded leading dimensions, and the degenerate sizes 1. */
+static bool matmul_layout_case(int64_t M, int64_t N, int64_t K, bool x_cols, bool y_cols, int pad) {
+    const int64_t xr = x_cols ? 1 : K + pad, xc = x_cols ? M + pad : 1, yr = y_cols ? 1 : N + pad, yc = y_cols ? K + pad : 1;
+    const int64_t nx = (M - 1) * xr + (K - 1) * xc + 1, ny = (K - 1) * yr + (N - 1) * yc + 1;
+    float *X = rnd_buf(nx, 1.0f), *Y = rnd_buf(ny, 1.0f);
+    vg_matmul_layout l;
+    bool ok = vg_matmul_layout_of(xr, xc, yr, yc, M, N, K, &l);
+    /* as cuBLAS reads them: A = Y stored column-major [a_rows, a_cols] (ld lda), op(A) [N, K];
+     * B = X stored [b_rows, b_cols] (ld ldb), op(B) [K, M] */
+    ok = ok && l.lda >= l.a_rows && l.ldb >= l.b_rows && (l.a_t ? l.a_rows == K && l.a_cols == N : l.a_rows == N && l.a_cols == K) &&
+         (l.b_t ? l.b_rows == M && l.b_cols == K : l.b_rows == K && l.b_cols == M);
+    for (int64_t m = 0; ok && m < M; m++)
+        for (int64_t n = 0; ok && n < N; n++) {
+            double got = 0, want = 0;
+            for (int64_t k = 0; k < K; k++) {
+                const double a = l.a_t ? Y[k + n * l.lda] : Y[n + k * l.lda];   /* op(A)(n, k) */
+                const double b = l.b_t ? X[m + k * l.ldb] : X[k + m * l.ldb];   /* op(B)(k, m) */
+                got += a * b;
+                want += (double)X[m * xr + k * xc] * Y[k * yr + n * yc];
+            }
+            if (got != want) {
+                fprintf(stderr, "  matmul %lldx%lldx%lld (x by %s, y by %s): C[%lld][%lld] %.9g, want %.9g\n", (long long)M,
+                        (long long)N, (long long)K, x_cols ? "columns" : "rows", y_cols ? "columns" : "rows", (long long)m,
+                        (long long)n, got, want);
+                ok = false;
+            }
+        }
+    free(X);
+    free(Y);
+    return ok;
+}
+
+static bool matmul_layout_cases(void) {
+    bool ok = true;
+    static const int64_t sizes[][3] = {{5, 7, 3}, {1, 6, 4}, {6, 1, 4}, {4, 6, 1}, {1, 1, 1}, {17, 9, 33}};
+    for (int i = 0; i < 6; i++)
+        for (int xcol = 0; xcol < 2; xcol++)
+            for (int ycol = 0; ycol < 2; ycol++)
+                for (int pad = 0; pad < 3; pad += 2)
+                    ok = matmul_layout_case(sizes[i][0], sizes[i][1], sizes[i][2], xcol, ycol, pad) && ok;
+    /* no unit stride: refused */
+    vg_matmul_layout l;
+    ok = ok && !vg_matmul_layout_of(4, 2, 1, 3, 3, 3, 2, &l) && !vg_matmul_operand_ok(1, 2, 5, 5);
+    return ok;
+}
+
+/* k_softmax_rows of softmax.cu, thread after thread with its barriers' order */
+static float g_mx[NORM_THREADS];
+static void emu_softmax_rows(float *s, int64_t rows, int64_t n, float scale, const float *mask, int64_t mrs, int64_t ms) {
+    for (int64_t r = 0; r < rows; r++) {   /* one block per row; blocks share nothing */
+        float *sr = s + r * n;
+        for (int t = 0; t < NORM_THREADS; t++) smx_scores(t, sr, n, scale, mask ? mask + r * mrs : NULL, ms, g_mx);
+        for (int l = 0; l < NORM_LEVELS; l++)
+            for (int t = 0; t < NORM_THREADS; t++) smx_max(t, g_mx, l);
+        const float m = g_mx[0];
+        for (int t = 0; t < NORM_THREADS; t++) smx_exp(t, sr, n, m, g_sh);
+        emu_block_reduce();
+        const double total = g_sh[0];
+        for (int t = 0; t < NORM_THREADS; t++) smx_scale(t, sr, n, total);
+    }
+}
+
+/* rows of n scores with a mask broadcast over rows (mrs 0) or per row, against float64
+ * (p = exp(x - max) / sum; the bound below); a fully masked row must be zeros and a NaN
+ * score's row NaN */
+static bool softmax_case(int64_t rows, int64_t n, float scale, int mask_kind) {
+    const int64_t ms = 2, mrs = mask_kind == 2 ? n * ms : 0;
+    float *s = rnd_buf(rows * n, 8.0f), *orig = (float *)malloc(sizeof(float) * rows * n);
+    float *mask = mask_kind ? rnd_buf((mask_kind == 2 ? rows : 1) * n * ms, 3.0f) : NULL;
+    if (mask)
+        for (int64_t j = 0; j < (mask_kind == 2 ? rows : 1) * n * ms; j += 3) mask[j] = -INFINITY;
+    if (mask_kind == 2) {
+        for (int64_t j = 0; j < n; j++) mask[1 * mrs + j * ms] = -INFINITY;   /* row 1 fully masked */
+        if (rows > 2) s[2 * n + n / 2] = NAN;                                  /* row 2 has a NaN score */
+    }
+    memcpy(orig, s, sizeof(float) * rows * n);
+    emu_softmax_rows(s, rows, n, scale, mask, mrs, ms);
+    bool ok = true;
+    for (int64_t r = 0; r < rows && ok; r++) {
+        double mx = -INFINITY, sum = 0;
+        bool has_nan = false;
+        double *v = (double *)malloc(sizeof(double) * n);
+        for (int64_t j = 0; j < n; j++) {
+            v[j] = (double)orig[r * n + j] * scale + (mask ? mask[r * mrs + j * ms] : 0.0);
+            has_nan |= v[j] != v[j];
+            if (v[j] > mx) mx = v[j];
+        }
+        for (int64_t j = 0; j < n; j++) sum += mx == -INFINITY ? 0 : exp(v[j] - mx);
+        for (int64_t j = 0; j < n && ok; j++) {
+            const float got = s[r * n + j];
+            if (has_nan) ok = got != got;
+            else if (mx == -INFINITY || v[j] == -INFINITY) ok = got == 0.0f;   /* masked out */
+            else {
+                const double want = exp(v[j] - mx) / sum;
+                /* the scores are rounded to f32 before the exponent (|v| and |max| times
+                 * 2^-24 each, relative errors of exp), then exp, the sum and the division */
+                ok = fabs(got - want) <= 1.2e-7 * want * (4 + 2 * (fabs(v[j]) + fabs(mx))) + 1e-30;
+            }
+            if (!ok)
+                fprintf(stderr, "  softmax %lldx%lld row %lld col %lld: %.9g (mask %d)\n", (long long)rows, (long long)n,
+                        (long long)r, (long long)j, got, mask_kind);
+        }
+        free(v);
+    }
+    free(s);
+    free(orig);
+    free(mask);
+    return ok;
+}
+
 int main(void) {
     const int o0[] = {0}, o02[] = {0, 2};
     const int q2[] = {80, 82}, q3[] = {108}, q6[] = {208};
@@ -1043,6 +1160,10 @@ int main(void) {
           "nearest interpolation (ratios 1, 2, 5/3, 3/5, 10/7, 3/2, 3/7, 4/9) indexes as torch, strided in and out");
     rope_cases();
     norm_cases();
+    check(matmul_layout_cases(), "GEMM operand layouts for cuBLASLt (rows or columns dense, padded, sizes 1) give X Y exactly");
+    check(softmax_case(3, 6240, 0.05f, 2) && softmax_case(4, 3, 1.0f, 1) && softmax_case(2, 1000, 0.125f, 0) &&
+              softmax_case(5, 257, 0.3f, 2),
+          "row softmax steps, run thread by thread, match float64 (masks per row and broadcast, a fully masked row, a NaN)");
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail ? 1 : 0;
 }

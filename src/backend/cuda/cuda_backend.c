@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,64 @@ fail:
     cu_free_context(b);
     free(b);
     return s;
+}
+
+/* ---- cuda-plan: the op table without a device ------------------------------------ */
+
+/* the context of a CUDA device of compute capability major.minor as far as the op
+ * table reads it (supports_op, op_scratch_bytes): no device, stream or memory */
+static void plan_free_context(vg_backend *b) {
+    free(b->context);
+    b->context = NULL;
+}
+
+static const vg_backend_i g_cuda_plan_iface = {
+    .supports_op = vg_cuda_supports,
+    .op_scratch_bytes = vg_cuda_scratch_bytes,
+    .free_context = plan_free_context,
+};
+
+vg_status vg_cuda_plan_backend_init(const char *spec, uint64_t capacity_unused, vg_backend **out) {
+    *out = NULL;
+    int major = 8, minor = 9;
+    uint64_t budget = VG_POOL_UNLIMITED;
+    const char *p = strchr(spec, ':');
+    if (p && strncasecmp(p + 1, "sm_", 3) == 0) {   /* ":sm_XY" (or ":sm_XYZ" for 10.0 and up) */
+        const char *d = p + 4, *e = d;
+        while (isdigit((unsigned char)*e)) e++;
+        if (e - d < 2 || e - d > 3 || (*e && *e != ':'))
+            return vg_err(VG_ERR_INVALID_ARG, "device '%s': the architecture is sm_ and two or three digits, e.g. sm_89", spec);
+        int v = atoi(d);
+        major = v / 10;
+        minor = v % 10;
+        if (major < 8)
+            return vg_err(VG_ERR_UNSUPPORTED, "device '%s': vgen's CUDA backend needs compute capability 8.0 or newer", spec);
+        p = *e ? e : NULL;
+    }
+    if (p) {
+        if (vg_parse_size(p + 1, &budget) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);
+        if (budget == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
+    }
+    vg_backend *t = calloc(1, sizeof *t);
+    vg_cuda_ctx *c = calloc(1, sizeof *c);
+    if (!t || !c) {
+        free(t);
+        free(c);
+        return vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    }
+    c->dev = -1;
+    c->cc_major = major;
+    c->cc_minor = minor;
+    c->lt_ws_bytes = major >= 9 ? (32u << 20) : (4u << 20);   /* as vg_cuda_backend_init sizes it */
+    t->iface = &g_cuda_plan_iface;
+    t->context = c;
+    t->caps = (vg_backend_caps){.host_addressable = false, .reads_host_weights = false, .computes = false};
+    snprintf(t->name, sizeof t->name, "cuda(sm_%d%d)", major, minor);
+    VG_TRY(vg_backend_new_measure_owning(t, budget, out));
+    char w[32];
+    vg_backend_format_size(budget, w, sizeof w);
+    snprintf((*out)->name, sizeof (*out)->name, "cuda-plan:sm_%d%d:%s", major, minor, w);
+    return VG_OK;
 }
 
 /* ---- `vgen --version` ------------------------------------------------------------ */

@@ -37,6 +37,9 @@ typedef struct vg_cuda_ctx {
 
 /* Registry entry: "cuda", "cuda:N" (device N), "cuda:<budget>", "cuda:N:<budget>". */
 vg_status vg_cuda_backend_init(const char *spec, uint64_t capacity, vg_backend **out);
+/* Registry entry: "cuda-plan[:sm_XY][:budget]", a measuring backend standing for a CUDA
+ * device of that compute capability (default 8.9): plans without a GPU. */
+vg_status vg_cuda_plan_backend_init(const char *spec, uint64_t capacity, vg_backend **out);
 /* One line for `vgen --version`: devices found, or why none. */
 const char *vg_cuda_info(void);
 
@@ -49,6 +52,19 @@ vg_status vg_cuda_compute(vg_backend *b, const vg_op *op, void *scratch);
 bool vg_cuda_linear_supports(const vg_op *op);
 uint64_t vg_cuda_linear_scratch(const vg_cuda_ctx *c, const vg_op *op);
 vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch);
+/* Row-major C [M, N] (row stride ldc) = X [M, K] Y [K, N], X(m, k) at X + m xr + k xc,
+ * Y(k, n) at Y + k yr + n yc, each with one unit stride (matmul_layout.h);
+ * fp32 accumulation and output, on the compute stream, with the context's cuBLASLt
+ * workspace ws (cuda_linear.c). */
+vg_status vg_cuda_matmul(vg_cuda_ctx *c, const char *who, cudaDataType_t ab, const void *X, int64_t xr, int64_t xc,
+                         const void *Y, int64_t yr, int64_t yc, float *C, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                         void *ws);
+
+/* attention with head dims past the flash kernel's (cuda_attention.c): per (batch,
+ * head), chunks of query rows, scores by GEMM into scratch, row softmax, then P V */
+bool vg_cuda_attention_gemm_supports(const vg_op *op);
+uint64_t vg_cuda_attention_gemm_scratch(const vg_cuda_ctx *c, const vg_op *op);
+vg_status vg_cuda_attention_gemm(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch);
 
 /* Returns VG_OK, or an error naming `who` and the failed call. */
 #define VG_CU_TRY(who, call)                                                                           \

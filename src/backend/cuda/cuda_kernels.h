@@ -57,6 +57,12 @@ cudaError_t vg_cu_group_norm(cudaStream_t s, vg_cu_t y, vg_cu_t x, vg_cu_t w, vg
  * mask data NULL for none. Head dims up to VG_CU_ATT_MAX_D. */
 #define VG_CU_ATT_MAX_D 256
 cudaError_t vg_cu_attention(cudaStream_t s, vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_cu_t v, vg_cu_t mask, float scale);
+/* in place over s [rows, n] (row stride n): s = softmax(s * scale + mask) per row, the
+ * mask of row r at mask + r * mask_row_st with elements mask_st apart (NULL: none); a
+ * fully masked row gives zeros (the GEMM attention path for head dims past the flash
+ * kernel's) */
+cudaError_t vg_cu_softmax_rows(cudaStream_t s, float *sc, int64_t rows, int64_t n, float scale, const float *mask,
+                               int64_t mask_row_st, int64_t mask_st);
 
 /* conv3d as an implicit GEMM (no im2col buffer): y [N,O,To,Ho,Wo] contiguous,
  * x [N,C,T,H,W] any strides, w [O,C,kt,kh,kw] contiguous float dtype, b may be NULL */

@@ -10,14 +10,15 @@
  *    one tile of rows at a time (dequant.cuh, bit-exact to the CPU reference), then
  *    the f32 GEMM on that tile, as for f16 and fp8.
  * The bias is added by a separate kernel (no epilogue: its numerics are then the
- * CPU's). In cuBLAS's column-major view the row-major y = x w^T is
- * y^T [N, M] = (w as [K, N])^T (x as [K, M]): A = w transposed, B = x as is. */
+ * CPU's). y = x w^T is vg_cuda_matmul with X = x and Y = w^T (w's rows read as
+ * columns). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/matmul_layout.h"
 #include "ops/ops_internal.h"
 
 #define VG_CUDA_XBF16_BYTES (64u << 20)   /* bytes of x rounded to bf16 per GEMM call */
@@ -91,23 +92,30 @@ static uint32_t align_of(const void *p) {
         }                                                                                                      \
     } while (0)
 
-/* C [M rows of N, ldc] = B [M, K] (row stride ldb) A [N, K]^T (row stride lda), fp32 out */
-static vg_status gemm(vg_cuda_ctx *c, const char *who, cudaDataType_t ab, const void *A, int64_t lda, const void *B,
-                      int64_t ldb, float *C, int64_t ldc, int64_t M, int64_t N, int64_t K, void *ws) {
+/* Row-major C [M, N] (row stride ldc) = X [M, K] Y [K, N], X and Y through their row
+ * and column strides (one of each pair 1). In cuBLAS's column-major view
+ * C^T [N, M] = Y^T X^T: A = Y^T, B = X^T, each taken as stored or transposed. */
+vg_status vg_cuda_matmul(vg_cuda_ctx *c, const char *who, cudaDataType_t ab, const void *X, int64_t xr, int64_t xc,
+                         const void *Y, int64_t yr, int64_t yc, float *C, int64_t ldc, int64_t M, int64_t N, int64_t K,
+                         void *ws) {
     vg_status s = VG_OK;
+    vg_matmul_layout ly;
+    if (!vg_matmul_layout_of(xr, xc, yr, yc, M, N, K, &ly) || ldc < N)
+        return vg_err(VG_ERR_INTERNAL, "%s: a GEMM operand has no unit stride (M %lld, N %lld, K %lld)", who, (long long)M,
+                      (long long)N, (long long)K);
     cublasLtMatmulDesc_t desc = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
     cublasLtMatmulPreference_t pref = NULL;
     cublasComputeType_t ct = ab == CUDA_R_32F && c->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    cublasOperation_t opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    cublasOperation_t opA = ly.a_t ? CUBLAS_OP_T : CUBLAS_OP_N, opB = ly.b_t ? CUBLAS_OP_T : CUBLAS_OP_N;
     uint64_t wsb = c->lt_ws_bytes;
+    const void *A = Y, *B = X;   /* A = Y^T, B = X^T (matmul_layout.h) */
     const float alpha = 1.0f, beta = 0.0f;
     LT_TRY(cublasLtMatmulDescCreate(&desc, ct, CUDA_R_32F));
-    LT_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT));
-    LT_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN));
-    /* column-major: A = w as [K, N] (ld lda) used transposed, B = x as [K, M] (ld ldb), C [N, M] (ld ldc) */
-    LT_TRY(cublasLtMatrixLayoutCreate(&la, ab, (uint64_t)K, (uint64_t)N, lda));
-    LT_TRY(cublasLtMatrixLayoutCreate(&lb, ab, (uint64_t)K, (uint64_t)M, ldb));
+    LT_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof opA));
+    LT_TRY(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof opB));
+    LT_TRY(cublasLtMatrixLayoutCreate(&la, ab, (uint64_t)ly.a_rows, (uint64_t)ly.a_cols, ly.lda));
+    LT_TRY(cublasLtMatrixLayoutCreate(&lb, ab, (uint64_t)ly.b_rows, (uint64_t)ly.b_cols, ly.ldb));
     LT_TRY(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, (uint64_t)N, (uint64_t)M, ldc));
     LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
     LT_TRY(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
@@ -180,7 +188,7 @@ vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
     if (lda < K) lda = K;   /* M == 1 with any row stride */
 
     if (w->type == VG_F32 && !w->scale) {
-        VG_TRY(gemm(c, who, CUDA_R_32F, w->data, K, xa, lda, y, N, M, N, K, ws));
+        VG_TRY(vg_cuda_matmul(c, who, CUDA_R_32F, xa, lda, 1, w->data, 1, K, y, N, M, N, K, ws));
     } else if (!converts(w)) {   /* bf16 */
         int64_t rows = xbf16_rows(M, K);
         void *xb = vg_cuda_carve(&cur, (uint64_t)rows * K * 2);
@@ -188,7 +196,7 @@ vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
             int64_t mm = M - m0 < rows ? M - m0 : rows;
             VG_CU_TRY(who, vg_cu_copy(c->compute, view2d(xb, VG_BF16, mm, K, K),
                                       view2d((void *)(xa + m0 * lda), VG_F32, mm, K, lda), 1.0f));
-            VG_TRY(gemm(c, who, CUDA_R_16BF, w->data, K, xb, K, y + m0 * N, N, mm, N, K, ws));
+            VG_TRY(vg_cuda_matmul(c, who, CUDA_R_16BF, xb, K, 1, w->data, 1, K, y + m0 * N, N, mm, N, K, ws));
         }
     } else {
         int64_t rows = wtile_rows(N, K);
@@ -204,7 +212,7 @@ vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
         for (int64_t n0 = 0; n0 < N; n0 += rows) {
             int64_t nn = N - n0 < rows ? N - n0 : rows;
             VG_CU_TRY(who, vg_cu_weight_rows_f32(c->compute, tile, wv, n0, nn, dscale, n_scale));
-            VG_TRY(gemm(c, who, CUDA_R_32F, tile, K, xa, lda, y + n0, N, M, nn, K, ws));
+            VG_TRY(vg_cuda_matmul(c, who, CUDA_R_32F, xa, lda, 1, tile, 1, K, y + n0, N, M, nn, K, ws));
         }
     }
     if (b) {

@@ -49,6 +49,12 @@ static const int k_ew_inputs[VG_OP_COUNT] = {
     [VG_OP_AFFINE] = 1, [VG_OP_CLAMP] = 1, [VG_OP_MODULATE] = 3, [VG_OP_ADD_GATED] = 3, [VG_OP_BLEND] = 4,
 };
 
+/* the flash kernel takes head dims up to VG_CU_ATT_MAX_D; wider heads (the VAEs'
+ * single-head attention) go through the GEMM path of cuda_attention.c */
+static bool flash_attention(const vg_op *op) {
+    return op->src[0]->ne[3] <= VG_CU_ATT_MAX_D && op->src[2]->ne[3] <= VG_CU_ATT_MAX_D;
+}
+
 bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
     const vg_tensor *y = op->dst, *x = op->src[0];
     if (!y || y->nd > VG_CU_MAX_DIMS) return false;
@@ -60,9 +66,9 @@ bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
     case VG_OP_RMS_NORM: return f32(x) && f32(y) && param_ok(op->src[1]) && param_ok(op->src[2]);
     case VG_OP_ROPE: return f32(x) && f32(y) && f32(op->src[1]) && f32(op->src[2]);
     case VG_OP_ATTENTION:
-        return f32(x) && f32(op->src[1]) && f32(op->src[2]) && (!op->src[3] || f32(op->src[3])) && f32(y) &&
-               x->ne[3] <= VG_CU_ATT_MAX_D && op->src[2]->ne[3] <= VG_CU_ATT_MAX_D && x->ne[0] <= 65535 &&
-               x->ne[2] <= 65535;
+        if (!(f32(x) && f32(op->src[1]) && f32(op->src[2]) && (!op->src[3] || f32(op->src[3])) && f32(y))) return false;
+        if (flash_attention(op)) return x->ne[0] <= 65535 && x->ne[2] <= 65535;
+        return vg_cuda_attention_gemm_supports(op);   /* head dims past the flash kernel's */
     case VG_OP_GELU_TANH:
     case VG_OP_GELU:
     case VG_OP_SILU:
@@ -99,6 +105,7 @@ bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
 uint64_t vg_cuda_scratch_bytes(const vg_backend *b, const vg_op *op) {
     switch (op->type) {
     case VG_OP_LINEAR: return vg_cuda_linear_scratch(b->context, op);
+    case VG_OP_ATTENTION: return flash_attention(op) ? 0 : vg_cuda_attention_gemm_scratch(b->context, op);
     case VG_OP_GET_ROWS: return 256;   /* the device's "id out of range" flag */
     default: return 0;
     }
@@ -131,6 +138,7 @@ static vg_status enqueue(vg_cuda_ctx *c, const vg_op *op, void *scratch) {
         VG_CU_TRY(op->who, vg_cu_rope(s, cu_of(y), cu_of(op->src[0]), cu_of(op->src[1]), cu_of(op->src[2])));
         return VG_OK;
     case VG_OP_ATTENTION:
+        if (!flash_attention(op)) return vg_cuda_attention_gemm(c, op, scratch);
         VG_CU_TRY(op->who, vg_cu_attention(s, cu_of(y), cu_of(op->src[0]), cu_of(op->src[1]), cu_of(op->src[2]),
                                            cu_of(op->src[3]), op->f[0]));
         return VG_OK;

@@ -82,11 +82,13 @@ o=$("$VGEN" generate --model "$MODEL" --prompt x --height 64 --width 96 --num-fr
 check "budget too small: refused with a reason" "grep -q 'nothing fits' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
 check "--help" "\"$VGEN\" generate --help | grep -q -- '--vram-budget'"
 
-# 7. Ctrl-C stops the run between steps or blocks: exit 130, no output file, one message
-"$VGEN" generate --model "$MODEL" --prompt fox --height 192 --width 320 --num-frames 25 --steps 50 \
+# 7. Ctrl-C stops the run between steps or blocks: exit 130, no output file, one message.
+# The signal goes once denoising has shown progress (on a loaded machine that can take a
+# while; 1000 steps keep the job running long after), not while the process starts up
+"$VGEN" generate --model "$MODEL" --prompt fox --height 192 --width 320 --num-frames 25 --steps 1000 \
     --output "$tmp/int.mp4" 2>"$tmp/int.err" &
 pid=$!
-for i in $(seq 50); do grep -q denoise "$tmp/int.err" 2>/dev/null && break; sleep 0.1; done
+for i in $(seq 1200); do grep -q denoise "$tmp/int.err" 2>/dev/null && break; sleep 0.1; done
 kill -INT $pid
 wait $pid
 rc=$?

@@ -125,6 +125,27 @@ static void r_attention(const double *const *in, const op_case *c, double *o) {
             }
     free(sc);
 }
+/* q, k, v stored channel-first [1, C, S] (the VAE's layout), attended as [1, S, 1, C] views */
+static void r_attention_cf(const double *const *in, const op_case *c, double *o) {
+    int64_t C = c->ne[0][1], S = c->ne[0][2];
+    double *sc = malloc(sizeof(double) * S);
+    for (int64_t i = 0; i < S; i++) {
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < S; j++) {
+            double d = 0;
+            for (int64_t ch = 0; ch < C; ch++) d += in[0][ch * S + i] * in[1][ch * S + j];
+            sc[j] = d * c->fp[0];
+            if (sc[j] > mx) mx = sc[j];
+        }
+        for (int64_t j = 0; j < S; j++) sum += (sc[j] = exp(sc[j] - mx));
+        for (int64_t ch = 0; ch < C; ch++) {
+            double a = 0;
+            for (int64_t j = 0; j < S; j++) a += sc[j] * in[2][ch * S + j];
+            o[i * C + ch] = a / sum;   /* y [1, S, 1, C] */
+        }
+    }
+    free(sc);
+}
 static double gelu_tanh(double x) { return 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
 static void r_unary(const double *const *in, const op_case *c, double *o) {
     int64_t n = numel(c->nd_out, c->ne_out);
@@ -269,6 +290,18 @@ static vg_status x_rope(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *
 static vg_status x_attention(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
     return vg_op_attention(e, y, &in[0], &in[1], &in[2], c->n_in > 3 ? &in[3] : NULL, c->fp[0]);
 }
+/* the Wan VAE's call: q, k, v as [1, S, 1, C] views (strides 1 and S) of channel-first data */
+static vg_status x_attention_cf(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
+    int64_t C = in[0].ne[1], S = in[0].ne[2];
+    vg_tensor v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = in[i];
+        v[i].nd = 4;
+        v[i].ne[0] = 1, v[i].ne[1] = S, v[i].ne[2] = 1, v[i].ne[3] = C;
+        v[i].st[0] = C * S, v[i].st[1] = 1, v[i].st[2] = 1, v[i].st[3] = S;
+    }
+    return vg_op_attention(e, y, &v[0], &v[1], &v[2], NULL, c->fp[0]);
+}
 static vg_status x_unary(vg_exec *e, vg_tensor *y, vg_tensor *in, const op_case *c) {
     switch (c->ip[0]) {
     case 0: return vg_op_gelu_tanh(e, y, &in[0]);
@@ -341,6 +374,12 @@ static const op_case k_cases[] = {
      S(2, 70, 3, 8), 1e-5, x_attention, r_attention, .fp = {0.25f}},
     {"attention_d128_ragged", 3, {4, 4, 4}, {S(1, 37, 2, 128), S(1, 77, 2, 128), S(1, 77, 2, 128)}, {0}, 4,
      S(1, 37, 2, 128), 1e-5, x_attention, r_attention, .fp = {0.0883883f}},
+    /* heads wider than the CUDA flash kernel's (its GEMM path): masked and ragged, and the
+     * VAE's channel-first single head */
+    {"attention_d384_masked", 4, {4, 4, 4, 4}, {S(2, 21, 1, 384), S(2, 45, 1, 384), S(2, 45, 1, 320), S(1, 1, 21, 45)}, {0},
+     4, S(2, 21, 1, 320), 1e-5, x_attention, r_attention, .fp = {0.05f}},
+    {"attention_vae_c384", 3, {3, 3, 3}, {S(1, 384, 60), S(1, 384, 60), S(1, 384, 60)}, {0}, 4, S(1, 60, 1, 384), 1e-5,
+     x_attention_cf, r_attention_cf, .fp = {0.0510310f}},
     {"gelu_tanh", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {0}},
     {"gelu", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {1}},
     {"silu", 1, {2}, {S(9, 33)}, {0}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {2}},

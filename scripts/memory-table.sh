@@ -60,7 +60,9 @@ test and the golden runner run both ways). `vgen plan` lists both ways per polic
 On the `cpu` device, compute reads weights where they are mapped, so weights cost nothing
 in the pool and only activations count. On `sim:<budget>` (a simulated accelerator: a
 budgeted pool in host memory with real copies) weights must be uploaded before use, exactly
-as on a GPU, so every policy runs and is measured on machines without one.
+as on a GPU, so every policy runs and is measured on machines without one. The tables below
+measure the CPU kernels' op scratch; `vgen plan --device cuda-plan[:sm_XY]` (CUDA builds,
+no GPU needed) measures the CUDA backend's instead (docs/cuda.md).
 
 **The budget a run is planned against** (`vg_run_budget`, src/mem/host_mem.c) is the
 smaller of `--vram-budget` and the device's capacity: `--device sim:12MiB --vram-budget 1GiB`

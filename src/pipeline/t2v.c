@@ -85,6 +85,10 @@ struct vg_state {
 vg_status vg_state_new(vg_ctx *ctx, const vg_model *m, vg_state **out) {
     *out = NULL;
     if (!ctx || !m) return vg_err(VG_ERR_INVALID_ARG, "vg_state_new: NULL context or model");
+    /* a device that only plans (cuda-plan) computes nothing: no job may run on it */
+    if (!ctx->dev->caps.computes)
+        return vg_ctx_fail(ctx, vg_err(VG_ERR_UNSUPPORTED, "device '%s' only plans (it computes nothing): use it with vgen plan; "
+                                                           "to run, use --device cuda on a machine with the GPU", ctx->dev->name));
     vg_state *st = calloc(1, sizeof *st);
     if (!st) return vg_ctx_fail(ctx, vg_err(VG_ERR_NO_MEMORY, "out of memory"));
     st->ctx = ctx;
@@ -676,9 +680,6 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     *out = NULL;
     vg_ctx *ctx = st->ctx;
     const vg_model *m = st->m;
-    if (!ctx->dev->caps.computes)
-        return vg_err(VG_ERR_UNSUPPORTED, "device '%s' only plans (it computes nothing): use it with vgen plan; to run, "
-                      "use --device cuda on a machine with the GPU", ctx->dev->name);
     int64_t ne[5];
     VG_TRY(vg_t2v_validate(m, p, ne));
     vg_plan_input pin;

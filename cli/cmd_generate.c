@@ -1,6 +1,8 @@
 /* vgen generate: text-to-video from a diffusers Wan2.1 folder to an MP4 or PNG frames,
  * with a progress bar and a JSON sidecar of settings, times and memory. */
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,25 +97,39 @@ static double now_s(void) {
 }
 
 /* The first SIGINT or SIGTERM asks the run to stop at the next check (between
- * steps, blocks, layers, chunks, tiles); the handler is then reset, so a second one
- * ends the process at once. */
-static volatile sig_atomic_t g_interrupted;
-static void on_signal(int sig) {
-    static const char msg[] = "\nvgen generate: stopping at the next check (again to quit at once)\n";
-    g_interrupted = sig;
-    ssize_t w = write(2, msg, sizeof msg - 1);   /* async-signal-safe */
-    (void)w;
-}
-static bool on_abort(void *user) { (void)user; return g_interrupted != 0; }
+ * steps, blocks, layers, chunks, tiles); a second one ends the process at once.
+ * Both signals are blocked in every thread (the compute threads inherit the mask)
+ * and taken by one thread that waits for them: a handler would run on whichever
+ * thread the kernel picks, in the middle of compute code, and oneDNN's GEMM was seen
+ * to corrupt the heap when interrupted that way (inside a parallel region). */
+static atomic_int g_interrupted;
+static sigset_t g_stop_signals;
 
+static void *signal_waiter(void *unused) {
+    (void)unused;
+    int sig;
+    if (sigwait(&g_stop_signals, &sig) != 0) return NULL;
+    atomic_store(&g_interrupted, sig);
+    static const char msg[] = "\nvgen generate: stopping at the next check (again to quit at once)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    if (sigwait(&g_stop_signals, &sig) != 0) return NULL;
+    _exit(128 + sig);   /* the second: at once, as the shell reports a signal's end */
+}
+static bool on_abort(void *user) { (void)user; return atomic_load(&g_interrupted) != 0; }
+
+/* before any other thread exists, so that every thread inherits the blocked mask */
 static void install_signals(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    sigemptyset(&g_stop_signals);
+    sigaddset(&g_stop_signals, SIGINT);
+    sigaddset(&g_stop_signals, SIGTERM);
+    pthread_t t;
+    if (pthread_sigmask(SIG_BLOCK, &g_stop_signals, NULL) != 0) return;
+    if (pthread_create(&t, NULL, signal_waiter, NULL) != 0) {
+        pthread_sigmask(SIG_UNBLOCK, &g_stop_signals, NULL);   /* no waiter: the default action ends the run */
+        return;
+    }
+    pthread_detach(t);
 }
 
 static bool on_progress(const char *phase, int step, int n, void *user) {
@@ -294,6 +310,7 @@ int vg_cmd_generate(int argc, char **argv) {
         goto out;
     }
 
+    install_signals();   /* before the context: compute threads inherit the blocked mask */
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = threads;
@@ -315,7 +332,6 @@ int vg_cmd_generate(int argc, char **argv) {
     p.progress = on_progress;
     p.progress_user_data = &ps;
     p.abort = on_abort;                  /* Ctrl-C / SIGTERM stop at the next check */
-    install_signals();
     rc = 1;
     if (vg_model_load_files(ctx, model, &files, &m) != VG_OK) { fprintf(stderr, "vgen generate: %s\n", vg_ctx_last_error(ctx)); goto out; }
     {

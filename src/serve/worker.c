@@ -1,5 +1,7 @@
 /* The worker thread: loads the model (the cold start), then takes jobs from the
  * store one at a time and runs them on the warm model. */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,14 @@ static void run_one(vg_server *srv, vg_executor *ex, vg_job *j) {
 void *vg_worker_main(void *arg) {
     vg_server *srv = arg;
     char err[1024];
+    /* SIGINT and SIGTERM go to the other threads, never to this one or the compute
+     * threads it starts (they inherit its mask): a handler run in the middle of compute
+     * code was seen to corrupt oneDNN's GEMM (vgen generate takes its signals the same way) */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     vg_exec_config ec = srv->cfg.exec;
     ec.limits = srv->cfg.limits;
     vg_executor *ex = vg_executor_new(&ec, srv->metrics, err, sizeof err);

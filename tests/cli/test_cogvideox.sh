@@ -5,11 +5,7 @@ set -u
 VGEN=$1
 SRC=$3
 MODEL=$SRC/models/tiny-cogvideox
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 tmp=$(mktemp -d /tmp/vg_test_cogvideox.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
@@ -65,5 +61,4 @@ check "plan --config: CogVideoX 1.5 (patch_size_t) refused, naming the key" "gre
 o=$("$VGEN" plan --model "$MODEL" --height 32 --width 48 --num-frames 9 --vram-budget 16MiB 2>&1; echo "rc=$?")
 check "plan from a CogVideoX folder" "grep -q '^CogVideoX DiT' <<<\"\$o\" && grep -q '^chosen' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -7,12 +7,7 @@
 set -u
 VGEN=$1
 SRC=$3
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-finish() { echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit $?; }
+. "$(dirname "$0")/check.bash"
 CFG=$SRC/models/configs
 plan() { "$VGEN" plan --config "$CFG/$1/transformer/config.json" --height 64 --width 64 --num-frames 9 --threads 2 "${@:2}" 2>&1; }
 

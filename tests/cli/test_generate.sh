@@ -5,11 +5,7 @@ set -u
 VGEN=$1
 SRC=$3
 MODEL=$SRC/models/tiny-wan
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 tmp=$(mktemp -d /tmp/vg_test_generate.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
@@ -93,6 +89,7 @@ kill -INT $pid
 wait $pid
 rc=$?
 check "SIGINT: exit 130, no file, says aborted" "[ $rc -eq 130 ] && [ ! -e \"$tmp/int.mp4\" ] && grep -q aborted \"$tmp/int.err\""
+[ $rc -eq 130 ] && grep -q aborted "$tmp/int.err" || { echo "     exit $rc after waiting $i tenths of a second; stderr:"; tail -n 5 "$tmp/int.err"; }
 
 # 8. vgen plan: 14B at 480x832x81 fits 24 GiB and 8 GiB, and agrees with docs/memory.md
 for b in 24GiB 8GiB; do
@@ -113,5 +110,4 @@ check "generate turns VAE tiling on to fit" "grep -q 'rc=0' <<<\"\$o\" && python
 o=$("$VGEN" plan --model "$MODEL" --height 64 --width 96 --num-frames 9 --vram-budget 64MiB 2>&1; echo "rc=$?")
 check "plan from a model folder" "grep -q '^chosen' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -10,11 +10,7 @@ set -u
 VGEN=$1
 SRC=$3
 MODEL=$SRC/models/tiny-wan
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 tmp=$(mktemp -d /tmp/vg_test_hostile.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
@@ -187,5 +183,4 @@ PY
 o=$(run generate "${T[@]}" --model "$m" --output "$tmp/nanw.mp4")
 check "NaN weights: the run fails saying so, no video" "has rc=1 && has 'non-finite' && has 'corrupt' && [ ! -e '$tmp/nanw.mp4' ]"
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -6,11 +6,7 @@ set -u
 VGEN=$1
 GOLDEN=$(cd "$2" && pwd)
 SRC=$(cd "$3" && pwd)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 tmp=$(mktemp -d /tmp/vg_test_i2v.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
@@ -80,5 +76,4 @@ check "plan --config I2V-14B-480P fits 24GiB" "grep -q 'CLIP image encoder' <<<\
 o=$("$VGEN" plan --config "$SRC/models/configs/wan2.2-ti2v-5b/transformer/config.json" --height 704 --width 1280 --num-frames 121 --image x.png --vram-budget 24GiB 2>&1; echo "rc=$?")
 check "plan --config TI2V-5B with an image" "grep -q 'image_encode' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

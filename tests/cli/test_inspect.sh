@@ -7,11 +7,7 @@ set -u
 VGEN=$1
 GOLDEN=$2
 SRC=$3
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 
 tmp=$(mktemp -d /tmp/vg_test_inspect.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -157,5 +153,4 @@ print('Wan2.1 DiT: %d layers, dim %d, %d heads x %d, ffn %d, text %d' % (c['num_
     check "inspect $set folder: architecture from config.json" "grep -qF \"\$want\" <<<\"\$got\""
 done
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

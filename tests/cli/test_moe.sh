@@ -6,11 +6,7 @@ set -u
 VGEN=$1
 GOLDEN=$(cd "$2" && pwd)
 SRC=$(cd "$3" && pwd)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 tmp=$(mktemp -d /tmp/vg_test_moe.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
@@ -68,5 +64,4 @@ if [ -d "$C" ]; then
     check "A14B plans like 14B (block)" "[ -n \"\$o1\" ] && [ \"\$o1\" = \"\$o2\" ]"
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

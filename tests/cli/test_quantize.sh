@@ -6,11 +6,7 @@ set -u
 VGEN=$1
 SRC=$3
 MODEL=$SRC/models/tiny-wan
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 tmp=$(mktemp -d /tmp/vg_test_quantize.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
@@ -78,5 +74,4 @@ head -c 3000 "$tmp/dit-q8_0.gguf" > "$tmp/cut.gguf"
 err=$("$VGEN" quantize "$tmp/cut.gguf" "$tmp/y.gguf" --type q8_0 2>&1)
 check "quantize of a truncated file: exit 1, no output left" "[ $? -eq 1 ] && [ ! -e \"$tmp/y.gguf\" ] && grep -q cut.gguf <<<\"\$err\""
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,11 +4,7 @@
 #   bash test_version.sh VGEN_BINARY GOLDEN_DIR SOURCE_DIR
 set -u
 VGEN=$1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1" >&2; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/check.bash"
 
 out=$("$VGEN" --version); rc=$?
 check "--version exits 0" "[ $rc -eq 0 ]"
@@ -53,5 +49,4 @@ else
     check "--device cuda in a build without CUDA exits 2" "[ $rc -eq 2 ] && grep -q 'no CUDA backend' <<<\"\$err\""
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

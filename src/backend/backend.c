@@ -54,6 +54,12 @@ const char *vg_backend_devices_info(void) {
 #endif
 }
 
+vg_status vg_backend_parse_budget(const char *spec, const char *text, uint64_t *bytes) {
+    if (vg_parse_size(text, bytes) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);
+    if (*bytes == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
+    return VG_OK;
+}
+
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     *out = NULL;
     if (!spec) spec = "cpu";
@@ -73,8 +79,7 @@ vg_status vg_backend_from_spec(const char *spec, vg_backend **out) {
     if (k->own_spec) return k->init(spec, VG_POOL_UNLIMITED, out);
     uint64_t cap = VG_POOL_UNLIMITED;
     if (colon) {
-        if (vg_parse_size(colon + 1, &cap) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);
-        if (cap == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
+        VG_TRY(vg_backend_parse_budget(spec, colon + 1, &cap));
     } else if (k->needs_budget) {
         return vg_err(VG_ERR_INVALID_ARG, "device '%s': the simulated device needs a budget, e.g. sim:8GiB", spec);
     }

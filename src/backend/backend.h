@@ -86,6 +86,8 @@ struct vg_backend {
 
 /* Parses a device spec (see above) and hands back an owned backend (vg_backend_free). */
 vg_status vg_backend_from_spec(const char *spec, vg_backend **out);
+/* The budget part `text` of device spec `spec` ("8GiB"): above zero, errors naming spec. */
+vg_status vg_backend_parse_budget(const char *spec, const char *text, uint64_t *bytes);
 /* Names of the device kinds this build has, e.g. "cpu sim cuda". */
 const char *vg_backend_kinds(void);
 /* Lines about the accelerators this build can use (one per kind, e.g. "cuda: runtime

@@ -61,25 +61,27 @@ vg_status vg_tensor_zeros(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, 
     return VG_OK;
 }
 
-vg_status vg_tensor_set(vg_tensor *t, const void *host) {
+vg_status vg_tensor_upload(struct vg_backend *be, const vg_tensor *t, const void *host) {
     if (!vg_tensor_is_contiguous(t))
         return vg_err(VG_ERR_INVALID_ARG, "vg_tensor_set: tensor is not contiguous");
     uint64_t n = vg_tensor_nbytes(t);
-    vg_backend *be = vg_pool_owner(t->pool);
     if (be) return vg_backend_upload(be, t->data, host, n);
     if (n) memcpy(t->data, host, (size_t)n);
     return VG_OK;
 }
 
-vg_status vg_tensor_get(const vg_tensor *t, void *host) {
+vg_status vg_tensor_download(struct vg_backend *be, const vg_tensor *t, void *host) {
     if (!vg_tensor_is_contiguous(t))
         return vg_err(VG_ERR_INVALID_ARG, "vg_tensor_get: tensor is not contiguous");
     uint64_t n = vg_tensor_nbytes(t);
-    vg_backend *be = vg_pool_owner(t->pool);
     if (be) return vg_backend_download(be, host, t->data, n);
     if (n) memcpy(host, t->data, (size_t)n);
     return VG_OK;
 }
+
+vg_status vg_tensor_set(vg_tensor *t, const void *host) { return vg_tensor_upload(vg_pool_owner(t->pool), t, host); }
+
+vg_status vg_tensor_get(const vg_tensor *t, void *host) { return vg_tensor_download(vg_pool_owner(t->pool), t, host); }
 
 void vg_tensor_release(vg_tensor *t) {
     if (t->pool && t->data) vg_pool_release(t->pool, t->data);

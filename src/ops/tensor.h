@@ -48,6 +48,11 @@ vg_status vg_tensor_zeros(vg_tensor *out, vg_pool *pool, vg_dtype type, int nd, 
  * plain memcpy. */
 vg_status vg_tensor_set(vg_tensor *t, const void *host);
 vg_status vg_tensor_get(const vg_tensor *t, void *host);
+/* The same for a tensor on device `be` whatever owns it (a view of a device tensor
+ * owns nothing, so vg_tensor_set / get cannot find its device); be NULL: host memory. */
+struct vg_backend;
+vg_status vg_tensor_upload(struct vg_backend *be, const vg_tensor *t, const void *host);
+vg_status vg_tensor_download(struct vg_backend *be, const vg_tensor *t, void *host);
 
 /* Frees an owned tensor (no-op for views and zeroed tensors) and zeroes the struct. */
 void vg_tensor_release(vg_tensor *t);

@@ -162,23 +162,11 @@ static void emit(run *r, const char *name, const vg_tensor *t) {
     if (r->dbg) r->dbg(name, t, r->dbg_user);
 }
 
-/* Host <-> device copies of contiguous device tensors and of views of them (a view
- * does not own its memory, so vg_tensor_set / get would not know the device). */
-static vg_status dev_set(run *r, const vg_tensor *t, const void *host) {
-    if (!vg_tensor_is_contiguous(t)) return vg_err(VG_ERR_INTERNAL, "pipeline: uploading into a strided view");
-    return vg_backend_upload(r->dev, t->data, host, vg_tensor_nbytes(t));
-}
-
-static vg_status dev_get(run *r, const vg_tensor *t, void *host) {
-    if (!vg_tensor_is_contiguous(t)) return vg_err(VG_ERR_INTERNAL, "pipeline: downloading a strided view");
-    return vg_backend_download(r->dev, host, t->data, vg_tensor_nbytes(t));
-}
-
 /* Debug view of a contiguous device tensor: downloaded to the host first. */
 static void emit_dev(run *r, const char *name, const vg_tensor *t) {
     if (!r->dbg) return;
     void *h = malloc((size_t)vg_tensor_nbytes(t) + 1);
-    if (h && dev_get(r, t, h) == VG_OK) {
+    if (h && vg_tensor_download(r->dev, t, h) == VG_OK) {
         vg_tensor ht = vg_tensor_wrap(t->type, t->nd, t->ne, h);
         r->dbg(name, &ht, r->dbg_user);
     }
@@ -252,7 +240,7 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
             vg_tensor tail = vg_view_slice(dst, 1, valid, L - valid);
             if (s == VG_OK) s = vg_op_fill(&ex, &tail, 0.0f);
         }
-        if (s == VG_OK && host) s = dev_set(r, &r->emb[k], he.data);
+        if (s == VG_OK && host) s = vg_tensor_upload(r->dev, &r->emb[k], he.data);
         vg_tensor_release(&he);
         if (s != VG_OK) {
             vg_pool_free(host);
@@ -483,7 +471,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         }
         for (int k = 0; k < r->lat.ne[0] && s == VG_OK; k++) {
             vg_tensor half = vg_view_slice(&r->lat, 0, k, 1);
-            s = dev_set(r, &half, r->in_host);
+            s = vg_tensor_upload(r->dev, &half, r->in_host);
         }
         if (s != VG_OK) break;
         const vg_denoiser_i *dn = r->m->family->denoiser;
@@ -511,7 +499,7 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         }
         if (s != VG_OK) break;
         /* the scheduler steps the latents on the host: one download, one upload per step */
-        if ((s = dev_get(r, &r->pred[0], r->pred_host)) != VG_OK) break;
+        if ((s = vg_tensor_download(r->dev, &r->pred[0], r->pred_host)) != VG_OK) break;
         snprintf(name, sizeof name, "act.step%d.noise_pred", i);
         emit(r, name, &pred_h);
         if ((s = vg_sched_step(sched, i, r->pred_host, r->lat_host, n)) != VG_OK) break;

@@ -184,10 +184,11 @@ static vg_status parse_spec(const char *spec, int *dev, uint64_t *budget) {
         if (*q == 0) return VG_OK;
         p = q + 1;
     }
-    if (vg_parse_size(p, budget) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);
-    if (*budget == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
-    return VG_OK;
+    return vg_backend_parse_budget(spec, p, budget);
 }
+
+/* cuBLASLt's workspace per GEMM (op scratch): larger from Hopper on */
+static uint64_t lt_ws_bytes_of(int cc_major) { return cc_major >= 9 ? (32u << 20) : (4u << 20); }
 
 #define INIT_TRY(call)                                                                                         \
     do {                                                                                                       \
@@ -244,7 +245,7 @@ vg_status vg_cuda_backend_init(const char *spec, uint64_t capacity_unused, vg_ba
         s = vg_err(VG_ERR_UNSUPPORTED, "device '%s': cublasLtCreate failed: %s", spec, cublasLtGetStatusString(bs));
         goto fail;
     }
-    c->lt_ws_bytes = prop.major >= 9 ? (32u << 20) : (4u << 20);
+    c->lt_ws_bytes = lt_ws_bytes_of(prop.major);
     const char *tf = getenv("VGEN_CUDA_TF32");
     c->tf32 = tf && strcmp(tf, "1") == 0;
     /* the budget: the card's free memory (after the context exists) minus a margin */
@@ -328,10 +329,7 @@ vg_status vg_cuda_plan_backend_init(const char *spec, uint64_t capacity_unused, 
             return vg_err(VG_ERR_UNSUPPORTED, "device '%s': vgen's CUDA backend needs compute capability 8.0 or newer", spec);
         p = *e ? e : NULL;
     }
-    if (p) {
-        if (vg_parse_size(p + 1, &budget) != VG_OK) return vg_err_wrap(VG_ERR_INVALID_ARG, "device '%s'", spec);
-        if (budget == 0) return vg_err(VG_ERR_INVALID_ARG, "device '%s': the budget must be above zero", spec);
-    }
+    if (p) VG_TRY(vg_backend_parse_budget(spec, p + 1, &budget));
     vg_backend *t = calloc(1, sizeof *t);
     vg_cuda_ctx *c = calloc(1, sizeof *c);
     if (!t || !c) {
@@ -342,7 +340,7 @@ vg_status vg_cuda_plan_backend_init(const char *spec, uint64_t capacity_unused, 
     c->dev = -1;
     c->cc_major = major;
     c->cc_minor = minor;
-    c->lt_ws_bytes = major >= 9 ? (32u << 20) : (4u << 20);   /* as vg_cuda_backend_init sizes it */
+    c->lt_ws_bytes = lt_ws_bytes_of(major);
     t->iface = &g_cuda_plan_iface;
     t->context = c;
     t->caps = (vg_backend_caps){.host_addressable = false, .reads_host_weights = false, .computes = false};

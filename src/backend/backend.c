@@ -158,9 +158,11 @@ vg_backend *vg_exec_backend(const vg_exec *ex) {
 vg_status vg_dispatch(vg_exec *ex, const vg_op *op) {
     vg_backend *be = vg_exec_backend(ex);
     if (!be) return vg_err(VG_ERR_NO_MEMORY, "%s: no backend", op->who);
-    if (be->iface->supports_op && !be->iface->supports_op(be, op))
+    if (be->iface->supports_op && !be->iface->supports_op(be, op)) {
+        if (vg_op_has_bf16_act(op)) return vg_dispatch_widened(ex, be, op);   /* no bf16 kernel: in f32 */
         return vg_err(VG_ERR_UNSUPPORTED, "%s: device '%s' does not compute this op (%s, weights %s)", op->who, be->name,
                       vg_op_names[op->type], op->src[1] ? vg_type(op->src[1]->type)->name : "-");
+    }
     uint64_t sb = be->iface->op_scratch_bytes ? be->iface->op_scratch_bytes(be, op) : 0;
     void *scratch = NULL;
     if (sb) {

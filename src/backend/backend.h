@@ -118,5 +118,8 @@ vg_status vg_backend_upload(vg_backend *b, void *dst, const void *src, uint64_t 
 vg_status vg_backend_download(vg_backend *b, void *dst, const void *src, uint64_t n);
 vg_status vg_backend_memset(vg_backend *b, void *dst, int value, uint64_t n);
 void vg_backend_synchronize(vg_backend *b);
+/* vg_dispatch's path for an op with bf16 activations that `be` has no kernel for:
+ * the op in f32 on widened copies, counted under "<op>.widen" (backend/widen.c). */
+vg_status vg_dispatch_widened(struct vg_exec *ex, vg_backend *be, const vg_op *op);
 
 #endif

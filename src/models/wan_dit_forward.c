@@ -28,8 +28,15 @@ static void emitf(const vg_wan_dit_debug *dbg, const char *fmt, int n, const vg_
     dbg->fn(name, t, dbg->user);
 }
 
+/* f32 tensors: positional tables, modulation, gathered rows */
 static vg_status alloc(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, const char *who) {
     return vg_exec_scratch(ex, t, nd, ne, who);
+}
+
+/* activations, in ex->act (f32 or bf16): the token stream and everything computed
+ * from it; modulation stays f32 (as the reference computes it, in float32) */
+static vg_status act(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, const char *who) {
+    return vg_exec_act(ex, t, nd, ne, who);
 }
 
 
@@ -111,7 +118,7 @@ static vg_status attend(vg_exec *ex, const vg_wan_dit_config *c, vg_tensor *o, v
         VG_TRY(vg_op_rope(ex, &k4, &k4, rc, rs));
     }
     // flash attention, scale 1/sqrt(hd), no mask                     [B, Sq, H, hd]
-    VG_TRY(alloc(ex, o, 3, (const int64_t[]){B, Sq, H * hd}, who));
+    VG_TRY(act(ex, o, 3, (const int64_t[]){B, Sq, H * hd}, who));
     vg_status s = vg_view_reshape(&o4, o, 4, (const int64_t[]){B, Sq, H, hd});
     if (s == VG_OK) s = vg_op_attention(ex, &o4, &q4, &k4, &v4, NULL, 1.0f / sqrtf((float)hd));
     if (s != VG_OK) vg_tensor_release(o);
@@ -176,7 +183,7 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     vg_tensor_release(&sst);
 
     // 1. self-attention on the modulated LayerNorm                       [B, S, D]
-    if ((s = alloc(ex, &a, 3, x->ne, "dit.block.norm1")) != VG_OK) goto done;
+    if ((s = act(ex, &a, 3, x->ne, "dit.block.norm1")) != VG_OK) goto done;
     if ((s = mod_vec(ex, &mod, ids, 0, S, 0, B, 0, S, &m0, &sh)) != VG_OK) goto done;
     if ((s = mod_vec(ex, &mod, ids, 1, S, 0, B, 0, S, &m1, &sc)) != VG_OK) goto done;
     if ((s = norm_modulate(ex, &a, x, &sh, &sc, c->eps)) != VG_OK) goto done;
@@ -202,7 +209,7 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     vg_tensor_release(&y);
 
     // 2. cross-attention to the text: affine LayerNorm (norm2), no modulation, no gate
-    if ((s = alloc(ex, &a, 3, x->ne, "dit.block.norm2")) != VG_OK) goto done;
+    if ((s = act(ex, &a, 3, x->ne, "dit.block.norm2")) != VG_OK) goto done;
     if (c->cross_attn_norm) s = vg_op_layer_norm(ex, &a, x, &w->norm2_w, &w->norm2_b, c->eps);
     else s = vg_op_copy(ex, &a, x);
     if (s != VG_OK) goto done;
@@ -241,7 +248,7 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
     //    y = W2 gelu_tanh(W1 a + b1) + b2,  x = x + gate_f * y            [B, S, D]
     //    (all of y is kept so that the debug hook sees the whole FFN output; the
     //    residual add waits until every chunk has read x)
-    if ((s = alloc(ex, &y, 3, x->ne, "dit.block.ffn_out")) != VG_OK) goto done;
+    if ((s = act(ex, &y, 3, x->ne, "dit.block.ffn_out")) != VG_OK) goto done;
     int64_t chunk = S < VG_WAN_FFN_CHUNK ? S : VG_WAN_FFN_CHUNK;
     for (int64_t b = 0; b < B && s == VG_OK; b++) {
         vg_tensor xb = vg_view_slice(x, 0, b, 1), yb = vg_view_slice(&y, 0, b, 1);
@@ -249,7 +256,7 @@ vg_status vg_wan_dit_block_forward(vg_exec *ex, const vg_wan_dit_config *c, cons
             int64_t n = S - s0 < chunk ? S - s0 : chunk;
             vg_tensor xc = vg_view_slice(&xb, 1, s0, n), yv = vg_view_slice(&yb, 1, s0, n);
             //    a = LN(x) * (1 + scale_f) + shift_f                          [1, n, D]
-            if ((s = alloc(ex, &ac, 3, (const int64_t[]){1, n, D}, "dit.block.norm3")) != VG_OK) break;
+            if ((s = act(ex, &ac, 3, (const int64_t[]){1, n, D}, "dit.block.norm3")) != VG_OK) break;
             if ((s = mod_vec(ex, &mod, ids, 3, S, b, 1, s0, n, &m0, &sh)) != VG_OK) break;
             if ((s = mod_vec(ex, &mod, ids, 4, S, b, 1, s0, n, &m1, &sc)) != VG_OK) break;
             if ((s = norm_modulate(ex, &ac, &xc, &sh, &sc, c->eps)) != VG_OK) break;
@@ -287,14 +294,15 @@ static vg_status patchify(vg_exec *ex, const vg_tensor *lat, const int p[3], vg_
     int64_t fp = lat->ne[2] / p[0], hp = lat->ne[3] / p[1], wp = lat->ne[4] / p[2];
     int64_t S = fp * hp * wp, K = C * p[0] * p[1] * p[2];
     const int64_t *st = lat->st;
+    const size_t es = vg_type(tok->type)->elem_size;   /* f32 or bf16 tokens */
     for (int64_t b = 0; b < B; b++)
         for (int64_t f = 0; f < fp; f++) {
             vg_tensor src = {.type = VG_F32, .nd = 6, .ne = {hp, wp, C, p[0], p[1], p[2]},
                              .st = {p[1] * st[3], p[2] * st[4], st[1], st[2], st[3], st[4]},
                              .data = (float *)lat->data + b * st[0] + f * p[0] * st[2]};
-            vg_tensor dst = {.type = VG_F32, .nd = 6, .ne = {hp, wp, C, p[0], p[1], p[2]},
+            vg_tensor dst = {.type = tok->type, .nd = 6, .ne = {hp, wp, C, p[0], p[1], p[2]},
                              .st = {wp * K, K, (int64_t)p[0] * p[1] * p[2], (int64_t)p[1] * p[2], p[2], 1},
-                             .data = (float *)tok->data + (b * S + f * hp * wp) * K};
+                             .data = (char *)tok->data + (size_t)((b * S + f * hp * wp) * K) * es};
             VG_TRY(vg_op_copy(ex, &dst, &src));
         }
     return VG_OK;
@@ -305,11 +313,12 @@ static vg_status patchify(vg_exec *ex, const vg_tensor *lat, const int p[3], vg_
 static vg_status unpatchify(vg_exec *ex, const vg_tensor *o, const int p[3], vg_tensor *out) {
     int64_t B = out->ne[0], C = out->ne[1], F = out->ne[2], H = out->ne[3], W = out->ne[4];
     int64_t fp = F / p[0], hp = H / p[1], wp = W / p[2], N = o->ne[2];
+    const size_t es = vg_type(o->type)->elem_size;   /* f32 or bf16 tokens */
     for (int64_t b = 0; b < B; b++)
         for (int64_t f = 0; f < fp; f++) {
-            vg_tensor src = {.type = VG_F32, .nd = 6, .ne = {C, p[0], hp, p[1], wp, p[2]},
+            vg_tensor src = {.type = o->type, .nd = 6, .ne = {C, p[0], hp, p[1], wp, p[2]},
                              .st = {1, (int64_t)p[1] * p[2] * C, wp * N, (int64_t)p[2] * C, N, C},
-                             .data = (float *)o->data + (b * fp * hp * wp + f * hp * wp) * N};
+                             .data = (char *)o->data + (size_t)((b * fp * hp * wp + f * hp * wp) * N) * es};
             vg_tensor dst = {.type = VG_F32, .nd = 6, .ne = {C, p[0], hp, p[1], wp, p[2]},
                              .st = {F * H * W, H * W, p[1] * W, W, p[2], 1},
                              .data = (float *)out->data + (b * C * F + f * p[0]) * H * W};
@@ -404,7 +413,7 @@ vg_status vg_wan_dit_forward_cond_hooked(vg_exec *ex, const vg_wan_dit *m, const
     emit(dbg, "act.rope_sin", &rs);
 
     // 2. patch embedding: Conv3d(stride = kernel) = gather patches + linear   [B, S, D]
-    if ((s = alloc(ex, &raw, 3, (const int64_t[]){B, S, K}, "dit.patches")) != VG_OK) goto done;
+    if ((s = act(ex, &raw, 3, (const int64_t[]){B, S, K}, "dit.patches")) != VG_OK) goto done;
     if ((s = patchify(ex, latents, p, &raw)) != VG_OK) goto done;
     if ((s = vg_op_linear_new(ex, &x, &raw, &g->patch_w, &g->patch_b, "dit.x")) != VG_OK) goto done;
     vg_tensor_release(&raw);
@@ -428,7 +437,8 @@ vg_status vg_wan_dit_forward_cond_hooked(vg_exec *ex, const vg_wan_dit *m, const
     // 4. text projection: Linear-GELU(tanh)-Linear                         [B, L, D]
     if ((s = vg_op_linear_new(ex, &c1, text, &g->text1_w, &g->text1_b, "dit.context_hidden")) != VG_OK) goto done;
     if ((s = vg_op_gelu_tanh(ex, &c1, &c1)) != VG_OK) goto done;
-    if ((s = vg_op_linear_new(ex, &ctx, &c1, &g->text2_w, &g->text2_b, "dit.context")) != VG_OK) goto done;
+    if ((s = act(ex, &ctx, 3, (const int64_t[]){B, text->ne[1], g->text2_w.ne[0]}, "dit.context")) != VG_OK) goto done;
+    if ((s = vg_op_linear(ex, &ctx, &c1, &g->text2_w, &g->text2_b)) != VG_OK) goto done;
     vg_tensor_release(&c1);
     emit(dbg, "act.context", &ctx);
 

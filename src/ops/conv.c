@@ -16,9 +16,9 @@ typedef struct conv_geom {
 static vg_status check_common(const char *op, const vg_tensor *y, const vg_tensor *x, const vg_tensor *w,
                               const vg_tensor *b, int nd) {
     char s1[96], s2[96], s3[96];
-    if (x->nd != nd || y->nd != nd || w->nd != nd || x->type != VG_F32 || y->type != VG_F32 ||
+    if (x->nd != nd || y->nd != nd || w->nd != nd || !vg_act_type(x) || !vg_act_type(y) ||
         !vg_type(w->type)->is_float)
-        return vg_err(VG_ERR_SHAPE, "%s: needs f32 x and y and a float weight of rank %d (x %s, w %s, y %s)", op, nd,
+        return vg_err(VG_ERR_SHAPE, "%s: needs f32 or bf16 x and y and a float weight of rank %d (x %s, w %s, y %s)", op, nd,
                       vg_shape_s(x, s1), vg_shape_s(w, s2), vg_shape_s(y, s3));
     if (!vg_tensor_is_contiguous(y) || !vg_tensor_is_contiguous(w))
         return vg_err(VG_ERR_SHAPE, "%s: y and w must be contiguous", op);
@@ -85,11 +85,11 @@ vg_status vg_op_conv2d(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
 vg_status vg_op_upsample2x(vg_exec *ex, vg_tensor *y, const vg_tensor *x) {
     char s1[96], s2[96];
     int nd = x->nd;
-    bool ok = nd >= 2 && y->nd == nd && x->type == VG_F32 && y->type == VG_F32 && vg_tensor_is_contiguous(y) &&
+    bool ok = nd >= 2 && y->nd == nd && vg_act_type(x) && vg_act_type(y) && vg_tensor_is_contiguous(y) &&
               y->ne[nd - 2] == 2 * x->ne[nd - 2] && y->ne[nd - 1] == 2 * x->ne[nd - 1];
     for (int i = 0; ok && i < nd - 2; i++) ok = y->ne[i] == x->ne[i];
     if (!ok)
-        return VG_SHAPE_ERR("upsample2x", "x %s, y %s: needs f32 [..., H, W] -> contiguous [..., 2H, 2W]",
+        return VG_SHAPE_ERR("upsample2x", "x %s, y %s: needs f32 or bf16 [..., H, W] -> contiguous [..., 2H, 2W]",
                             vg_shape_s(x, s1), vg_shape_s(y, s2));
     if (vg_tensor_nelem(y) == 0) return VG_OK;
     return vg_dispatch(ex, &(vg_op){.type = VG_OP_UPSAMPLE2X, .dst = y, .src = {x}, .who = "upsample2x"});

@@ -11,12 +11,12 @@ static vg_status ew4(vg_exec *ex, vg_op_type type, vg_tensor *y, const float *c,
                      const vg_tensor *b, const vg_tensor *d, const vg_tensor *e) {
     const char *op = vg_op_names[type];
     char s1[96], s2[96];
-    if (y->type != VG_F32) return vg_err(VG_ERR_SHAPE, "%s: output must be f32", op);
+    if (!vg_act_type(y)) return vg_err(VG_ERR_SHAPE, "%s: output must be f32 or bf16", op);
     const vg_tensor *in[4] = {a, b, d, e};
     vg_tensor v[4];
     vg_op o = {.type = type, .dst = y, .who = op};
     for (int i = 0; i < n; i++) {
-        if (in[i]->type != VG_F32) return vg_err(VG_ERR_SHAPE, "%s: input %d must be f32", op, i);
+        if (!vg_act_type(in[i])) return vg_err(VG_ERR_SHAPE, "%s: input %d must be f32 or bf16", op, i);
         if (vg_view_broadcast(&v[i], in[i], y->nd, y->ne) != VG_OK)
             return vg_err(VG_ERR_SHAPE, "%s: input %s does not broadcast to output %s", op, vg_shape_s(in[i], s1),
                           vg_shape_s(y, s2));
@@ -57,7 +57,7 @@ vg_status vg_op_blend(vg_exec *ex, vg_tensor *y, const vg_tensor *a, const vg_te
 }
 
 vg_status vg_op_fill(vg_exec *ex, vg_tensor *y, float value) {
-    if (y->type != VG_F32) return VG_SHAPE_ERR("fill", "output must be f32");
+    if (!vg_act_type(y)) return VG_SHAPE_ERR("fill", "output must be f32 or bf16");
     if (vg_tensor_nelem(y) == 0) return VG_OK;
     return vg_dispatch(ex, &(vg_op){.type = VG_OP_FILL, .dst = y, .f = {value}, .who = "fill"});
 }

@@ -4,9 +4,9 @@
 vg_status vg_op_group_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, int groups, const vg_tensor *w,
                            const vg_tensor *b, float eps) {
     char s1[96], s2[96];
-    if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 2 || !vg_tensor_same_shape(x, y) ||
+    if (!vg_act_type(x) || !vg_act_type(y) || x->nd < 2 || !vg_tensor_same_shape(x, y) ||
         !vg_tensor_is_contiguous(x) || !vg_tensor_is_contiguous(y))
-        return VG_SHAPE_ERR("group_norm", "x %s and y %s must be contiguous f32 [N, C, ...] of one shape",
+        return VG_SHAPE_ERR("group_norm", "x %s and y %s must be contiguous f32 or bf16 [N, C, ...] of one shape",
                             vg_shape_s(x, s1), vg_shape_s(y, s2));
     const int64_t C = x->ne[1];
     if (groups < 1 || C % groups)

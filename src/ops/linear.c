@@ -22,8 +22,8 @@ vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_t
 
 static vg_status linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b) {
     char s1[96], s2[96], s3[96];
-    if (x->type != VG_F32 || y->type != VG_F32 || x->nd < 1 || w->nd != 2 || !vg_rows_convertible(w->type))
-        return VG_SHAPE_ERR("linear", "needs f32 x [..., K], float or block-quantized w [N, K], f32 y");
+    if (!vg_act_type(x) || !vg_act_type(y) || x->nd < 1 || w->nd != 2 || !vg_rows_convertible(w->type))
+        return VG_SHAPE_ERR("linear", "needs f32 or bf16 x [..., K], float or block-quantized w [N, K], f32 or bf16 y");
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
     if (w->ne[1] != K || vg_cols(y) != N || vg_rows(y) != M || y->nd != x->nd)
         return VG_SHAPE_ERR("linear", "x %s, w %s, y %s do not fit y = x W^T", vg_shape_s(x, s1), vg_shape_s(w, s2), vg_shape_s(y, s3));
@@ -51,7 +51,8 @@ vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const 
     int64_t ne[VG_MAX_DIMS];
     for (int i = 0; i < x->nd; i++) ne[i] = x->ne[i];
     ne[x->nd - 1] = w->ne[0];
-    VG_TRY(vg_exec_scratch(ex, y, x->nd, ne, who));
+    if (!ex || !ex->pool) return vg_err(VG_ERR_INVALID_ARG, "%s: no pool to allocate the output from", who);
+    VG_TRY(vg_tensor_alloc(y, ex->pool, x->type, x->nd, ne, who));
     vg_status s = vg_op_linear(ex, y, x, w, b);
     if (s != VG_OK) vg_tensor_release(y);
     return s;

@@ -46,10 +46,20 @@ typedef struct vg_op {
 
 extern const char *const vg_op_names[VG_OP_COUNT];
 
+/* The operands of ops of type t that are activations (f32 or bf16): bit i for
+ * src[i], bit 4 for dst. */
+unsigned vg_op_act_slots(vg_op_type t);
+/* True when an activation operand of op is bf16. */
+bool vg_op_has_bf16_act(const vg_op *op);
+
 struct vg_exec;
 /* Runs `op` on the backend of `ex` (ex->be; else the owner of ex->pool; else the
  * host CPU backend): checks that the backend supports it, allocates the scratch the
- * backend asks for from ex->pool (counted under "<op>.scratch"), computes, frees. */
+ * backend asks for from ex->pool (counted under "<op>.scratch"), computes, frees.
+ * An op with bf16 activations that the backend has no kernel for is widened: each
+ * bf16 input is copied to f32 (the span of memory its view covers, so broadcasts
+ * stay broadcasts), the f32 op runs into an f32 output, which is rounded back into
+ * the bf16 destination; the copies are counted under "<op>.widen". */
 vg_status vg_dispatch(struct vg_exec *ex, const vg_op *op);
 
 #endif

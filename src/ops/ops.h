@@ -3,8 +3,12 @@
  * device, the measuring backend).
  *
  * Conventions:
- *  - Shapes are torch order. Activations are f32. Weights may be f32, f16 or bf16
- *    and are converted per tile inside the op (never a full f32 copy of a weight).
+ *  - Shapes are torch order. Activations are f32 or bf16 (vg_exec.act): every op
+ *    reads and writes each activation operand in its own dtype and computes in
+ *    f32, so a bf16 tensor is the f32 result rounded once when it is stored. A
+ *    backend without a bf16 kernel for an op gets it widened (vg_dispatch). Weights
+ *    may be f32, f16, bf16, fp8 or GGUF blocks and are converted per tile inside
+ *    the op (never a full f32 copy of a weight).
  *  - Every op takes a vg_exec: the pool its scratch memory is counted in and the
  *    backend that computes. Outputs are allocated by the caller.
  *  - Inputs may be strided views unless noted; outputs must be contiguous unless noted.
@@ -37,6 +41,8 @@ typedef struct vg_exec {
     bool (*abort)(void *user);       /* optional: true = stop; polled between blocks, */
     void *abort_user;                /* layers, chunks and tiles (vg_exec_aborted) */
     vg_compute compute;              /* the linear ops' compute dtype (vg_op_linear) */
+    vg_dtype act;                    /* the dtype models store activations in (vg_exec_act):
+                                        VG_F32 (0, the default) or VG_BF16 */
 } vg_exec;
 
 /* True (with VG_ERR_ABORTED recorded by the caller) when ex's abort callback asks to stop. */
@@ -54,8 +60,8 @@ struct vg_backend *vg_exec_backend(const vg_exec *ex);
 vg_status vg_op_linear(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w,
                        const vg_tensor *b);
 
-/* The same into a new pool tensor y [..., N] shaped like x with the last dim N,
- * allocated from ex->pool under `who` (released again on failure). */
+/* The same into a new pool tensor y [..., N] shaped like x with the last dim N, of
+ * x's dtype, allocated from ex->pool under `who` (released again on failure). */
 vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const vg_tensor *w, const vg_tensor *b,
                            const char *who);
 
@@ -152,5 +158,7 @@ vg_status vg_op_group_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, int gr
 
 /* Scratch helper for ops and models: allocates a contiguous f32 tensor in ex->pool. */
 vg_status vg_exec_scratch(vg_exec *ex, vg_tensor *out, int nd, const int64_t *ne, const char *who);
+/* The same in the activation dtype ex->act (f32 or bf16). */
+vg_status vg_exec_act(vg_exec *ex, vg_tensor *out, int nd, const int64_t *ne, const char *who);
 
 #endif

@@ -37,6 +37,9 @@ static inline bool vg_rows_uniform(const vg_tensor *t, int64_t *row_stride) {
     return true;
 }
 
+/* An activation operand's dtype: f32 or bf16. */
+static inline bool vg_act_type(const vg_tensor *t) { return t->type == VG_F32 || t->type == VG_BF16; }
+
 const char *vg_shape_s(const vg_tensor *t, char *buf);   /* 96-byte buffer */
 
 #define VG_SHAPE_ERR(op, ...) vg_err(VG_ERR_SHAPE, op ": " __VA_ARGS__)

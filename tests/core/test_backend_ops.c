@@ -42,6 +42,7 @@ struct op_case {
     ref_fn ref;
     int ip[4];                 /* op parameters (linear: ip0 = the vg_compute) */
     float fp[2];
+    vg_dtype type_out;         /* VG_F32 (default 0) or VG_BF16 (activations stored in bf16) */
 };
 
 static unsigned long long seed = 2024;
@@ -404,6 +405,41 @@ static const op_case k_cases[] = {
     {"group_norm", 3, {4, 1, 1}, {S(2, 6, 3, 4), S(6), S(6)}, {0}, 4, S(2, 6, 3, 4), 1e-5, x_group_norm, r_group_norm,
      .ip = {3}, .fp = {1e-6f}},
     {"interp_nearest", 1, {5}, {S(1, 2, 2, 3, 4)}, {0}, 5, S(1, 2, 3, 5, 7), 0, x_interp, r_interp},
+    /* activations in bf16 (vg_exec.act): inputs read exactly, computed in f32, the output
+     * rounded once (relative 2^-8: tolerance 4e-3 where it is rounded, 0 where every
+     * value is an input's), mixed with f32 operands as models mix them. The CPU has bf16
+     * kernels for the DiT's ops; the VAE's are widened by vg_dispatch. */
+    {"linear_bf16_act", 3, {2, 2, 1}, {S(37, 70), S(29, 70), S(29)}, {VG_BF16, VG_BF16, VG_BF16}, 2, S(37, 29), 4e-3,
+     x_linear, r_linear, .type_out = VG_BF16},
+    {"linear_bf16_act_f32w_chunks", 3, {2, 2, 1}, {S(1100, 1024), S(1024, 1024), S(1024)}, {VG_BF16}, 2, S(1100, 1024),
+     4e-3, x_linear, r_linear, .type_out = VG_BF16},
+    {"linear_bf16_x_f32_y", 3, {3, 2, 1}, {S(2, 9, 300), S(65, 300), S(65)}, {VG_BF16, VG_BF16}, 3, S(2, 9, 65), 1e-5,
+     x_linear, r_linear},
+    {"layer_norm_bf16_act", 3, {3, 1, 1}, {S(2, 5, 48), S(48), S(48)}, {VG_BF16}, 3, S(2, 5, 48), 4e-3, x_layer_norm,
+     r_layer_norm, .fp = {1e-6f}, .type_out = VG_BF16},
+    {"rms_norm_bf16_x_bf16w", 2, {2, 1}, {S(7, 64), S(64)}, {VG_BF16, VG_BF16}, 2, S(7, 64), 1e-5, x_rms_norm, r_rms_norm,
+     .fp = {1e-6f}},
+    {"rope_bf16_act", 3, {4, 2, 2}, {S(2, 6, 3, 8), S(6, 4), S(6, 4)}, {VG_BF16}, 4, S(2, 6, 3, 8), 4e-3, x_rope, r_rope,
+     .type_out = VG_BF16},
+    {"attention_bf16_act", 4, {4, 4, 4, 4}, {S(2, 70, 3, 16), S(2, 300, 3, 16), S(2, 300, 3, 8), S(1, 1, 70, 300)},
+     {VG_BF16, VG_BF16, VG_BF16, VG_BF16}, 4, S(2, 70, 3, 8), 4e-3, x_attention, r_attention, .fp = {0.25f},
+     .type_out = VG_BF16},
+    {"attention_vae_bf16_act", 3, {3, 3, 3}, {S(1, 384, 60), S(1, 384, 60), S(1, 384, 60)}, {VG_BF16, VG_BF16, VG_BF16}, 4,
+     S(1, 60, 1, 384), 4e-3, x_attention_cf, r_attention_cf, .fp = {0.0510310f}, .type_out = VG_BF16},
+    {"gelu_tanh_bf16_act", 1, {2}, {S(9, 600)}, {VG_BF16}, 2, S(9, 600), 4e-3, x_unary, r_unary, .ip = {0},
+     .type_out = VG_BF16},
+    {"silu_bf16_x_f32_y", 1, {2}, {S(9, 33)}, {VG_BF16}, 2, S(9, 33), 1e-6, x_unary, r_unary, .ip = {2}},
+    {"modulate_bf16_x_f32_mod", 3, {3, 3, 3}, {S(2, 5, 300), S(2, 1, 300), S(2, 1, 300)}, {VG_BF16}, 3, S(2, 5, 300),
+     4e-3, x_binary, r_binary, .ip = {3}, .type_out = VG_BF16},
+    {"add_gated_bf16_act", 3, {3, 3, 3}, {S(2, 5, 8), S(2, 5, 8), S(2, 1, 8)}, {VG_BF16, VG_BF16}, 3, S(2, 5, 8), 4e-3,
+     x_binary, r_binary, .ip = {4}, .type_out = VG_BF16},
+    {"conv3d_bf16_act", 3, {5, 5, 1}, {S(1, 3, 4, 6, 5), S(4, 3, 3, 3, 3), S(4)}, {VG_BF16}, 5, S(1, 4, 2, 6, 5), 4e-3,
+     x_conv, r_conv, .ip = {1, 1, 1}, .type_out = VG_BF16},
+    {"upsample2x_bf16_act", 1, {4}, {S(2, 3, 4, 5)}, {VG_BF16}, 4, S(2, 3, 8, 10), 0, x_upsample, r_upsample,
+     .type_out = VG_BF16},
+    {"group_norm_bf16_act", 3, {4, 1, 1}, {S(2, 6, 3, 4), S(6), S(6)}, {VG_BF16}, 4, S(2, 6, 3, 4), 4e-3, x_group_norm,
+     r_group_norm, .ip = {3}, .fp = {1e-5f}, .type_out = VG_BF16},
+    {"fill_bf16", 0, {0}, {{0}}, {0}, 2, S(3, 5), 0, x_fill, r_fill, .fp = {0.25f}, .type_out = VG_BF16},
 };
 
 /* ---- the runner ----------------------------------------------------------------- */
@@ -453,26 +489,33 @@ static result run_case(vg_backend *be, const op_case *c, const char *dev, bool k
              vg_tensor_set(&in[k], raw) == VG_OK;
         free(raw);
     }
-    /* the output between guards, all in device memory */
+    /* the output between guards, all in device memory, in the case's output dtype */
+    const vg_dtype to = c->type_out ? c->type_out : VG_F32;
+    const size_t es = vg_type(to)->elem_size;
+    const float guard = vg_bf16_to_f32(vg_f32_to_bf16(GUARD_VAL));   /* the same in f32 and bf16 */
     back = malloc(sizeof(float) * (n_out + 2 * GUARD));
-    for (int64_t i = 0; i < n_out + 2 * GUARD; i++) back[i] = GUARD_VAL;
-    ok = ok && vg_tensor_alloc(&out, be->pool, VG_F32, VG_SHAPE(n_out + 2 * GUARD), "test.output") == VG_OK &&
-         vg_tensor_set(&out, back) == VG_OK;
-    vg_tensor y = vg_tensor_wrap(VG_F32, c->nd_out, c->ne_out, (float *)out.data + GUARD);
+    void *raw_out = malloc(es * (size_t)(n_out + 2 * GUARD));
+    for (int64_t i = 0; i < n_out + 2 * GUARD; i++) back[i] = guard;
+    vg_type(to)->from_f32(back, raw_out, n_out + 2 * GUARD);
+    ok = ok && vg_tensor_alloc(&out, be->pool, to, VG_SHAPE(n_out + 2 * GUARD), "test.output") == VG_OK &&
+         vg_tensor_set(&out, raw_out) == VG_OK;
+    vg_tensor y = vg_tensor_wrap(to, c->nd_out, c->ne_out, (char *)out.data + GUARD * es);
     if (ok) {
         uint64_t before = vg_pool_get_stats(be->pool).current;
         vg_pool_reset_peak(be->pool);
         vg_status s = c->run(&ex, &y, in, c);
         res.scratch_peak = vg_pool_get_stats(be->pool).peak - before;
         if (s != VG_OK) fprintf(stderr, "  %s on %s: %s\n", c->name, dev, vg_err_msg());
-        ok = s == VG_OK && vg_tensor_get(&out, back) == VG_OK;
+        ok = s == VG_OK && vg_tensor_get(&out, raw_out) == VG_OK;
+        if (ok) vg_type(to)->to_f32(raw_out, back, n_out + 2 * GUARD);
     }
+    free(raw_out);
     if (ok) {
         ref = malloc(sizeof(double) * n_out);
         c->ref((const double *const *)hin, c, ref);
         double err = 0;
         bool finite = true, guards = true;
-        for (int64_t i = 0; i < GUARD; i++) guards &= back[i] == GUARD_VAL && back[GUARD + n_out + i] == GUARD_VAL;
+        for (int64_t i = 0; i < GUARD; i++) guards &= back[i] == guard && back[GUARD + n_out + i] == guard;
         for (int64_t i = 0; i < n_out; i++) {
             double g = back[GUARD + i];
             finite &= isfinite(g) != 0;
@@ -531,7 +574,7 @@ VG_TEST(test_every_op_on_every_backend) {
             vg_tensor in[MAXIN] = {{0}}, y;
             for (int k = 0; k < c->n_in; k++)
                 VG_CHECK_OK(vg_tensor_alloc(&in[k], m->pool, c->type[k] ? c->type[k] : VG_F32, c->nd[k], c->ne[k], "in"));
-            VG_CHECK_OK(vg_tensor_alloc(&y, m->pool, VG_F32, c->nd_out, c->ne_out, "out"));
+            VG_CHECK_OK(vg_tensor_alloc(&y, m->pool, c->type_out ? c->type_out : VG_F32, c->nd_out, c->ne_out, "out"));
             uint64_t before = vg_pool_get_stats(m->pool).current;
             vg_pool_reset_peak(m->pool);
             vg_exec ex = {.pool = m->pool, .be = m};
@@ -556,7 +599,7 @@ static bool measured_equals(vg_backend *target, const op_case *c, uint64_t real)
     bool ok = true;
     for (int k = 0; k < c->n_in && ok; k++)
         ok = vg_tensor_alloc(&in[k], m->pool, c->type[k] ? c->type[k] : VG_F32, c->nd[k], c->ne[k], "in") == VG_OK;
-    ok = ok && vg_tensor_alloc(&y, m->pool, VG_F32, c->nd_out, c->ne_out, "out") == VG_OK;
+    ok = ok && vg_tensor_alloc(&y, m->pool, c->type_out ? c->type_out : VG_F32, c->nd_out, c->ne_out, "out") == VG_OK;
     uint64_t before = vg_pool_get_stats(m->pool).current;
     vg_pool_reset_peak(m->pool);
     vg_exec ex = {.pool = m->pool, .be = m};

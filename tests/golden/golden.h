@@ -45,6 +45,19 @@ vg_tensor vg_golden_tensor(vg_golden *g, const vg_safetensors *io, const char *s
  * to nearest even; other dtypes copied as they are): a model's bf16 twin. */
 vg_status vg_golden_bf16_copy(const char *src, const char *dst);
 
+/* The bound for runs with activations stored in bf16 (vg_exec.act): each stored
+ * tensor is rounded to 8 significant bits (relative error up to 2^-8 = 0.4%), and
+ * the roundings of a whole forward add up; the runner prints every error it sees. */
+#define VG_GOLDEN_BF16_ACT_REL 3e-2
+
+struct vg_wan_dit;
+struct vg_safetensors;
+/* The Wan DiT checker's case `<prefix>in.*` with bf16 activations: the output and
+ * every act.* intermediate against the f32 reference within VG_GOLDEN_BF16_ACT_REL,
+ * the measured peak against the planner's (tests/golden/golden_wan_dit.c). */
+void vg_golden_wan_dit_bf16_act_case(vg_golden *g, const char *set, const struct vg_wan_dit *m,
+                                     const struct vg_safetensors *io, const char *prefix);
+
 /* One function per set, each in its own file tests/golden/golden_<set>.c.
  * dir = <root>/<set>. */
 typedef void (*vg_golden_fn)(vg_golden *g, const char *dir);

@@ -105,6 +105,7 @@ typedef struct act_ctx {
     const char *set;
     const char *prefix;   /* case prefix of the reference names ("" or "batch2.") */
     const char *tag;      /* appended to check names, e.g. "[config from shapes]" */
+    double rel;           /* tolerance of the intermediates */
     int checked;
 } act_ctx;
 
@@ -116,12 +117,14 @@ static void on_act(const char *name, const vg_tensor *t, void *user) {
     if (!info) return;
     vg_tensor ref = vg_st_tensor(a->io, info);
     snprintf(check, sizeof check, "%s%s", full, a->tag);
-    vg_golden_check(a->g, a->set, check, t, &ref, 1e-4);
+    vg_golden_check(a->g, a->set, check, t, &ref, a->rel);
     a->checked++;
 }
 
-/* The compute dtype of the cases (bf16 compute is a case of its own). */
+/* The compute dtype and the activation dtype of the cases (bf16 compute and bf16
+ * activations are cases of their own). */
 static vg_compute g_compute = VG_COMPUTE_AUTO;
+static vg_dtype g_act = VG_F32;
 
 /* Runs the model on `<prefix>in.*` of io and checks `<prefix>out.sample` (tolerance
  * rel) and, when check_acts, every act.* of io (missing intermediates fail).
@@ -169,9 +172,9 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     }
     uint64_t before = vg_pool_get_stats(pool).current;
     vg_pool_reset_peak(pool);
-    act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag};
+    act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag, .rel = rel > 1e-4 ? rel : 1e-4};
     vg_wan_dit_debug dbg = {.fn = on_act, .user = &a};
-    vg_exec ex = {.pool = pool, .compute = g_compute};
+    vg_exec ex = {.pool = pool, .compute = g_compute, .act = g_act};
     if (vg_wan_dit_forward_cond_hooked(&ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out, NULL,
                                        check_acts ? &dbg : NULL) != VG_OK) {
         vg_golden_fail(g, set, check, vg_err_msg());
@@ -202,7 +205,7 @@ int vg_golden_wan_dit_case(vg_golden *g, const char *set, const vg_wan_dit *m, c
     /* the planner's prediction bounds the measured working set, and is tight */
     vg_meter mt;
     uint64_t pred = 0;
-    if (vg_meter_start(&mt) == VG_OK && (mt.ex.compute = g_compute, 1) &&
+    if (vg_meter_start(&mt) == VG_OK && (mt.ex.compute = g_compute, mt.ex.act = g_act, 1) &&
         vg_wan_dit_forward_cond(&mt.ex, m, &hs, per_token ? NULL : t, &cond, &ehs, &out) == VG_OK)
         pred = vg_meter_peak(&mt);
     else
@@ -240,6 +243,13 @@ done:
     return ran;
 }
 
+
+void vg_golden_wan_dit_bf16_act_case(vg_golden *g, const char *set, const vg_wan_dit *m, const vg_safetensors *io,
+                                     const char *prefix) {
+    g_act = VG_BF16;
+    vg_golden_wan_dit_case(g, set, m, io, prefix, "[bf16 activations]", 1, VG_GOLDEN_BF16_ACT_REL);
+    g_act = VG_F32;
+}
 
 static void bf16_run(vg_golden *g, const char *dir, const vg_wan_dit_config *cfg, const vg_safetensors *io) {
     const char *set = "wan_dit", *check = "out.sample[bf16 weights]";
@@ -347,6 +357,8 @@ void golden_wan_dit(vg_golden *g, const char *dir) {
     g_compute = VG_COMPUTE_BF16;
     vg_golden_wan_dit_case(g, set, m, io, "", "[bf16 compute]", 0, 1e-2);
     g_compute = VG_COMPUTE_AUTO;
+    /* activations stored in bf16: every intermediate within the bf16 bound */
+    vg_golden_wan_dit_bf16_act_case(g, set, m, io, "");
     wan_pipeline_transformer(g);
     /* Wan2.2 A14B: both experts of the two-expert pipeline at the steps each ran */
     vg_golden_wan_dit_pipeline_steps(g, set, "wan22_moe_pipeline", "");

@@ -15,12 +15,14 @@
  * tile's K^T and V columns (BK x (32 + D + Dv) floats) stay within 256 KiB, a
  * core's L2 on most x86 CPUs (BK = 640 at head_dim 32, 192 at 128). K is packed
  * transposed so that both products are untransposed; they go to the GEMM layer's
- * tile entry point (gemm.h). Measured in bench/bench_attention.c and
+ * tile entry point (gemm.h). q, k, v, the mask and o may each be f32 or bf16: they
+ * are read into the f32 tiles and o is rounded once when stored. Measured in bench/bench_attention.c and
  * bench/torch_attention.py (docs/performance.md). */
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
+#include "backend/cpu/act_io.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/parallel.h"
@@ -45,23 +47,17 @@ typedef struct {
     int64_t packed_b, packed_h;
 } att_scratch;
 
-/* rows of one head of t [B, S, H, d] -> dst [n, d] */
+/* rows of one head of t [B, S, H, d] (f32 or bf16) -> dst [n, d] f32 */
 static void pack_rows(float *dst, const vg_tensor *t, int64_t b, int64_t h, int64_t n, int64_t d) {
-    const float *base = (const float *)t->data + b * t->st[0] + h * t->st[2];
-    for (int64_t i = 0; i < n; i++) {
-        const float *src = base + i * t->st[1];
-        if (t->st[3] == 1) memcpy(dst + i * d, src, (size_t)d * 4);
-        else for (int64_t j = 0; j < d; j++) dst[i * d + j] = src[j * t->st[3]];
-    }
+    const int64_t base = b * t->st[0] + h * t->st[2];
+    for (int64_t i = 0; i < n; i++) vg_act_load(t, base + i * t->st[1], t->st[3], d, dst + i * d);
 }
 
 /* the same transposed: dst [d, n] */
 static void pack_cols(float *dst, const vg_tensor *t, int64_t b, int64_t h, int64_t n, int64_t d) {
-    const float *base = (const float *)t->data + b * t->st[0] + h * t->st[2];
-    for (int64_t i = 0; i < n; i++) {
-        const float *src = base + i * t->st[1];
-        for (int64_t j = 0; j < d; j++) dst[j * n + i] = src[j * t->st[3]];
-    }
+    const int64_t base = b * t->st[0] + h * t->st[2];
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < d; j++) dst[j * n + i] = vg_act_ld(t, base + i * t->st[1] + j * t->st[3]);
 }
 
 static int64_t scratch_floats(int64_t Sk, int64_t D, int64_t Dv) {
@@ -75,8 +71,8 @@ uint64_t vg_cpu_attention_scratch(int n_threads, const vg_op *op) {
 
 /* srow[j] += mask[b, h, row, k0 + j] for j < nk */
 static void add_mask(float *srow, const vg_tensor *mk, int64_t b, int64_t h, int64_t row, int64_t k0, int64_t nk) {
-    const float *mrow = (const float *)mk->data + b * mk->st[0] + h * mk->st[1] + row * mk->st[2];
-    for (int64_t j = 0; j < nk; j++) srow[j] += mrow[(k0 + j) * mk->st[3]];
+    const int64_t mrow = b * mk->st[0] + h * mk->st[1] + row * mk->st[2];
+    for (int64_t j = 0; j < nk; j++) srow[j] += vg_act_ld(mk, mrow + (k0 + j) * mk->st[3]);
 }
 
 /* Row i of a score tile against a fresh reference: its maximum (with the mask
@@ -140,8 +136,8 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
             }
             /* Q tile, pre-scaled */
             for (int64_t i = 0; i < nq; i++) {
-                const float *src = (const float *)q->data + b * q->st[0] + (q0 + i) * q->st[1] + h * q->st[2];
-                for (int64_t j = 0; j < D; j++) w.q[i * D + j] = src[j * q->st[3]] * scale;
+                const int64_t src = b * q->st[0] + (q0 + i) * q->st[1] + h * q->st[2];
+                for (int64_t j = 0; j < D; j++) w.q[i * D + j] = vg_act_ld(q, src + j * q->st[3]) * scale;
                 w.m[i] = -INFINITY;
                 w.l[i] = 0;
             }
@@ -175,8 +171,9 @@ vg_status vg_cpu_attention(const vg_cpu_run *run, const vg_op *op) {
             for (int64_t i = 0; i < nq; i++) {
                 /* a NaN score makes the row NaN, as softmax does in PyTorch */
                 float inv = w.l[i] > 0 ? 1.0f / w.l[i] : w.l[i] != w.l[i] ? NAN : 0.0f;
-                float *dst = (float *)o->data + b * o->st[0] + (q0 + i) * o->st[1] + h * o->st[2];
-                for (int64_t j = 0; j < Dv; j++) dst[j * o->st[3]] = w.o[i * Dv + j] * inv;
+                float *orow = w.o + i * Dv;
+                for (int64_t j = 0; j < Dv; j++) orow[j] *= inv;
+                vg_act_store(o, b * o->st[0] + (q0 + i) * o->st[1] + h * o->st[2], o->st[3], Dv, orow);
             }
         }
     }

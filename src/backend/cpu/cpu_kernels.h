@@ -24,6 +24,7 @@ vg_status vg_cpu_conv(const vg_cpu_run *r, const vg_op *op);
 uint64_t vg_cpu_conv_scratch(int n_threads, const vg_op *op);
 vg_status vg_cpu_upsample2x(const vg_cpu_run *r, const vg_op *op);
 vg_status vg_cpu_norm(const vg_cpu_run *r, const vg_op *op);
+uint64_t vg_cpu_norm_scratch(int n_threads, const vg_op *op);
 vg_status vg_cpu_channel_rms_norm(const vg_cpu_run *r, const vg_op *op);
 uint64_t vg_cpu_channel_rms_norm_scratch(int n_threads, const vg_op *op);
 vg_status vg_cpu_rope(const vg_cpu_run *r, const vg_op *op);

@@ -6,7 +6,32 @@
 
 static bool float_w(const vg_tensor *t) { return t && vg_rows_convertible(t->type); }
 
+/* ops whose kernels read and write bf16 activations themselves; the others are
+ * widened by vg_dispatch */
+static bool bf16_kernel(vg_op_type t) {
+    switch (t) {
+    case VG_OP_LINEAR:
+    case VG_OP_LAYER_NORM:
+    case VG_OP_RMS_NORM:
+    case VG_OP_ROPE:
+    case VG_OP_ATTENTION:
+    case VG_OP_GELU_TANH:
+    case VG_OP_GELU:
+    case VG_OP_SILU:
+    case VG_OP_ADD:
+    case VG_OP_SUB:
+    case VG_OP_MUL:
+    case VG_OP_AFFINE:
+    case VG_OP_CLAMP:
+    case VG_OP_MODULATE:
+    case VG_OP_ADD_GATED:
+    case VG_OP_BLEND: return true;
+    default: return false;
+    }
+}
+
 bool vg_cpu_supports(const vg_op *op) {
+    if (!bf16_kernel(op->type) && vg_op_has_bf16_act(op)) return false;
     switch (op->type) {
     case VG_OP_LINEAR:
     case VG_OP_CONV: return float_w(op->src[1]);
@@ -21,6 +46,8 @@ uint64_t vg_cpu_scratch_bytes(int n_threads, const vg_op *op) {
     case VG_OP_ATTENTION: return vg_cpu_attention_scratch(n_threads, op);
     case VG_OP_CONV: return vg_cpu_conv_scratch(n_threads, op);
     case VG_OP_CHANNEL_RMS_NORM: return vg_cpu_channel_rms_norm_scratch(n_threads, op);
+    case VG_OP_LAYER_NORM:
+    case VG_OP_RMS_NORM: return vg_cpu_norm_scratch(n_threads, op);
     default: return 0;
     }
 }

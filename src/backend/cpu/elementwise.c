@@ -1,9 +1,10 @@
-/* CPU kernels: elementwise ops over strided f32 views (inputs already broadcast to
+/* CPU kernels: elementwise ops over strided f32 or bf16 views (inputs already broadcast to
  * the output by the front end), copy with dtype conversion, fill. Work is split by
  * rows (all dims but the last) across threads. */
 #include <math.h>
 #include <string.h>
 
+#include "backend/cpu/act_io.h"
 #include "backend/cpu/activation_row.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/parallel.h"
@@ -68,6 +69,38 @@ static const struct { row_fn fn; int n_in; } k_ew[VG_OP_COUNT] = {
     [VG_OP_ADD_GATED] = {r_add_gated, 3}, [VG_OP_BLEND] = {r_blend, 4},
 };
 
+/* Rows with a bf16 operand, VG_EW_STAGE columns at a time: bf16 inputs read into
+ * f32 (unit stride), the row function, a bf16 output rounded once when stored. */
+#define VG_EW_STAGE 256
+
+static void staged_row(row_fn fn, const vg_op *op, int n_in, int64_t r, int64_t cols, const int64_t *ist, int64_t yst) {
+    const vg_tensor *y = op->dst;
+    float buf[5][VG_EW_STAGE];
+    int64_t yoff = vg_row_offset(y, r), ioff[4], st[4];
+    for (int i = 0; i < n_in; i++) ioff[i] = vg_row_offset(op->src[i], r);
+    for (int64_t c0 = 0; c0 < cols; c0 += VG_EW_STAGE) {
+        int64_t n = cols - c0 < VG_EW_STAGE ? cols - c0 : VG_EW_STAGE;
+        const float *in[4];
+        for (int i = 0; i < n_in; i++) {
+            const vg_tensor *t = op->src[i];
+            if (t->type == VG_F32) {
+                in[i] = (const float *)t->data + ioff[i] + c0 * ist[i];
+                st[i] = ist[i];
+            } else {
+                vg_act_load(t, ioff[i] + c0 * ist[i], ist[i], n, buf[i]);
+                in[i] = buf[i];
+                st[i] = 1;
+            }
+        }
+        if (y->type == VG_F32) {
+            fn((float *)y->data + yoff + c0 * yst, in, st, n, yst, op->f);
+        } else {
+            fn(buf[4], in, st, n, 1, op->f);
+            vg_act_store(y, yoff + c0 * yst, yst, n, buf[4]);
+        }
+    }
+}
+
 vg_status vg_cpu_elementwise(const vg_cpu_run *run, const vg_op *op) {
     row_fn fn = k_ew[op->type].fn;
     int n_in = k_ew[op->type].n_in;
@@ -78,6 +111,11 @@ vg_status vg_cpu_elementwise(const vg_cpu_run *run, const vg_op *op) {
     int64_t ist[4];
     for (int i = 0; i < n_in; i++) ist[i] = vg_inner_stride(op->src[i]);
     const int nt = vg_cpu_threads_for(run->n_threads, rows * cols * n_in, rows);
+    if (vg_op_has_bf16_act(op)) {
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t r = 0; r < rows; r++) staged_row(fn, op, n_in, r, cols, ist, yst);
+        return VG_OK;
+    }
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *in[4];

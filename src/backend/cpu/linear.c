@@ -8,10 +8,13 @@
  *         at a time (vg_cpu_rows_to_bf16; oneDNN's bf16 matmul runs at half speed on
  *         tiles of rows); the bf16 GEMM accumulates in f32.
  *         On a CPU without bf16 instructions bf16 compute is f32 compute.
+ * x and y may be bf16 (activations): rows of x are read into f32 and y is computed in
+ * f32 and rounded once, a chunk of rows at a time (vg_cpu_linear at the end).
  * The scratch asked for does not depend on the CPU, so plans are the same everywhere. */
 #include <stdint.h>
 #include <string.h>
 
+#include "backend/cpu/act_io.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/parallel.h"
@@ -79,7 +82,7 @@ static lin_plan plan_of(const vg_op *op) {
 
 static uint64_t r64(uint64_t b) { return (b + 63) / 64 * 64; }
 
-uint64_t vg_cpu_linear_scratch(const vg_op *op) {
+static uint64_t scratch_f32(const vg_op *op) {
     const vg_tensor *x = op->src[0];
     int64_t K = vg_cols(x), N = op->src[1]->ne[0], M = vg_rows(x);
     lin_plan p = plan_of(op);
@@ -90,7 +93,7 @@ uint64_t vg_cpu_linear_scratch(const vg_op *op) {
     return n + (bf16 > f32 ? bf16 : f32);
 }
 
-vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
+static vg_status linear_f32(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
     vg_tensor *y = op->dst;
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
@@ -128,5 +131,57 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
         }
     }
     if (b) add_bias(ya, M, N, b);
+    return VG_OK;
+}
+
+/* bf16 x or y: row chunks of x read into f32, the f32 kernel above into an f32
+ * chunk of y (bias included), rounded once into y */
+#define VG_LINEAR_STAGE_BYTES (8u << 20)   /* f32 bytes of one chunk of x and y rows */
+
+static bool staged(const vg_op *op) { return op->src[0]->type != VG_F32 || op->dst->type != VG_F32; }
+
+static int64_t stage_rows(const vg_op *op) {
+    int64_t K = vg_cols(op->src[0]), N = op->src[1]->ne[0], r = VG_LINEAR_STAGE_BYTES / ((K + N) * 4);
+    return clamp_rows(r, vg_rows(op->src[0]));
+}
+
+/* the op on one chunk: x [mc, K] and y [mc, N] f32, contiguous */
+static vg_op chunk_op(const vg_op *op, int64_t mc, vg_tensor *xc, vg_tensor *yc, float *xd, float *yd) {
+    *xc = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){mc, vg_cols(op->src[0])}, xd);
+    *yc = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){mc, op->src[1]->ne[0]}, yd);
+    vg_op c = *op;
+    c.src[0] = xc;
+    c.dst = yc;
+    return c;
+}
+
+uint64_t vg_cpu_linear_scratch(const vg_op *op) {
+    if (!staged(op)) return scratch_f32(op);
+    int64_t mc = stage_rows(op), K = vg_cols(op->src[0]), N = op->src[1]->ne[0];
+    vg_tensor xc, yc;
+    vg_op c = chunk_op(op, mc, &xc, &yc, NULL, NULL);
+    return r64((uint64_t)mc * K * 4) + r64((uint64_t)mc * N * 4) + scratch_f32(&c);
+}
+
+vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
+    if (!staged(op)) return linear_f32(run, op);
+    const vg_tensor *x = op->src[0], *y = op->dst;
+    int64_t M = vg_rows(x), K = vg_cols(x), N = op->src[1]->ne[0], mc = stage_rows(op);
+    uint8_t *cur = run->scratch;
+    float *xd = vg_cpu_carve(&cur, (uint64_t)mc * K * 4), *yd = vg_cpu_carve(&cur, (uint64_t)mc * N * 4);
+    const vg_cpu_run inner = {.n_threads = run->n_threads, .scratch = cur};
+    const int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
+    for (int64_t m0 = 0; m0 < M; m0 += mc) {
+        int64_t n = M - m0 < mc ? M - m0 : mc;
+        vg_tensor xc, yc;
+        vg_op c = chunk_op(op, n, &xc, &yc, xd, yd);
+        const int nt = vg_cpu_threads_for(run->n_threads, n * K, n);
+#pragma omp parallel for num_threads(nt) if (nt > 1)
+        for (int64_t i = 0; i < n; i++) vg_act_load(x, vg_row_offset(x, m0 + i), xs, K, xd + i * K);
+        VG_TRY(linear_f32(&inner, &c));
+        const int nt2 = vg_cpu_threads_for(run->n_threads, n * N, n);
+#pragma omp parallel for num_threads(nt2) if (nt2 > 1)
+        for (int64_t i = 0; i < n; i++) vg_act_store(y, vg_row_offset(y, m0 + i), ys, N, yd + i * N);
+    }
     return VG_OK;
 }

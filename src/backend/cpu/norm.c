@@ -1,9 +1,11 @@
 /* CPU kernels: LayerNorm and RMSNorm over the last dimension (statistics in double,
- * applied in f32), the VAE's RMS norm over channels, and RoPE on channel pairs. */
+ * applied in f32; rows f32 or bf16), the VAE's RMS norm over channels, and RoPE on
+ * channel pairs (f32 or bf16). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 
+#include "backend/cpu/act_io.h"
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/cpu/parallel.h"
 #include "backend/cpu/vec_math.h"
@@ -59,40 +61,61 @@ VG_CLONES static void rms_norm_row(const float *x, float *y, int64_t C, const fl
     }
 }
 
+/* Any parameter dtype and strides: the same arithmetic element by element. */
+static void layer_norm_row_any(const float *xr, int64_t xs, float *yr, int64_t ys, int64_t C, const vg_tensor *w,
+                               const vg_tensor *b, float eps) {
+    double s = 0, s2 = 0;
+    for (int64_t j = 0; j < C; j++) s += xr[j * xs];
+    double mean = s / (double)C;
+    for (int64_t j = 0; j < C; j++) { double d = xr[j * xs] - mean; s2 += d * d; }
+    float rstd = (float)(1.0 / sqrt(s2 / (double)C + eps));
+    float m = (float)mean;
+    for (int64_t j = 0; j < C; j++) {
+        float v = (xr[j * xs] - m) * rstd;
+        if (w) v *= param(w, j);
+        if (b) v += param(b, j);
+        yr[j * ys] = v;
+    }
+}
+
+static void rms_norm_row_any(const float *xr, int64_t xs, float *yr, int64_t ys, int64_t C, const vg_tensor *w, float eps) {
+    double s2 = 0;
+    for (int64_t j = 0; j < C; j++) s2 += (double)xr[j * xs] * xr[j * xs];
+    float rs = (float)(1.0 / sqrt(s2 / (double)C + eps));
+    for (int64_t j = 0; j < C; j++) {
+        float v = xr[j * xs] * rs;
+        yr[j * ys] = w ? v * param(w, j) : v;
+    }
+}
+
+static bool staged(const vg_op *op) { return op->src[0]->type != VG_F32 || op->dst->type != VG_F32; }
+
+/* bf16 rows are normalised in f32 copies: one x row and one y row per thread */
+uint64_t vg_cpu_norm_scratch(int n_threads, const vg_op *op) {
+    return staged(op) ? (uint64_t)n_threads * 2 * ((vg_cols(op->src[0]) * 4 + 63) / 64 * 64) : 0;
+}
+
 vg_status vg_cpu_norm(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2], *y = op->dst;
     const float eps = op->f[0];
+    const bool ln = op->type == VG_OP_LAYER_NORM;
     int64_t rows = vg_rows(x), C = vg_cols(x), xs = vg_inner_stride(x), ys = vg_inner_stride(y);
     const int nt = vg_cpu_threads_for(run->n_threads, 2 * rows * C, rows);   /* two passes over x */
     const float *wf = f32_vec(w), *bf = f32_vec(b);
-    const bool fast = xs == 1 && ys == 1 && (!w || wf) && (!b || bf);
-    if (fast) {
-        const bool ln = op->type == VG_OP_LAYER_NORM;
-#pragma omp parallel for num_threads(nt) if (nt > 1)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = (const float *)x->data + vg_row_offset(x, r);
-            float *yr = (float *)y->data + vg_row_offset(y, r);
-            if (ln) layer_norm_row(xr, yr, C, wf, bf, eps);
-            else rms_norm_row(xr, yr, C, wf, eps);
-        }
-        return VG_OK;
-    }
-    if (op->type == VG_OP_LAYER_NORM) {
-#pragma omp parallel for num_threads(nt) if (nt > 1)
-        for (int64_t r = 0; r < rows; r++) {
-            const float *xr = (const float *)x->data + vg_row_offset(x, r);
-            float *yr = (float *)y->data + vg_row_offset(y, r);
-            double s = 0, s2 = 0;
-            for (int64_t j = 0; j < C; j++) s += xr[j * xs];
-            double mean = s / (double)C;
-            for (int64_t j = 0; j < C; j++) { double d = xr[j * xs] - mean; s2 += d * d; }
-            float rstd = (float)(1.0 / sqrt(s2 / (double)C + eps));
-            float m = (float)mean;
-            for (int64_t j = 0; j < C; j++) {
-                float v = (xr[j * xs] - m) * rstd;
-                if (w) v *= param(w, j);
-                if (b) v += param(b, j);
-                yr[j * ys] = v;
+    const bool params = (!w || wf) && (!b || bf);
+    if (staged(op)) {
+        const int64_t per = (C * 4 + 63) / 64 * 16;   /* floats */
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            float *xb = (float *)run->scratch + omp_get_thread_num() * 2 * per, *yb = xb + per;
+#pragma omp for
+            for (int64_t r = 0; r < rows; r++) {
+                vg_act_load(x, vg_row_offset(x, r), xs, C, xb);
+                if (params && ln) layer_norm_row(xb, yb, C, wf, bf, eps);
+                else if (params) rms_norm_row(xb, yb, C, wf, eps);
+                else if (ln) layer_norm_row_any(xb, 1, yb, 1, C, w, b, eps);
+                else rms_norm_row_any(xb, 1, yb, 1, C, w, eps);
+                vg_act_store(y, vg_row_offset(y, r), ys, C, yb);
             }
         }
         return VG_OK;
@@ -101,12 +124,13 @@ vg_status vg_cpu_norm(const vg_cpu_run *run, const vg_op *op) {
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + vg_row_offset(x, r);
         float *yr = (float *)y->data + vg_row_offset(y, r);
-        double s2 = 0;
-        for (int64_t j = 0; j < C; j++) s2 += (double)xr[j * xs] * xr[j * xs];
-        float rs = (float)(1.0 / sqrt(s2 / (double)C + eps));
-        for (int64_t j = 0; j < C; j++) {
-            float v = xr[j * xs] * rs;
-            yr[j * ys] = w ? v * param(w, j) : v;
+        if (params && xs == 1 && ys == 1) {
+            if (ln) layer_norm_row(xr, yr, C, wf, bf, eps);
+            else rms_norm_row(xr, yr, C, wf, eps);
+        } else if (ln) {
+            layer_norm_row_any(xr, xs, yr, ys, C, w, b, eps);
+        } else {
+            rms_norm_row_any(xr, xs, yr, ys, C, w, eps);
         }
     }
     return VG_OK;
@@ -159,6 +183,7 @@ vg_status vg_cpu_channel_rms_norm(const vg_cpu_run *run, const vg_op *op) {
     return VG_OK;
 }
 
+/* x and y f32 or bf16 (cos, sin f32) */
 vg_status vg_cpu_rope(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *cos = op->src[1], *sin = op->src[2], *y = op->dst;
     int64_t B = x->ne[0], S = x->ne[1], H = x->ne[2], D = x->ne[3];
@@ -169,13 +194,13 @@ vg_status vg_cpu_rope(const vg_cpu_run *run, const vg_op *op) {
             const float *c = (const float *)cos->data + s * cos->st[0];
             const float *sn = (const float *)sin->data + s * sin->st[0];
             for (int64_t h = 0; h < H; h++) {
-                const float *xr = (const float *)x->data + b * x->st[0] + s * x->st[1] + h * x->st[2];
-                float *yr = (float *)y->data + b * y->st[0] + s * y->st[1] + h * y->st[2];
+                const int64_t xr = b * x->st[0] + s * x->st[1] + h * x->st[2];
+                const int64_t yr = b * y->st[0] + s * y->st[1] + h * y->st[2];
                 for (int64_t j = 0; j < D / 2; j++) {
-                    float x0 = xr[2 * j * x->st[3]], x1 = xr[(2 * j + 1) * x->st[3]];
+                    float x0 = vg_act_ld(x, xr + 2 * j * x->st[3]), x1 = vg_act_ld(x, xr + (2 * j + 1) * x->st[3]);
                     float cj = c[j * cos->st[1]], sj = sn[j * sin->st[1]];
-                    yr[2 * j * y->st[3]] = x0 * cj - x1 * sj;
-                    yr[(2 * j + 1) * y->st[3]] = x0 * sj + x1 * cj;
+                    vg_act_st(y, yr + 2 * j * y->st[3], x0 * cj - x1 * sj);
+                    vg_act_st(y, yr + (2 * j + 1) * y->st[3], x0 * sj + x1 * cj);
                 }
             }
         }

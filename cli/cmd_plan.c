@@ -64,6 +64,7 @@ static void usage(FILE *f) {
         "  --compute DTYPE          the run's matmul dtype: auto (default), f32, bf16\n"
         "  --cfg-batch MODE         the guidance passes as one batch of two: auto (default:\n"
         "                           when that fits at the same policy), on, off\n"
+        "  --activations DTYPE      the transformer's stored activations: f32 (default), bf16\n"
         "\n"
         "examples:\n"
         "  vgen plan --config models/configs/wan2.1-t2v-14b/transformer/config.json --vram-budget 24GiB\n"
@@ -193,6 +194,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
     p.vram_budget = q->budget == UINT64_MAX ? 0 : q->budget;
     p.compute = q->compute;
     p.cfg_batch = q->cfg_batch;
+    p.activations = q->activations;
     VG_TRY(vg_t2v_plan_input(ctx, m, &p, in));
     in->budget = q->budget;
     return VG_OK;
@@ -201,7 +203,7 @@ static vg_status build_input(const vg_ctx *ctx, const vg_model *m, const vg_plan
 int vg_cmd_plan(int argc, char **argv) {
     const char *model = NULL, *config = NULL, *te_cfg = NULL, *vae_cfg = NULL, *device = "sim", *offload = "auto",
                *text = "auto", *compute = "auto",
-               *cfg_batch = "auto";
+               *cfg_batch = "auto", *acts = "f32";
     vg_dtype dit_dt = VG_BF16, te_dt = VG_BF16, vae_dt = VG_F32;
     int height = 480, width = 832, frames = 81, text_len = 512, threads = 0, tiling = 0;
     double guidance = 5.0;
@@ -221,7 +223,8 @@ int vg_cmd_plan(int argc, char **argv) {
         {"help", no_argument, 0, 'h'}, {"transformer", required_argument, 0, 1},
         {"text-encoder-file", required_argument, 0, 2}, {"vae-file", required_argument, 0, 3},
         {"transformer-2", required_argument, 0, 4}, {"image", required_argument, 0, 5},
-        {"compute", required_argument, 0, 6}, {"cfg-batch", required_argument, 0, 7}, {0, 0, 0, 0}};
+        {"compute", required_argument, 0, 6}, {"cfg-batch", required_argument, 0, 7},
+        {"activations", required_argument, 0, 8}, {0, 0, 0, 0}};
     const char *image = NULL;
     vg_model_files files = {0};
     const vg_quant_mix *mix = NULL;
@@ -242,6 +245,7 @@ int vg_cmd_plan(int argc, char **argv) {
         case 5: image = optarg; break;
         case 6: compute = optarg; break;
         case 7: cfg_batch = optarg; break;
+        case 8: acts = optarg; break;
         case 'X': g_mix = NULL; ok = parse_dtype(optarg, &te_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --text-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'Y': g_mix = NULL; ok = parse_dtype(optarg, &vae_dt) && !g_mix; if (g_mix) fprintf(stderr, "vgen plan: --vae-dtype: GGUF mixes are for the transformer\n"); g_mix = NULL; break;
         case 'H': ok = vg_cli_int("plan", "height", optarg, 16, 8192, &height); set |= SET_H; break;
@@ -272,6 +276,8 @@ int vg_cmd_plan(int argc, char **argv) {
     if (vg_compute_parse(compute, &cmp) != VG_OK) { fprintf(stderr, "vgen plan: --compute: %s\n", vg_err_msg()); return 2; }
     vg_cfg_batch cb;
     if (vg_cfg_batch_parse(cfg_batch, &cb) != VG_OK) { fprintf(stderr, "vgen plan: --cfg-batch: %s\n", vg_err_msg()); return 2; }
+    vg_activations act;
+    if (vg_activations_parse(acts, &act) != VG_OK) { fprintf(stderr, "vgen plan: --activations: %s\n", vg_err_msg()); return 2; }
     vg_text_place place = strcmp(text, "auto") == 0 ? VG_TEXT_AUTO : strcmp(text, "device") == 0 ? VG_TEXT_DEVICE
                         : strcmp(text, "cpu") == 0 ? VG_TEXT_HOST : (vg_text_place)-1;
     if ((int)place < 0) { fprintf(stderr, "vgen plan: --text-encoder '%s': use auto, device or cpu\n", text); return 2; }
@@ -409,7 +415,8 @@ int vg_cmd_plan(int argc, char **argv) {
                           .host_weights = host_weights, .budget = budget, .dit_mix = mix, .dit2 = two ? &dc2 : NULL,
                           .image = image || i2v_folder || (m && m->family->pipeline_class && !strcmp(m->family->pipeline_class, "WanImageToVideoPipeline") && !m->expand_timesteps),
                           .expand_timesteps = m ? m->expand_timesteps : expand, .clip = has_clip ? &clip : NULL,
-                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL, .compute = cmp, .cfg_batch = cb};
+                          .cog_dit = cog ? &cdc : NULL, .cog_vae = cog ? &cvc : NULL, .compute = cmp, .cfg_batch = cb,
+                          .activations = act};
     vg_plan_input in;
     if (build_input(ctx, m, &q, tiling, &in) != VG_OK) { fprintf(stderr, "vgen plan: %s\n", vg_err_msg()); goto out; }
 
@@ -429,9 +436,10 @@ int vg_cmd_plan(int argc, char **argv) {
     if (two || (m && m->dit2))
         printf("two experts (Wan2.2 A14B): transformer and transformer_2 take turns; under every policy but\n"
                "'none' one expert leaves the device before the other comes, so the plan counts one\n");
-    printf("run: %dx%d, %d frames (latent %lldx%lldx%lld, %lld tokens), text %d tokens, guidance %s, vae tiling %s, %d threads\n",
+    printf("run: %dx%d, %d frames (latent %lldx%lldx%lld, %lld tokens), text %d tokens, guidance %s, vae tiling %s, "
+           "%s activations, %d threads\n",
            height, width, frames, (long long)fl, (long long)hl, (long long)wl, (long long)tokens, text_len,
-           guidance > 1 ? "on" : "off", tiling ? "on" : "off", nt);
+           guidance > 1 ? "on" : "off", tiling ? "on" : "off", vg_activations_str(act), nt);
     printf("weights: text encoder %s, transformer %s%s (largest block %s), vae decoder %s; budget %s%s\n",
            vg_fmt_bytes(in.comp[0].weight_bytes, a, 32), vg_fmt_bytes(in.comp[1].weight_bytes, b, 32),
            in.denoise_extra_bytes ? " per expert" : "",

@@ -167,6 +167,19 @@ typedef enum vg_cfg_batch {
 const char *vg_cfg_batch_str(vg_cfg_batch b);
 vg_status vg_cfg_batch_parse(const char *s, vg_cfg_batch *out);
 
+/* The dtype the transformer stores its activations in (docs/memory.md): every op
+ * computes in f32 either way; with bf16 each stored activation is rounded once to
+ * bf16, which halves the token stream's memory (the denoise phase's peak) at the
+ * cost of about 0.4% relative error per stored value (diffusers runs bf16 models
+ * this way). The text encoder, the VAE, the latents and the scheduler stay f32. */
+typedef enum vg_activations {
+    VG_ACTIVATIONS_F32 = 0,   /* the default: the reference's float32 function */
+    VG_ACTIVATIONS_BF16,
+} vg_activations;
+
+const char *vg_activations_str(vg_activations a);
+vg_status vg_activations_parse(const char *s, vg_activations *out);
+
 typedef enum vg_scheduler_kind {
     VG_SCHEDULER_DEFAULT = 0,  /* what the model folder's scheduler_config.json names */
     VG_SCHEDULER_UNIPC,
@@ -212,6 +225,7 @@ typedef struct vg_t2v_params {
                                       need one; Wan2.2 TI2V takes one or not); NULL: text-to-video */
     vg_compute compute;            /* the matmuls' compute dtype (default: auto) */
     vg_cfg_batch cfg_batch;        /* the guidance passes batched or not (default: auto) */
+    vg_activations activations;    /* the transformer's activation dtype (default: f32) */
 } vg_t2v_params;
 
 /* Defaults (labelled; new fields are appended at the end of the struct). */

@@ -58,6 +58,21 @@ vg_status vg_op_linear_new(vg_exec *ex, vg_tensor *y, const vg_tensor *x, const 
     return s;
 }
 
+static const char *const k_activations[] = {"f32", "bf16"};   /* by vg_activations */
+_Static_assert(VG_ACTIVATIONS_BF16 == 1, "the name table follows vg_activations");
+
+const char *vg_activations_str(vg_activations a) { return vg_name_of(k_activations, 2, (int)a); }
+
+vg_status vg_activations_parse(const char *s, vg_activations *out) {
+    int v;
+    if (!vg_name_find(k_activations, 2, s, &v))
+        return vg_err(VG_ERR_INVALID_ARG, "unknown activation dtype '%s' (use f32 or bf16)", s ? s : "");
+    *out = (vg_activations)v;
+    return VG_OK;
+}
+
+vg_dtype vg_activations_dtype(vg_activations a) { return a == VG_ACTIVATIONS_BF16 ? VG_BF16 : VG_F32; }
+
 static const char *const k_compute[] = {"auto", "f32", "bf16"};   /* by vg_compute */
 _Static_assert(VG_COMPUTE_BF16 == 2, "the name table follows vg_compute");
 

@@ -156,6 +156,9 @@ vg_status vg_op_interp_nearest(vg_exec *ex, vg_tensor *y, const vg_tensor *x);
 vg_status vg_op_group_norm(vg_exec *ex, vg_tensor *y, const vg_tensor *x, int groups, const vg_tensor *w,
                            const vg_tensor *b, float eps);
 
+/* The vg_exec.act of a vg_activations choice. */
+vg_dtype vg_activations_dtype(vg_activations a);
+
 /* Scratch helper for ops and models: allocates a contiguous f32 tensor in ex->pool. */
 vg_status vg_exec_scratch(vg_exec *ex, vg_tensor *out, int nd, const int64_t *ne, const char *who);
 /* The same in the activation dtype ex->act (f32 or bf16). */

@@ -76,10 +76,11 @@ typedef struct cond_shape {
 
 /* one denoiser forward on a batch of B latents [B, z, F', H', W'] and L text tokens
  * (B = 2: the guidance passes batched) */
-static vg_status measure_denoise(const vg_backend *dev, vg_compute compute, const vg_denoiser_i *dn, const void *dit, const int64_t *ne, int L,
-                                 const cond_shape *cs, const int *patch, int B, uint64_t *act) {
+static vg_status measure_denoise(const vg_backend *dev, const vg_t2v_params *p, const vg_denoiser_i *dn, const void *dit,
+                                 const int64_t *ne, int L, const cond_shape *cs, const int *patch, int B, uint64_t *act) {
     meter m;
-    VG_TRY(meter_start(&m, dev, compute));
+    VG_TRY(meter_start(&m, dev, p->compute));
+    m.ex.act = vg_activations_dtype(p->activations);   /* the run's denoise exec (t2v.c) */
     vg_tensor t[4] = {{0}};
     int64_t ne_in[5] = {B, cs->in_channels, ne[2], ne[3], ne[4]}, ne_out[5] = {B, ne[1], ne[2], ne[3], ne[4]};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne_in, "measure.latents");
@@ -173,17 +174,17 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
         cs.img_tokens = vg_clip_vision_tokens(vg_clip_vision_cfg(m->image_encoder));
         cs.img_dim = vg_clip_vision_cfg(m->image_encoder)->hidden;
     }
-    VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &cs, patch, 1, &in->comp[VG_PHASE_DENOISE].act_peak),
+    VG_TRY(vg_err_wrap(measure_denoise(dev, p, dn, m->dit, ne, L, &cs, patch, 1, &in->comp[VG_PHASE_DENOISE].act_peak),
                        "plan: measuring the transformer"));
     uint64_t act2 = 0;
-    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit2, ne, L, &cs, patch, 1, &act2), "plan: measuring transformer_2"));
+    if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p, dn, m->dit2, ne, L, &cs, patch, 1, &act2), "plan: measuring transformer_2"));
     /* the guidance passes as one batch of two (a plan dimension) */
     in->cfg = p->guidance_scale > 1.0f;
     if (in->cfg && p->cfg_batch != VG_CFG_BATCH_OFF) {
-        VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit, ne, L, &cs, patch, 2, &in->denoise_act_batched),
+        VG_TRY(vg_err_wrap(measure_denoise(dev, p, dn, m->dit, ne, L, &cs, patch, 2, &in->denoise_act_batched),
                            "plan: measuring the transformer on the batched guidance passes"));
         uint64_t b2 = 0;
-        if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p->compute, dn, m->dit2, ne, L, &cs, patch, 2, &b2), "plan: measuring transformer_2 batched"));
+        if (m->dit2) VG_TRY(vg_err_wrap(measure_denoise(dev, p, dn, m->dit2, ne, L, &cs, patch, 2, &b2), "plan: measuring transformer_2 batched"));
         if (b2 > in->denoise_act_batched) in->denoise_act_batched = b2;
     } else {
         in->cfg = false;   /* nothing to batch, or batching turned off */
@@ -269,6 +270,7 @@ static vg_status cogvideox_from_configs(const vg_plan_request *q, vg_plan_input 
         p.vae_tiling = q->vae_tiling;
         p.compute = q->compute;
         p.cfg_batch = q->cfg_batch;
+        p.activations = q->activations;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_cogvideox_dit_free(dit);
@@ -315,6 +317,7 @@ vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *in
         p.image = q->image ? "plan" : NULL;   /* only its presence counts */
         p.compute = q->compute;
         p.cfg_batch = q->cfg_batch;
+        p.activations = q->activations;
         s = plan_components(q->device, &vm, &p, in);
     }
     vg_wan_dit_free(dit);

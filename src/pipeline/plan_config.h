@@ -37,6 +37,7 @@ typedef struct vg_plan_request {
     const vg_cogvideox_vae_config *cog_vae;
     vg_compute compute;            /* the run's compute dtype (a linear's scratch depends on it) */
     vg_cfg_batch cfg_batch;        /* the guidance passes batched (auto, on, off) */
+    vg_activations activations;    /* the transformer's activation dtype */
 } vg_plan_request;
 
 vg_status vg_plan_input_from_configs(const vg_plan_request *q, vg_plan_input *out);

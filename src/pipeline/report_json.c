@@ -88,6 +88,7 @@ vg_status vg_t2v_report_json(vg_ctx *ctx, const vg_model *m, const vg_t2v_params
     json_object_set_new(j, "text_encoder", json_string(rep->text_on_cpu ? "cpu" : "device"));
     json_object_set_new(j, "cfg_batched", json_boolean(rep->cfg_batched));
     json_object_set_new(j, "compute", json_string(vg_compute_str(p->compute)));
+    json_object_set_new(j, "activations", json_string(vg_activations_str(p->activations)));
     json_object_set_new(j, "budget_bytes", rep->budget == UINT64_MAX ? json_null() : bytes_json(rep->budget));
     json_object_set_new(j, "load_seconds", json_real(m->load_seconds));
     json_object_set_new(j, "phases", phases);

@@ -59,7 +59,7 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
     vg_t2v_params *p = &out->p;
     *p = vg_t2v_default_params();
     out->fps = 16;
-    const char *sched = NULL, *shift_from = NULL, *compute = NULL;
+    const char *sched = NULL, *shift_from = NULL, *compute = NULL, *acts = NULL;
     double g = p->guidance_scale, g2 = 0, shift = 0;
     bool tiling = false;
     vg_status s = vg_json_str(j, "prompt", true, NULL, &p->prompt, where);
@@ -82,6 +82,9 @@ vg_status vg_t2v_settings_from_json(const char *text, size_t n, const char *wher
     if (s == VG_OK) s = vg_json_str(j, "compute", false, "auto", &compute, where);
     if (s == VG_OK && vg_compute_parse(compute, &p->compute) != VG_OK)
         s = vg_err(VG_ERR_FORMAT, "%s: 'compute' must be \"auto\", \"f32\" or \"bf16\"", where);
+    if (s == VG_OK) s = vg_json_str(j, "activations", false, "f32", &acts, where);
+    if (s == VG_OK && vg_activations_parse(acts, &p->activations) != VG_OK)
+        s = vg_err(VG_ERR_FORMAT, "%s: 'activations' must be \"f32\" or \"bf16\"", where);
     if (s == VG_OK) s = vg_json_str(j, "flow_shift_from", false, "request", &shift_from, where);
     if (s == VG_OK) s = get_num(j, "flow_shift", 0, 100, &shift, where);
     if (s == VG_OK && sched) {

@@ -41,6 +41,8 @@ vg_t2v_params vg_t2v_default_params(void) {
         .guidance_scale_2 = 0.0f,
         .image = NULL,
         .compute = VG_COMPUTE_AUTO,
+        .cfg_batch = VG_CFG_BATCH_AUTO,
+        .activations = VG_ACTIVATIONS_F32,
     };
 }
 
@@ -136,6 +138,7 @@ typedef struct run {
     const vg_model *m;
     const vg_t2v_params *p;
     vg_exec ex;
+    vg_exec dex;              /* the transformer's: ex with the activation dtype of p (the plan measured the same) */
     vg_backend *dev;
     vg_plan plan;
     vg_t2v_debug_fn dbg;
@@ -480,12 +483,12 @@ static vg_status phase_denoise(run *r, const vg_t2v_inputs *in, const int64_t *n
         if (r->batched) {
             /* cond and uncond as one batch: [2, ...] in, [2, ...] out */
             const float t2[2] = {t, t};
-            s = use_cond ? dn->runtime_forward_cond(rt, &r->ex, &r->lat, t2, &cond, &r->emb_pair, &r->pred_pair, p->abort, p->abort_user_data)
-                         : dn->runtime_forward(rt, &r->ex, &r->lat, t2, &r->emb_pair, &r->pred_pair, p->abort, p->abort_user_data);
+            s = use_cond ? dn->runtime_forward_cond(rt, &r->dex, &r->lat, t2, &cond, &r->emb_pair, &r->pred_pair, p->abort, p->abort_user_data)
+                         : dn->runtime_forward(rt, &r->dex, &r->lat, t2, &r->emb_pair, &r->pred_pair, p->abort, p->abort_user_data);
         }
         for (int k = 0; k < (use_cfg(p) ? 2 : 1) && s == VG_OK && !r->batched; k++)
-            s = use_cond ? dn->runtime_forward_cond(rt, &r->ex, &r->lat, &t, &cond, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data)
-                         : dn->runtime_forward(rt, &r->ex, &r->lat, &t, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data);
+            s = use_cond ? dn->runtime_forward_cond(rt, &r->dex, &r->lat, &t, &cond, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data)
+                         : dn->runtime_forward(rt, &r->dex, &r->lat, &t, &r->emb[k], &r->pred[k], p->abort, p->abort_user_data);
         if (s == VG_OK && use_cfg(p)) {
             snprintf(name, sizeof name, "act.step%d.noise_pred_cond", i);
             emit_dev(r, name, &r->pred[0]);
@@ -692,6 +695,8 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     r.ex.compute = p->compute;   /* every phase's matmuls (the plan measured the same) */
     r.ex.abort = p->abort;   /* text encoder layers, VAE chunks and tiles poll it */
     r.ex.abort_user = p->abort_user_data;
+    r.dex = r.ex;
+    r.dex.act = vg_activations_dtype(p->activations);
     r.dbg = dbg;
     r.dbg_user = dbg_user;
     r.plan = plan;

@@ -129,11 +129,12 @@ static json_t *meta_json(vg_executor *e, const vg_t2v_params *p, double fps, dou
     }
     json_object_set_new(timings, "encode_video", json_real(encode_s));
     json_object_set_new(timings, "total", json_real(total_s));
-    json_t *mem = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:b, s:s}", "peak_bytes", bytes_json(rep.peak_bytes),
+    json_t *mem = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "peak_bytes", bytes_json(rep.peak_bytes),
                             "budget_bytes", bytes_json(rep.budget), "phases", phases, "upload_bytes",
                             bytes_json(rep.bytes_uploaded), "resident_bytes",
                             bytes_json(vg_state_resident_bytes(e->state)), "offload", vg_offload_str(rep.offload),
-                            "cfg_batched", (int)rep.cfg_batched, "device", ms.device);
+                            "cfg_batched", (int)rep.cfg_batched, "activations", vg_activations_str(p->activations),
+                            "device", ms.device);
     json_t *seed = p->seed <= (uint64_t)INT64_MAX ? json_integer((json_int_t)p->seed) : NULL;
     if (!seed) {
         char b[32];
@@ -204,6 +205,7 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
     if (in.fps > 0) fps = in.fps;
     p.flow_shift = (float)in.flow_shift;
     p.seed = in.seed;
+    p.activations = in.activations;
     p.vram_budget = e->cfg.vram_budget;
     job_run r = {.e = e, .hooks = hooks, .deadline = t0 + timeout_ms / 1000.0, .last_step = t0};
     p.abort = on_abort;

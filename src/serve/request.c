@@ -123,7 +123,7 @@ static void check_seed(json_t *in, json_t *errors, bool fill) {
 
 static const char *const g_input_keys[] = {"prompt", "negative_prompt", "height", "width", "num_frames",
                                            "num_inference_steps", "guidance_scale", "flow_shift", "seed", "fps",
-                                           "output", NULL};
+                                           "output", "activations", NULL};
 
 static bool known(const char *const *keys, const char *k) {
     for (int i = 0; keys[i]; i++)
@@ -141,7 +141,8 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     json_t *v;
     json_object_foreach(in, k, v) {
         if (!known(g_input_keys, k)) errf(errors, "input.%.64s: unknown key (known: prompt, negative_prompt, height, width, "
-                                              "num_frames, num_inference_steps, guidance_scale, flow_shift, seed, fps, output)", k);
+                                              "num_frames, num_inference_steps, guidance_scale, flow_shift, seed, fps, output, "
+                                              "activations)", k);
     }
     check_text(in, "prompt", true, errors);
     check_text(in, "negative_prompt", false, errors);
@@ -158,6 +159,10 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     check_num(in, "flow_shift", 0.001, 100, 0, false, errors, fill);
     check_num(in, "fps", 1, 120, 0, false, errors, false);
     check_seed(in, errors, fill);
+    json_t *a = json_object_get(in, "activations");
+    vg_activations act;
+    if (a && (!json_is_string(a) || vg_activations_parse(json_string_value(a), &act) != VG_OK))
+        errf(errors, "input.activations: must be \"f32\" or \"bf16\"");
     json_t *o = json_object_get(in, "output");
     if (!o) {
         if (fill) json_object_set_new(in, "output", json_string("base64"));
@@ -192,6 +197,8 @@ void vg_job_input_read(const json_t *in, vg_job_input *o) {
     o->fps = num_or(in, "fps", -1);
     const char *out = json_string_value(json_object_get(in, "output"));
     o->output_file = out && strcmp(out, "file") == 0;
+    const char *act = json_string_value(json_object_get(in, "activations"));
+    o->activations = act && strcmp(act, "bf16") == 0 ? VG_ACTIVATIONS_BF16 : VG_ACTIVATIONS_F32;
 }
 
 bool vg_job_id_valid(const char *id) {

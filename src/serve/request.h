@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vgen.h"
+
 /* Limits of what one job may ask for (the server's --max-* options). */
 typedef struct vg_request_limits {
     int max_height, max_width, max_frames, max_steps;
@@ -32,6 +34,7 @@ typedef struct vg_job_input {
     uint64_t seed;
     double fps;                             /* -1: the model's */
     bool output_file;             /* "file": written to the outputs folder */
+    vg_activations activations;   /* the transformer's activation dtype (absent: f32) */
 } vg_job_input;
 
 /* Checks one "input" object; appends a message per problem to errors (a JSON

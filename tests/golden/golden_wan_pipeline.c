@@ -14,17 +14,20 @@ typedef struct {
     vg_golden *g;
     const vg_safetensors *io;
     const char *prefix;   /* "" or "unipc_v034." */
+    const char *tag;      /* appended to check names: "" or "[bf16 activations]" */
+    double rel;
     int seen;
 } cmp_ctx;
 
 static void on_tensor(const char *name, const vg_tensor *t, void *user) {
     cmp_ctx *c = user;
-    char key[128];
+    char key[128], check[160];
     snprintf(key, sizeof key, "%s%s", c->prefix, name);
     const vg_st_info *inf = vg_st_find(c->io, key);
     if (!inf) return;   /* not every intermediate is stored for both runs */
     vg_tensor ref = vg_st_tensor(c->io, inf);
-    vg_golden_check(c->g, "wan_pipeline", key, t, &ref, 5e-4);
+    snprintf(check, sizeof check, "%s%s", key, c->tag);
+    vg_golden_check(c->g, "wan_pipeline", check, t, &ref, c->rel);
     c->seen++;
 }
 
@@ -70,14 +73,24 @@ void golden_wan_pipeline(vg_golden *g, const char *dir) {
     if (ids && mask && nids && nmask && lat.data && L == L2 && L == L3 && L == L4) {
         p.max_sequence_length = L;
         vg_t2v_inputs in = {.ids = ids, .mask = mask, .neg_ids = nids, .neg_mask = nmask, .len = L, .latents = lat.data};
-        /* the guidance passes one after the other (as diffusers) and as one batch of two */
-        static const struct { const char *prefix; vg_sigma_schedule sched; vg_cfg_batch batch; } runs[] = {
-            {"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_OFF}, {"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_ON},
-            {"unipc_v034.", VG_SIGMAS_V034, VG_CFG_BATCH_AUTO}};
-        for (int r = 0; r < 3; r++) {
-            cmp_ctx c = {.g = g, .io = io, .prefix = runs[r].prefix};
+        /* the guidance passes one after the other (as diffusers) and as one batch of two;
+         * and the transformer's activations stored in bf16, every step within the bf16 bound */
+        static const struct {
+            const char *prefix;
+            vg_sigma_schedule sched;
+            vg_cfg_batch batch;
+            vg_activations act;
+        } runs[] = {{"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_OFF, VG_ACTIVATIONS_F32},
+                    {"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_ON, VG_ACTIVATIONS_F32},
+                    {"unipc_v034.", VG_SIGMAS_V034, VG_CFG_BATCH_AUTO, VG_ACTIVATIONS_F32},
+                    {"", VG_SIGMAS_CURRENT, VG_CFG_BATCH_AUTO, VG_ACTIVATIONS_BF16}};
+        for (int r = 0; r < 4; r++) {
+            bool bf16 = runs[r].act == VG_ACTIVATIONS_BF16;
+            cmp_ctx c = {.g = g, .io = io, .prefix = runs[r].prefix, .tag = bf16 ? "[bf16 activations]" : "",
+                         .rel = bf16 ? VG_GOLDEN_BF16_PIPELINE_REL : 5e-4};
             m->sched.sigma_schedule = runs[r].sched;
             p.cfg_batch = runs[r].batch;
+            p.activations = runs[r].act;
             vg_video *out = NULL;
             vg_status s = vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out);
             if (s != VG_OK) vg_golden_fail(g, "wan_pipeline", runs[r].prefix[0] ? runs[r].prefix : "run", vg_err_msg());

@@ -61,6 +61,14 @@ code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_sc
     fail "guidance 5: $(head -c 300 "$T/r.json")"
 ok "runsync with guidance: the passes batched (meta.gpu_memory.cfg_batched)"
 
+# activations in bf16 when the request asks, planned and measured (tests/cli/test_generate.sh
+# compares the peaks with f32 at a size where the token stream outweighs the fixed scratch)
+code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}, \"activations\": \"bf16\"}}")
+[ "$code" = 200 ] && [ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["activations"]')" = bf16 ] &&
+    [ "$(json "$T/r.json" "d['output']['meta']['gpu_memory']['phases']['denoise']['peak_bytes'] == d['output']['meta']['gpu_memory']['phases']['denoise']['planned_bytes']")" = True ] ||
+    fail "activations bf16: $(json "$T/r.json" "d['output']['meta']['gpu_memory']")"
+ok "runsync with bf16 activations: as planned (meta.gpu_memory.activations)"
+
 # the same seed and settings give the same video (the warm state changes nothing)
 code=$(post /run "{\"input\": {$SMALL}}")
 [ "$code" = 200 ] || fail "/run answered $code"
@@ -86,6 +94,7 @@ check_400 '{"input": {"prompt": "x", "guidance_scale": "high"}}' 'guidance_scale
 check_400 '{"input": {"prompt": "x", "seed": -1}}' 'seed'
 check_400 '{"input": {"prompt": "x", "seed": "18446744073709551616"}}' 'seed'
 check_400 '{"input": {"prompt": "x", "output": "s3"}}' 'output'
+check_400 '{"input": {"prompt": "x", "activations": "fp8"}}' 'input.activations'
 check_400 '{"input": {"prompt": ""}}' 'prompt: must not be empty'
 check_400 '{"input": {}}' 'prompt: required'
 check_400 '{"prompt": "x"}' 'input: required'

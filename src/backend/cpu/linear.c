@@ -171,14 +171,24 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     float *xd = vg_cpu_carve(&cur, (uint64_t)mc * K * 4), *yd = vg_cpu_carve(&cur, (uint64_t)mc * N * 4);
     const vg_cpu_run inner = {.n_threads = run->n_threads, .scratch = cur};
     const int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
+    /* bf16 x in bf16 compute on bf16 weights: x goes to the bf16 GEMM as it is */
+    int64_t lda = 0;
+    const bool direct = bf16_compute(op) && plain(op->src[1], VG_BF16) && vg_gemm_has_bf16() && x->type == VG_BF16 &&
+                        xs == 1 && vg_rows_uniform(x, &lda);
     for (int64_t m0 = 0; m0 < M; m0 += mc) {
         int64_t n = M - m0 < mc ? M - m0 : mc;
-        vg_tensor xc, yc;
-        vg_op c = chunk_op(op, n, &xc, &yc, xd, yd);
-        const int nt = vg_cpu_threads_for(run->n_threads, n * K, n);
+        if (direct) {
+            VG_TRY(vg_gemm_bf16(n, N, K, (const uint16_t *)x->data + m0 * (lda > K ? lda : K), lda > K ? lda : K,
+                                op->src[1]->data, K, 0.0f, yd, N));
+            if (op->src[2]) add_bias(yd, n, N, op->src[2]);
+        } else {
+            vg_tensor xc, yc;
+            vg_op c = chunk_op(op, n, &xc, &yc, xd, yd);
+            const int nt = vg_cpu_threads_for(run->n_threads, n * K, n);
 #pragma omp parallel for num_threads(nt) if (nt > 1)
-        for (int64_t i = 0; i < n; i++) vg_act_load(x, vg_row_offset(x, m0 + i), xs, K, xd + i * K);
-        VG_TRY(linear_f32(&inner, &c));
+            for (int64_t i = 0; i < n; i++) vg_act_load(x, vg_row_offset(x, m0 + i), xs, K, xd + i * K);
+            VG_TRY(linear_f32(&inner, &c));
+        }
         const int nt2 = vg_cpu_threads_for(run->n_threads, n * N, n);
 #pragma omp parallel for num_threads(nt2) if (nt2 > 1)
         for (int64_t i = 0; i < n; i++) vg_act_store(y, vg_row_offset(y, m0 + i), ys, N, yd + i * N);

@@ -11,8 +11,10 @@
  *   dit stream_overhead <ratio of block to none>
  *   dit outputs_identical <0|1>
  *   dit cfg_batch step_s <s> two_pass_s <s> ratio <batch / two passes> max_diff <vs the single pass>
- * (the last: one guidance step as one resident forward of a batch of two, the same
- * latents and text in both halves, against two single forwards: --cfg-batch)
+ * (one guidance step as one resident forward of a batch of two, the same latents and
+ * text in both halves, against two single forwards: --cfg-batch)
+ *   dit bf16_act time_ratio <bf16 / f32> peak_ratio <bf16 / f32> max_rel_err <vs f32>
+ * (the resident forward with the activations stored in bf16: --activations bf16)
  *   vae decode_s <s> peak_mib <real> plan_mib <plan> latent_frames 2 frames <n> size <h>x<w>
  * "plan" is the peak the measuring backend predicts for the same call (the
  * planner's method), "peak" what the device pool saw.
@@ -39,13 +41,13 @@ static double dit_flops(int layers, double S) {
 }
 
 /* Peak of one forward of `pol` on the measuring backend standing for dev (the plan). */
-static uint64_t planned_peak(vg_backend *dev, const vg_wan_dit *m, vg_offload pol, const vg_tensor *lat, const float *t,
-                             const vg_tensor *txt) {
+static uint64_t planned_peak(vg_backend *dev, const vg_wan_dit *m, vg_offload pol, vg_dtype act, const vg_tensor *lat,
+                             const float *t, const vg_tensor *txt) {
     vg_backend *mb;
     bench_die(vg_backend_new_measure(dev, vg_pool_get_stats(dev->pool).capacity, &mb), "measuring backend");
     vg_dit_runtime rt;
     bench_die(vg_dit_runtime_init(&rt, mb, m, pol, true), "plan: runtime");
-    vg_exec ex = {.pool = mb->pool};
+    vg_exec ex = {.pool = mb->pool, .act = act};
     vg_tensor out;
     bench_die(vg_tensor_alloc(&out, mb->pool, VG_F32, lat->nd, lat->ne, "bench.out"), "plan: out");
     vg_tensor lt, tt;
@@ -74,20 +76,22 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
         memcpy((char *)txt2.data + h * vg_tensor_nbytes(&txt), txt.data, vg_tensor_nbytes(&txt));
     }
     const float t2[2] = {500.0f, 500.0f};
-    static const struct { const char *name; vg_offload pol; int batch; } runs[] = {
-        {"none", VG_OFFLOAD_MODEL, 1}, {"block", VG_OFFLOAD_BLOCK, 1}, {"cfg_batch", VG_OFFLOAD_MODEL, 2}};
-    double secs[3] = {0};
-    float *outs[3] = {0};
+    static const struct { const char *name; vg_offload pol; int batch; vg_dtype act; } runs[] = {
+        {"none", VG_OFFLOAD_MODEL, 1, VG_F32}, {"block", VG_OFFLOAD_BLOCK, 1, VG_F32},
+        {"cfg_batch", VG_OFFLOAD_MODEL, 2, VG_F32}, {"bf16_act", VG_OFFLOAD_MODEL, 1, VG_BF16}};
+    double secs[4] = {0};
+    uint64_t peaks[4] = {0};
+    float *outs[4] = {0};
     uint64_t nbytes = vg_tensor_nbytes(&lat);
     printf("dit model layers %d tokens %.0f text 512 weights bf16\n", layers, S);
-    for (int r = 0; r < 3; r++) {
+    for (int r = 0; r < 4; r++) {
         const vg_tensor *li = runs[r].batch == 2 ? &lat2 : &lat, *ti = runs[r].batch == 2 ? &txt2 : &txt;
         vg_backend *dev;
         bench_die(vg_backend_from_spec(spec, &dev), "device");
         vg_dit_runtime rt;
         bench_die(vg_dit_runtime_init(&rt, dev, &m, runs[r].pol, true), runs[r].name);
         uint64_t weights = vg_pool_get_stats(dev->pool).current;
-        vg_exec ex = {.pool = dev->pool};
+        vg_exec ex = {.pool = dev->pool, .act = runs[r].act};
         vg_tensor dl, dt, dout;
         bench_die(vg_tensor_alloc(&dl, dev->pool, VG_F32, li->nd, li->ne, "bench.latents"), "latents");
         bench_die(vg_tensor_alloc(&dt, dev->pool, VG_F32, ti->nd, ti->ne, "bench.text"), "text");
@@ -113,8 +117,9 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
         vg_tensor_release(&dt);
         vg_tensor_release(&dout);
         vg_dit_runtime_free(&rt);
-        uint64_t plan = planned_peak(dev, &m, runs[r].pol, li, t2, ti);
+        uint64_t plan = planned_peak(dev, &m, runs[r].pol, runs[r].act, li, t2, ti);
         secs[r] = best;
+        peaks[r] = peak;
         printf("dit %s forward_s %.3f tflops %.1f peak_mib %.1f plan_mib %.1f weights_mib %.1f\n", runs[r].name, best,
                dit_flops(layers, S) * runs[r].batch / best / 1e12, peak / 1048576.0, plan / 1048576.0, weights / 1048576.0);
         fflush(stdout);
@@ -132,7 +137,15 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
     }
     printf("dit cfg_batch step_s %.3f two_pass_s %.3f ratio %.3f max_diff %.3g\n", secs[2], 2 * secs[0],
            secs[2] / (2 * secs[0]), md);
-    for (int r = 0; r < 3; r++) free(outs[r]);
+    double err = 0, ref = 0;
+    for (int64_t i = 0; i < n1; i++) {
+        double d = fabs((double)outs[3][i] - outs[0][i]), a = fabs((double)outs[0][i]);
+        if (!(d <= err)) err = d;
+        if (a > ref) ref = a;
+    }
+    printf("dit bf16_act time_ratio %.3f peak_ratio %.3f max_rel_err %.3g\n", secs[3] / secs[0],
+           (double)peaks[3] / (double)peaks[0], ref > 0 ? err / ref : err);
+    for (int r = 0; r < 4; r++) free(outs[r]);
     free(lat2.data);
     free(txt2.data);
 }

@@ -11,7 +11,8 @@
 #   3. golden        vgen-golden --device cuda over tests/data/golden
 #   4. DiT forward   bench_cuda: Wan2.1-1.3B shapes, 30 blocks, 480x832x81 (32760
 #                    tokens), random bf16 weights, resident and block-streamed, and
-#                    one guidance step as a batch of two against two passes
+#                    one guidance step as a batch of two against two passes, and the
+#                    resident forward with bf16 activations against f32
 #   5. VAE chunks    bench_cuda: two latent frames (the first chunk and one full
 #                    chunk of the causal decode) -> 1 + 4 frames at 480x832
 #   6. PyTorch       if python3 has torch with CUDA: the same blocks with SDPA
@@ -171,6 +172,9 @@ field() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) {print $(i + 1);
         [ -n "$l" ] && echo "  guidance step as one batch of two: $(field "$l" step_s) s against $(field "$l" two_pass_s) s" \
             "for two passes (ratio $(field "$l" ratio), max |diff| $(field "$l" max_diff)); 50 steps:" \
             "$(awk -v s="$(field "$l" step_s)" 'BEGIN {printf "%.1f", s * 50}') s"
+        l=$(grep '^dit bf16_act ' "$OUT/dit.log")
+        [ -n "$l" ] && echo "  activations in bf16 (resident): time x$(field "$l" time_ratio) and peak x$(field "$l" peak_ratio)" \
+            "of f32's, output error $(field "$l" max_rel_err) of max|f32|; its own line: $(grep '^dit bf16_act forward_s' "$OUT/dit.log")"
     fi
     if [ -f "$OUT/vae.log" ]; then
         l=$(grep '^vae ' "$OUT/vae.log")

@@ -160,7 +160,8 @@ typedef struct vg_cogvideox_block_inputs {
     const vg_tensor *rope_sin;
 } vg_cogvideox_block_inputs;
 
-/* x [B, L+S, D] f32 contiguous, updated in place. Reads weights only through `w`. */
+/* x [B, L+S, D] contiguous, f32 or bf16 (ex->act), updated in place; in->temb_silu
+ * and the RoPE tables f32. Reads weights only through `w`. */
 vg_status vg_cogvideox_dit_block_forward(vg_exec *ex, const vg_cogvideox_dit_config *c, const vg_cogvideox_block *w,
                                          vg_tensor *x, const vg_cogvideox_block_inputs *in, int index,
                                          const vg_cogvideox_dit_debug *dbg);
@@ -178,7 +179,9 @@ typedef struct vg_cogvideox_dit_hooks {
  * integer timesteps), text [B, L, text_embed_dim] f32 -> out [B, F, Cout, H, W] f32
  * contiguous, allocated by the caller. H and W must be multiples of the patch; the 2b
  * model needs L = max_text_seq_length (its positional table has that many text rows).
- * Activations come from ex->pool and are all released before returning. */
+ * Activations come from ex->pool and are all released before returning; the token
+ * stream is stored in ex->act (f32 or bf16), the time embedding, modulation and
+ * positional tables in f32. */
 vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const vg_tensor *latents,
                                    const float *timesteps, const vg_tensor *text, vg_tensor *out,
                                    const vg_cogvideox_dit_hooks *hooks, const vg_cogvideox_dit_debug *dbg);

@@ -1,4 +1,10 @@
-/* CogVideoX transformer forward pass (f32 activations, weights in their stored dtype).
+/* CogVideoX transformer forward pass (weights in their stored dtype).
+ *
+ * Activations: the token stream and everything computed from it (text and video
+ * tokens, norms, q/k/v, attention output, feed-forward) are stored in ex->act (f32
+ * or bf16, vg_exec_act); the time embedding, the modulation vectors and the
+ * positional tables stay f32 (small, and the reference computes the time
+ * embedding in float32).
  *
  * Shapes: B batch, F latent frames, C channels, H x W latent size, p patch,
  * hp = H/p, wp = W/p, S = F*hp*wp video tokens, L text tokens, N = L + S,
@@ -27,8 +33,14 @@ static void emitf(const vg_cogvideox_dit_debug *dbg, const char *fmt, int n, con
     dbg->fn(name, t, dbg->user);
 }
 
+/* f32 tensors: time embedding, modulation, positional tables */
 static vg_status alloc(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, const char *who) {
     return vg_exec_scratch(ex, t, nd, ne, who);
+}
+
+/* activations, in ex->act (f32 or bf16): the token stream and what is computed from it */
+static vg_status act(vg_exec *ex, vg_tensor *t, int nd, const int64_t *ne, const char *who) {
+    return vg_exec_act(ex, t, nd, ne, who);
 }
 
 
@@ -54,7 +66,7 @@ static vg_status norm_zero(vg_exec *ex, vg_tensor *a, vg_tensor *e, const vg_ten
     vg_status s = vg_view_reshape(e, &e2, 3, (const int64_t[]){B, 6, D});
     if (s == VG_OK) e->pool = e2.pool;   /* the view takes over the allocation */
     else { vg_tensor_release(&e2); return s; }
-    VG_TRY(alloc(ex, a, 3, x->ne, "cogvideox.block.norm"));
+    VG_TRY(act(ex, a, 3, x->ne, "cogvideox.block.norm"));
     VG_TRY(vg_op_layer_norm(ex, a, x, nw, nb, eps));
     vg_tensor at = vg_view_slice(a, 1, 0, L), av = vg_view_slice(a, 1, L, N - L);
     vg_tensor sh = vg_view_slice(e, 1, 0, 1), sc = vg_view_slice(e, 1, 1, 1);
@@ -107,7 +119,7 @@ vg_status vg_cogvideox_dit_block_forward(vg_exec *ex, const vg_cogvideox_dit_con
         if ((s = vg_op_rope(ex, &kv, &kv, in->rope_cos, in->rope_sin)) != VG_OK) goto done;
     }
     //    o = softmax(q k^T / sqrt(hd)) v, no mask                           [B, N, H, hd]
-    if ((s = alloc(ex, &o, 3, (const int64_t[]){B, N, D}, "cogvideox.block.attn")) != VG_OK) goto done;
+    if ((s = act(ex, &o, 3, (const int64_t[]){B, N, D}, "cogvideox.block.attn")) != VG_OK) goto done;
     if ((s = vg_view_reshape(&o4, &o, 4, (const int64_t[]){B, N, H, hd})) != VG_OK) goto done;
     if ((s = vg_op_attention(ex, &o4, &q4, &k4, &v4, NULL, 1.0f / sqrtf((float)hd))) != VG_OK) goto done;
     vg_tensor_release(&q);
@@ -131,7 +143,7 @@ vg_status vg_cogvideox_dit_block_forward(vg_exec *ex, const vg_cogvideox_dit_con
     if ((s = norm_zero(ex, &a, &e, x, in->temb_silu, &w->norm2_lin_w, &w->norm2_lin_b, &w->norm2_w, &w->norm2_b, L,
                        c->norm_eps, "cogvideox.block.norm2")) != VG_OK)
         goto done;
-    if ((s = alloc(ex, &y, 3, x->ne, "cogvideox.block.ff_out")) != VG_OK) goto done;
+    if ((s = act(ex, &y, 3, x->ne, "cogvideox.block.ff_out")) != VG_OK) goto done;
     const int64_t chunk = N < VG_COG_FFN_CHUNK ? N : VG_COG_FFN_CHUNK;
     for (int64_t b = 0; b < B && s == VG_OK; b++)
         for (int64_t r0 = 0; r0 < N && s == VG_OK; r0 += chunk) {
@@ -220,16 +232,18 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     if ((s = vg_op_silu(ex, &ts, &temb)) != VG_OK) goto done;
     vg_tensor_release(&temb);
 
-    // 2. patch embedding: text_proj(text) and Conv2d(kernel = stride = p) per frame
-    if ((s = vg_op_linear_new(ex, &txt, text, &g->text_w, &g->text_b, "cogvideox.text_proj")) != VG_OK) goto done;
+    // 2. patch embedding: text_proj(text) and Conv2d(kernel = stride = p) per frame,
+    //    both stored in ex->act (the f32 text in, the text tokens out)   [B, L, D]
+    if ((s = act(ex, &txt, 3, (const int64_t[]){B, L, D}, "cogvideox.text_proj")) != VG_OK) goto done;
+    if ((s = vg_op_linear(ex, &txt, text, &g->text_w, &g->text_b)) != VG_OK) goto done;
     emit(dbg, "act.text_proj", &txt);
     vg_tensor frames;   //                                                    [B*F, C, H, W]
     if ((s = vg_view_reshape(&frames, latents, 4, (const int64_t[]){B * F, C, Hh, Ww})) != VG_OK) goto done;
-    if ((s = alloc(ex, &pp, 4, (const int64_t[]){B * F, D, hp, wp}, "cogvideox.patch_proj")) != VG_OK) goto done;
+    if ((s = act(ex, &pp, 4, (const int64_t[]){B * F, D, hp, wp}, "cogvideox.patch_proj")) != VG_OK) goto done;
     if ((s = vg_op_conv2d(ex, &pp, &frames, &g->patch_w, &g->patch_b, p, p, 0, 0)) != VG_OK) goto done;
     emit(dbg, "act.patch_proj", &pp);
     //    video tokens in frame, row, column order: [B*F, D, hp*wp] -> [B*F, hp*wp, D]
-    if ((s = alloc(ex, &vid, 3, (const int64_t[]){B, S, D}, "cogvideox.video_tokens")) != VG_OK) goto done;
+    if ((s = act(ex, &vid, 3, (const int64_t[]){B, S, D}, "cogvideox.video_tokens")) != VG_OK) goto done;
     vg_tensor pp3, pt, vid3;
     if ((s = vg_view_reshape(&pp3, &pp, 3, (const int64_t[]){B * F, D, S1})) != VG_OK) goto done;
     pt = vg_view_transpose(&pp3, 1, 2);
@@ -237,7 +251,7 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     if ((s = vg_op_copy(ex, &vid3, &pt)) != VG_OK) goto done;
     vg_tensor_release(&pp);
     //    x = [text; video]                                                   [B, N, D]
-    if ((s = alloc(ex, &x, 3, (const int64_t[]){B, N, D}, "cogvideox.x")) != VG_OK) goto done;
+    if ((s = act(ex, &x, 3, (const int64_t[]){B, N, D}, "cogvideox.x")) != VG_OK) goto done;
     const vg_tensor *parts[2] = {&txt, &vid};
     if ((s = vg_op_concat(ex, &x, parts, 2, 1)) != VG_OK) goto done;
     vg_tensor_release(&txt);
@@ -283,7 +297,7 @@ vg_status vg_cogvideox_dit_forward(vg_exec *ex, const vg_cogvideox_dit *m, const
     vg_tensor e3;
     if ((s = vg_view_reshape(&e3, &e, 3, (const int64_t[]){B, 2, D})) != VG_OK) goto done;
     vg_tensor shift = vg_view_slice(&e3, 1, 0, 1), scale = vg_view_slice(&e3, 1, 1, 1);
-    if ((s = alloc(ex, &hn, 3, (const int64_t[]){B, S, D}, "cogvideox.norm_out")) != VG_OK) goto done;
+    if ((s = act(ex, &hn, 3, (const int64_t[]){B, S, D}, "cogvideox.norm_out")) != VG_OK) goto done;
     if ((s = vg_op_layer_norm(ex, &hn, &xv, &g->norm_out_w, &g->norm_out_b, c->norm_eps)) != VG_OK) goto done;
     if ((s = vg_op_modulate(ex, &hn, &hn, &shift, &scale)) != VG_OK) goto done;
     vg_tensor_release(&x);

@@ -5,7 +5,9 @@
  * 1e-4 * max(1, max|ref|); the positional tables vgen computes for the input size
  * (act.pos_embedding, or the pipeline's RoPE tables in.rotary_cos / in.rotary_sin and
  * the crop region in config.json) within 1e-6; every activation released after the
- * forward. */
+ * forward. The main call again with activations stored in bf16 (vg_exec.act): the
+ * output and every act.* within VG_GOLDEN_BF16_ACT_REL of the f32 reference, the
+ * measured peak equal to the measuring backend's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +26,33 @@ typedef struct act_ctx {
     const vg_safetensors *io;
     const char *set;
     const char *prefix;
+    const char *tag;   /* appended to check names, e.g. "[bf16 activations]" */
+    double rel;        /* tolerance of the intermediates */
+    vg_dtype act;      /* the activation dtype of the run */
     int checked;
 } act_ctx;
 
 static void on_act(const char *name, const vg_tensor *t, void *user) {
     act_ctx *a = user;
-    char full[160];
+    char full[160], check[200];
     snprintf(full, sizeof full, "%s%s", a->prefix, name);
     const vg_st_info *info = vg_st_find(a->io, full);
     if (!info) return;
     vg_tensor ref = vg_st_tensor(a->io, info);
-    vg_golden_check(a->g, a->set, full, t, &ref, 1e-4);
+    snprintf(check, sizeof check, "%s%s", full, a->tag);
+    /* the token stream is stored in the run's activation dtype; the time embedding
+     * and the positional table stay f32 */
+    static const char *const f32_kept[] = {"act.time_proj", "act.temb", "act.pos_embedding"};
+    vg_dtype want = a->act;
+    for (size_t i = 0; i < sizeof f32_kept / sizeof f32_kept[0]; i++)
+        if (strcmp(name, f32_kept[i]) == 0) want = VG_F32;
+    if (t->type != want) {
+        char why[96];
+        snprintf(why, sizeof why, "stored as %s, expected %s", vg_type(t->type)->name, vg_type(want)->name);
+        vg_golden_fail(a->g, a->set, check, why);
+    } else {
+        vg_golden_check(a->g, a->set, check, t, &ref, a->rel);
+    }
     a->checked++;
 }
 
@@ -73,9 +91,12 @@ done:
     free(full);
 }
 
+/* Runs `<prefix>in.*` with activations stored in act (f32: tolerance 1e-4, and the
+ * positional tables checked; bf16: VG_GOLDEN_BF16_ACT_REL), check names suffixed by tag. */
 static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, const vg_safetensors *io,
-                     const json_t *cfg, const char *prefix) {
-    char n_hs[96], n_t[96], n_ehs[96], n_out[96];
+                     const json_t *cfg, const char *prefix, vg_dtype act, const char *tag) {
+    const double rel = act == VG_F32 ? 1e-4 : VG_GOLDEN_BF16_ACT_REL;
+    char n_hs[96], n_t[96], n_ehs[96], n_out[160];
     snprintf(n_hs, sizeof n_hs, "%sin.hidden_states", prefix);
     snprintf(n_t, sizeof n_t, "%sin.timestep", prefix);
     snprintf(n_ehs, sizeof n_ehs, "%sin.encoder_hidden_states", prefix);
@@ -83,6 +104,7 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
     if (!vg_st_find(io, n_hs)) return;
     vg_tensor hs = vg_golden_tensor(g, io, set, n_hs), ts = vg_golden_tensor(g, io, set, n_t);
     vg_tensor ehs = vg_golden_tensor(g, io, set, n_ehs), ref = vg_golden_tensor(g, io, set, n_out);
+    strncat(n_out, tag, sizeof n_out - strlen(n_out) - 1);
     if (!hs.data || !ts.data || !ehs.data || !ref.data) return;
     const vg_cogvideox_dit_config *c = vg_cogvideox_dit_cfg(m);
     int64_t B = hs.ne[0];
@@ -90,7 +112,7 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
         vg_golden_fail(g, set, n_out, "unexpected input shapes");
         return;
     }
-    if (c->rope) {
+    if (c->rope && act == VG_F32) {
         char key[64];
         snprintf(key, sizeof key, "%srotary", prefix);
         check_rope(g, set, c, io, json_object_get(cfg, key), prefix, hs.ne[1], hs.ne[3] / c->patch,
@@ -112,24 +134,25 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
     }
     uint64_t before = vg_pool_get_stats(pool).current;
     vg_pool_reset_peak(pool);
-    act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix};
+    act_ctx a = {.g = g, .io = io, .set = set, .prefix = prefix, .tag = tag, .rel = rel, .act = act};
     vg_cogvideox_dit_debug dbg = {.fn = on_act, .user = &a};
-    vg_exec ex = {.pool = pool};
+    vg_exec ex = {.pool = pool, .act = act};
     if (vg_cogvideox_dit_forward(&ex, m, &in, t, &text, &out, NULL, &dbg) != VG_OK) {
         vg_golden_fail(g, set, n_out, vg_err_msg());
         goto done;
     }
-    vg_golden_check(g, set, n_out, &out, &ref, 1e-4);
-    char check[128];
+    vg_golden_check(g, set, n_out, &out, &ref, rel);
+    char check[160];
     /* the plan (the same forward on the measuring backend) equals the measured working set */
     uint64_t peak = vg_pool_get_stats(pool).peak - before;
     vg_meter mt;
     uint64_t pred = 0;
-    if (vg_meter_start(&mt) == VG_OK && vg_cogvideox_dit_forward(&mt.ex, m, &in, t, &text, &out, NULL, NULL) == VG_OK)
+    if (vg_meter_start(&mt) == VG_OK && (mt.ex.act = act, 1) &&
+        vg_cogvideox_dit_forward(&mt.ex, m, &in, t, &text, &out, NULL, NULL) == VG_OK)
         pred = vg_meter_peak(&mt);
     else
         vg_meter_peak(&mt);
-    snprintf(check, sizeof check, "%sact_peak_bytes", prefix);
+    snprintf(check, sizeof check, "%sact_peak_bytes%s", prefix, tag);
     if (peak == pred) {
         printf("PASS %s %s measured=%llu predicted=%llu\n", set, check, (unsigned long long)peak, (unsigned long long)pred);
         g->pass++;
@@ -139,7 +162,7 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
         vg_golden_fail(g, set, check, why);
     }
     if (vg_pool_get_stats(pool).current != before) {
-        snprintf(check, sizeof check, "%spool_released", prefix);
+        snprintf(check, sizeof check, "%spool_released%s", prefix, tag);
         vg_golden_fail(g, set, check, "the forward left activations allocated in the pool");
     }
     int expected = 0;
@@ -147,7 +170,7 @@ static void run_case(vg_golden *g, const char *set, const vg_cogvideox_dit *m, c
         const char *nm = vg_st_at(io, i)->name;
         if (strncmp(nm, prefix, strlen(prefix)) == 0 && strncmp(nm + strlen(prefix), "act.", 4) == 0) expected++;
     }
-    snprintf(check, sizeof check, "%sact.*", prefix);
+    snprintf(check, sizeof check, "%sact.*%s", prefix, tag);
     if (a.checked != expected) {
         char why[128];
         snprintf(why, sizeof why, "%d of %d reference intermediates were produced", a.checked, expected);
@@ -183,8 +206,10 @@ static void run_set(vg_golden *g, const char *dir, const char *set) {
         vg_golden_fail(g, set, "io.safetensors", vg_err_msg());
         goto done;
     }
-    run_case(g, set, m, io, j, "");
-    run_case(g, set, m, io, j, "batch2.");
+    run_case(g, set, m, io, j, "", VG_F32, "");
+    run_case(g, set, m, io, j, "batch2.", VG_F32, "");
+    /* activations stored in bf16: every intermediate within the bf16 bound */
+    run_case(g, set, m, io, j, "", VG_BF16, "[bf16 activations]");
     vg_golden_cogvideox_bf16_dit(g, dir, set);
 done:
     vg_st_close(io);

@@ -3,7 +3,8 @@
  * the single-sample case (frame-0 tokens at timestep 0), the batch-2 case (per-sample
  * t, frame-0 zeros in one sample only), measured peak == planned peak, and the same
  * model run with [B] timesteps against the per-token run with every token at the
- * sample's t (the two forms must agree: a [B] timestep is the Wan2.1 math). */
+ * sample's t (the two forms must agree: a [B] timestep is the Wan2.1 math), and the
+ * main case with activations stored in bf16 (per-token modulation rows stay f32). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -79,6 +80,8 @@ void golden_wan22_ti2v_dit(vg_golden *g, const char *dir) {
     vg_golden_wan_dit_device_case(g, set, m, io, "");
     vg_golden_wan_dit_device_case(g, set, m, io, "batch2.");
     uniform_tokens(g, set, m, io);
+    /* activations stored in bf16: every intermediate within the bf16 bound */
+    vg_golden_wan_dit_bf16_act_case(g, set, m, io, "");
     /* the TI2V pipeline's transformer at every step, text-to-video and image-conditioned */
     vg_golden_wan_dit_pipeline_steps(g, set, "wan22_ti2v_pipeline", "t2v.");
     vg_golden_wan_dit_pipeline_steps(g, set, "wan22_ti2v_pipeline", "i2v.");

@@ -2,7 +2,8 @@
  * image_dim and added_kv_proj_dim): out.sample and every act.* (the image embedder's
  * act.image_embeds included) with the CLIP hidden states in.encoder_hidden_states_image,
  * the batch-2 case with int64 per-sample timesteps, measured peak == planned peak,
- * and the refusals: the I2V model without image embeddings, and a T2V model given some. */
+ * the refusals: the I2V model without image embeddings, and a T2V model given some;
+ * and the main case with activations stored in bf16 (the image embeddings stay f32). */
 #include <stdio.h>
 #include <string.h>
 
@@ -85,6 +86,8 @@ void golden_wan_i2v_dit(vg_golden *g, const char *dir) {
     vg_golden_wan_dit_device_case(g, set, m, io, "");
     vg_golden_wan_dit_device_case(g, set, m, io, "batch2.");
     needs_image(g, set, m, io);
+    /* activations stored in bf16: every intermediate within the bf16 bound */
+    vg_golden_wan_dit_bf16_act_case(g, set, m, io, "");
     /* the I2V pipeline's transformer at every step, with its CLIP embeddings */
     vg_golden_wan_dit_pipeline_steps(g, set, "wan_i2v_pipeline", "");
 done:

@@ -63,6 +63,7 @@ static void check(vg_golden *g, const vg_safetensors *io, const char *name, cons
 typedef struct {
     vg_golden *g;
     const vg_safetensors *io;
+    bool bf16;   /* the transformer's activations in bf16: the pipeline bound, tagged checks */
     int seen;
 } cmp_ctx;
 
@@ -80,7 +81,8 @@ static void on_tensor(const char *name, const vg_tensor *t, void *user) {
     const vg_st_info *inf = vg_st_find(c->io, ref_name);
     if (!inf) return;
     vg_tensor ref = vg_st_tensor(c->io, inf);
-    snprintf(check, sizeof check, "t2v.%s", name);
+    snprintf(check, sizeof check, "t2v.%s%s", name, c->bf16 ? "[bf16 activations]" : "");
+    if (c->bf16 && tol < VG_GOLDEN_BF16_PIPELINE_REL) tol = VG_GOLDEN_BF16_PIPELINE_REL;
     if (got.nd != ref.nd || memcmp(got.ne, ref.ne, sizeof(int64_t) * (size_t)ref.nd) != 0) {
         vg_golden_fail(c->g, SET, check, "shape differs from the reference");
         return;
@@ -127,10 +129,12 @@ static void run_t2v(vg_golden *g, const char *dir, const vg_safetensors *io, con
     p.guidance_scale = (float)json_number_value(json_object_get(ck, "guidance_scale"));
     p.max_sequence_length = L;
     vg_t2v_inputs in = {.ids = ids, .mask = ones, .neg_ids = nids, .neg_mask = ones, .len = L, .latents = lat.data};
-    /* the guidance passes as one batch of two (as diffusers runs them), then one after the other */
-    for (int b = 0; b < 2; b++) {
-        p.cfg_batch = b ? VG_CFG_BATCH_OFF : VG_CFG_BATCH_ON;
-        cmp_ctx c = {.g = g, .io = io};
+    /* the guidance passes as one batch of two (as diffusers runs them), then one after the
+     * other; then batched with the transformer's activations in bf16 */
+    for (int b = 0; b < 3; b++) {
+        p.cfg_batch = b == 1 ? VG_CFG_BATCH_OFF : VG_CFG_BATCH_ON;
+        p.activations = b == 2 ? VG_ACTIVATIONS_BF16 : VG_ACTIVATIONS_F32;
+        cmp_ctx c = {.g = g, .io = io, .bf16 = b == 2};
         vg_video *out = NULL;
         if (vg_t2v_run(ctx, m, &p, &in, on_tensor, &c, &out) != VG_OK) vg_golden_fail(g, SET, "t2v.run", vg_err_msg());
         else if (c.seen < 4 * p.steps + 5) {

@@ -33,6 +33,11 @@ vg_tensor vg_golden_host(vg_golden *g, const vg_tensor *t, void **buf);
  * Returns 1 on pass. NaN or Inf in `got` fails. */
 int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_tensor *got,
                     const vg_tensor *ref, double rel);
+/* vg_golden_check for an intermediate of a run whose activations were stored in act:
+ * t must be of dtype act, or f32 when `name` is in f32_kept (NULL-terminated: what
+ * the model keeps in f32 whatever act is); a wrong dtype fails without comparing. */
+int vg_golden_check_act(vg_golden *g, const char *set, const char *check, const char *name, const vg_tensor *t,
+                        const vg_tensor *ref, double rel, vg_dtype act, const char *const *f32_kept);
 /* Exact comparison of integer or float arrays (e.g. token ids, timesteps). */
 int vg_golden_check_exact_i64(vg_golden *g, const char *set, const char *check, const int64_t *got,
                               const int64_t *ref, int64_t n_got, int64_t n_ref);

@@ -42,17 +42,8 @@ static void on_act(const char *name, const vg_tensor *t, void *user) {
     snprintf(check, sizeof check, "%s%s", full, a->tag);
     /* the token stream is stored in the run's activation dtype; the time embedding
      * and the positional table stay f32 */
-    static const char *const f32_kept[] = {"act.time_proj", "act.temb", "act.pos_embedding"};
-    vg_dtype want = a->act;
-    for (size_t i = 0; i < sizeof f32_kept / sizeof f32_kept[0]; i++)
-        if (strcmp(name, f32_kept[i]) == 0) want = VG_F32;
-    if (t->type != want) {
-        char why[96];
-        snprintf(why, sizeof why, "stored as %s, expected %s", vg_type(t->type)->name, vg_type(want)->name);
-        vg_golden_fail(a->g, a->set, check, why);
-    } else {
-        vg_golden_check(a->g, a->set, check, t, &ref, a->rel);
-    }
+    static const char *const f32_kept[] = {"act.time_proj", "act.temb", "act.pos_embedding", NULL};
+    vg_golden_check_act(a->g, a->set, check, name, t, &ref, a->rel, a->act, f32_kept);
     a->checked++;
 }
 

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/backend.h"
 #include "golden.h"
@@ -86,6 +87,18 @@ int vg_golden_check(vg_golden *g, const char *set, const char *check, const vg_t
     if (ok) g->pass++; else g->fail++;
     free(hbuf);
     return ok;
+}
+
+int vg_golden_check_act(vg_golden *g, const char *set, const char *check, const char *name, const vg_tensor *t,
+                        const vg_tensor *ref, double rel, vg_dtype act, const char *const *f32_kept) {
+    vg_dtype want = act;
+    for (int i = 0; f32_kept[i]; i++)
+        if (strcmp(name, f32_kept[i]) == 0) want = VG_F32;
+    if (t->type == want) return vg_golden_check(g, set, check, t, ref, rel);
+    char why[96];
+    snprintf(why, sizeof why, "stored as %s, expected %s", vg_type(t->type)->name, vg_type(want)->name);
+    vg_golden_fail(g, set, check, why);
+    return 0;
 }
 
 int vg_golden_check_exact_i64(vg_golden *g, const char *set, const char *check, const int64_t *got,

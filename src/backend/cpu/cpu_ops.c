@@ -8,30 +8,15 @@ static bool float_w(const vg_tensor *t) { return t && vg_rows_convertible(t->typ
 
 /* ops whose kernels read and write bf16 activations themselves; the others are
  * widened by vg_dispatch */
-static bool bf16_kernel(vg_op_type t) {
-    switch (t) {
-    case VG_OP_LINEAR:
-    case VG_OP_LAYER_NORM:
-    case VG_OP_RMS_NORM:
-    case VG_OP_ROPE:
-    case VG_OP_ATTENTION:
-    case VG_OP_GELU_TANH:
-    case VG_OP_GELU:
-    case VG_OP_SILU:
-    case VG_OP_ADD:
-    case VG_OP_SUB:
-    case VG_OP_MUL:
-    case VG_OP_AFFINE:
-    case VG_OP_CLAMP:
-    case VG_OP_MODULATE:
-    case VG_OP_ADD_GATED:
-    case VG_OP_BLEND: return true;
-    default: return false;
-    }
-}
+static const bool k_bf16_kernel[VG_OP_COUNT] = {
+    [VG_OP_LINEAR] = true, [VG_OP_LAYER_NORM] = true, [VG_OP_RMS_NORM] = true, [VG_OP_ROPE] = true,
+    [VG_OP_ATTENTION] = true, [VG_OP_GELU_TANH] = true, [VG_OP_GELU] = true, [VG_OP_SILU] = true,
+    [VG_OP_ADD] = true, [VG_OP_SUB] = true, [VG_OP_MUL] = true, [VG_OP_AFFINE] = true, [VG_OP_CLAMP] = true,
+    [VG_OP_MODULATE] = true, [VG_OP_ADD_GATED] = true, [VG_OP_BLEND] = true,
+};
 
 bool vg_cpu_supports(const vg_op *op) {
-    if (!bf16_kernel(op->type) && vg_op_has_bf16_act(op)) return false;
+    if (op->type < 0 || op->type >= VG_OP_COUNT || (!k_bf16_kernel[op->type] && vg_op_has_bf16_act(op))) return false;
     switch (op->type) {
     case VG_OP_LINEAR:
     case VG_OP_CONV: return float_w(op->src[1]);

@@ -52,6 +52,11 @@ if(VG_HAVE_CUDA)
   target_include_directories(test_cuda_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(test_cuda_on_host PRIVATE vgen_core)
   add_test(NAME core/test_cuda_on_host COMMAND test_cuda_on_host)
+  # the kernels' bodies with bf16 activations in and out (one rounding when stored)
+  add_executable(test_cuda_bf16_on_host ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_bf16_on_host.cu)
+  target_include_directories(test_cuda_bf16_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_link_libraries(test_cuda_bf16_on_host PRIVATE vgen_core)
+  add_test(NAME core/test_cuda_bf16_on_host COMMAND test_cuda_bf16_on_host)
 endif()
 
 # the op x backend table again with every CPU parallel loop forking (a grain of 1):

@@ -52,7 +52,14 @@ if(VG_HAVE_CUDA)
   target_include_directories(test_cuda_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(test_cuda_on_host PRIVATE vgen_core)
   add_test(NAME core/test_cuda_on_host COMMAND test_cuda_on_host)
+  # the kernels' bodies with bf16 activations in and out (one rounding when stored)
+  add_executable(test_cuda_bf16_on_host ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_bf16_on_host.cu)
+  target_include_directories(test_cuda_bf16_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_link_libraries(test_cuda_bf16_on_host PRIVATE vgen_core)
+  add_test(NAME core/test_cuda_bf16_on_host COMMAND test_cuda_bf16_on_host)
 endif()
+# bf16 activations on cuda-plan: skipped (exit 77) in a build without the CUDA backend
+set_tests_properties(core/test_cuda_plan_act PROPERTIES SKIP_RETURN_CODE 77)
 
 # the op x backend table again with every CPU parallel loop forking (a grain of 1):
 # at the table's small shapes the default grain runs everything serially, and the

@@ -33,6 +33,7 @@
 #include "backend/cuda/conv.cuh"
 #include "backend/cuda/ew.cuh"
 #include "backend/cuda/norm.cuh"
+#include "core/cuda_host_emu.h"
 
 extern "C" {
 void vg_dequant_q4_0(const void *, float *, int64_t);
@@ -53,25 +54,6 @@ float vg_f16_to_f32(uint16_t);
 float vg_bf16_to_f32(uint16_t);
 }
 
-static int g_pass, g_fail;
-static void check(bool ok, const char *what) {
-    if (ok) {
-        g_pass++;
-        printf("ok   %s\n", what);
-    } else {
-        g_fail++;
-        fprintf(stderr, "FAIL %s\n", what);
-    }
-}
-
-static uint64_t g_seed = 77;
-static uint32_t rnd32(void) {
-    g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(g_seed >> 32);
-}
-static float rndf(float a) { return a * ((float)(rnd32() >> 8) / 16777216.0f * 2.0f - 1.0f); }
-
-static bool same_bits(float a, float b) { return memcmp(&a, &b, 4) == 0 || (a != a && b != b); }
 
 typedef void (*ref_fn)(const void *, float *, int64_t);
 
@@ -101,60 +83,7 @@ static bool check_type(int t, ref_fn ref, const int *scale_off, int n_scales, in
     return ok;
 }
 
-/* ---- tensors on the host ----------------------------------------------------- */
-
-static vg_cu_t mk(void *data, int type, int nd, const int64_t *ne, const int64_t *st) {
-    vg_cu_t t;
-    memset(&t, 0, sizeof t);
-    t.data = data;
-    t.type = type;
-    t.nd = nd;
-    int64_t s = 1;
-    for (int i = nd - 1; i >= 0; i--) {
-        t.ne[i] = ne[i];
-        t.st[i] = st ? st[i] : s;
-        s *= ne[i];
-    }
-    return t;
-}
-
-static float *rnd_buf(int64_t n, float a) {
-    float *p = (float *)malloc(sizeof(float) * (size_t)(n ? n : 1));
-    for (int64_t i = 0; i < n; i++) p[i] = rndf(a);
-    return p;
-}
-
-/* ---- attention: the kernel's steps thread after thread ------------------------- */
-
-static float g_acc[ATT_THREADS][ATT_ACC];
-
-static bool emu_attention(vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_cu_t v, vg_cu_t mask, float scale) {
-    const att_geom g = att_geom_of(q, k, v, scale);
-    if (att_smem_floats(g) * sizeof(float) > ATT_SMEM || g.BK < 4) return false;   /* as the launcher refuses */
-    float *sm = (float *)malloc(att_smem_floats(g) * sizeof(float));
-    for (int64_t b = 0; b < q.ne[0]; b++)
-        for (int64_t h = 0; h < q.ne[2]; h++)
-            for (int64_t q0 = 0; q0 < g.Sq; q0 += ATT_BQ) {
-                const att_smem s = att_carve(sm, g);
-                att_block blk;
-                blk.q0 = q0;
-                blk.h = h;
-                blk.b = b;
-                for (int t = 0; t < ATT_THREADS; t++) att_init(t, blk, s, q, g, g_acc[t]);
-                for (int64_t k0 = 0; k0 < g.Sk; k0 += g.BK) {
-                    const int nk = (int)(g.Sk - k0 < g.BK ? g.Sk - k0 : g.BK);
-                    for (int t = 0; t < ATT_THREADS; t++) att_load_kv(t, blk, s, k, v, g, k0, nk);
-                    for (int t = 0; t < ATT_THREADS; t++) att_scores(t, blk, s, mask, g, k0, nk);
-                    for (int t = 0; t < ATT_THREADS; t++) att_partial_max(t, s, g, nk);
-                    for (int t = 0; t < ATT_THREADS; t++) att_probs(t, s, g, nk);
-                    for (int t = 0; t < ATT_THREADS; t++) att_stats(t, s);
-                    for (int t = 0; t < ATT_THREADS; t++) att_accumulate(t, s, g, nk, g_acc[t]);
-                }
-                for (int t = 0; t < ATT_THREADS; t++) att_store(t, blk, s, o, g, g_acc[t]);
-            }
-    free(sm);
-    return true;
-}
+/* ---- attention: the kernel's steps thread after thread (emu_attention) --------- */
 
 static double at(const vg_cu_t &t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
     return ((const float *)t.data)[i0 * t.st[0] + i1 * t.st[1] + i2 * t.st[2] + i3 * t.st[3]];
@@ -215,28 +144,7 @@ static bool attention_case(const char *name, int64_t B, int64_t Sq, int64_t H, i
     return ran && finite && err <= tol;
 }
 
-/* ---- convolution ----------------------------------------------------------------- */
-
-static float g_cacc[CT_THREADS][4][4];
-
-static void emu_conv(vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, int st, int sh, int sw, int ph, int pw) {
-    const conv_geom g = conv_geom_of(y, x, w, st, sh, sw, ph, pw);
-    static float As[CT_K][CT_O], Bs[CT_K][CT_P];
-    for (int64_t n = 0; n < x.ne[0]; n++)
-        for (int64_t o0 = 0; o0 < g.O; o0 += CT_O)
-            for (int64_t p0 = 0; p0 < g.P; p0 += CT_P) {
-                conv_block blk;
-                blk.p0 = p0;
-                blk.o0 = o0;
-                blk.n = n;
-                memset(g_cacc, 0, sizeof g_cacc);
-                for (int64_t k0 = 0; k0 < g.K; k0 += CT_K) {
-                    for (int t = 0; t < CT_THREADS; t++) conv_load(t, blk, g, x, w, k0, As, Bs);
-                    for (int t = 0; t < CT_THREADS; t++) conv_mac(t, As, Bs, g_cacc[t]);
-                }
-                for (int t = 0; t < CT_THREADS; t++) conv_store(t, blk, g, y, b, g_cacc[t]);
-            }
-}
+/* ---- convolution (emu_conv) ------------------------------------------------------- */
 
 /* x [N, C, T, H, W] (x_perm: stored [N, T, C, H, W] and viewed), w [O, C, kt, kh, kw]
  * f32 or bf16, bias [O]; spatial stride s and padding p, time stride 1 */
@@ -760,39 +668,7 @@ static bool rope_cases(void) {
     return ok;
 }
 
-/* ---- norms: the steps of norm.cuh thread after thread ------------------------------ */
-
-static double g_sh[NORM_THREADS];
-
-/* block_reduce of norm.cu: the levels in order, each for every thread (the device
- * has a barrier before each level and after the last) */
-static void emu_block_reduce(void) {
-    for (int l = 0; l < NORM_LEVELS; l++)
-        for (int t = 0; t < NORM_THREADS; t++) norm_reduce(t, g_sh, l);
-}
-
-/* k_norm with `grid` blocks, block k taking rows k, k + grid, ... (blocks share
- * nothing, so they run one after the other) */
-static void emu_norm(int is_layer, vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, float eps, unsigned grid) {
-    int64_t rows = 1;
-    for (int d = 0; d < x.nd - 1; d++) rows *= x.ne[d];
-    const int64_t C = x.ne[x.nd - 1], xs = x.st[x.nd - 1], ys = y.st[y.nd - 1];
-    for (unsigned blk = 0; blk < grid; blk++)
-        for (int64_t r = blk; r < rows; r += grid) {
-            const float *xr = (const float *)x.data + cu_row_offset(r, x);
-            float *yr = (float *)y.data + cu_row_offset(r, y);
-            double mean = 0;
-            if (is_layer) {
-                for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xr, C, xs, 0, 0.0, g_sh);
-                emu_block_reduce();
-                mean = g_sh[0] / (double)C;   /* every thread reads sh[0]; then a barrier */
-            }
-            for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xr, C, xs, 1, mean, g_sh);
-            emu_block_reduce();
-            for (int t = 0; t < NORM_THREADS; t++) norm_apply(t, is_layer, xr, xs, yr, ys, C, w, b, mean, g_sh[0], eps);
-            /* barrier: the next row starts after this row's writes */
-        }
-}
+/* ---- norms: the steps of norm.cuh thread after thread (emu_norm) ------------------- */
 
 /* LayerNorm / RMSNorm of x [R0, R1, C]: contiguous, or (x_strided) stored
  * [R1, R0, C, 2] and viewed (rows transposed, every other element); w: 0 none,
@@ -888,23 +764,6 @@ static bool channel_rms_case(int silu, bool in_place) {
     return ok;
 }
 
-/* k_group_norm: one block per (sample, group), blocks one after the other */
-static void emu_group_norm(vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, int groups, float eps) {
-    int64_t inner = 1;
-    for (int d = 2; d < x.nd; d++) inner *= x.ne[d];
-    const int64_t C = x.ne[1], len = C / groups * inner;
-    for (int64_t blk = 0; blk < x.ne[0] * groups; blk++) {
-        const int64_t off = group_offset(blk, groups, C, inner);
-        const float *xg = (const float *)x.data + off;
-        float *yg = (float *)y.data + off;
-        for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xg, len, 1, 0, 0.0, g_sh);
-        emu_block_reduce();
-        const double mean = g_sh[0] / (double)len;   /* every thread reads sh[0]; then a barrier */
-        for (int t = 0; t < NORM_THREADS; t++) norm_partial(t, xg, len, 1, 1, mean, g_sh);
-        emu_block_reduce();
-        for (int t = 0; t < NORM_THREADS; t++) group_apply(t, blk, xg, yg, w, b, groups, C, inner, mean, g_sh[0], eps);
-    }
-}
 
 /* GroupNorm of x [N, C, inner...] contiguous; f32 weight and bf16 bias when
  * affine; y separate or x itself. Same bound as norm_case. */

@@ -8,7 +8,12 @@
  * visits the keys in tiles of BK rows held in shared memory; running max m and sum
  * l per row (online softmax); the output accumulators stay with their thread, fp32,
  * ATT_ACC of them per thread (head dims up to VG_CU_ATT_MAX_D). Reductions go
- * through shared memory (no warp shuffles), 32 partials per row. */
+ * through shared memory (no warp shuffles), 32 partials per row.
+ *
+ * q, k, v, the mask and o are f32 or bf16 (activations, ops/ops.h), each its own:
+ * the tiles are loaded with cu_load (exact) into the f32 shared memory, and o is
+ * stored once with cu_store (bf16: rounded to nearest even). Everything between is
+ * the f32 arithmetic, so f32 operands give the same bits as an f32-only kernel. */
 #ifndef VG_BACKEND_CUDA_ATTENTION_CUH
 #define VG_BACKEND_CUDA_ATTENTION_CUH
 
@@ -66,10 +71,10 @@ struct att_block {
 /* step 0: Q tile (pre-scaled), statistics, accumulators */
 __host__ __device__ static inline void att_init(int tid, const att_block &blk, const att_smem &s, const vg_cu_t &q,
                                                 const att_geom &g, float *acc) {
-    const float *qb = (const float *)q.data + blk.b * q.st[0] + blk.h * q.st[2];
+    const int64_t qb = blk.b * q.st[0] + blk.h * q.st[2];
     for (int64_t e = tid; e < ATT_BQ * g.D; e += ATT_THREADS) {
         int64_t i = e / g.D, d = e % g.D;
-        s.Q[e] = blk.q0 + i < g.Sq ? qb[(blk.q0 + i) * q.st[1] + d * q.st[3]] * g.scale : 0.0f;
+        s.Q[e] = blk.q0 + i < g.Sq ? cu_load(q.data, q.type, qb + (blk.q0 + i) * q.st[1] + d * q.st[3]) * g.scale : 0.0f;
     }
     if (tid < ATT_BQ) {
         s.m[tid] = -INFINITY;
@@ -84,22 +89,21 @@ __host__ __device__ static inline void att_init(int tid, const att_block &blk, c
 /* step 1: the K and V rows k0 .. k0+nk-1 (zeros past nk) */
 __host__ __device__ static inline void att_load_kv(int tid, const att_block &blk, const att_smem &s, const vg_cu_t &k,
                                                    const vg_cu_t &v, const att_geom &g, int64_t k0, int nk) {
-    const float *kb = (const float *)k.data + blk.b * k.st[0] + blk.h * k.st[2];
-    const float *vb = (const float *)v.data + blk.b * v.st[0] + blk.h * v.st[2];
+    const int64_t kb = blk.b * k.st[0] + blk.h * k.st[2], vb = blk.b * v.st[0] + blk.h * v.st[2];
     for (int64_t e = tid; e < (int64_t)g.BK * g.D; e += ATT_THREADS) {
         int64_t j = e / g.D, d = e % g.D;
-        s.K[j * g.ldk + d] = j < nk ? kb[(k0 + j) * k.st[1] + d * k.st[3]] : 0.0f;
+        s.K[j * g.ldk + d] = j < nk ? cu_load(k.data, k.type, kb + (k0 + j) * k.st[1] + d * k.st[3]) : 0.0f;
     }
     for (int64_t e = tid; e < (int64_t)g.BK * g.Dv; e += ATT_THREADS) {
         int64_t j = e / g.Dv, d = e % g.Dv;
-        s.V[e] = j < nk ? vb[(k0 + j) * v.st[1] + d * v.st[3]] : 0.0f;
+        s.V[e] = j < nk ? cu_load(v.data, v.type, vb + (k0 + j) * v.st[1] + d * v.st[3]) : 0.0f;
     }
 }
 
 /* step 2: S = Q K^T (+ mask), -inf outside the valid rows and keys */
 __host__ __device__ static inline void att_scores(int tid, const att_block &blk, const att_smem &s, const vg_cu_t &mask,
                                                   const att_geom &g, int64_t k0, int nk) {
-    const float *mb = mask.data ? (const float *)mask.data + blk.b * mask.st[0] + blk.h * mask.st[1] : (const float *)0;
+    const int64_t mb = blk.b * mask.st[0] + blk.h * mask.st[1];
     for (int p = tid; p < ATT_BQ * g.BK; p += ATT_THREADS) {
         const int i = p / g.BK, j = p % g.BK;
         float x = -INFINITY;
@@ -107,7 +111,7 @@ __host__ __device__ static inline void att_scores(int tid, const att_block &blk,
             const float *qi = s.Q + i * g.D, *kj = s.K + j * g.ldk;
             x = 0.0f;
             for (int64_t d = 0; d < g.D; d++) x += qi[d] * kj[d];
-            if (mb) x += mb[(blk.q0 + i) * mask.st[2] + (k0 + j) * mask.st[3]];
+            if (mask.data) x += cu_load(mask.data, mask.type, mb + (blk.q0 + i) * mask.st[2] + (k0 + j) * mask.st[3]);
         }
         s.S[p] = x;
     }
@@ -185,7 +189,7 @@ __host__ __device__ static inline void att_accumulate(int tid, const att_smem &s
 /* step 7: o = O / l (NaN stays NaN; a row with no weight gives 0) */
 __host__ __device__ static inline void att_store(int tid, const att_block &blk, const att_smem &s, const vg_cu_t &o,
                                                  const att_geom &g, const float *acc) {
-    float *ob = (float *)o.data + blk.b * o.st[0] + blk.h * o.st[2];
+    const int64_t ob = blk.b * o.st[0] + blk.h * o.st[2];
 #ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
@@ -196,7 +200,7 @@ __host__ __device__ static inline void att_store(int tid, const att_block &blk, 
             if (blk.q0 + i < g.Sq) {
                 const float l = s.l[i];
                 const float inv = l > 0.0f ? 1.0f / l : l != l ? l : 0.0f;
-                ob[(blk.q0 + i) * o.st[1] + d * o.st[3]] = acc[r] * inv;
+                cu_store(o.data, o.type, ob + (blk.q0 + i) * o.st[1] + d * o.st[3], acc[r] * inv);
             }
         }
     }

@@ -6,7 +6,9 @@
  * and p = (t Ho + h) Wo + w; the im2col matrix x_col is never stored: each CT_K x CT_P
  * tile of it is gathered from x into shared memory (zero outside the spatial
  * padding). A block of 256 threads computes a CT_O x CT_P tile of y, each thread a
- * 4 x 4 sub-tile (rows ty + 16 i, columns tx + 16 j), accumulated in fp32. */
+ * 4 x 4 sub-tile (rows ty + 16 i, columns tx + 16 j), accumulated in fp32.
+ * x and y are f32 or bf16 (activations): x read exactly with cu_load, each output
+ * stored once with cu_store (bf16: rounded to nearest even). */
 #ifndef VG_BACKEND_CUDA_CONV_CUH
 #define VG_BACKEND_CUDA_CONV_CUH
 
@@ -53,7 +55,7 @@ __host__ __device__ static inline conv_geom conv_geom_of(const vg_cu_t &y, const
 /* step 1: the weight tile As[k][o] and the gathered input tile Bs[k][p] for k0 */
 __host__ __device__ static inline void conv_load(int tid, const conv_block &blk, const conv_geom &g, const vg_cu_t &x,
                                                  const vg_cu_t &w, int64_t k0, float (*As)[CT_O], float (*Bs)[CT_P]) {
-    const float *xn = (const float *)x.data + blk.n * x.st[0];
+    const int64_t xn = blk.n * x.st[0];
     const int64_t xst = g.T == 1 ? 0 : x.st[2];   /* one frame: its stride may be anything */
     for (int e = tid; e < CT_O * CT_K; e += CT_THREADS) {
         const int oo = e / CT_K, kk = e % CT_K;
@@ -68,7 +70,8 @@ __host__ __device__ static inline void conv_load(int tid, const conv_block &blk,
             const int64_t d = k % g.kw, bb = (k / g.kw) % g.kh, a = (k / (g.kw * g.kh)) % g.kt, c = k / (g.kw * g.kh * g.kt);
             const int64_t wo = p % g.Wo, ho = (p / g.Wo) % g.Ho, to = p / (g.Wo * g.Ho);
             const int64_t ti = to * g.st + a, hi = ho * g.sh - g.ph + bb, wi = wo * g.sw - g.pw + d;
-            if (hi >= 0 && hi < g.H && wi >= 0 && wi < g.W) v = xn[c * x.st[1] + ti * xst + hi * x.st[3] + wi * x.st[4]];
+            if (hi >= 0 && hi < g.H && wi >= 0 && wi < g.W)
+                v = cu_load(x.data, x.type, xn + c * x.st[1] + ti * xst + hi * x.st[3] + wi * x.st[4]);
         }
         Bs[kk][pp] = v;
     }
@@ -93,14 +96,14 @@ __host__ __device__ static inline void conv_mac(int tid, const float (*As)[CT_O]
 __host__ __device__ static inline void conv_store(int tid, const conv_block &blk, const conv_geom &g, const vg_cu_t &y,
                                                   const vg_cu_t &b, const float (*acc)[4]) {
     const int tx = tid % 16, ty = tid / 16;
-    float *yn = (float *)y.data + blk.n * g.O * g.P;
+    const int64_t yn = blk.n * g.O * g.P;
     for (int i = 0; i < 4; i++) {
         const int64_t o = blk.o0 + ty + 16 * i;
         if (o >= g.O) continue;
         const float bias = b.data ? cu_load(b.data, b.type, o * b.st[0]) : 0.0f;
         for (int j = 0; j < 4; j++) {
             const int64_t p = blk.p0 + tx + 16 * j;
-            if (p < g.P) yn[o * g.P + p] = acc[i][j] + bias;
+            if (p < g.P) cu_store(y.data, y.type, yn + o * g.P + p, acc[i][j] + bias);
         }
     }
 }

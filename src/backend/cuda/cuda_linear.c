@@ -11,7 +11,14 @@
  *    the f32 GEMM on that tile, as for f16 and fp8.
  * The bias is added by a separate kernel (no epilogue: its numerics are then the
  * CPU's). y = x w^T is vg_cuda_matmul with X = x and Y = w^T (w's rows read as
- * columns). */
+ * columns).
+ * x and y are f32 or bf16 (activations, ops/ops.h). x in the GEMM's own operand type
+ * (bf16 x with bf16 weights, f32 x otherwise) goes in as it is; x of the other type
+ * is converted one chunk of rows at a time (bf16 to f32 exactly, f32 to bf16 rounded
+ * as torch does). A bf16 y is computed in f32 into a chunk of rows of scratch, the
+ * bias added there, then stored rounded once (nearest even), as the CPU backend
+ * does. The chunks of rows are bounded (VG_CUDA_STAGE_BYTES), so the scratch does
+ * not grow with the token count. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +28,19 @@
 #include "backend/cuda/matmul_layout.h"
 #include "ops/ops_internal.h"
 
-#define VG_CUDA_XBF16_BYTES (64u << 20)   /* bytes of x rounded to bf16 per GEMM call */
+#define VG_CUDA_STAGE_BYTES (64u << 20)   /* bytes of staged rows per GEMM call: x converted
+                                             to the GEMM's type, y in f32 before rounding */
 #define VG_CUDA_WTILE_BYTES (64u << 20)   /* f32 bytes of one converted weight tile */
 
 static bool x_direct(const vg_tensor *x, int64_t *lda) {
     return vg_inner_stride(x) == 1 && vg_rows_uniform(x, lda);
 }
 
+static bool act(const vg_tensor *t) { return t->type == VG_F32 || t->type == VG_BF16; }
+
 bool vg_cuda_linear_supports(const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
-    if (!x || !w || x->type != VG_F32 || op->dst->type != VG_F32) return false;
+    if (!x || !w || !act(x) || !act(op->dst)) return false;
     if (b && !(b->type == VG_F32 || b->type == VG_F16 || b->type == VG_BF16)) return false;
     /* compute dtype auto only (i0: bf16 compute): bf16 weights in bf16, every other type in
      * f32; --compute f32 or bf16 against that is refused with the backend's message */
@@ -45,11 +55,6 @@ bool vg_cuda_linear_supports(const vg_op *op) {
     }
 }
 
-static int64_t xbf16_rows(int64_t M, int64_t K) {
-    int64_t r = VG_CUDA_XBF16_BYTES / (K * 2);
-    if (r < 16) r = 16;
-    return r > M ? M : r;
-}
 
 static int64_t wtile_rows(int64_t N, int64_t K) {
     int64_t r = VG_CUDA_WTILE_BYTES / (K * 4);
@@ -59,17 +64,41 @@ static int64_t wtile_rows(int64_t N, int64_t K) {
 
 static bool converts(const vg_tensor *w) { return !(w->type == VG_F32 || w->type == VG_BF16) || w->scale; }
 
+/* the GEMM's operand type for x: bf16 with bf16 weights (bf16 compute), else f32 */
+static vg_dtype gemm_type(const vg_tensor *w) { return w->type == VG_BF16 && !w->scale ? VG_BF16 : VG_F32; }
+
+/* how the rows of x and y are staged around the GEMMs */
+typedef struct lin_stage {
+    bool xconv;     /* x is converted to the GEMM's type, a chunk of rows at a time */
+    bool ystage;    /* y (bf16) is computed in f32 into a chunk of rows, then rounded */
+    int64_t rows;   /* rows per chunk (M when nothing is staged) */
+} lin_stage;
+
+static lin_stage stage_of(const vg_op *op) {
+    const vg_tensor *x = op->src[0], *w = op->src[1];
+    int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x);
+    lin_stage st = {.xconv = x->type != gemm_type(w), .ystage = op->dst->type != VG_F32, .rows = M};
+    int64_t per_row = (st.xconv ? K * (int64_t)vg_type(gemm_type(w))->elem_size : 0) + (st.ystage ? N * 4 : 0);
+    if (per_row) {
+        int64_t r = VG_CUDA_STAGE_BYTES / per_row;
+        if (r < 16) r = 16;
+        st.rows = r > M ? M : r;
+    }
+    return st;
+}
+
 uint64_t vg_cuda_linear_scratch(const vg_cuda_ctx *c, const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1];
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x), lda;
+    lin_stage st = stage_of(op);
     uint64_t n = 256 + vg_cuda_round(c->lt_ws_bytes);   /* the workspace, 256-byte aligned in the scratch */
-    if (!x_direct(x, &lda)) n += vg_cuda_round((uint64_t)M * K * 4);
+    if (!x_direct(x, &lda)) n += vg_cuda_round((uint64_t)M * K * vg_type(x->type)->elem_size);
     if (converts(w)) {
         n += vg_cuda_round((uint64_t)wtile_rows(N, K) * K * 4);
         if (w->scale) n += vg_cuda_round((uint64_t)(w->scale_n > 1 ? w->scale_n : 1) * 4);
-    } else if (w->type == VG_BF16) {
-        n += vg_cuda_round((uint64_t)xbf16_rows(M, K) * K * 2);
     }
+    if (st.xconv) n += vg_cuda_round((uint64_t)st.rows * K * vg_type(gemm_type(w))->elem_size);
+    if (st.ystage) n += vg_cuda_round((uint64_t)st.rows * N * 4);
     return n;
 }
 
@@ -160,23 +189,26 @@ vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
     const char *who = op->who;
     int64_t K = vg_cols(x), N = w->ne[0], M = vg_rows(x), lda;
-    float *y = op->dst->data;
+    const lin_stage st = stage_of(op);
+    const vg_dtype gt = gemm_type(w);
+    const cudaDataType_t ab = gt == VG_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    const size_t xes = vg_type(x->type)->elem_size;
     uint8_t *cur = (uint8_t *)(((uintptr_t)scratch + 255) / 256 * 256);
     void *ws = vg_cuda_carve(&cur, c->lt_ws_bytes);
-    /* x as [M, K] with row stride lda; packed when its rows are irregular */
-    const float *xa = x->data;
+    /* x as [M, K] in its own dtype with row stride lda; packed when its rows are irregular */
+    const uint8_t *xa = x->data;
     if (!x_direct(x, &lda)) {
-        float *xp = vg_cuda_carve(&cur, (uint64_t)M * K * 4);
+        void *xp = vg_cuda_carve(&cur, (uint64_t)M * K * xes);
         vg_cu_t dst;
         memset(&dst, 0, sizeof dst);
         dst.data = xp;
-        dst.type = VG_F32;
+        dst.type = (int)x->type;
         dst.nd = x->nd;
-        int64_t st = 1;
+        int64_t s1 = 1;
         for (int i = x->nd - 1; i >= 0; i--) {
             dst.ne[i] = x->ne[i];
-            dst.st[i] = st;
-            st *= x->ne[i];
+            dst.st[i] = s1;
+            s1 *= x->ne[i];
         }
         vg_cu_t src = dst;
         src.data = x->data;
@@ -187,43 +219,55 @@ vg_status vg_cuda_linear(vg_cuda_ctx *c, const vg_op *op, uint8_t *scratch) {
     }
     if (lda < K) lda = K;   /* M == 1 with any row stride */
 
-    if (w->type == VG_F32 && !w->scale) {
-        VG_TRY(vg_cuda_matmul(c, who, CUDA_R_32F, xa, lda, 1, w->data, 1, K, y, N, M, N, K, ws));
-    } else if (!converts(w)) {   /* bf16 */
-        int64_t rows = xbf16_rows(M, K);
-        void *xb = vg_cuda_carve(&cur, (uint64_t)rows * K * 2);
-        for (int64_t m0 = 0; m0 < M; m0 += rows) {
-            int64_t mm = M - m0 < rows ? M - m0 : rows;
-            VG_CU_TRY(who, vg_cu_copy(c->compute, view2d(xb, VG_BF16, mm, K, K),
-                                      view2d((void *)(xa + m0 * lda), VG_F32, mm, K, lda), 1.0f));
-            VG_TRY(vg_cuda_matmul(c, who, CUDA_R_16BF, xb, K, 1, w->data, 1, K, y + m0 * N, N, mm, N, K, ws));
-        }
-    } else {
-        int64_t rows = wtile_rows(N, K);
-        float *tile = vg_cuda_carve(&cur, (uint64_t)rows * K * 4);
-        float *dscale = NULL;
-        int64_t n_scale = 0;
+    float *tile = NULL, *dscale = NULL;
+    int64_t trows = 0, n_scale = 0;
+    if (converts(w)) {
+        trows = wtile_rows(N, K);
+        tile = vg_cuda_carve(&cur, (uint64_t)trows * K * 4);
         if (w->scale) {   /* the scales live on the host with the weight store: upload them */
             n_scale = w->scale_n > 1 ? w->scale_n : 1;
             dscale = vg_cuda_carve(&cur, (uint64_t)n_scale * 4);
             VG_CU_TRY(who, cudaMemcpyAsync(dscale, w->scale, (size_t)n_scale * 4, cudaMemcpyHostToDevice, c->compute));
         }
-        vg_cu_t wv = view2d(w->data, w->type, N, K, K);
-        for (int64_t n0 = 0; n0 < N; n0 += rows) {
-            int64_t nn = N - n0 < rows ? N - n0 : rows;
-            VG_CU_TRY(who, vg_cu_weight_rows_f32(c->compute, tile, wv, n0, nn, dscale, n_scale));
-            VG_TRY(vg_cuda_matmul(c, who, CUDA_R_32F, xa, lda, 1, tile, 1, K, y + n0, N, M, nn, K, ws));
-        }
     }
+    void *xc = st.xconv ? vg_cuda_carve(&cur, (uint64_t)st.rows * K * vg_type(gt)->elem_size) : NULL;
+    float *yc = st.ystage ? vg_cuda_carve(&cur, (uint64_t)st.rows * N * 4) : NULL;
+    vg_cu_t bv;   /* the bias [N], any float dtype and stride */
+    memset(&bv, 0, sizeof bv);
     if (b) {
-        vg_cu_t bv;
-        memset(&bv, 0, sizeof bv);
         bv.data = b->data;
         bv.type = (int)b->type;
         bv.nd = 1;
         bv.ne[0] = N;
         bv.st[0] = b->st[0];
-        VG_CU_TRY(who, vg_cu_add_bias(c->compute, y, M, N, bv));
+    }
+    const vg_cu_t wv = view2d(w->data, w->type, N, K, K);
+
+    /* chunks of rows of x and y (one chunk, all rows, when nothing is staged) */
+    for (int64_t m0 = 0; m0 < M; m0 += st.rows) {
+        const int64_t mm = M - m0 < st.rows ? M - m0 : st.rows;
+        const void *xm = xa + (size_t)(m0 * lda) * xes;
+        int64_t ldx = lda;
+        if (st.xconv) {   /* [mm, K] in the GEMM's type */
+            VG_CU_TRY(who, vg_cu_copy(c->compute, view2d(xc, gt, mm, K, K), view2d((void *)xm, x->type, mm, K, lda), 1.0f));
+            xm = xc;
+            ldx = K;
+        }
+        float *ym = st.ystage ? yc : (float *)op->dst->data + m0 * N;   /* [mm, N] f32 */
+        if (!converts(w)) {
+            VG_TRY(vg_cuda_matmul(c, who, ab, xm, ldx, 1, w->data, 1, K, ym, N, mm, N, K, ws));
+        } else {   /* tiles of weight rows converted to f32 (again for each chunk of x rows) */
+            for (int64_t n0 = 0; n0 < N; n0 += trows) {
+                int64_t nn = N - n0 < trows ? N - n0 : trows;
+                VG_CU_TRY(who, vg_cu_weight_rows_f32(c->compute, tile, wv, n0, nn, dscale, n_scale));
+                VG_TRY(vg_cuda_matmul(c, who, CUDA_R_32F, xm, ldx, 1, tile, 1, K, ym + n0, N, mm, nn, K, ws));
+            }
+        }
+        if (b) VG_CU_TRY(who, vg_cu_add_bias(c->compute, ym, mm, N, bv));
+        if (st.ystage)   /* rounded once into y's rows */
+            VG_CU_TRY(who, vg_cu_copy(c->compute, view2d((uint8_t *)op->dst->data + (size_t)(m0 * N) * vg_type(op->dst->type)->elem_size,
+                                             op->dst->type, mm, N, N),
+                                      view2d(yc, VG_F32, mm, N, N), 1.0f));
     }
     return VG_OK;
 }

@@ -36,6 +36,9 @@ static bool loadable(vg_dtype t) {
 }
 static bool storable(vg_dtype t) { return t == VG_F32 || t == VG_F16 || t == VG_BF16; }
 static bool f32(const vg_tensor *t) { return t && t->type == VG_F32; }
+/* an activation operand (ops/ops.h): f32 or bf16, which the kernels read with cu_load
+ * and write with cu_store themselves (no widening) */
+static bool act(const vg_tensor *t) { return t && (t->type == VG_F32 || t->type == VG_BF16); }
 static bool param_ok(const vg_tensor *t) { return !t || (loadable(t->type) && !t->scale); }
 
 static const vg_cu_ew k_ew[VG_OP_COUNT] = {
@@ -63,12 +66,13 @@ bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
     switch (op->type) {
     case VG_OP_LINEAR: return vg_cuda_linear_supports(op);
     case VG_OP_LAYER_NORM:
-    case VG_OP_RMS_NORM: return f32(x) && f32(y) && param_ok(op->src[1]) && param_ok(op->src[2]);
-    case VG_OP_ROPE: return f32(x) && f32(y) && f32(op->src[1]) && f32(op->src[2]);
+    case VG_OP_RMS_NORM: return act(x) && act(y) && param_ok(op->src[1]) && param_ok(op->src[2]);
+    case VG_OP_ROPE: return act(x) && act(y) && f32(op->src[1]) && f32(op->src[2]);
     case VG_OP_ATTENTION:
-        if (!(f32(x) && f32(op->src[1]) && f32(op->src[2]) && (!op->src[3] || f32(op->src[3])) && f32(y))) return false;
+        if (!(act(x) && act(op->src[1]) && act(op->src[2]) && (!op->src[3] || act(op->src[3])) && act(y))) return false;
         if (flash_attention(op)) return x->ne[0] <= 65535 && x->ne[2] <= 65535;
-        return vg_cuda_attention_gemm_supports(op);   /* head dims past the flash kernel's */
+        /* head dims past the flash kernel's: f32 GEMMs (bf16 operands are widened) */
+        return !vg_op_has_bf16_act(op) && vg_cuda_attention_gemm_supports(op);
     case VG_OP_GELU_TANH:
     case VG_OP_GELU:
     case VG_OP_SILU:
@@ -81,22 +85,22 @@ bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
     case VG_OP_ADD_GATED:
     case VG_OP_BLEND:
         for (int i = 0; i < k_ew_inputs[op->type]; i++)
-            if (!f32(op->src[i]) || op->src[i]->nd != y->nd) return false;
-        return f32(y);
+            if (!act(op->src[i]) || op->src[i]->nd != y->nd) return false;
+        return act(y);
     case VG_OP_COPY:   /* element types only (the kernels' element sizes), no block types */
         return x && x->type < VG_Q4_0 && y->type < VG_Q4_0 &&
                (x->type == y->type || (loadable(x->type) && storable(y->type))) && !x->scale;
-    case VG_OP_FILL: return f32(y);
+    case VG_OP_FILL: return act(y);
     case VG_OP_CONV:
-        return f32(x) && f32(y) && op->src[1] && loadable(op->src[1]->type) && !op->src[1]->scale &&
+        return act(x) && act(y) && op->src[1] && loadable(op->src[1]->type) && !op->src[1]->scale &&
                param_ok(op->src[2]) && x->ne[0] <= 65535 && (op->src[1]->ne[0] + 63) / 64 <= 65535;
     case VG_OP_UPSAMPLE2X:
-    case VG_OP_INTERP_NEAREST: return f32(x) && f32(y);
+    case VG_OP_INTERP_NEAREST: return act(x) && act(y);
     case VG_OP_GET_ROWS:   /* block-type tables need contiguous rows */
         return x && x->nd == 2 && (loadable(x->type) || (vg_dtype_is_block(x->type) && vg_tensor_is_contiguous(x))) &&
                (!x->scale || x->scale_n == 1) && op->src[1] && op->src[1]->type == VG_I32 && f32(y);
     case VG_OP_CHANNEL_RMS_NORM:
-    case VG_OP_GROUP_NORM: return f32(x) && f32(y) && param_ok(op->src[1]) && param_ok(op->src[2]);
+    case VG_OP_GROUP_NORM: return act(x) && act(y) && param_ok(op->src[1]) && param_ok(op->src[2]);
     case VG_OP_COUNT: break;
     }
     return false;

@@ -7,7 +7,10 @@
  * items does not matter and no kernel needs a barrier.
  *
  * The arithmetic is the CPU backend's (src/backend/cpu/elementwise.c, interp.c,
- * norm.c), operation for operation in f32. */
+ * norm.c), operation for operation in f32. Activations (the elementwise operands,
+ * RoPE's x and y, fill's, upsample2x's and interpolation's y and x) are f32 or bf16:
+ * read exactly with cu_load, stored once with cu_store (bf16: rounded to nearest
+ * even), so an f32 tensor gives the same bits as an f32-only kernel. */
 #ifndef VG_BACKEND_CUDA_EW_CUH
 #define VG_BACKEND_CUDA_EW_CUH
 
@@ -32,7 +35,7 @@ __host__ __device__ static inline float cu_gelu_tanh(float x) {
  * is a vg_cu_ew (a constant in each instance of the kernel) */
 __host__ __device__ static inline void ew_item(int kind, const ew_args &a, int64_t i) {
     float v[4] = {0, 0, 0, 0};
-    for (int k = 0; k < a.n_in; k++) v[k] = ((const float *)a.in[k].data)[cu_offset(i, a.y.nd, a.y.ne, a.in[k].st)];
+    for (int k = 0; k < a.n_in; k++) v[k] = cu_load(a.in[k].data, a.in[k].type, cu_offset(i, a.y.nd, a.y.ne, a.in[k].st));
     float r;
     switch (kind) {
     case VG_CU_GELU_TANH: r = cu_gelu_tanh(v[0]); break;
@@ -47,7 +50,7 @@ __host__ __device__ static inline void ew_item(int kind, const ew_args &a, int64
     case VG_CU_ADD_GATED: r = v[0] + v[1] * v[2]; break;            /* x + a * gate */
     default: r = v[0] * v[1] + v[2] * v[3]; break;                 /* blend */
     }
-    ((float *)a.y.data)[cu_offset(i, a.y.nd, a.y.ne, a.y.st)] = r;
+    cu_store(a.y.data, a.y.type, cu_offset(i, a.y.nd, a.y.ne, a.y.st), r);
 }
 
 /* ---- copy, fill ------------------------------------------------------------------- */
@@ -68,7 +71,7 @@ __host__ __device__ static inline void copy_item(const vg_cu_t &y, const vg_cu_t
 }
 
 __host__ __device__ static inline void fill_item(const vg_cu_t &y, float v, int64_t i) {
-    ((float *)y.data)[cu_offset(i, y.nd, y.ne, y.st)] = v;
+    cu_store(y.data, y.type, cu_offset(i, y.nd, y.ne, y.st), v);
 }
 
 /* ---- rows of tables and weights ------------------------------------------------------ */
@@ -127,7 +130,7 @@ __host__ __device__ static inline void upsample2x_item(const vg_cu_t &y, const v
         if (d >= nd - 2) c >>= 1;
         off += c * x.st[d];
     }
-    ((float *)y.data)[i] = ((const float *)x.data)[off];
+    cu_store(y.data, y.type, i, cu_load(x.data, x.type, off));
 }
 
 /* torch's nearest index rule (see backend/cpu/interp.c) */
@@ -149,24 +152,24 @@ __host__ __device__ static inline void interp_item(const vg_cu_t &y, const vg_cu
         yo += c * y.st[d];
         xo += (d >= 2 ? cu_nearest_idx(c, x.ne[d], y.ne[d]) : c) * x.st[d];
     }
-    ((float *)y.data)[yo] = ((const float *)x.data)[xo];
+    cu_store(y.data, y.type, yo, cu_load(x.data, x.type, xo));
 }
 
 /* ---- RoPE on channel pairs --------------------------------------------------------------- */
 
-/* item i = (b, s, h, pair j) of x, y [B, S, H, D] with cos, sin [S, D/2] (all any
- * strides): y[2j] = x0 c - x1 s, y[2j+1] = x0 s + x1 c */
+/* item i = (b, s, h, pair j) of x, y [B, S, H, D] with cos, sin [S, D/2] f32 (all
+ * any strides): y[2j] = x0 c - x1 s, y[2j+1] = x0 s + x1 c */
 __host__ __device__ static inline void rope_item(const vg_cu_t &y, const vg_cu_t &x, const vg_cu_t &c,
                                                  const vg_cu_t &sn, int64_t i) {
     const int64_t S = x.ne[1], H = x.ne[2], J = x.ne[3] / 2;
     const int64_t j = i % J, h = (i / J) % H, s = (i / (J * H)) % S, b = i / (J * H * S);
-    const float *xr = (const float *)x.data + b * x.st[0] + s * x.st[1] + h * x.st[2];
-    float *yr = (float *)y.data + b * y.st[0] + s * y.st[1] + h * y.st[2];
-    const float x0 = xr[2 * j * x.st[3]], x1 = xr[(2 * j + 1) * x.st[3]];
+    const int64_t xo = b * x.st[0] + s * x.st[1] + h * x.st[2], yo = b * y.st[0] + s * y.st[1] + h * y.st[2];
+    const float x0 = cu_load(x.data, x.type, xo + 2 * j * x.st[3]);
+    const float x1 = cu_load(x.data, x.type, xo + (2 * j + 1) * x.st[3]);
     const float cj = ((const float *)c.data)[s * c.st[0] + j * c.st[1]];
     const float sj = ((const float *)sn.data)[s * sn.st[0] + j * sn.st[1]];
-    yr[2 * j * y.st[3]] = x0 * cj - x1 * sj;
-    yr[(2 * j + 1) * y.st[3]] = x0 * sj + x1 * cj;
+    cu_store(y.data, y.type, yo + 2 * j * y.st[3], x0 * cj - x1 * sj);
+    cu_store(y.data, y.type, yo + (2 * j + 1) * y.st[3], x0 * sj + x1 * cj);
 }
 
 #endif

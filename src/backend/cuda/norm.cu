@@ -22,18 +22,17 @@ __global__ void __launch_bounds__(NORM_THREADS) k_norm(int is_layer, vg_cu_t y, 
     const int tid = threadIdx.x;
     const int64_t C = x.ne[x.nd - 1], xs = x.st[x.nd - 1], ys = y.st[y.nd - 1];
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const float *xr = (const float *)x.data + cu_row_offset(r, x);
-        float *yr = (float *)y.data + cu_row_offset(r, y);
+        const int64_t xo = cu_row_offset(r, x), yo = cu_row_offset(r, y);
         double mean = 0;
         if (is_layer) {
-            norm_partial(tid, xr, C, xs, 0, 0.0, sh);
+            norm_partial(tid, x.data, x.type, xo, C, xs, 0, 0.0, sh);
             block_reduce(tid, sh);
             mean = sh[0] / (double)C;
             __syncthreads();   /* every thread has read sh[0] before the next partial overwrites it */
         }
-        norm_partial(tid, xr, C, xs, 1, mean, sh);
+        norm_partial(tid, x.data, x.type, xo, C, xs, 1, mean, sh);
         block_reduce(tid, sh);
-        norm_apply(tid, is_layer, xr, xs, yr, ys, C, w, b, mean, sh[0], eps);
+        norm_apply(tid, is_layer, x, xo, xs, y, yo, ys, C, w, b, mean, sh[0], eps);
         __syncthreads();   /* y may alias x: the next row's reads (and sh's writes) start after this row's */
     }
 }
@@ -65,15 +64,13 @@ __global__ void __launch_bounds__(NORM_THREADS) k_group_norm(vg_cu_t y, vg_cu_t 
     __shared__ double sh[NORM_THREADS];
     const int tid = threadIdx.x;
     const int64_t blk = blockIdx.x, C = x.ne[1], len = C / groups * inner, off = group_offset(blk, groups, C, inner);
-    const float *xg = (const float *)x.data + off;
-    float *yg = (float *)y.data + off;
-    norm_partial(tid, xg, len, 1, 0, 0.0, sh);
+    norm_partial(tid, x.data, x.type, off, len, 1, 0, 0.0, sh);
     block_reduce(tid, sh);
     const double mean = sh[0] / (double)len;
     __syncthreads();   /* every thread has read sh[0] before the next partial overwrites it */
-    norm_partial(tid, xg, len, 1, 1, mean, sh);
+    norm_partial(tid, x.data, x.type, off, len, 1, 1, mean, sh);
     block_reduce(tid, sh);
-    group_apply(tid, blk, xg, yg, w, b, groups, C, inner, mean, sh[0], eps);
+    group_apply(tid, blk, x, y, off, w, b, groups, C, inner, mean, sh[0], eps);
 }
 
 extern "C" cudaError_t vg_cu_group_norm(cudaStream_t s, vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, int groups,

@@ -16,7 +16,13 @@
  * row's writes (y may alias x: the next row's reads come after them).
  *
  * The VAE's channel RMS norm has no reduction across threads: one item per
- * (b, t, h, w) position sums its C channels itself. */
+ * (b, t, h, w) position sums its C channels itself.
+ *
+ * x and y are f32 or bf16 (activations, ops/ops.h): elements are read with cu_load
+ * (exact) and each result is stored once with cu_store (bf16: rounded to nearest
+ * even); everything between is the f32 / double arithmetic of the f32 kernels, so
+ * an f32 tensor gives the same bits as before and a bf16 output is the f32 result
+ * rounded once. Rows are addressed by an element offset into the tensor's data. */
 #ifndef VG_BACKEND_CUDA_NORM_CUH
 #define VG_BACKEND_CUDA_NORM_CUH
 
@@ -40,16 +46,18 @@ __host__ __device__ static inline float norm_param(const vg_cu_t &t, int64_t j, 
 }
 
 /* step "partial": sh[tid] = sum over j = tid, tid + NORM_THREADS, ... < n of
- * x[j xs] (squares 0) or (x[j xs] - mean)^2 (squares 1), in double */
-__host__ __device__ static inline void norm_partial(int tid, const float *x, int64_t n, int64_t xs, int squares,
-                                                    double mean, double *sh) {
+ * x[xo + j xs] (squares 0) or (x[xo + j xs] - mean)^2 (squares 1), in double; x
+ * of dtype xt */
+__host__ __device__ static inline void norm_partial(int tid, const void *x, int xt, int64_t xo, int64_t n, int64_t xs,
+                                                    int squares, double mean, double *sh) {
     double s = 0;
     for (int64_t j = tid; j < n; j += NORM_THREADS) {
+        const float v = cu_load(x, xt, xo + j * xs);
         if (squares) {
-            const double d = x[j * xs] - mean;
+            const double d = v - mean;
             s += d * d;
         } else {
-            s += x[j * xs];
+            s += v;
         }
     }
     sh[tid] = s;
@@ -61,17 +69,19 @@ __host__ __device__ static inline void norm_reduce(int tid, double *sh, int leve
     if (tid < h) sh[tid] += sh[tid + h];
 }
 
-/* LayerNorm / RMSNorm, step "apply" for row xr -> yr of C elements (strides xs,
- * ys): (x - mean) * rstd * w + b, or x * rstd * w; w, b may have data NULL */
-__host__ __device__ static inline void norm_apply(int tid, int is_layer, const float *xr, int64_t xs, float *yr,
-                                                  int64_t ys, int64_t C, const vg_cu_t &w, const vg_cu_t &b,
-                                                  double mean, double s2, float eps) {
+/* LayerNorm / RMSNorm, step "apply" for the row of x at element xo -> the row of y
+ * at yo, C elements (strides xs, ys): (x - mean) * rstd * w + b, or x * rstd * w;
+ * w, b may have data NULL */
+__host__ __device__ static inline void norm_apply(int tid, int is_layer, const vg_cu_t &x, int64_t xo, int64_t xs,
+                                                  const vg_cu_t &y, int64_t yo, int64_t ys, int64_t C, const vg_cu_t &w,
+                                                  const vg_cu_t &b, double mean, double s2, float eps) {
     const float rs = (float)(1.0 / sqrt(s2 / (double)C + eps)), m = (float)mean;
     for (int64_t j = tid; j < C; j += NORM_THREADS) {
-        float v = is_layer ? (xr[j * xs] - m) * rs : xr[j * xs] * rs;
+        const float xv = cu_load(x.data, x.type, xo + j * xs);
+        float v = is_layer ? (xv - m) * rs : xv * rs;
         if (w.data) v *= norm_param(w, j, 1.0f);
         if (is_layer && b.data) v += norm_param(b, j, 0.0f);
-        yr[j * ys] = v;
+        cu_store(y.data, y.type, yo + j * ys, v);
     }
 }
 
@@ -82,15 +92,17 @@ __host__ __device__ static inline int64_t group_offset(int64_t blk, int groups, 
     return (n * C + g * cg) * inner;
 }
 
-/* GroupNorm, step "apply" for the group's len = C / groups * inner elements */
-__host__ __device__ static inline void group_apply(int tid, int64_t blk, const float *xg, float *yg, const vg_cu_t &w,
-                                                   const vg_cu_t &b, int groups, int64_t C, int64_t inner,
-                                                   double mean, double s2, float eps) {
+/* GroupNorm, step "apply" for the group's len = C / groups * inner elements, from
+ * element off of x to the same of y */
+__host__ __device__ static inline void group_apply(int tid, int64_t blk, const vg_cu_t &x, const vg_cu_t &y, int64_t off,
+                                                   const vg_cu_t &w, const vg_cu_t &b, int groups, int64_t C,
+                                                   int64_t inner, double mean, double s2, float eps) {
     const int64_t cg = C / groups, len = cg * inner, g = blk % groups;
     const float rstd = (float)(1.0 / sqrt(s2 / (double)len + eps)), m = (float)mean;
     for (int64_t i = tid; i < len; i += NORM_THREADS) {
         const int64_t c = g * cg + i / inner;
-        yg[i] = (xg[i] - m) * rstd * norm_param(w, c, 1.0f) + norm_param(b, c, 0.0f);
+        cu_store(y.data, y.type, off + i,
+                 (cu_load(x.data, x.type, off + i) - m) * rstd * norm_param(w, c, 1.0f) + norm_param(b, c, 0.0f));
     }
 }
 
@@ -103,15 +115,18 @@ __host__ __device__ static inline void channel_rms_item(const vg_cu_t &y, const 
     const int64_t C = x.ne[1], T = x.ne[2], H = x.ne[3], W = x.ne[4];
     const float scale = sqrtf((float)C);
     const int64_t w = i % W, h = (i / W) % H, t = (i / (W * H)) % T, b = i / (W * H * T);
-    const float *xp = (const float *)x.data + b * x.st[0] + t * x.st[2] + h * x.st[3] + w * x.st[4];
-    float *yp = (float *)y.data + b * y.st[0] + t * y.st[2] + h * y.st[3] + w * y.st[4];
+    const int64_t xo = b * x.st[0] + t * x.st[2] + h * x.st[3] + w * x.st[4];
+    const int64_t yo = b * y.st[0] + t * y.st[2] + h * y.st[3] + w * y.st[4];
     double acc = 0;
-    for (int64_t c = 0; c < C; c++) acc += (double)xp[c * x.st[1]] * xp[c * x.st[1]];
+    for (int64_t c = 0; c < C; c++) {
+        const double xv = cu_load(x.data, x.type, xo + c * x.st[1]);
+        acc += xv * xv;
+    }
     float d = (float)sqrt(acc);
     d = d < 1e-12f ? 1e-12f : d;
     for (int64_t c = 0; c < C; c++) {
-        const float v = xp[c * x.st[1]] / d * scale * cu_load(g.data, g.type, c * g.st[0]);
-        yp[c * y.st[1]] = silu ? v / (1.0f + expf(-v)) : v;
+        const float v = cu_load(x.data, x.type, xo + c * x.st[1]) / d * scale * cu_load(g.data, g.type, c * g.st[0]);
+        cu_store(y.data, y.type, yo + c * y.st[1], silu ? v / (1.0f + expf(-v)) : v);
     }
 }
 

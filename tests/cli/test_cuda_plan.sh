@@ -38,6 +38,20 @@ echo "     1.3B denoise peak at 64x64: sm_89 $a MiB, sm_90 $b MiB, sim (CPU scra
 check "sm_90's plan holds cuBLASLt's larger workspace (28 MiB more)" "awk -v a=$a -v b=$b 'BEGIN { exit !(b - a >= 27.9 && b - a <= 28.1) }'"
 check "the CUDA plan is not the CPU's" "[ \"$a\" != \"$c\" ]"
 
+# activations in bf16 on the CUDA op table (core/test_cuda_plan_act checks that no op of
+# the transformers is widened): every family plans, and at real size within 8 GiB the
+# 14B's denoise fits with the guidance passes batched, which f32 activations do not allow
+for m in wan2.1-t2v-1.3b wan2.2-ti2v-5b cogvideox-5b; do
+    out=$(plan "$m" --device cuda-plan --activations bf16); rc=$?
+    check "$m with bf16 activations: plans on the CUDA op table" "[ $rc -eq 0 ] && grep -q '^chosen' <<<\"\$out\""
+done
+big() { "$VGEN" plan --config "$CFG/wan2.1-t2v-14b/transformer/config.json" --device cuda-plan --vram-budget 8GiB --threads 2 "$@" 2>&1; }
+f=$(big --activations f32 | grep '^chosen'); g=$(big --activations bf16 | grep '^chosen')
+echo "     14B in 8 GiB, f32: $f"
+echo "     14B in 8 GiB, bf16: $g"
+check "14B in 8 GiB: bf16 activations let the guidance passes batch, f32 ones do not" \
+    "grep -q 'batched' <<<\"\$g\" && ! grep -q 'batched' <<<\"\$f\""
+
 # bad specs, and runs on a device that only plans
 out=$(plan wan2.1-t2v-1.3b --device cuda-plan:sm_75); rc=$?
 check "cuda-plan:sm_75 refused (8.0 or newer)" "[ $rc -eq 2 ] && grep -q '8.0 or newer' <<<\"\$out\""

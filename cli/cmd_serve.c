@@ -2,6 +2,7 @@
  * the shape of RunPod's) or from RunPod's job queue (--runpod). docs/serving.md. */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,40 @@ static void on_signal(int sig) {
     (void)sig;
     g_signals++;
     if (g_signals >= 2 && g_hard_stop) atomic_store(g_hard_stop, 1);
+}
+
+/* SIGINT and SIGTERM are blocked in every thread (all inherit the mask) and taken by
+ * one thread that waits for them, as vgen generate takes them: a handler would run on
+ * whichever thread the kernel picks, and in --runpod mode jobs compute on the main
+ * thread, where an interrupted oneDNN GEMM was seen to corrupt the heap. */
+static sigset_t g_stop_signals;
+
+static void *signal_waiter(void *unused) {
+    (void)unused;
+    int sig;
+    while (sigwait(&g_stop_signals, &sig) == 0) on_signal(sig);
+    return NULL;
+}
+
+/* before any other thread exists; without a waiting thread, a handler */
+static void install_signals(void) {
+    sigemptyset(&g_stop_signals);
+    sigaddset(&g_stop_signals, SIGINT);
+    sigaddset(&g_stop_signals, SIGTERM);
+    pthread_t t;
+    if (pthread_sigmask(SIG_BLOCK, &g_stop_signals, NULL) == 0) {
+        if (pthread_create(&t, NULL, signal_waiter, NULL) == 0) {
+            pthread_detach(t);
+            return;
+        }
+        pthread_sigmask(SIG_UNBLOCK, &g_stop_signals, NULL);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* The API key: the first line of f, trimmed; refused when empty. */
@@ -147,12 +182,7 @@ int vg_cmd_serve(int argc, char **argv) {
     cfg.api_key = key;
 
     signal(SIGPIPE, SIG_IGN);   /* a client that hangs up must not end the worker */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_signals();
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     int rc = 0;

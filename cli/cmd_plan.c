@@ -115,6 +115,19 @@ static void suggest(vg_plan_request q) {
             found = 1;
         }
     }
+    if (q.activations == VG_ACTIVATIONS_F32) {
+        vg_plan_request t = q;
+        t.activations = VG_ACTIVATIONS_BF16;
+        for (int tiling = q.vae_tiling; tiling < 2; tiling++) {
+            t.vae_tiling = tiling;
+            if (vg_plan_input_from_configs(&t, &in) == VG_OK && vg_plan_choose(&in, VG_OFFLOAD_AUTO, VG_TEXT_AUTO, q.cfg_batch).fits) {
+                printf("  - the same run with --activations bf16%s (the transformer's activations stored in bf16)\n",
+                       tiling && !q.vae_tiling ? " --vae-tiling" : "");
+                found = 1;
+                break;
+            }
+        }
+    }
     int frames[] = {49, 33, 17, 5};
     for (int i = 0; i < 4; i++) {
         if (frames[i] >= q.num_frames) continue;

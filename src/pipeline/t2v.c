@@ -680,7 +680,17 @@ vg_status vg_t2v_run_state(vg_state *st, const vg_t2v_params *p, const vg_t2v_in
     if (!plan.fits) {
         char why[512];
         vg_plan_explain(&pin, &plan, why, sizeof why);
-        return vg_err(VG_ERR_OUT_OF_BUDGET, "%s", why);
+        /* activations in bf16 are the user's choice (they change the numbers a little):
+         * say when they would make the run fit */
+        vg_t2v_params bp = *p;
+        bp.activations = VG_ACTIVATIONS_BF16;
+        vg_plan_input bin;
+        vg_plan bpl;
+        bool bt;
+        bool bf16_fits = p->activations == VG_ACTIVATIONS_F32 && vg_t2v_choose_plan(ctx, m, &bp, &bin, &bpl, &bt) == VG_OK &&
+                         bpl.fits;
+        return vg_err(VG_ERR_OUT_OF_BUDGET, "%s%s", why,
+                      bf16_fits ? "; it fits with the transformer's activations in bf16 (--activations bf16)" : "");
     }
     run r;
     memset(&r, 0, sizeof r);

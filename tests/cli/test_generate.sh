@@ -117,6 +117,12 @@ done
 o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --height 720 --width 1280 \
     --num-frames 81 --vram-budget 2GiB 2>&1; echo "rc=$?")
 check "plan: nothing fits 2GiB, says what would" "grep -q 'no untiled plan fits' <<<\"\$o\" && grep -q 'what would fit' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+# the 14B at 480x832x81 in 3 GiB: only with bf16 activations (and a tiled decode); the plan says so
+o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --vram-budget 3GiB --threads 2 2>&1; echo "rc=$?")
+check "plan: 14B in 3 GiB suggests --activations bf16" "grep -q -- '--activations bf16 --vae-tiling' <<<\"\$o\" && grep -q 'rc=1' <<<\"\$o\""
+o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-14b/transformer/config.json" --vram-budget 3GiB --threads 2 \
+    --activations bf16 --vae-tiling 2>&1; echo "rc=$?")
+check "plan: 14B in 3 GiB fits with it" "grep -q '^chosen' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""
 o=$("$VGEN" plan --config "$SRC/models/configs/wan2.1-t2v-1.3b/transformer/config.json" --height 720 --width 1280 \
     --num-frames 81 --vram-budget 8GiB --threads 4 2>&1; echo "rc=$?")
 check "plan: turns VAE tiling on when only a tiled decode fits" "grep -q '^chosen, with VAE tiling' <<<\"\$o\" && grep -q 'rc=0' <<<\"\$o\""

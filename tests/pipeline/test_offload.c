@@ -66,9 +66,10 @@ static int same_frames(const vg_video *a, const vg_video *b) {
     return memcmp(vg_video_data(a), vg_video_data(b), n * sizeof(float)) == 0;
 }
 
-static void every_policy(const char *model_dir, vg_cfg_batch batch) {
+static void every_policy(const char *model_dir, vg_cfg_batch batch, vg_activations act) {
     vg_t2v_params p = small_params();
     p.cfg_batch = batch;   /* the cpu reference batches (auto); the frames must not depend on it */
+    p.activations = act;   /* bf16: the cpu reference too; every device must give its frames */
     vg_run_report rep;
     vg_status st;
     vg_video *ref = run_on(model_dir, "cpu", p, &rep, &st);
@@ -111,8 +112,8 @@ static void every_policy(const char *model_dir, vg_cfg_batch batch) {
             VG_CHECKF(ph->planned_bytes <= ph->peak_bytes + ph->peak_bytes / 10,
                       "policy %s phase %s: planned %llu is more than 10%% over measured %llu", vg_offload_str(pol), ph->name,
                       (unsigned long long)ph->planned_bytes, (unsigned long long)ph->peak_bytes);
-            printf("     %-5s%s%s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), host_text ? "+cpu-text" : "",
-                   batch == VG_CFG_BATCH_ON ? "+cfg-batch" : "", ph->name,
+            printf("     %-5s%s%s%s %-11s measured %9llu planned %9llu\n", vg_offload_str(pol), host_text ? "+cpu-text" : "",
+                   batch == VG_CFG_BATCH_ON ? "+cfg-batch" : "", act == VG_ACTIVATIONS_BF16 ? "+bf16-act" : "", ph->name,
                    (unsigned long long)ph->peak_bytes, (unsigned long long)ph->planned_bytes);
         }
         if (!host_text) {
@@ -133,8 +134,9 @@ static void every_policy(const char *model_dir, vg_cfg_batch batch) {
 VG_TEST(test_every_policy_demo_model) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/models/tiny-wan", getenv("VG_SOURCE_DIR") ? getenv("VG_SOURCE_DIR") : ".");
-    every_policy(dir, VG_CFG_BATCH_OFF);
-    every_policy(dir, VG_CFG_BATCH_ON);
+    every_policy(dir, VG_CFG_BATCH_OFF, VG_ACTIVATIONS_F32);
+    every_policy(dir, VG_CFG_BATCH_ON, VG_ACTIVATIONS_F32);
+    every_policy(dir, VG_CFG_BATCH_ON, VG_ACTIVATIONS_BF16);
 }
 
 /* The guidance passes as one batch of two: the same frames as two passes, within

@@ -106,7 +106,7 @@ else
     fi
     if [ $configured -eq 1 ] && grep -q "CUDA backend ON" "$OUT/configure.log" 2>/dev/null; then
         stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops bench_cuda \
-            test_cuda_on_host
+            test_cuda_on_host test_cuda_bf16_on_host test_cuda_tc_attention_on_host
     else
         SUMMARY+=("$(printf '%-10s %-28s' build 'FAIL (no CUDA in the configure)')"); status=1
     fi

@@ -15,11 +15,16 @@
  * text in both halves, against two single forwards: --cfg-batch)
  *   dit bf16_act time_ratio <bf16 / f32> peak_ratio <bf16 / f32> max_rel_err <vs f32>
  * (the resident forward with the activations stored in bf16: --activations bf16)
+ *   att tokens <S> heads 12 dim 128 tc_s <s> tc_tflops <r> simt_s <s> simt_tflops <r> speedup <simt / tc>
+ *       max_rel_diff <tc vs simt>
+ * (one self-attention call of a block at these shapes, bf16 q, k, v and o: the
+ * tensor-core kernel against the f32 one, VGEN_CUDA_ATTENTION=simt, in the same
+ * process; 4 S^2 D H flops)
  *   vae decode_s <s> peak_mib <real> plan_mib <plan> latent_frames 2 frames <n> size <h>x<w>
  * "plan" is the peak the measuring backend predicts for the same call (the
  * planner's method), "peak" what the device pool saw.
  *
- * usage: bench_cuda [device=cuda] [layers=30] [latent_frames=21] [reps=1] [what=dit,vae] [vae_latent=60x104] */
+ * usage: bench_cuda [device=cuda] [layers=30] [latent_frames=21] [reps=1] [what=dit,att,vae] [vae_latent=60x104] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +155,67 @@ static void bench_dit(const char *spec, int layers, int lf, int reps) {
     free(txt2.data);
 }
 
+/* ---- attention: the tensor-core kernel against the f32 one ---------------------- */
+
+/* one call of o = attention(q, k, v) [1, S, 12, 128] bf16; returns seconds */
+static double att_call(vg_exec *ex, vg_tensor *o, vg_tensor *q, vg_tensor *k, vg_tensor *v, bool simt) {
+    if (simt) setenv("VGEN_CUDA_ATTENTION", "simt", 1);
+    else unsetenv("VGEN_CUDA_ATTENTION");
+    double t0 = bench_now();
+    bench_die(vg_op_attention(ex, o, q, k, v, NULL, 1.0f / sqrtf(128.0f)), simt ? "attention (simt)" : "attention (tc)");
+    vg_backend_synchronize(ex->be);
+    double d = bench_now() - t0;
+    unsetenv("VGEN_CUDA_ATTENTION");
+    return d;
+}
+
+static void bench_att(const char *spec, int lf) {
+    const int64_t S = (int64_t)lf * 30 * 52, H = 12, D = 128;
+    vg_backend *dev;
+    bench_die(vg_backend_from_spec(spec, &dev), "device");
+    vg_exec ex = {.pool = dev->pool, .be = dev};
+    vg_tensor t[5];
+    const char *names[5] = {"bench.q", "bench.k", "bench.v", "bench.o_tc", "bench.o_simt"};
+    for (int i = 0; i < 5; i++) {
+        bench_die(vg_tensor_alloc(&t[i], dev->pool, VG_BF16, VG_SHAPE(1, S, H, D), names[i]), "attention operands");
+        if (i < 3) {
+            vg_tensor h = BENCH_R(VG_BF16, 1.0f, 0, 1, S, H, D);
+            bench_die(vg_tensor_set(&t[i], h.data), "upload");
+            free(h.data);
+        }
+    }
+    /* warm-ups (module loading) first, then interleaved: tc, simt, tc */
+    att_call(&ex, &t[3], &t[0], &t[1], &t[2], false);
+    att_call(&ex, &t[4], &t[0], &t[1], &t[2], true);
+    double tc = att_call(&ex, &t[3], &t[0], &t[1], &t[2], false);
+    double simt = att_call(&ex, &t[4], &t[0], &t[1], &t[2], true);
+    double tc2 = att_call(&ex, &t[3], &t[0], &t[1], &t[2], false);
+    if (tc2 < tc) tc = tc2;
+    const int64_t n = S * H * D;
+    float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+    uint16_t *raw = malloc(2 * (size_t)n);
+    if (!a || !b || !raw) bench_die(vg_err(VG_ERR_NO_MEMORY, "out of memory"), "attention outputs");
+    bench_die(vg_tensor_get(&t[3], raw), "download");
+    vg_type(VG_BF16)->to_f32(raw, a, n);
+    bench_die(vg_tensor_get(&t[4], raw), "download");
+    vg_type(VG_BF16)->to_f32(raw, b, n);
+    double diff = 0, ref = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= diff)) diff = d;   /* NaN propagates */
+        if (fabs((double)b[i]) > ref) ref = fabs((double)b[i]);
+    }
+    const double flops = 4.0 * (double)S * (double)S * D * H;
+    printf("att tokens %lld heads %lld dim %lld tc_s %.4f tc_tflops %.1f simt_s %.4f simt_tflops %.1f speedup %.2f "
+           "max_rel_diff %.3g\n",
+           (long long)S, (long long)H, (long long)D, tc, flops / tc / 1e12, simt, flops / simt / 1e12, simt / tc,
+           ref > 0 ? diff / ref : diff);
+    fflush(stdout);
+    free(a), free(b), free(raw);
+    for (int i = 0; i < 5; i++) vg_tensor_release(&t[i]);
+    vg_backend_free(dev);
+}
+
 /* ---- VAE: one chunk of the causal decode at 480x832 --------------------------- */
 
 static void rnd_into(vg_tensor *t, float a, float add) {
@@ -230,10 +296,10 @@ int main(int argc, char **argv) {
     bench_name = "bench_cuda";
     const char *spec = argc > 1 ? argv[1] : "cuda";
     int layers = argc > 2 ? atoi(argv[2]) : 30, lf = argc > 3 ? atoi(argv[3]) : 21, reps = argc > 4 ? atoi(argv[4]) : 1;
-    const char *what = argc > 5 ? argv[5] : "dit,vae";
+    const char *what = argc > 5 ? argv[5] : "dit,att,vae";
     long long lh = 60, lw = 104;
     if (layers < 2 || lf < 1 || reps < 1 || (argc > 6 && (sscanf(argv[6], "%lldx%lld", &lh, &lw) != 2 || lh < 1 || lw < 1))) {
-        fprintf(stderr, "usage: bench_cuda [device=cuda] [layers>=2] [latent_frames>=1] [reps>=1] [what=dit,vae] "
+        fprintf(stderr, "usage: bench_cuda [device=cuda] [layers>=2] [latent_frames>=1] [reps>=1] [what=dit,att,vae] "
                         "[vae_latent=60x104]\n");
         return 2;
     }
@@ -242,6 +308,7 @@ int main(int argc, char **argv) {
     bench_die(vg_backend_from_spec(spec, &probe), "device");
     vg_backend_free(probe);
     if (strstr(what, "dit")) bench_dit(spec, layers, lf, reps);
+    if (strstr(what, "att")) bench_att(spec, lf);
     if (strstr(what, "vae")) bench_vae(spec, lh, lw);
     return 0;
 }

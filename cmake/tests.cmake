@@ -57,6 +57,11 @@ if(VG_HAVE_CUDA)
   target_include_directories(test_cuda_bf16_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
   target_link_libraries(test_cuda_bf16_on_host PRIVATE vgen_core)
   add_test(NAME core/test_cuda_bf16_on_host COMMAND test_cuda_bf16_on_host)
+  # the tensor-core attention kernel's block code with a host stand-in for WMMA
+  add_executable(test_cuda_tc_attention_on_host ${CMAKE_SOURCE_DIR}/tests/core/test_cuda_tc_attention_on_host.cu)
+  target_include_directories(test_cuda_tc_attention_on_host PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+  target_link_libraries(test_cuda_tc_attention_on_host PRIVATE vgen_core)
+  add_test(NAME core/test_cuda_tc_attention_on_host COMMAND test_cuda_tc_attention_on_host)
 endif()
 # bf16 activations on cuda-plan: skipped (exit 77) in a build without the CUDA backend
 set_tests_properties(core/test_cuda_plan_act PROPERTIES SKIP_RETURN_CODE 77)

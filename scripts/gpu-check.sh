@@ -13,6 +13,8 @@
 #                    tokens), random bf16 weights, resident and block-streamed, and
 #                    one guidance step as a batch of two against two passes, and the
 #                    resident forward with bf16 activations against f32
+#   4b. attention    bench_cuda: one self-attention call at those shapes (bf16 q, k,
+#                    v), the tensor-core kernel against the f32 one (seconds, TFLOP/s)
 #   5. VAE chunks    bench_cuda: two latent frames (the first chunk and one full
 #                    chunk of the causal decode) -> 1 + 4 frames at 480x832
 #   6. PyTorch       if python3 has torch with CUDA: the same blocks with SDPA
@@ -104,7 +106,7 @@ else
     fi
     if [ $configured -eq 1 ] && grep -q "CUDA backend ON" "$OUT/configure.log" 2>/dev/null; then
         stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops bench_cuda \
-            test_cuda_on_host
+            test_cuda_on_host test_cuda_bf16_on_host test_cuda_tc_attention_on_host
     else
         SUMMARY+=("$(printf '%-10s %-28s' build 'FAIL (no CUDA in the configure)')"); status=1
     fi
@@ -116,6 +118,8 @@ fi
 
 # 2-5. vgen on the GPU (and the kernels' host checks, seconds)
 [ -x "$BUILD/test_cuda_on_host" ] && stage host 30 "$BUILD/test_cuda_on_host"
+[ -x "$BUILD/test_cuda_bf16_on_host" ] && stage host_bf16 30 "$BUILD/test_cuda_bf16_on_host"
+[ -x "$BUILD/test_cuda_tc_attention_on_host" ] && stage host_tc 30 "$BUILD/test_cuda_tc_attention_on_host"
 if [ -x "$BUILD/test_backend_ops" ]; then
     stage ops 90 env OMP_NUM_THREADS=8 "$BUILD/test_backend_ops" --device cuda:4GiB
 fi
@@ -125,6 +129,7 @@ if [ -x "$BUILD/vgen-golden" ]; then
 fi
 if [ -x "$BUILD/bench_cuda" ]; then
     stage dit 240 env OMP_NUM_THREADS=8 "$BUILD/bench_cuda" cuda "$LAYERS" "$LATENT_FRAMES" 1 dit
+    stage att 60 env OMP_NUM_THREADS=8 "$BUILD/bench_cuda" cuda "$LAYERS" "$LATENT_FRAMES" 1 att
     stage vae 60 env OMP_NUM_THREADS=8 "$BUILD/bench_cuda" cuda "$LAYERS" "$LATENT_FRAMES" 1 vae
 fi
 
@@ -175,6 +180,15 @@ field() { awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) {print $(i + 1);
         l=$(grep '^dit bf16_act ' "$OUT/dit.log")
         [ -n "$l" ] && echo "  activations in bf16 (resident): time x$(field "$l" time_ratio) and peak x$(field "$l" peak_ratio)" \
             "of f32's, output error $(field "$l" max_rel_err) of max|f32|; its own line: $(grep '^dit bf16_act forward_s' "$OUT/dit.log")"
+    fi
+    if [ -f "$OUT/att.log" ]; then
+        l=$(grep '^att ' "$OUT/att.log")
+        [ -n "$l" ] && echo "  attention, $(field "$l" tokens) tokens, 12 heads x 128, bf16: tensor cores $(field "$l" tc_s) s" \
+            "($(field "$l" tc_tflops) TFLOP/s), f32 SIMT kernel $(field "$l" simt_s) s ($(field "$l" simt_tflops) TFLOP/s)," \
+            "speedup $(field "$l" speedup), max |diff| $(field "$l" max_rel_diff) of max|o|"
+        f=$([ -f "$OUT/dit.log" ] && field "$(grep '^dit bf16_act forward_s' "$OUT/dit.log")" forward_s)
+        [ -n "$l" ] && [ -n "$f" ] && awk -v a="$(field "$l" tc_s)" -v n="$LAYERS" -v f="$f" \
+            'BEGIN {printf "  tensor-core self-attention in the bf16 forward: %d x %.3f s = %.2f s of %.2f s (%.0f%%)\n", n, a, n * a, f, 100 * n * a / f}'
     fi
     if [ -f "$OUT/vae.log" ]; then
         l=$(grep '^vae ' "$OUT/vae.log")

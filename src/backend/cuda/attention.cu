@@ -1,5 +1,6 @@
-/* CUDA kernel: flash attention in fp32 (correctness first; a tensor-core path is
- * later work, docs/cuda.md). The steps are in attention.cuh, shared with the host
+/* CUDA kernel: flash attention in fp32, for every operand mix but bf16 q, k, v
+ * without a mask and heads of 16..128 (those run on tensor cores: attention_tc.cu,
+ * docs/cuda.md). The steps are in attention.cuh, shared with the host
  * emulation that tests them (tests/core/test_cuda_on_host.cu); this file runs them
  * in every thread of a block with a barrier between steps. Memory is O(tile)
  * whatever the sequence length: no [Sq, Sk] matrix exists. */

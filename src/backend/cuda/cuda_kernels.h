@@ -53,10 +53,16 @@ cudaError_t vg_cu_norm(cudaStream_t s, int is_layer, vg_cu_t y, vg_cu_t x, vg_cu
 cudaError_t vg_cu_channel_rms_norm(cudaStream_t s, vg_cu_t y, vg_cu_t x, vg_cu_t gamma, int silu);
 cudaError_t vg_cu_group_norm(cudaStream_t s, vg_cu_t y, vg_cu_t x, vg_cu_t w, vg_cu_t b, int groups, float eps);
 
-/* flash attention, fp32 throughout: o [B,Sq,H,Dv] = softmax(q k^T scale + mask) v;
+/* flash attention, fp32 throughout (cuda_ops.c sends bf16 q, k, v without a mask and
+ * heads of 16..128 to vg_cu_attention_tc): o [B,Sq,H,Dv] = softmax(q k^T scale + mask) v;
  * mask data NULL for none. Head dims up to VG_CU_ATT_MAX_D. */
 #define VG_CU_ATT_MAX_D 256
 cudaError_t vg_cu_attention(cudaStream_t s, vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_cu_t v, vg_cu_t mask, float scale);
+/* flash attention on tensor cores (attention_tc.cu): q, k, v bf16 [B, S, H, D] with unit
+ * last strides, D = Dv a multiple of 16 up to 128, no mask; o f32 or bf16, any strides.
+ * As vg_cu_attention but P is rounded to bf16 for P V. cudaErrorInvalidValue for
+ * operands outside that. */
+cudaError_t vg_cu_attention_tc(cudaStream_t s, vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_cu_t v, float scale);
 /* in place over s [rows, n] (row stride n): s = softmax(s * scale + mask) per row, the
  * mask of row r at mask + r * mask_row_st with elements mask_st apart (NULL: none); a
  * fully masked row gives zeros (the GEMM attention path for head dims past the flash

@@ -2,6 +2,7 @@
  * kernels for), the scratch each takes, and the switch to the launchers of the
  * .cu files and to cuBLASLt. Every launch and every asynchronous error is checked
  * and reported with the op's name; an op is complete when vg_cuda_compute returns. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda/cuda_backend.h"
@@ -56,6 +57,20 @@ static const int k_ew_inputs[VG_OP_COUNT] = {
  * single-head attention) go through the GEMM path of cuda_attention.c */
 static bool flash_attention(const vg_op *op) {
     return op->src[0]->ne[3] <= VG_CU_ATT_MAX_D && op->src[2]->ne[3] <= VG_CU_ATT_MAX_D;
+}
+
+/* bf16 q, k, v without a mask, D = Dv a multiple of 16 up to 128, unit last strides:
+ * the tensor-core kernel (attention_tc.cu; P rounded to bf16 for P V); everything else
+ * keeps the f32 kernel. VGEN_CUDA_ATTENTION=simt forces the f32 kernel (comparisons);
+ * read at each op, so one process can time both. */
+static bool tc_attention(const vg_op *op) {
+    const vg_tensor *q = op->src[0], *k = op->src[1], *v = op->src[2];
+    const int64_t D = q->ne[3];
+    if (q->type != VG_BF16 || k->type != VG_BF16 || v->type != VG_BF16 || op->src[3]) return false;
+    if (D % 16 || D < 16 || D > 128 || k->ne[3] != D || v->ne[3] != D) return false;
+    if (q->st[3] != 1 || k->st[3] != 1 || v->st[3] != 1) return false;
+    const char *e = getenv("VGEN_CUDA_ATTENTION");
+    return !(e && strcmp(e, "simt") == 0);
 }
 
 bool vg_cuda_supports(const vg_backend *b, const vg_op *op) {
@@ -143,6 +158,11 @@ static vg_status enqueue(vg_cuda_ctx *c, const vg_op *op, void *scratch) {
         return VG_OK;
     case VG_OP_ATTENTION:
         if (!flash_attention(op)) return vg_cuda_attention_gemm(c, op, scratch);
+        if (tc_attention(op)) {   /* no scratch: shared memory only */
+            VG_CU_TRY(op->who, vg_cu_attention_tc(s, cu_of(y), cu_of(op->src[0]), cu_of(op->src[1]), cu_of(op->src[2]),
+                                                  op->f[0]));
+            return VG_OK;
+        }
         VG_CU_TRY(op->who, vg_cu_attention(s, cu_of(y), cu_of(op->src[0]), cu_of(op->src[1]), cu_of(op->src[2]),
                                            cu_of(op->src[3]), op->f[0]));
         return VG_OK;

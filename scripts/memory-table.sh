@@ -57,6 +57,47 @@ batch. The frames do not depend on it: on the CPU they are bit for bit the same 
 test and the golden runner run both ways). `vgen plan` lists both ways per policy (column
 `guidance`: `batch` or `2 passes`); the sidecar's `cfg_batched` says which one ran.
 
+**Activations in bf16** (`--activations f32|bf16` in `vgen generate` and `vgen plan`,
+`activations` in `vg_t2v_params` and in a worker's request): the transformer stores its
+token stream (hidden states, norms, q/k/v, attention outputs, FFN hidden chunks) in bf16
+instead of f32. Every op still computes in f32: it reads each bf16 input exactly and rounds
+its output once when it stores it (nearest even), so the only new error is that rounding,
+at most 2^-8 (0.4%) relative per stored value. The modulation vectors, the positional
+tables and the time embedding stay f32 (diffusers computes the modulation in float32), as
+do the text encoder, the VAE, the latents and the scheduler. The planner measures the
+forward with the same setting, so plans stay exact. Measured:
+
+- **Error** against the f32 reference (the golden runner, `[bf16 activations]` checks): the
+  Wan2.1 transformer's output 0.59% of its largest value, every saved intermediate within
+  3% (`VG_GOLDEN_BF16_ACT_REL`); the whole tiny Wan pipeline, 3 steps at guidance 5:
+  1.1% on the guided prediction and 3.6% on the decoded video, whose frames have a PSNR of
+  41.9 dB against the f32 frames (`tests/cli/test_generate.sh` asserts above 35 dB); the
+  tiny CogVideoX pipeline at guidance 6: 8.4% on the video (these tiny random models are
+  far less smooth than trained ones, so their errors grow faster from step to step).
+  CogVideoX's transformer: 0.64 to 0.81% on its output.
+- **Memory**: the denoise phase's activation peak is about 0.6 of f32's
+  (`bench/bench_activations`: 54.67 MiB instead of 91.44 MiB for 2 blocks at 1.3B shapes on
+  1560 tokens); what stays f32 and each op's working memory keep it above one half. At
+  480x832x81 (`vgen plan --config ...`, CPU op scratch), the denoise phase:
+
+  | model | policy, guidance | f32 | bf16 |
+  |---|---|---|---|
+  | Wan2.1-1.3B | block, 2 passes | 1.28 GiB | 827.86 MiB |
+  | Wan2.1-1.3B | leaf, batch | 2.06 GiB | 1.12 GiB |
+  | Wan2.1-14B | block, 2 passes | 4.99 GiB | 3.43 GiB |
+  | Wan2.1-14B | block, batch | 8.14 GiB | 5.00 GiB |
+  | Wan2.1-14B | leaf, 2 passes | 3.85 GiB | 2.28 GiB |
+
+  On the CUDA backend's op table (`--device cuda-plan:sm_89`) every figure is within 4 MiB
+  of these (its bf16 kernels are listed in docs/cuda.md). Within 8 GiB the 14B's plan
+  changes from block streaming with two passes per step to block streaming with the passes
+  batched, which halves the weight copies per step (`tests/cli/test_cuda_plan.sh`).
+- **Kernels**: an op reads and writes each activation operand in its own dtype (f32 and bf16
+  may be mixed). The CPU has bf16 kernels for the transformer's ops (linear, layer and RMS
+  norm, RoPE, attention, the elementwise ops), the CUDA backend for those and the VAE's
+  (docs/cuda.md); any other op with a bf16 operand is *widened* by `vg_dispatch`: the bf16 inputs copied to f32, the f32 op, the
+  output rounded back, with the copies counted under `<op>.widen` (docs/internals.md).
+
 On the `cpu` device, compute reads weights where they are mapped, so weights cost nothing
 in the pool and only activations count. On `sim:<budget>` (a simulated accelerator: a
 budgeted pool in host memory with real copies) weights must be uploaded before use, exactly

@@ -74,7 +74,9 @@ forward with the same setting, so plans stay exact. Measured:
   41.9 dB against the f32 frames (`tests/cli/test_generate.sh` asserts above 35 dB); the
   tiny CogVideoX pipeline at guidance 6: 8.4% on the video (these tiny random models are
   far less smooth than trained ones, so their errors grow faster from step to step).
-  CogVideoX's transformer: 0.64 to 0.81% on its output.
+  CogVideoX's transformer: 0.64 to 0.81% on its output. diffusers running the same
+  transformers as bf16 models is 0.61 to 0.86% off (`bench/torch_bf16_error.py`,
+  docs/performance.md).
 - **Memory**: the denoise phase's activation peak is about 0.6 of f32's
   (`bench/bench_activations`: 54.67 MiB instead of 91.44 MiB for 2 blocks at 1.3B shapes on
   1560 tokens); what stays f32 and each op's working memory keep it above one half. At

@@ -17,6 +17,11 @@
 #include "backend/cuda/conv.cuh"
 #include "backend/cuda/norm.cuh"
 
+extern "C" {   /* the CPU's conversions (ops/dtype.c, a C header) */
+uint16_t vg_f32_to_bf16(float);
+float vg_bf16_to_f32(uint16_t);
+}
+
 static int g_pass, g_fail;
 static void check(bool ok, const char *what) {
     if (ok) {
@@ -38,6 +43,83 @@ static float rndf(float a) { return a * ((float)(rnd32() >> 8) / 16777216.0f * 2
 static bool same_bits(float a, float b) { return memcmp(&a, &b, 4) == 0 || (a != a && b != b); }
 
 /* ---- tensors on the host ----------------------------------------------------- */
+
+/* element [i0, i1, i2, i3] of a 4-D f32 or bf16 view, decoded by the CPU's conversion
+ * (not cu_load, which is under test) */
+static double emu_at4(const vg_cu_t &t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
+    const int64_t off = i0 * t.st[0] + i1 * t.st[1] + i2 * t.st[2] + i3 * t.st[3];
+    return t.type == CU_BF16 ? (double)vg_bf16_to_f32(((const uint16_t *)t.data)[off]) : (double)((const float *)t.data)[off];
+}
+
+/* float64 softmax(q k^T scale + mask) v into ref [B, Sq, H, Dv] (contiguous); with A,
+ * also A = sum p |v| / sum p per element. Rows whose keys are all masked give 0. q, k,
+ * v [B, S, H, D] and the mask [B, H, Sq, Sk] (NULL data: none) with any strides. */
+static void emu_attention_ref(const vg_cu_t &q, const vg_cu_t &k, const vg_cu_t &v, const vg_cu_t &m, double scale,
+                              double *ref, double *A) {
+    const int64_t B = q.ne[0], Sq = q.ne[1], H = q.ne[2], D = q.ne[3], Sk = k.ne[1], Dv = v.ne[3];
+    double *p = (double *)malloc(sizeof(double) * (size_t)(Sk ? Sk : 1));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t i = 0; i < Sq; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int64_t j = 0; j < Sk; j++) {
+                    double x = 0;
+                    for (int64_t d = 0; d < D; d++) x += emu_at4(q, b, i, h, d) * emu_at4(k, b, j, h, d);
+                    p[j] = x * scale + (m.data ? emu_at4(m, b, h, i, j) : 0.0);
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int64_t j = 0; j < Sk; j++) sum += (p[j] = mx == -INFINITY ? 0 : exp(p[j] - mx));
+                for (int64_t d = 0; d < Dv; d++) {
+                    double a = 0, aa = 0;
+                    for (int64_t j = 0; j < Sk; j++) {
+                        a += p[j] * emu_at4(v, b, j, h, d);
+                        aa += p[j] * fabs(emu_at4(v, b, j, h, d));
+                    }
+                    const int64_t e = ((b * Sq + i) * H + h) * Dv + d;
+                    ref[e] = sum > 0 ? a / sum : 0;
+                    if (A) A[e] = sum > 0 ? aa / sum : 0;
+                }
+            }
+    free(p);
+}
+
+/* max |o - ref| / (1 + |ref|) of o [B, Sq, H, Dv] (any strides) against the reference */
+static double emu_attention_error(const vg_cu_t &o, const vg_cu_t &q, const vg_cu_t &k, const vg_cu_t &v, const vg_cu_t &m,
+                                  double scale) {
+    const int64_t n = o.ne[0] * o.ne[1] * o.ne[2] * o.ne[3];
+    double *ref = (double *)malloc(sizeof(double) * (size_t)(n ? n : 1)), err = 0;
+    emu_attention_ref(q, k, v, m, scale, ref, NULL);
+    for (int64_t b = 0; b < o.ne[0]; b++)
+        for (int64_t i = 0; i < o.ne[1]; i++)
+            for (int64_t h = 0; h < o.ne[2]; h++)
+                for (int64_t d = 0; d < o.ne[3]; d++) {
+                    const double r = ref[((b * o.ne[1] + i) * o.ne[2] + h) * o.ne[3] + d];
+                    const double e = fabs(emu_at4(o, b, i, h, d) - r) / (1 + fabs(r));
+                    if (!(e <= err)) err = e;
+                }
+    free(ref);
+    return err;
+}
+
+/* float64 value of elementwise kind `kind` on inputs v[] (constants f0, f1) and *mag,
+ * the size of its terms (0: an exact op, one rounding of the result) */
+static double emu_ew_ref(int kind, const double *v, float f0, float f1, double *mag) {
+    const double x = v[0];
+    *mag = 0;
+    switch (kind) {
+    case VG_CU_GELU_TANH: *mag = fabs(x); return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    case VG_CU_GELU: *mag = fabs(x); return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case VG_CU_SILU: *mag = fabs(x / (1 + exp(-x))); return x / (1 + exp(-x));
+    case VG_CU_ADD: return x + v[1];
+    case VG_CU_SUB: return x - v[1];
+    case VG_CU_MUL: return x * v[1];
+    case VG_CU_CLAMP: return x < f0 ? f0 : x > f1 ? f1 : x;
+    case VG_CU_AFFINE: *mag = fabs(x * f0) + fabs(f1); return x * (double)f0 + f1;
+    case VG_CU_MODULATE: *mag = fabs(x) * (1 + fabs(v[2])) + fabs(v[1]); return x * (1 + v[2]) + v[1];
+    case VG_CU_ADD_GATED: *mag = fabs(x) + fabs(v[1] * v[2]); return x + v[1] * v[2];
+    default: *mag = fabs(x * v[1]) + fabs(v[2] * v[3]); return x * v[1] + v[2] * v[3];
+    }
+}
 
 static vg_cu_t mk(void *data, int type, int nd, const int64_t *ne, const int64_t *st) {
     vg_cu_t t;

@@ -115,21 +115,9 @@ static bool ew_case(int kind) {
     for (int64_t i = 0; i < n; i++) {
         double v[4] = {0, 0, 0, 0};
         for (int k = 0; k < a.n_in; k++) v[k] = ld(in[k], view_off(i, 4, ne, in[k].st));
-        const double x = v[0], got = yf[i];
-        double ref, mag = 0;
-        switch (kind) {
-        case VG_CU_GELU_TANH: ref = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))), mag = fabs(x); break;
-        case VG_CU_GELU: ref = 0.5 * x * (1 + erf(x / sqrt(2.0))), mag = fabs(x); break;
-        case VG_CU_SILU: ref = x / (1 + exp(-x)), mag = fabs(ref); break;
-        case VG_CU_ADD: ref = x + v[1]; break;
-        case VG_CU_SUB: ref = x - v[1]; break;
-        case VG_CU_MUL: ref = x * v[1]; break;
-        case VG_CU_CLAMP: ref = x < -1 ? -1 : x > 1.5 ? 1.5 : x; break;
-        case VG_CU_AFFINE: ref = x * (double)a.f0 + a.f1, mag = fabs(x * a.f0) + fabs(a.f1); break;
-        case VG_CU_MODULATE: ref = x * (1 + v[2]) + v[1], mag = fabs(x) * (1 + fabs(v[2])) + fabs(v[1]); break;
-        case VG_CU_ADD_GATED: ref = x + v[1] * v[2], mag = fabs(x) + fabs(v[1] * v[2]); break;
-        default: ref = x * v[1] + v[2] * v[3], mag = fabs(x * v[1]) + fabs(v[2] * v[3]); break;
-        }
+        const double got = yf[i];
+        double mag;
+        const double ref = emu_ew_ref(kind, v, a.f0, a.f1, &mag);
         ok &= mag == 0 ? same_bits((float)got, (float)ref) : near(got, ref, mag, 4);
     }
     if (!ok) fprintf(stderr, "  elementwise %s\n", k_names[kind]);
@@ -342,29 +330,10 @@ static bool attention_bf16_case(int qt, int mt, int64_t B, int64_t Sq, int64_t H
     const float scale = 1.0f / sqrtf((float)D);
     bool ok = emu_attention(ofv, q, k, v, m, scale) && emu_attention(ohv, q, k, v, m, scale);
     ok = ok && rounded_once(ofv, ohv, no);
-    double *sc = (double *)malloc(sizeof(double) * (size_t)Sk), err = 0;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t i = 0; i < Sq; i++) {
-                double mx = -INFINITY, sum = 0;
-                for (int64_t j = 0; j < Sk; j++) {
-                    double x = 0;
-                    for (int64_t d = 0; d < D; d++) x += ld(q, ((b * Sq + i) * H + h) * D + d) * ld(k, ((b * Sk + j) * H + h) * D + d);
-                    sc[j] = x * scale + ld(m, i * Sk + j);
-                    if (sc[j] > mx) mx = sc[j];
-                }
-                for (int64_t j = 0; j < Sk; j++) sum += (sc[j] = mx == -INFINITY ? 0 : exp(sc[j] - mx));
-                for (int64_t d = 0; d < Dv; d++) {
-                    double a = 0;
-                    for (int64_t j = 0; j < Sk; j++) a += sc[j] * ld(v, ((b * Sk + j) * H + h) * Dv + d);
-                    const double ref = sum > 0 ? a / sum : 0, got = of[((b * Sq + i) * H + h) * Dv + d];
-                    const double e = fabs(got - ref) / (1 + fabs(ref));
-                    if (!(e <= err)) err = e;
-                }
-            }
+    const double err = emu_attention_error(ofv, q, k, v, m, scale);
     printf("     attention q %s, mask %s: error %.3g (bound 1e-5)\n", qt == CU_BF16 ? "bf16" : "f32",
            mt == CU_BF16 ? "bf16" : "f32", err);
-    free(qd), free(kd), free(vd), free(md), free(of), free(oh), free(sc);
+    free(qd), free(kd), free(vd), free(md), free(of), free(oh);
     return ok && err <= 1e-5;
 }
 

@@ -85,39 +85,6 @@ static bool check_type(int t, ref_fn ref, const int *scale_off, int n_scales, in
 
 /* ---- attention: the kernel's steps thread after thread (emu_attention) --------- */
 
-static double at(const vg_cu_t &t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
-    return ((const float *)t.data)[i0 * t.st[0] + i1 * t.st[1] + i2 * t.st[2] + i3 * t.st[3]];
-}
-
-/* max |got - ref| / (1 + |ref|) against softmax(q k^T scale + mask) v in float64;
- * rows whose keys are all masked are 0 */
-static double attention_error(const vg_cu_t &o, const vg_cu_t &q, const vg_cu_t &k, const vg_cu_t &v, const vg_cu_t &m,
-                              float scale) {
-    const int64_t B = q.ne[0], Sq = q.ne[1], H = q.ne[2], D = q.ne[3], Sk = k.ne[1], Dv = v.ne[3];
-    double *sc = (double *)malloc(sizeof(double) * (size_t)(Sk ? Sk : 1)), err = 0;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t i = 0; i < Sq; i++) {
-                double mx = -INFINITY, sum = 0;
-                for (int64_t j = 0; j < Sk; j++) {
-                    double x = 0;
-                    for (int64_t d = 0; d < D; d++) x += at(q, b, i, h, d) * at(k, b, j, h, d);
-                    sc[j] = x * scale + (m.data ? at(m, b, h, i, j) : 0.0);
-                    if (sc[j] > mx) mx = sc[j];
-                }
-                for (int64_t j = 0; j < Sk; j++) sum += (sc[j] = mx == -INFINITY ? 0 : exp(sc[j] - mx));
-                for (int64_t d = 0; d < Dv; d++) {
-                    double a = 0;
-                    for (int64_t j = 0; j < Sk; j++) a += sc[j] * at(v, b, j, h, d);
-                    double ref = sum > 0 ? a / sum : 0, got = at(o, b, i, h, d);
-                    double e = fabs(got - ref) / (1 + fabs(ref));
-                    if (!(e <= err)) err = e;
-                }
-            }
-    free(sc);
-    return err;
-}
-
 /* one case: q, k, v contiguous unless q_heads_first (q stored [B, H, Sq, D], viewed
  * [B, Sq, H, D]); mask: 0 none, 1 random [1, 1, Sq, Sk] broadcast, 2 the same with
  * query row 3 fully masked; qa/va: value ranges */
@@ -136,7 +103,7 @@ static bool attention_case(const char *name, int64_t B, int64_t Sq, int64_t H, i
     vg_cu_t m = md ? mk(md, CU_F32, 4, mne, mst) : mk(NULL, CU_F32, 4, mne, mst);
     const float scale = 1.0f / sqrtf((float)D);
     bool ran = emu_attention(o, q, k, v, m, scale);
-    double err = ran ? attention_error(o, q, k, v, m, scale) : INFINITY;
+    double err = ran ? emu_attention_error(o, q, k, v, m, scale) : INFINITY;
     bool finite = true;
     for (int64_t i = 0; i < no; i++) finite &= isfinite(od[i]) != 0;
     printf("     attention %-28s error %.3g\n", name, err);
@@ -249,21 +216,9 @@ static bool ew_case(int kind) {
     for (int64_t i = 0; i < n; i++) {
         double v[4] = {0, 0, 0, 0};
         for (int k = 0; k < a.n_in; k++) v[k] = ((const float *)in[k].data)[view_off(i, 4, ne, in[k].st)];
-        const double x = v[0], got = yb[view_off(i, 4, ne, yst)];
-        double ref, mag = 0;
-        switch (kind) {
-        case VG_CU_GELU_TANH: ref = 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))), mag = fabs(x); break;
-        case VG_CU_GELU: ref = 0.5 * x * (1 + erf(x / sqrt(2.0))), mag = fabs(x); break;
-        case VG_CU_SILU: ref = x / (1 + exp(-x)), mag = fabs(ref); break;
-        case VG_CU_ADD: ref = x + v[1]; break;
-        case VG_CU_SUB: ref = x - v[1]; break;
-        case VG_CU_MUL: ref = x * v[1]; break;
-        case VG_CU_CLAMP: ref = x < -1 ? -1 : x > 1.5 ? 1.5 : x; break;
-        case VG_CU_AFFINE: ref = x * (double)a.f0 + a.f1, mag = fabs(x * a.f0) + fabs(a.f1); break;
-        case VG_CU_MODULATE: ref = x * (1 + v[2]) + v[1], mag = fabs(x) * (1 + fabs(v[2])) + fabs(v[1]); break;
-        case VG_CU_ADD_GATED: ref = x + v[1] * v[2], mag = fabs(x) + fabs(v[1] * v[2]); break;
-        default: ref = x * v[1] + v[2] * v[3], mag = fabs(x * v[1]) + fabs(v[2] * v[3]); break;
-        }
+        const double got = yb[view_off(i, 4, ne, yst)];
+        double mag;
+        const double ref = emu_ew_ref(kind, v, a.f0, a.f1, &mag);
         if (mag == 0) {   /* exact ops: the float64 result rounded once */
             ok &= same_bits((float)got, (float)ref);
         } else {

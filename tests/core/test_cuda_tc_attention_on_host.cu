@@ -151,41 +151,8 @@ static view mk_view(int64_t B, int64_t S, int64_t H, int64_t D, const int64_t *s
     return r;
 }
 
-static double at(const vg_cu_t &t, int64_t b, int64_t s, int64_t h, int64_t d) {
-    const int64_t off = b * t.st[0] + s * t.st[1] + h * t.st[2] + d * t.st[3];
-    return t.type == CU_BF16 ? (double)vg_bf16_to_f32(((const uint16_t *)t.data)[off]) : (double)((const float *)t.data)[off];
-}
 static void set16(const vg_cu_t &t, int64_t b, int64_t s, int64_t h, int64_t d, float x) {
     ((uint16_t *)t.data)[b * t.st[0] + s * t.st[1] + h * t.st[2] + d * t.st[3]] = vg_f32_to_bf16(x);
-}
-
-/* float64 reference o [B, Sq, H, D] (contiguous) and A = sum p |v| / sum p per element */
-static void reference(const vg_cu_t &q, const vg_cu_t &k, const vg_cu_t &v, double scale, double *ref, double *A) {
-    const int64_t B = q.ne[0], Sq = q.ne[1], H = q.ne[2], D = q.ne[3], Sk = k.ne[1];
-    double *p = (double *)malloc(sizeof(double) * (size_t)(Sk ? Sk : 1));
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t i = 0; i < Sq; i++) {
-                double mx = -INFINITY, sum = 0;
-                for (int64_t j = 0; j < Sk; j++) {
-                    double x = 0;
-                    for (int64_t d = 0; d < D; d++) x += at(q, b, i, h, d) * at(k, b, j, h, d);
-                    p[j] = x * scale;
-                    if (p[j] > mx) mx = p[j];
-                }
-                for (int64_t j = 0; j < Sk; j++) sum += (p[j] = exp(p[j] - mx));
-                for (int64_t d = 0; d < D; d++) {
-                    double a = 0, aa = 0;
-                    for (int64_t j = 0; j < Sk; j++) {
-                        a += p[j] * at(v, b, j, h, d);
-                        aa += p[j] * fabs(at(v, b, j, h, d));
-                    }
-                    const int64_t e = ((b * Sq + i) * H + h) * D + d;
-                    ref[e] = sum > 0 ? a / sum : 0;
-                    A[e] = sum > 0 ? aa / sum : 0;
-                }
-            }
-    free(p);
 }
 
 static const double P_ROUND = 1.0 / 512;   /* 2^-9: bf16's relative rounding bound */
@@ -212,7 +179,7 @@ static bool run_case(const char *what, int64_t B, int64_t Sq, int64_t Sk, int64_
     memset(&none, 0, sizeof none);
     bool ok = emu_tc(o, q.t, k.t, v.t, scale) && emu_attention(o32, q.t, k.t, v.t, none, scale);
     double *ref = (double *)malloc(sizeof(double) * (size_t)(n ? n : 1)), *A = (double *)malloc(sizeof(double) * (size_t)(n ? n : 1));
-    reference(q.t, k.t, v.t, scale, ref, A);
+    emu_attention_ref(q.t, k.t, v.t, none, scale, ref, A);
     double worst = 0, worst32 = 0;
     int64_t written = 0;
     for (int64_t b = 0; b < B && ok; b++)
@@ -220,7 +187,7 @@ static bool run_case(const char *what, int64_t B, int64_t Sq, int64_t Sk, int64_
             for (int64_t h = 0; h < H; h++)
                 for (int64_t d = 0; d < D; d++) {
                     const int64_t e = ((b * Sq + i) * H + h) * D + d;
-                    const double got = at(o, b, i, h, d), g32 = os32[e];
+                    const double got = emu_at4(o, b, i, h, d), g32 = os32[e];
                     const double err = fabs(got - ref[e]), err32 = fabs(g32 - ref[e]);
                     ok &= err <= (P_ROUND + 1e-4) * A[e] + 1e-6 && err32 <= 1e-4 * A[e] + 1e-6;
                     if (A[e] > 0 && err / A[e] > worst) worst = err / A[e];

@@ -197,8 +197,8 @@ void vg_job_input_read(const json_t *in, vg_job_input *o) {
     o->fps = num_or(in, "fps", -1);
     const char *out = json_string_value(json_object_get(in, "output"));
     o->output_file = out && strcmp(out, "file") == 0;
-    const char *act = json_string_value(json_object_get(in, "activations"));
-    o->activations = act && strcmp(act, "bf16") == 0 ? VG_ACTIVATIONS_BF16 : VG_ACTIVATIONS_F32;
+    const char *act = json_string_value(json_object_get(in, "activations"));   /* checked by vg_job_input_check */
+    if (!act || vg_activations_parse(act, &o->activations) != VG_OK) o->activations = VG_ACTIVATIONS_F32;
 }
 
 bool vg_job_id_valid(const char *id) {

@@ -175,11 +175,11 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     int64_t lda = 0;
     const bool direct = bf16_compute(op) && plain(op->src[1], VG_BF16) && vg_gemm_has_bf16() && x->type == VG_BF16 &&
                         xs == 1 && vg_rows_uniform(x, &lda);
+    if (lda < K) lda = K;   /* M == 1 with any row stride */
     for (int64_t m0 = 0; m0 < M; m0 += mc) {
         int64_t n = M - m0 < mc ? M - m0 : mc;
         if (direct) {
-            VG_TRY(vg_gemm_bf16(n, N, K, (const uint16_t *)x->data + m0 * (lda > K ? lda : K), lda > K ? lda : K,
-                                op->src[1]->data, K, 0.0f, yd, N));
+            VG_TRY(vg_gemm_bf16(n, N, K, (const uint16_t *)x->data + m0 * lda, lda, op->src[1]->data, K, 0.0f, yd, N));
             if (op->src[2]) add_bias(yd, n, N, op->src[2]);
         } else {
             vg_tensor xc, yc;

@@ -36,11 +36,9 @@ static bool x_direct(const vg_tensor *x, int64_t *lda) {
     return vg_inner_stride(x) == 1 && vg_rows_uniform(x, lda);
 }
 
-static bool act(const vg_tensor *t) { return t->type == VG_F32 || t->type == VG_BF16; }
-
 bool vg_cuda_linear_supports(const vg_op *op) {
     const vg_tensor *x = op->src[0], *w = op->src[1], *b = op->src[2];
-    if (!x || !w || !act(x) || !act(op->dst)) return false;
+    if (!x || !w || !vg_act_type(x) || !vg_act_type(op->dst)) return false;
     if (b && !(b->type == VG_F32 || b->type == VG_F16 || b->type == VG_BF16)) return false;
     /* compute dtype auto only (i0: bf16 compute): bf16 weights in bf16, every other type in
      * f32; --compute f32 or bf16 against that is refused with the backend's message */

@@ -39,7 +39,7 @@ static bool storable(vg_dtype t) { return t == VG_F32 || t == VG_F16 || t == VG_
 static bool f32(const vg_tensor *t) { return t && t->type == VG_F32; }
 /* an activation operand (ops/ops.h): f32 or bf16, which the kernels read with cu_load
  * and write with cu_store themselves (no widening) */
-static bool act(const vg_tensor *t) { return t && (t->type == VG_F32 || t->type == VG_BF16); }
+static bool act(const vg_tensor *t) { return t && vg_act_type(t); }
 static bool param_ok(const vg_tensor *t) { return !t || (loadable(t->type) && !t->scale); }
 
 static const vg_cu_ew k_ew[VG_OP_COUNT] = {

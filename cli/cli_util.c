@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -72,4 +74,19 @@ bool vg_cli_utf8(const char *cmd, const char *what, const char *s) {
     if (!s || vg_utf8_valid(s)) return true;
     fprintf(stderr, "vgen %s: %s is not valid UTF-8 (the run report records it as JSON text); use UTF-8\n", cmd, what);
     return false;
+}
+
+bool vg_cli_stop_signals_thread(void *(*waiter)(void *set)) {
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_t t;
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return false;
+    if (pthread_create(&t, NULL, waiter, &set) != 0) {
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        return false;
+    }
+    pthread_detach(t);
+    return true;
 }

@@ -20,4 +20,12 @@ bool vg_cli_utf8(const char *cmd, const char *what, const char *s);
  * if nothing was done or the re-execution failed (cli/omp_wait.c). */
 void vg_cli_omp_wait_default(char **argv);
 
+/* SIGINT and SIGTERM blocked in the calling thread and every thread started after it,
+ * and taken by a detached thread running waiter(set) (set: the two signals, for
+ * sigwait). A handler would run on whichever thread the kernel picks, in the middle
+ * of compute code: oneDNN's GEMM was seen to corrupt the heap when interrupted so.
+ * Call before any other thread exists. False, with the signals unblocked again, when
+ * no thread could be started. */
+bool vg_cli_stop_signals_thread(void *(*waiter)(void *set));
+
 #endif

@@ -101,39 +101,21 @@ static double now_s(void) {
 
 /* The first SIGINT or SIGTERM asks the run to stop at the next check (between
  * steps, blocks, layers, chunks, tiles); a second one ends the process at once.
- * Both signals are blocked in every thread (the compute threads inherit the mask)
- * and taken by one thread that waits for them: a handler would run on whichever
- * thread the kernel picks, in the middle of compute code, and oneDNN's GEMM was seen
- * to corrupt the heap when interrupted that way (inside a parallel region). */
+ * Both are taken by a waiting thread (vg_cli_stop_signals_thread), never by a
+ * handler on a compute thread. */
 static atomic_int g_interrupted;
-static sigset_t g_stop_signals;
 
-static void *signal_waiter(void *unused) {
-    (void)unused;
+static void *signal_waiter(void *set) {
     int sig;
-    if (sigwait(&g_stop_signals, &sig) != 0) return NULL;
+    if (sigwait(set, &sig) != 0) return NULL;
     atomic_store(&g_interrupted, sig);
     static const char msg[] = "\nvgen generate: stopping at the next check (again to quit at once)\n";
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;
-    if (sigwait(&g_stop_signals, &sig) != 0) return NULL;
+    if (sigwait(set, &sig) != 0) return NULL;
     _exit(128 + sig);   /* the second: at once, as the shell reports a signal's end */
 }
 static bool on_abort(void *user) { (void)user; return atomic_load(&g_interrupted) != 0; }
-
-/* before any other thread exists, so that every thread inherits the blocked mask */
-static void install_signals(void) {
-    sigemptyset(&g_stop_signals);
-    sigaddset(&g_stop_signals, SIGINT);
-    sigaddset(&g_stop_signals, SIGTERM);
-    pthread_t t;
-    if (pthread_sigmask(SIG_BLOCK, &g_stop_signals, NULL) != 0) return;
-    if (pthread_create(&t, NULL, signal_waiter, NULL) != 0) {
-        pthread_sigmask(SIG_UNBLOCK, &g_stop_signals, NULL);   /* no waiter: the default action ends the run */
-        return;
-    }
-    pthread_detach(t);
-}
 
 static bool on_progress(const char *phase, int step, int n, void *user) {
     progress_state *ps = user;
@@ -319,7 +301,9 @@ int vg_cmd_generate(int argc, char **argv) {
         goto out;
     }
 
-    install_signals();   /* before the context: compute threads inherit the blocked mask */
+    /* before the context: compute threads inherit the blocked mask; without a waiting
+     * thread the default action ends the run */
+    vg_cli_stop_signals_thread(signal_waiter);
     vg_ctx_params cp = vg_ctx_default_params();
     cp.device = device;
     cp.n_threads = threads;

@@ -65,32 +65,17 @@ static void on_signal(int sig) {
     if (g_signals >= 2 && g_hard_stop) atomic_store(g_hard_stop, 1);
 }
 
-/* SIGINT and SIGTERM are blocked in every thread (all inherit the mask) and taken by
- * one thread that waits for them, as vgen generate takes them: a handler would run on
- * whichever thread the kernel picks, and in --runpod mode jobs compute on the main
- * thread, where an interrupted oneDNN GEMM was seen to corrupt the heap. */
-static sigset_t g_stop_signals;
-
-static void *signal_waiter(void *unused) {
-    (void)unused;
+/* SIGINT and SIGTERM taken by a waiting thread, as vgen generate takes them
+ * (vg_cli_stop_signals_thread): in --runpod mode jobs compute on the main thread. */
+static void *signal_waiter(void *set) {
     int sig;
-    while (sigwait(&g_stop_signals, &sig) == 0) on_signal(sig);
+    while (sigwait(set, &sig) == 0) on_signal(sig);
     return NULL;
 }
 
 /* before any other thread exists; without a waiting thread, a handler */
 static void install_signals(void) {
-    sigemptyset(&g_stop_signals);
-    sigaddset(&g_stop_signals, SIGINT);
-    sigaddset(&g_stop_signals, SIGTERM);
-    pthread_t t;
-    if (pthread_sigmask(SIG_BLOCK, &g_stop_signals, NULL) == 0) {
-        if (pthread_create(&t, NULL, signal_waiter, NULL) == 0) {
-            pthread_detach(t);
-            return;
-        }
-        pthread_sigmask(SIG_UNBLOCK, &g_stop_signals, NULL);
-    }
+    if (vg_cli_stop_signals_thread(signal_waiter)) return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

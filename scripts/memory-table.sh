@@ -70,7 +70,7 @@ forward with the same setting, so plans stay exact. Measured:
 - **Error** against the f32 reference (the golden runner, `[bf16 activations]` checks): the
   Wan2.1 transformer's output 0.59% of its largest value, every saved intermediate within
   3% (`VG_GOLDEN_BF16_ACT_REL`); the whole tiny Wan pipeline, 3 steps at guidance 5:
-  1.1% on the guided prediction and 3.6% on the decoded video, whose frames have a PSNR of
+  1.0 to 1.6% on the guided predictions and 3.6% on the decoded video, whose frames have a PSNR of
   41.9 dB against the f32 frames (`tests/cli/test_generate.sh` asserts above 35 dB); the
   tiny CogVideoX pipeline at guidance 6: 8.4% on the video (these tiny random models are
   far less smooth than trained ones, so their errors grow faster from step to step).

@@ -57,7 +57,7 @@ vg_status vg_golden_bf16_copy(const char *src, const char *dst);
 /* The same for whole pipelines: the errors of every step's predictions compound
  * through the sampler, guidance multiplies the difference of two predictions by its
  * scale, and the VAE amplifies the latents' error (measured on wan_pipeline, three
- * steps at guidance 5: 1.1% on the guided prediction, 3.6% on the video; on
+ * steps at guidance 5: 1.0 to 1.6% on the guided predictions, 3.6% on the video; on
  * cogvideox_pipeline, guidance 6: 8.4% on the video, the largest seen). */
 #define VG_GOLDEN_BF16_PIPELINE_REL 1e-1
 

@@ -12,6 +12,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "core/error.h"
 #include "serve/runpod.h"
 #include "serve/server.h"
 
@@ -27,8 +28,12 @@ static void usage(FILE *f) {
         "  --model DIR             diffusers Wan2.1 folder\n"
         "  --host ADDR             address to listen on (default 127.0.0.1; 0.0.0.0: all)\n"
         "  --port N                port (default 8000; 0: any free port, printed)\n"
-        "  --device SPEC           cpu (default), cpu:<budget>, sim:<budget>\n"
+        "  --device SPEC           cpu (default), cuda[:N], cpu:<budget>, sim:<budget>\n"
         "  --vram-budget SIZE      plan every job within SIZE (e.g. 21.3GiB)\n"
+        "  --activations DTYPE     f32 (default) or bf16: the transformer's activations for\n"
+        "                          jobs that do not say (bf16 halves the denoise peak)\n"
+        "  --cfg-batch MODE        auto (default), on, off: the guidance passes as one\n"
+        "                          batch of two, for jobs that do not say\n"
         "  --threads N             compute threads (default: all cores)\n"
         "  --store FILE            SQLite job store (default jobs.db)\n"
         "  --outputs DIR           videos asked for as files, and those over the inline\n"
@@ -115,6 +120,7 @@ static const struct option g_opts[] = {
     {"max-conns", required_argument, 0, 'N'}, {"max-height", required_argument, 0, 1},
     {"max-width", required_argument, 0, 2}, {"max-frames", required_argument, 0, 3},
     {"max-steps", required_argument, 0, 4}, {"webhook-retry-ms", required_argument, 0, 5}, {"keep-results", required_argument, 0, 6},
+    {"activations", required_argument, 0, 7}, {"cfg-batch", required_argument, 0, 8},
     {"runpod", no_argument, 0, 'r'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0}};
 
@@ -151,6 +157,14 @@ int vg_cmd_serve(int argc, char **argv) {
         case 4: ok = vg_cli_int("serve", "max-steps", optarg, 1, 1000, &cfg.limits.max_steps); break;
         case 5: ok = vg_cli_int("serve", "webhook-retry-ms", optarg, 10, 3600000, &x); cfg.webhook_retry_ms = x; break;
         case 6: ok = vg_cli_int("serve", "keep-results", optarg, 0, 365 * 86400, &cfg.keep_results_s); break;
+        case 7:
+            ok = vg_activations_parse(optarg, &cfg.exec.activations) == VG_OK;
+            if (!ok) fprintf(stderr, "vgen serve: --activations: %s\n", vg_err_msg());
+            break;
+        case 8:
+            ok = vg_cfg_batch_parse(optarg, &cfg.exec.cfg_batch) == VG_OK;
+            if (!ok) fprintf(stderr, "vgen serve: --cfg-batch: %s\n", vg_err_msg());
+            break;
         case 'r': runpod = true; break;
         case 'q': cfg.quiet = true; break;
         case 'h': usage(stdout); return 0;

@@ -205,7 +205,8 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
     if (in.fps > 0) fps = in.fps;
     p.flow_shift = (float)in.flow_shift;
     p.seed = in.seed;
-    p.activations = in.activations;
+    p.activations = in.has_activations ? in.activations : e->cfg.activations;
+    p.cfg_batch = in.has_cfg_batch ? in.cfg_batch : e->cfg.cfg_batch;
     p.vram_budget = e->cfg.vram_budget;
     job_run r = {.e = e, .hooks = hooks, .deadline = t0 + timeout_ms / 1000.0, .last_step = t0};
     p.abort = on_abort;

@@ -27,6 +27,8 @@ typedef struct vg_exec_config {
     const char *outputs;          /* folder for "file" outputs and videos over the inline limit */
     size_t inline_limit;          /* bytes of base64 video a result may carry inline */
     vg_request_limits limits;     /* the server's --max-*: they bound the model's defaults too */
+    vg_activations activations;   /* a request's "activations" when it gives none (--activations) */
+    vg_cfg_batch cfg_batch;       /* a request's "cfg_batch" when it gives none (--cfg-batch) */
 } vg_exec_config;
 
 typedef struct vg_executor vg_executor;

@@ -123,7 +123,7 @@ static void check_seed(json_t *in, json_t *errors, bool fill) {
 
 static const char *const g_input_keys[] = {"prompt", "negative_prompt", "height", "width", "num_frames",
                                            "num_inference_steps", "guidance_scale", "flow_shift", "seed", "fps",
-                                           "output", "activations", NULL};
+                                           "output", "activations", "cfg_batch", NULL};
 
 static bool known(const char *const *keys, const char *k) {
     for (int i = 0; keys[i]; i++)
@@ -142,7 +142,7 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     json_object_foreach(in, k, v) {
         if (!known(g_input_keys, k)) errf(errors, "input.%.64s: unknown key (known: prompt, negative_prompt, height, width, "
                                               "num_frames, num_inference_steps, guidance_scale, flow_shift, seed, fps, output, "
-                                              "activations)", k);
+                                              "activations, cfg_batch)", k);
     }
     check_text(in, "prompt", true, errors);
     check_text(in, "negative_prompt", false, errors);
@@ -163,6 +163,10 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     vg_activations act;
     if (a && (!json_is_string(a) || vg_activations_parse(json_string_value(a), &act) != VG_OK))
         errf(errors, "input.activations: must be \"f32\" or \"bf16\"");
+    json_t *cb = json_object_get(in, "cfg_batch");
+    vg_cfg_batch batch;
+    if (cb && (!json_is_string(cb) || vg_cfg_batch_parse(json_string_value(cb), &batch) != VG_OK))
+        errf(errors, "input.cfg_batch: must be \"auto\", \"on\" or \"off\"");
     json_t *o = json_object_get(in, "output");
     if (!o) {
         if (fill) json_object_set_new(in, "output", json_string("base64"));
@@ -197,8 +201,11 @@ void vg_job_input_read(const json_t *in, vg_job_input *o) {
     o->fps = num_or(in, "fps", -1);
     const char *out = json_string_value(json_object_get(in, "output"));
     o->output_file = out && strcmp(out, "file") == 0;
-    const char *act = json_string_value(json_object_get(in, "activations"));   /* checked by vg_job_input_check */
-    if (!act || vg_activations_parse(act, &o->activations) != VG_OK) o->activations = VG_ACTIVATIONS_F32;
+    /* both checked by vg_job_input_check */
+    const char *act = json_string_value(json_object_get(in, "activations"));
+    o->has_activations = act && vg_activations_parse(act, &o->activations) == VG_OK;
+    const char *cb = json_string_value(json_object_get(in, "cfg_batch"));
+    o->has_cfg_batch = cb && vg_cfg_batch_parse(cb, &o->cfg_batch) == VG_OK;
 }
 
 bool vg_job_id_valid(const char *id) {

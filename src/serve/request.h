@@ -2,7 +2,8 @@
  *
  *   {"input": {"prompt", "negative_prompt", "height", "width", "num_frames",
  *              "num_inference_steps", "guidance_scale", "flow_shift", "seed", "fps",
- *              "output": "base64" | "file"},
+ *              "output": "base64" | "file", "activations": "f32" | "bf16",
+ *              "cfg_batch": "auto" | "on" | "off"},
  *    "webhook"?: "http(s)://...", "policy"?: {"executionTimeout", "ttl", "lowPriority"},
  *    "id"?: "client-chosen id (idempotent)"}
  *
@@ -34,7 +35,10 @@ typedef struct vg_job_input {
     uint64_t seed;
     double fps;                             /* -1: the model's */
     bool output_file;             /* "file": written to the outputs folder */
-    vg_activations activations;   /* the transformer's activation dtype (absent: f32) */
+    bool has_activations;         /* "activations" given; otherwise the server's --activations */
+    vg_activations activations;
+    bool has_cfg_batch;           /* "cfg_batch" given; otherwise the server's --cfg-batch */
+    vg_cfg_batch cfg_batch;
 } vg_job_input;
 
 /* Checks one "input" object; appends a message per problem to errors (a JSON

@@ -10,7 +10,8 @@ vg_serve_config vg_serve_default_config(void) {
     return (vg_serve_config){
         .host = "127.0.0.1",
         .port = 8000,
-        .exec = {.device = "cpu", .outputs = "outputs", .inline_limit = 10u * 1000 * 1000},
+        .exec = {.device = "cpu", .outputs = "outputs", .inline_limit = 10u * 1000 * 1000,
+                 .activations = VG_ACTIVATIONS_F32, .cfg_batch = VG_CFG_BATCH_AUTO},
         .store_path = "jobs.db",
         .max_body = 1u << 20,
         .conn_timeout_s = 30,

@@ -27,6 +27,8 @@ bad_start 1 "numeric address" --model "$MODEL" --host example.com --store "$T/x.
 bad_start 2 "from 0 to 65535" --model "$MODEL" --port 99999
 bad_start 2 "api-key-file" --model "$MODEL" --api-key-file /dev/null
 bad_start 2 "max-body" --model "$MODEL" --max-body 10
+bad_start 2 "activations: unknown activation dtype 'fp8'" --model "$MODEL" --activations fp8
+bad_start 2 "cfg-batch: unknown guidance batching 'twice'" --model "$MODEL" --cfg-batch twice
 bad_start 2 "RUNPOD_WEBHOOK_POST_OUTPUT" --model "$MODEL" --runpod
 ok "bad starts: the model, the store, the address, options: one message each, exit 1 or 2"
 
@@ -59,7 +61,16 @@ ok "runsync: a 5-frame 64x64 H.264 MP4 inline, with meta"
 code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}}}")
 [ "$code" = 200 ] && [ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["cfg_batched"]')" = True ] ||
     fail "guidance 5: $(head -c 300 "$T/r.json")"
+json "$T/r.json" 'd["output"]["video"]' | base64 -d >"$T/g_batched.mp4"
 ok "runsync with guidance: the passes batched (meta.gpu_memory.cfg_batched)"
+
+# a request may ask for the passes one after the other: the same video
+code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}, \"cfg_batch\": \"off\"}}")
+[ "$code" = 200 ] && [ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["cfg_batched"]')" = False ] ||
+    fail "cfg_batch off: $(head -c 300 "$T/r.json")"
+json "$T/r.json" 'd["output"]["video"]' | base64 -d >"$T/g_two.mp4"
+cmp -s "$T/g_batched.mp4" "$T/g_two.mp4" || fail "cfg_batch off gave another video than the batched passes"
+ok "runsync with cfg_batch off: two passes per step (meta.gpu_memory.cfg_batched false), the same video"
 
 # activations in bf16 when the request asks, planned and measured (tests/cli/test_generate.sh
 # compares the peaks with f32 at a size where the token stream outweighs the fixed scratch)
@@ -95,6 +106,7 @@ check_400 '{"input": {"prompt": "x", "seed": -1}}' 'seed'
 check_400 '{"input": {"prompt": "x", "seed": "18446744073709551616"}}' 'seed'
 check_400 '{"input": {"prompt": "x", "output": "s3"}}' 'output'
 check_400 '{"input": {"prompt": "x", "activations": "fp8"}}' 'input.activations'
+check_400 '{"input": {"prompt": "x", "cfg_batch": true}}' 'input.cfg_batch'
 check_400 '{"input": {"prompt": ""}}' 'prompt: must not be empty'
 check_400 '{"input": {}}' 'prompt: required'
 check_400 '{"prompt": "x"}' 'input: required'
@@ -121,6 +133,16 @@ ok "input checks: 20 bad requests refused with their errors, none queued"
 # the runpod client's URLs: /v2/<endpoint>/...
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v2/my-endpoint/status/$id")" = 200 ] || fail "/v2/<endpoint>/status"
 curl -s "$URL/openapi.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["openapi"].startswith("3"); assert "/runsync" in d["paths"]' || fail "/openapi.json"
+# the schema names every input key the server takes, and no other (the unknown-key error lists them)
+post /run '{"input": {"prompt": "x", "colour": "red"}}' >/dev/null
+curl -s "$URL/openapi.json" -o "$T/openapi.json"
+python3 - "$T/openapi.json" "$T/r.json" <<'PY' || fail "/openapi.json's Input and the keys the server takes differ"
+import json, re, sys
+schema = set(json.load(open(sys.argv[1]))["components"]["schemas"]["Input"]["properties"])
+err = json.load(open(sys.argv[2]))["errors"][0]
+taken = set(re.search(r"known: ([^)]*)\)", err).group(1).split(", "))
+sys.exit(0 if schema == taken else print(sorted(schema ^ taken)) or 1)
+PY
 curl -s "$URL/" -o "$T/page.html"
 grep -q '<form id="form">' "$T/page.html" || fail "/ is not the page"
 ok "404, 405, /v2/<endpoint> prefix, openapi, page"
@@ -206,12 +228,18 @@ completed=$(awk -F' ' '/^vgen_jobs_total\{status="COMPLETED"\}/ {print $2}' "$T/
 ok "metrics"
 serve_stop
 
-# ---- a video over the inline limit is written to the outputs folder, whole
-serve_start "$T/b" --inline-limit 1KB
-code=$(post /runsync "{\"input\": {$SMALL}}")
+# ---- a video over the inline limit is written to the outputs folder, whole;
+# the server's --activations and --cfg-batch are the defaults of requests that do not say
+serve_start "$T/b" --inline-limit 1KB --activations bf16 --cfg-batch off
+code=$(post /runsync "{\"input\": {$SMALL, \"activations\": \"f32\"}}")
 path=$(json "$T/r.json" 'd["output"]["path"]')
 cmp -s "$path" "$T/v.mp4" || fail "the video over the inline limit is not the whole video: $(head -c 300 "$T/r.json")"
 ok "over the inline limit: returned as a path, never truncated"
+code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}}}")
+[ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["activations"]')" = bf16 ] &&
+    [ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["cfg_batched"]')" = False ] ||
+    fail "the server's --activations bf16 --cfg-batch off: $(json "$T/r.json" "d['output']['meta']['gpu_memory']")"
+ok "--activations bf16 --cfg-batch off: what a request leaves out"
 serve_stop
 
 # ---- a job that cannot fit the device fails with the reason; the worker serves on

@@ -66,6 +66,8 @@ template <int NF> static cudaError_t launch(cudaStream_t st, vg_cu_t o, vg_cu_t 
     return cudaGetLastError();
 }
 
+extern "C" int vg_cu_attention_tc_supported(vg_cu_t q, vg_cu_t k, vg_cu_t v) { return tc_supported(q, k, v); }
+
 extern "C" cudaError_t vg_cu_attention_tc(cudaStream_t st, vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_cu_t v, float scale) {
     const int64_t B = q.ne[0], H = q.ne[2], D = q.ne[3];
     tc_geom g;

@@ -63,6 +63,8 @@ cudaError_t vg_cu_attention(cudaStream_t s, vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_
  * As vg_cu_attention but P is rounded to bf16 for P V. cudaErrorInvalidValue for
  * operands outside that. */
 cudaError_t vg_cu_attention_tc(cudaStream_t s, vg_cu_t o, vg_cu_t q, vg_cu_t k, vg_cu_t v, float scale);
+/* whether vg_cu_attention_tc takes these operands (host only: reads shapes, not data) */
+int vg_cu_attention_tc_supported(vg_cu_t q, vg_cu_t k, vg_cu_t v);
 /* in place over s [rows, n] (row stride n): s = softmax(s * scale + mask) per row, the
  * mask of row r at mask + r * mask_row_st with elements mask_st apart (NULL: none); a
  * fully masked row gives zeros (the GEMM attention path for head dims past the flash

@@ -59,16 +59,13 @@ static bool flash_attention(const vg_op *op) {
     return op->src[0]->ne[3] <= VG_CU_ATT_MAX_D && op->src[2]->ne[3] <= VG_CU_ATT_MAX_D;
 }
 
-/* bf16 q, k, v without a mask, D = Dv a multiple of 16 up to 128, unit last strides:
- * the tensor-core kernel (attention_tc.cu; P rounded to bf16 for P V); everything else
- * keeps the f32 kernel. VGEN_CUDA_ATTENTION=simt forces the f32 kernel (comparisons);
- * read at each op, so one process can time both. */
+/* bf16 q, k, v without a mask in the shapes vg_cu_attention_tc takes (heads of 16..128,
+ * attention_tc.cuh's tc_supported): the tensor-core kernel (P rounded to bf16 for P V);
+ * everything else keeps the f32 kernel. VGEN_CUDA_ATTENTION=simt forces the f32 kernel
+ * (comparisons); read at each op, so one process can time both. */
 static bool tc_attention(const vg_op *op) {
-    const vg_tensor *q = op->src[0], *k = op->src[1], *v = op->src[2];
-    const int64_t D = q->ne[3];
-    if (q->type != VG_BF16 || k->type != VG_BF16 || v->type != VG_BF16 || op->src[3]) return false;
-    if (D % 16 || D < 16 || D > 128 || k->ne[3] != D || v->ne[3] != D) return false;
-    if (q->st[3] != 1 || k->st[3] != 1 || v->st[3] != 1) return false;
+    if (op->src[3] || !vg_cu_attention_tc_supported(cu_of(op->src[0]), cu_of(op->src[1]), cu_of(op->src[2])))
+        return false;
     const char *e = getenv("VGEN_CUDA_ATTENTION");
     return !(e && strcmp(e, "simt") == 0);
 }

@@ -415,6 +415,11 @@ static const op_case k_cases[] = {
      3e-5, x_linear, r_linear, .type_out = VG_BF16},
     {"linear_bf16_x_f32_y", 3, {3, 2, 1}, {S(2, 9, 300), S(65, 300), S(65)}, {VG_BF16, VG_BF16}, 3, S(2, 9, 65), 1e-5,
      x_linear, r_linear},
+    /* more rows than one 8 MiB stage: an f32 y written in place, an f32 x read in place */
+    {"linear_bf16_x_f32_y_chunks", 3, {2, 2, 1}, {S(1100, 2048), S(64, 2048), S(64)}, {VG_BF16}, 2, S(1100, 64), 3e-5,
+     x_linear, r_linear},
+    {"linear_f32_x_bf16_y_chunks", 3, {2, 2, 1}, {S(1100, 64), S(2048, 64), S(2048)}, {0}, 2, S(1100, 2048), 3e-5,
+     x_linear, r_linear, .type_out = VG_BF16},
     {"layer_norm_bf16_act", 3, {3, 1, 1}, {S(2, 5, 48), S(48), S(48)}, {VG_BF16}, 3, S(2, 5, 48), 1e-5, x_layer_norm,
      r_layer_norm, .fp = {1e-6f}, .type_out = VG_BF16},
     {"rms_norm_bf16_x_bf16w", 2, {2, 1}, {S(7, 64), S(64)}, {VG_BF16, VG_BF16}, 2, S(7, 64), 1e-5, x_rms_norm, r_rms_norm,

@@ -134,21 +134,35 @@ static vg_status linear_f32(const vg_cpu_run *run, const vg_op *op) {
     return VG_OK;
 }
 
-/* bf16 x or y: row chunks of x read into f32, the f32 kernel above into an f32
- * chunk of y (bias included), rounded once into y */
+/* bf16 x or y: row chunks of a bf16 x read into f32, the f32 kernel above into an f32
+ * chunk of y (bias included), rounded once into a bf16 y. An f32 x with regular rows is
+ * read where it is; an f32 y (contiguous, as linear_f32 writes it) is written in place. */
 #define VG_LINEAR_STAGE_BYTES (8u << 20)   /* f32 bytes of one chunk of x and y rows */
 
 static bool staged(const vg_op *op) { return op->src[0]->type != VG_F32 || op->dst->type != VG_F32; }
+static bool x_in_place(const vg_op *op) { return op->src[0]->type == VG_F32 && !needs_pack(op->src[0]); }
+static bool y_in_place(const vg_op *op) { return op->dst->type == VG_F32; }
 
 static int64_t stage_rows(const vg_op *op) {
-    int64_t K = vg_cols(op->src[0]), N = op->src[1]->ne[0], r = VG_LINEAR_STAGE_BYTES / ((K + N) * 4);
-    return clamp_rows(r, vg_rows(op->src[0]));
+    int64_t K = vg_cols(op->src[0]), N = op->src[1]->ne[0];
+    int64_t per_row = (x_in_place(op) ? 0 : K) + (y_in_place(op) ? 0 : N);
+    return clamp_rows(VG_LINEAR_STAGE_BYTES / (per_row * 4), vg_rows(op->src[0]));
 }
 
-/* the op on one chunk: x [mc, K] and y [mc, N] f32, contiguous */
-static vg_op chunk_op(const vg_op *op, int64_t mc, vg_tensor *xc, vg_tensor *yc, float *xd, float *yd) {
-    *xc = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){mc, vg_cols(op->src[0])}, xd);
-    *yc = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){mc, op->src[1]->ne[0]}, yd);
+/* the op on rows m0 .. m0 + mc: x [mc, K] and y [mc, N] f32, staged (contiguous) or in place */
+static vg_op chunk_op(const vg_op *op, int64_t m0, int64_t mc, vg_tensor *xc, vg_tensor *yc, float *xd, float *yd) {
+    const vg_tensor *x = op->src[0];
+    const int64_t K = vg_cols(x), N = op->src[1]->ne[0];
+    int64_t lda = K;
+    if (x_in_place(op)) {
+        vg_rows_uniform(x, &lda);
+        if (lda < K) lda = K;   /* M == 1 with any row stride */
+        xd = x->data ? (float *)x->data + m0 * lda : NULL;
+    }
+    if (y_in_place(op)) yd = op->dst->data ? (float *)op->dst->data + m0 * N : NULL;
+    *xc = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){mc, K}, xd);
+    xc->st[0] = lda;
+    *yc = vg_tensor_wrap(VG_F32, 2, (const int64_t[]){mc, N}, yd);
     vg_op c = *op;
     c.src[0] = xc;
     c.dst = yc;
@@ -159,8 +173,9 @@ uint64_t vg_cpu_linear_scratch(const vg_op *op) {
     if (!staged(op)) return scratch_f32(op);
     int64_t mc = stage_rows(op), K = vg_cols(op->src[0]), N = op->src[1]->ne[0];
     vg_tensor xc, yc;
-    vg_op c = chunk_op(op, mc, &xc, &yc, NULL, NULL);
-    return r64((uint64_t)mc * K * 4) + r64((uint64_t)mc * N * 4) + scratch_f32(&c);
+    vg_op c = chunk_op(op, 0, mc, &xc, &yc, NULL, NULL);
+    return (x_in_place(op) ? 0 : r64((uint64_t)mc * K * 4)) + (y_in_place(op) ? 0 : r64((uint64_t)mc * N * 4)) +
+           scratch_f32(&c);
 }
 
 vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
@@ -168,7 +183,8 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     const vg_tensor *x = op->src[0], *y = op->dst;
     int64_t M = vg_rows(x), K = vg_cols(x), N = op->src[1]->ne[0], mc = stage_rows(op);
     uint8_t *cur = run->scratch;
-    float *xd = vg_cpu_carve(&cur, (uint64_t)mc * K * 4), *yd = vg_cpu_carve(&cur, (uint64_t)mc * N * 4);
+    float *xd = x_in_place(op) ? NULL : vg_cpu_carve(&cur, (uint64_t)mc * K * 4);
+    float *yd = y_in_place(op) ? NULL : vg_cpu_carve(&cur, (uint64_t)mc * N * 4);
     const vg_cpu_run inner = {.n_threads = run->n_threads, .scratch = cur};
     const int64_t xs = vg_inner_stride(x), ys = vg_inner_stride(y);
     /* bf16 x in bf16 compute on bf16 weights: x goes to the bf16 GEMM as it is */
@@ -178,17 +194,21 @@ vg_status vg_cpu_linear(const vg_cpu_run *run, const vg_op *op) {
     if (lda < K) lda = K;   /* M == 1 with any row stride */
     for (int64_t m0 = 0; m0 < M; m0 += mc) {
         int64_t n = M - m0 < mc ? M - m0 : mc;
+        vg_tensor xc, yc;
+        vg_op c = chunk_op(op, m0, n, &xc, &yc, xd, yd);
+        float *yrows = yc.data;
         if (direct) {
-            VG_TRY(vg_gemm_bf16(n, N, K, (const uint16_t *)x->data + m0 * lda, lda, op->src[1]->data, K, 0.0f, yd, N));
-            if (op->src[2]) add_bias(yd, n, N, op->src[2]);
+            VG_TRY(vg_gemm_bf16(n, N, K, (const uint16_t *)x->data + m0 * lda, lda, op->src[1]->data, K, 0.0f, yrows, N));
+            if (op->src[2]) add_bias(yrows, n, N, op->src[2]);
         } else {
-            vg_tensor xc, yc;
-            vg_op c = chunk_op(op, n, &xc, &yc, xd, yd);
-            const int nt = vg_cpu_threads_for(run->n_threads, n * K, n);
+            if (!x_in_place(op)) {
+                const int nt = vg_cpu_threads_for(run->n_threads, n * K, n);
 #pragma omp parallel for num_threads(nt) if (nt > 1)
-            for (int64_t i = 0; i < n; i++) vg_act_load(x, vg_row_offset(x, m0 + i), xs, K, xd + i * K);
+                for (int64_t i = 0; i < n; i++) vg_act_load(x, vg_row_offset(x, m0 + i), xs, K, xd + i * K);
+            }
             VG_TRY(linear_f32(&inner, &c));
         }
+        if (y_in_place(op)) continue;
         const int nt2 = vg_cpu_threads_for(run->n_threads, n * N, n);
 #pragma omp parallel for num_threads(nt2) if (nt2 > 1)
         for (int64_t i = 0; i < n; i++) vg_act_store(y, vg_row_offset(y, m0 + i), ys, N, yd + i * N);

@@ -22,7 +22,7 @@ bytes — never a silent spill.
 |---|---|---|
 | `text_encode` | the text encoder (UMT5 for Wan2.1, T5 v1.1 for CogVideoX) encodes the prompt and the negative prompt | text encoder weights (unless on the CPU), its activations, the two embeddings |
 | `denoise` | the DiT runs twice per step for guidance, or once on both as a batch of two (`--cfg-batch`); the scheduler steps | transformer weights (resident or streamed), activations, latents, two noise predictions, the embeddings |
-| `decode` | the VAE decodes one latent frame at a time (Wan2.1; CogVideoX: its frame batches) with causal caches, optionally in spatial tiles | VAE decoder weights, its activations, the latents, the decoded video |
+| `decode` | the VAE decodes one latent frame at a time (Wan2.1; CogVideoX: its frame batches) with causal caches, optionally in spatial tiles | VAE decoder weights, its activations, the latents; the decoded video goes to the host piece by piece as it is decoded (Wan: each chunk of frames, or each tile's crop of it; CogVideoX: the whole video once decoded), so it is not on the device |
 
 ## Offload policies (`--offload`)
 

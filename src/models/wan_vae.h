@@ -29,6 +29,7 @@
 #include <stdbool.h>
 
 #include "ops/ops.h"
+#include "ops/video_dst.h"
 
 #define VG_WAN_VAE_MAX_LEVELS 8
 #define VG_WAN_VAE_MAX_Z 64
@@ -112,6 +113,11 @@ vg_status vg_wan_vae_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
  * v0.34's tiled decode did not). */
 vg_status vg_wan_vae_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *latents, vg_tensor *video,
                             const vg_vae_tiling *tiling, bool clamp, vg_wan_vae_debug_fn dbg, void *dbg_user);
+/* The same into a video destination (ops/video_dst.h): the device, or the host piece
+ * by piece, so that the video never exists whole on the device. dst->ne must be the
+ * video's shape; the clamp of a host destination is its own (dst->clamp). */
+vg_status vg_wan_vae_decode_to(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *latents, const vg_video_dst *dst,
+                               const vg_vae_tiling *tiling, vg_wan_vae_debug_fn dbg, void *dbg_user);
 
 /* latents = x * std + mean per channel (the DiT's normalised space -> VAE latents),
  * and the inverse; in place on a contiguous f32 [B, z, ...] tensor. */

@@ -114,21 +114,21 @@ vg_status vae_encode_stream(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
 
 typedef struct frame_sink {
     vg_exec *ex;
-    vg_tensor *dst;        /* contiguous [B, C, F, H, W] */
-    int64_t next;          /* next frame to write */
-    int patch;             /* decoder output in patchified space: unpatchify into dst */
+    const vg_video_dst *dst;   /* the video [B, C, F, H, W] */
+    int64_t next;              /* next frame to write */
+    int patch;                 /* decoder output in patchified space: unpatchified first */
 } frame_sink;
 
 static vg_status sink_frames(void *user, int chunk, vg_tensor *piece) {
     frame_sink *fs = user;
     const int p = fs->patch;
+    const int64_t *v = fs->dst->ne;
     int64_t n = piece->ne[2];
-    if (fs->next + n > fs->dst->ne[2] || piece->ne[1] != fs->dst->ne[1] * p * p || piece->ne[3] * p != fs->dst->ne[3] ||
-        piece->ne[4] * p != fs->dst->ne[4])
+    if (fs->next + n > v[2] || piece->ne[1] != v[1] * p * p || piece->ne[3] * p != v[3] || piece->ne[4] * p != v[4])
         return vg_err(VG_ERR_INTERNAL, "wan_vae: chunk %d does not fit the output", chunk);
-    vg_tensor d = vg_view_slice(fs->dst, 2, fs->next, n);
+    const int64_t f0 = fs->next;
     fs->next += n;
-    return p > 1 ? vae_unpatchify(fs->ex, p, piece, &d) : vg_op_copy(fs->ex, &d, piece);
+    return vae_put_frames(fs->ex, fs->dst, p, piece, f0, 0, 0);
 }
 
 /* h [B, 2z, ...] -> mean (first z channels), logvar (next z, clamped to [-30, 20]). */
@@ -177,23 +177,52 @@ static vg_status check_tiling(const vg_vae_tiling *t) {
     return VG_OK;
 }
 
-vg_status vg_wan_vae_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vg_tensor *video,
-                            const vg_vae_tiling *tiling, bool clamp, vg_wan_vae_debug_fn dbg, void *dbg_user) {
+vg_status vae_put_frames(vg_exec *ex, const vg_video_dst *dst, int p, const vg_tensor *piece, int64_t f0, int64_t y0,
+                         int64_t x0) {
+    if (p == 1) return vg_video_dst_put(ex, dst, piece, f0, y0, x0);
+    const int64_t B = piece->ne[0], C = piece->ne[1] / (p * p), n = piece->ne[2];
+    const int64_t h = piece->ne[3] * p, w = piece->ne[4] * p;
+    if (dst->dev) {   /* straight into the video */
+        vg_tensor d = vg_view_slice(dst->dev, 2, f0, n);
+        d = vg_view_slice(&d, 3, y0, h);
+        d = vg_view_slice(&d, 4, x0, w);
+        return vae_unpatchify(ex, p, piece, &d);
+    }
+    vg_tensor u = {0};
+    VG_TRY(vg_exec_scratch(ex, &u, VG_SHAPE(B, C, n, h, w), "vae.unpatchified"));
+    vg_status s = vae_unpatchify(ex, p, piece, &u);
+    if (s == VG_OK) s = vg_video_dst_put(ex, dst, &u, f0, y0, x0);
+    vg_tensor_release(&u);
+    return s;
+}
+
+vg_status vg_wan_vae_decode_to(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, const vg_video_dst *dst,
+                               const vg_vae_tiling *tiling, vg_wan_vae_debug_fn dbg, void *dbg_user) {
     if (z->nd != 5 || z->type != VG_F32) return vg_err(VG_ERR_SHAPE, "wan_vae: latents must be f32 [B, z, T, h, w]");
     int64_t vne[5];
     VG_TRY(vg_wan_vae_video_shape(vae, z->ne, vne));
-    VG_TRY(check_out("decode output", video, vne));
+    if (dst->dev) VG_TRY(check_out("decode output", dst->dev, vne));
+    else if (memcmp(dst->ne, vne, sizeof vne) != 0)
+        return vg_err(VG_ERR_SHAPE, "wan_vae: the decode's host video is [%lld, %lld, %lld, %lld, %lld], the latents "
+                      "decode to [%lld, %lld, %lld, %lld, %lld]", (long long)dst->ne[0], (long long)dst->ne[1],
+                      (long long)dst->ne[2], (long long)dst->ne[3], (long long)dst->ne[4], (long long)vne[0],
+                      (long long)vne[1], (long long)vne[2], (long long)vne[3], (long long)vne[4]);
     const int sf = vae->cfg.spatial_factor;
     if (tiling) {
         VG_TRY(check_tiling(tiling));
-        if (z->ne[4] > tiling->tile_sample_min_width / sf || z->ne[3] > tiling->tile_sample_min_height / sf) {
-            VG_TRY(vae_tiled_decode(ex, vae, z, video, tiling));
-            return clamp ? vg_op_clamp(ex, video, video, -1.0f, 1.0f) : VG_OK;
-        }
+        if (z->ne[4] > tiling->tile_sample_min_width / sf || z->ne[3] > tiling->tile_sample_min_height / sf)
+            return vae_tiled_decode(ex, vae, z, dst, tiling);
     }
-    frame_sink fs = {ex, video, 0, vae->cfg.patch_size};
+    frame_sink fs = {ex, dst, 0, vae->cfg.patch_size};
     VG_TRY(vae_decode_stream(ex, vae, z, sink_frames, &fs, dbg, dbg_user));
     if (fs.next != vne[2]) return vg_err(VG_ERR_INTERNAL, "wan_vae: decoded %lld of %lld frames", (long long)fs.next, (long long)vne[2]);
+    return VG_OK;
+}
+
+vg_status vg_wan_vae_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vg_tensor *video,
+                            const vg_vae_tiling *tiling, bool clamp, vg_wan_vae_debug_fn dbg, void *dbg_user) {
+    vg_video_dst dst = vg_video_dst_device(video);
+    VG_TRY(vg_wan_vae_decode_to(ex, vae, z, &dst, tiling, dbg, dbg_user));
     return clamp ? vg_op_clamp(ex, video, video, -1.0f, 1.0f) : VG_OK;
 }
 

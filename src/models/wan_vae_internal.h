@@ -127,8 +127,12 @@ vg_status vae_encode_stream(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor 
                             vg_wan_vae_debug_fn dbg, void *dbg_user);
 
 /* Tiled runs (wan_vae_tiled.c). */
-vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vg_tensor *video,
+vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, const vg_video_dst *dst,
                            const vg_vae_tiling *t);
+/* Decoder output piece [B, C*p*p, n, h, w] (patchified when p > 1) into the video at
+ * frame f0, row y0, column x0 (pixels), unpatchified on the way (wan_vae_codec.c). */
+vg_status vae_put_frames(vg_exec *ex, const vg_video_dst *dst, int p, const vg_tensor *piece, int64_t f0, int64_t y0,
+                         int64_t x0);
 /* h: contiguous [B, 2 z_dim, T', H/8, W/8] (quant_conv output, blended). */
 vg_status vae_tiled_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *video, vg_tensor *h,
                            const vg_vae_tiling *t);

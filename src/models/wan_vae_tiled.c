@@ -27,31 +27,27 @@ static vg_status run_tile(void *user, vg_tile_run *run, int64_t y0, int64_t x0, 
     return vae_encode_stream(c->ex, c->vae, &t, emit_piece, run, NULL, NULL);
 }
 
-/* The blended tiles of a patchified decode, unpatchified into the video:
- * src [B * C*p*p, len, 1, rows, cols] at patchified rows/columns row0/col0. */
+/* The blended tiles of a decode into the video: src [B * C*p*p, len, 1, rows, cols]
+ * (patchified when p > 1) at decoder-output rows/columns row0/col0. */
 typedef struct put_ctx {
-    vg_tensor *video;        /* [B, C, F, H, W] */
+    const vg_video_dst *dst;   /* [B, C, F, H, W] */
     int p;
 } put_ctx;
 
-static vg_status put_unpatchified(void *user, vg_exec *ex, const vg_tensor *src, int64_t c0, int64_t row0, int64_t col0) {
+static vg_status put_tile(void *user, vg_exec *ex, const vg_tensor *src, int64_t c0, int64_t row0, int64_t col0) {
     const put_ctx *pc = user;
-    const int64_t B = pc->video->ne[0], Cp = pc->video->ne[1] * pc->p * pc->p, len = src->ne[1];
-    const int64_t rows = src->ne[3], cols = src->ne[4];
+    const int64_t B = pc->dst->ne[0], Cp = pc->dst->ne[1] * pc->p * pc->p, len = src->ne[1];
     vg_tensor s5 = *src;   /* split the outer dim back into [B, C*p*p] */
-    s5.ne[0] = B, s5.ne[1] = Cp, s5.ne[2] = len, s5.ne[3] = rows, s5.ne[4] = cols;
+    s5.ne[0] = B, s5.ne[1] = Cp, s5.ne[2] = len, s5.ne[3] = src->ne[3], s5.ne[4] = src->ne[4];
     s5.st[0] = src->st[0] * Cp, s5.st[1] = src->st[0], s5.st[2] = src->st[1], s5.st[3] = src->st[3],
     s5.st[4] = src->st[4];
-    vg_tensor d = vg_view_slice(pc->video, 2, c0, len);
-    d = vg_view_slice(&d, 3, row0 * pc->p, rows * pc->p);
-    d = vg_view_slice(&d, 4, col0 * pc->p, cols * pc->p);
-    return vae_unpatchify(ex, pc->p, &s5, &d);
+    return vae_put_frames(ex, pc->dst, pc->p, &s5, c0, row0 * pc->p, col0 * pc->p);
 }
 
 /* diffusers: latent tiles of tile_sample_* / spatial_factor, blended over
  * (tile_sample_min - tile_sample_stride) / patch_size decoder outputs and cropped
  * to tile_sample_stride / patch_size (decoder outputs are patchified pixels). */
-vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, vg_tensor *video,
+vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *z, const vg_video_dst *dst,
                            const vg_vae_tiling *t) {
     const int sf = vae->cfg.spatial_factor, pt = vae->cfg.patch_size;
     vg_tile_plan p = {
@@ -65,14 +61,11 @@ vg_status vae_tiled_decode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *
     if (p.tile_h < 1 || p.tile_w < 1 || p.stride_h < 1 || p.stride_w < 1)
         return vg_err(VG_ERR_INVALID_ARG, "wan_vae: tiles and strides must be at least %d pixels", sf);
     tile_ctx c = {ex, vae, z, true};
-    if (pt == 1) return vg_tiled(ex, &p, video, 2, run_tile, &c);
-    /* the output in patchified space, as a shape only: the hook writes the video */
-    vg_tensor y = vg_tensor_wrap(VG_F32, 5,
-                                 (const int64_t[]){video->ne[0], video->ne[1] * pt * pt, video->ne[2],
-                                                   video->ne[3] / pt, video->ne[4] / pt},
-                                 NULL);
-    put_ctx pc = {video, pt};
-    return vg_tiled_put(ex, &p, &y, 2, run_tile, &c, put_unpatchified, &pc);
+    /* the output in decoder-output (patchified) space, as a shape only: put_tile writes the video */
+    const int64_t *v = dst->ne;
+    vg_tensor y = vg_tensor_wrap(VG_F32, 5, (const int64_t[]){v[0], v[1] * pt * pt, v[2], v[3] / pt, v[4] / pt}, NULL);
+    put_ctx pc = {dst, pt};
+    return vg_tiled_put(ex, &p, &y, 2, run_tile, &c, put_tile, &pc);
 }
 
 vg_status vae_tiled_encode(vg_exec *ex, const vg_wan_vae *vae, const vg_tensor *video, vg_tensor *h,

@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "models/t5.h"
 #include "ops/ops.h"
+#include "ops/video_dst.h"
 #include "sched/scheduler.h"
 #include "vgen.h"
 
@@ -60,8 +61,9 @@ typedef struct vg_vae_i {
     const void *(*resident_model)(const void *res);
     void (*resident_free)(vg_backend *dev, void *res);
     uint64_t (*decoder_bytes)(const void *vae);
-    /* latents [1, z, F', H', W'] (device) -> video [1, 3, F, H, W] in [-1, 1] (device). */
-    vg_status (*decode)(vg_exec *ex, const void *vae, const vg_tensor *latents, vg_tensor *video, bool tiled);
+    /* latents [1, z, F', H', W'] (device) -> video [1, 3, F, H, W] in [-1, 1], into dst
+     * (the device, or the host piece by piece: ops/video_dst.h). */
+    vg_status (*decode)(vg_exec *ex, const void *vae, const vg_tensor *latents, const vg_video_dst *dst, bool tiled);
     /* The denoiser's latent space -> the VAE's, in place on host latents. */
     vg_status (*denormalize)(const void *vae, vg_tensor *host_latents);
     /* Optional (image-conditioned runs). The encoder side on the device, as

@@ -140,17 +140,18 @@ static vg_status measure_image(const vg_backend *dev, const vg_model *mdl, const
     return s;
 }
 
-/* the VAE decode of latents [1, z, F', H', W'] into video [1, 3, F, H, W] */
+/* the VAE decode of latents [1, z, F', H', W'] into video [1, 3, F, H, W], which goes
+ * to the host piece by piece as in a run (t2v.c), here without being kept */
 static vg_status measure_decode(const vg_backend *dev, vg_compute compute, const vg_vae_i *vi, const void *vae,
                                 const int64_t *ne, int frames, int height, int width, bool tiled, uint64_t *act) {
     meter m;
     VG_TRY(meter_start(&m, dev, compute));
-    vg_tensor t[2] = {{0}};
+    vg_tensor t[1] = {{0}};
     vg_status s = vg_tensor_alloc(&t[0], m.be->pool, VG_F32, 5, ne, "measure.latents");
-    if (s == VG_OK) s = vg_tensor_alloc(&t[1], m.be->pool, VG_F32, VG_SHAPE(1, 3, frames, height, width), "measure.video");
+    vg_video_dst dst = vg_video_dst_host(NULL, (const int64_t[]){1, 3, frames, height, width}, false);
     meter_mark(&m);
-    if (s == VG_OK) s = vi->decode(&m.ex, vae, &t[0], &t[1], tiled);
-    *act = meter_end(&m, t, 2);
+    if (s == VG_OK) s = vi->decode(&m.ex, vae, &t[0], &dst, tiled);
+    *act = meter_end(&m, t, 1);
     return s;
 }
 
@@ -198,7 +199,6 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     int n_text = p->guidance_scale > 1.0f ? 2 : 1;
     uint64_t emb = rnd((uint64_t)L * vg_t5_cfg(m->te)->d_model * 4);
     uint64_t lat = rnd((uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4);
-    uint64_t vid = rnd((uint64_t)3 * p->num_frames * p->height * p->width * 4);
     in->held[VG_PHASE_TEXT] = n_text * emb;
     uint64_t img = rnd((uint64_t)cs.img_tokens * cs.img_dim * 4);
     uint64_t in_lat = (uint64_t)cs.in_channels * ne[2] * ne[3] * ne[4] * 4;
@@ -207,7 +207,7 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     uint64_t emb_raw = (uint64_t)L * vg_t5_cfg(m->te)->d_model * 4, lat_raw = (uint64_t)ne[1] * ne[2] * ne[3] * ne[4] * 4;
     in->denoise_held_batched = rnd(2 * emb_raw) + rnd(2 * lat_raw) + rnd(2 * in_lat) + (img ? img + rnd(2 * (uint64_t)cs.img_tokens * cs.img_dim * 4) : 0);
     in->held[VG_PHASE_IMAGE] = image ? n_text * emb + img : 0;
-    in->held[VG_PHASE_DECODE] = lat + vid;
+    in->held[VG_PHASE_DECODE] = lat;   /* the video goes to the host as it is decoded */
     /* weights, as the runtimes upload them */
     in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
     vg_unit_sizes ds = dn->sizes(m->dit);

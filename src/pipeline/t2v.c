@@ -156,7 +156,6 @@ typedef struct run {
     vg_tensor img_emb;        /* [1, N, image_dim] CLIP hidden states (Wan2.1 I2V) */
     float *cond_host;         /* image conditioning: [4 + z, F', h, w] (I2V) or [z, 1, h, w] (TI2V) */
     float *in_host;           /* the transformer input of a step, [Cin, F', h, w] */
-    vg_tensor video;          /* [1, 3, F, H, W] decoded */
     double t0;
     int phase;
 } run;
@@ -554,26 +553,30 @@ static vg_status phase_decode(run *r, vg_video **out) {
     VG_TRY(vae->denormalize(vae->resident_model(r->st->vae), &lat_h));
     emit(r, "act.vae_input_latents", &lat_h);
     VG_TRY(vg_tensor_set(&r->lat, r->lat_host));
-    VG_TRY(vg_tensor_alloc(&r->video, r->dev->pool, VG_F32, VG_SHAPE(1, 3, p->num_frames, p->height, p->width), "pipeline.video"));
-    VG_TRY(vae->decode(&r->ex, vae->resident_model(r->st->vae), &r->lat, &r->video, p->vae_tiling));
-    emit_dev(r, "act.vae_decoded", &r->video);
+    /* the video [1, 3, F, H, W] comes to the host piece by piece as the VAE decodes it */
+    int64_t F = p->num_frames, H = p->height, W = p->width, plane = F * H * W;
+    float *src = malloc((size_t)plane * 3 * sizeof(float));
+    if (!src) return vg_err(VG_ERR_NO_MEMORY, "out of host memory for the %lld decoded frames", (long long)F);
+    vg_video_dst dst = vg_video_dst_host(src, (const int64_t[]){1, 3, F, H, W}, false);
+    vg_status ds = vae->decode(&r->ex, vae->resident_model(r->st->vae), &r->lat, &dst, p->vae_tiling);
+    if (ds != VG_OK) {
+        free(src);
+        return ds;
+    }
+    if (r->dbg) {
+        vg_tensor dv = vg_tensor_wrap(VG_F32, 5, dst.ne, src);
+        emit(r, "act.vae_decoded", &dv);
+    }
     /* video / 2 + 0.5 clamped to [0, 1], as [F, H, W, 3] frames on the host */
     vg_video *v = calloc(1, sizeof *v);
-    int64_t F = p->num_frames, H = p->height, W = p->width, plane = F * H * W;
     if (!v || !(v->rgb = malloc((size_t)plane * 3 * sizeof(float)))) {
         free(v);
+        free(src);
         return vg_err(VG_ERR_NO_MEMORY, "out of host memory for %lld frames", (long long)F);
     }
     v->frames = (int)F;
     v->height = (int)H;
     v->width = (int)W;
-    float *src = malloc((size_t)plane * 3 * sizeof(float));
-    vg_status gs = src ? vg_tensor_get(&r->video, src) : vg_err(VG_ERR_NO_MEMORY, "out of host memory for the video");
-    if (gs != VG_OK) {
-        free(src);
-        vg_video_free(v);
-        return gs;
-    }
     for (int64_t i = 0; i < plane; i++)
         for (int c = 0; c < 3; c++) {
             float x = src[c * plane + i] / 2.0f + 0.5f;
@@ -598,7 +601,6 @@ static vg_status phase_decode(run *r, vg_video **out) {
 static void cleanup(run *r, bool ok) {
     release_denoise_inputs(r);
     vg_tensor_release(&r->lat);
-    vg_tensor_release(&r->video);
     free(r->lat_host);
     free(r->pred_host);
     free(r->in_host);

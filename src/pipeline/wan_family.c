@@ -112,9 +112,12 @@ static void vae_resident_free(vg_backend *dev, void *res) {
 
 static uint64_t vae_decoder_bytes(const void *vae) { return vg_wan_vae_decoder_bytes(vae); }
 
-static vg_status vae_decode(vg_exec *ex, const void *vae, const vg_tensor *latents, vg_tensor *video, bool tiled) {
+static vg_status vae_decode(vg_exec *ex, const void *vae, const vg_tensor *latents, const vg_video_dst *dst, bool tiled) {
     vg_vae_tiling tiling = vg_vae_tiling_default();
-    return vg_wan_vae_decode(ex, vae, latents, video, tiled ? &tiling : NULL, true, NULL, NULL);
+    if (dst->dev) return vg_wan_vae_decode(ex, vae, latents, dst->dev, tiled ? &tiling : NULL, true, NULL, NULL);
+    vg_video_dst clamped = *dst;   /* clamped to [-1, 1] as diffusers' decode does */
+    clamped.clamp = true;
+    return vg_wan_vae_decode_to(ex, vae, latents, &clamped, tiled ? &tiling : NULL, NULL, NULL);
 }
 
 static vg_status vae_denormalize(const void *vae, vg_tensor *host_latents) {

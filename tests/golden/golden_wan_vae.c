@@ -70,8 +70,11 @@ static void free_bufs(bufs *b) {
     b->n = 0;
 }
 
-static void check_decode(vg_golden *g, const char *set, vg_exec *ex, const vg_wan_vae *vae, const vg_safetensors *io,
-                         const char *in, const char *out, const vg_vae_tiling *tiling, bool clamp, dbg_ctx *dbg) {
+/* to_host: the decode streamed piece by piece to host memory (vg_wan_vae_decode_to),
+ * as a pipeline run decodes, instead of into a video tensor of the device */
+static void check_decode_as(vg_golden *g, const char *set, vg_exec *ex, const vg_wan_vae *vae, const vg_safetensors *io,
+                            const char *in, const char *out, const vg_vae_tiling *tiling, bool clamp, dbg_ctx *dbg,
+                            bool to_host) {
     const vg_st_info *ii = vg_st_find(io, in), *oi = vg_st_find(io, out);
     if (!ii || !oi) return;
     vg_tensor z = vg_st_tensor(io, ii), ref = vg_st_tensor(io, oi);
@@ -79,10 +82,19 @@ static void check_decode(vg_golden *g, const char *set, vg_exec *ex, const vg_wa
     bufs b = {0};
     if (vg_wan_vae_video_shape(vae, z.ne, vne) != VG_OK) { vg_golden_fail(g, set, out, vg_err_msg()); return; }
     vg_tensor *v = new_out(&b, vne);
-    vg_status s = vg_wan_vae_decode(ex, vae, &z, v, tiling, clamp, dbg ? on_act : NULL, dbg);
-    if (s != VG_OK) vg_golden_fail(g, set, out, vg_err_msg());
-    else vg_golden_check(g, set, out, v, &ref, VAE_TOL);
+    vg_video_dst host = vg_video_dst_host(v->data, vne, clamp);
+    vg_status s = to_host ? vg_wan_vae_decode_to(ex, vae, &z, &host, tiling, dbg ? on_act : NULL, dbg)
+                          : vg_wan_vae_decode(ex, vae, &z, v, tiling, clamp, dbg ? on_act : NULL, dbg);
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", out, to_host ? " [to the host]" : "");
+    if (s != VG_OK) vg_golden_fail(g, set, name, vg_err_msg());
+    else vg_golden_check(g, set, name, v, &ref, VAE_TOL);
     free_bufs(&b);
+}
+
+static void check_decode(vg_golden *g, const char *set, vg_exec *ex, const vg_wan_vae *vae, const vg_safetensors *io,
+                         const char *in, const char *out, const vg_vae_tiling *tiling, bool clamp, dbg_ctx *dbg) {
+    check_decode_as(g, set, ex, vae, io, in, out, tiling, clamp, dbg, false);
 }
 
 static void check_encode(vg_golden *g, const char *set, vg_exec *ex, const vg_wan_vae *vae, const vg_safetensors *io,
@@ -152,6 +164,7 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
     memset(d.frame, 0, sizeof d.frame);
     check_decode(g, set, &ex, vae, io, "out.latent_mean", "out.decoded", NULL, true, &d);
     check_decode(g, set, &ex, vae, io, "out.latent_mean", "act.decoded_unclamped", NULL, false, NULL);
+    check_decode_as(g, set, &ex, vae, io, "out.latent_mean", "out.decoded", NULL, true, NULL, true);
 
     for (int k = 0; k < 100; k++) {
         char in[64], out[64], pre[16];
@@ -173,6 +186,8 @@ void golden_wan_vae_run(vg_golden *g, const char *set, const char *model_dir, co
             bool v034 = vg_st_find(io, "tiled.out.decoded_tiled_clamped") != NULL;
             check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_tiled", &t, !v034, NULL);
             check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_tiled_clamped", &t, true, NULL);
+            check_decode_as(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_tiled_clamped", &t, true, NULL,
+                            true);
             check_decode(g, set, &ex, vae, io, "tiled.in.latents", "tiled.out.decoded_untiled", NULL, true, NULL);
             check_encode(g, set, &ex, vae, io, "tiled.in.video", "tiled.out.latent_mean_tiled",
                          "tiled.out.latent_logvar_tiled", NULL, &t, NULL);

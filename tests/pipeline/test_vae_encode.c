@@ -105,13 +105,33 @@ static void run_set(const char *set) {
     VG_CHECK_OK(fam->vae->resident_new(dev, vae, &dec));
     vg_tensor dout;
     VG_CHECK_OK(vg_tensor_alloc(&dout, dev->pool, VG_F32, dref.nd, dref.ne, "test.decoded"));
-    VG_CHECK_OK(fam->vae->decode(&ex, fam->vae->resident_model(dec), &dm, &dout, false));
+    vg_video_dst ddst = vg_video_dst_device(&dout);
+    VG_CHECK_OK(fam->vae->decode(&ex, fam->vae->resident_model(dec), &dm, &ddst, false));
     int64_t nv = vg_tensor_nelem(&dref);
-    float *out = malloc((size_t)nv * sizeof(float));
+    float *out = malloc((size_t)nv * sizeof(float)), *host = malloc((size_t)nv * sizeof(float));
     VG_CHECK_OK(vg_tensor_get(&dout, out));
     md = max_abs_diff(out, dref.data, nv, &mr);
     printf("     %s decode: max |diff| %.3g\n", set, md);
     VG_CHECKF(md <= 1e-4 * fmax(1.0, mr), "%s: decode differs by %g", set, md);
+    /* the same decode streamed to the host: the same values, bit for bit */
+    vg_video_dst hdst = vg_video_dst_host(host, dref.ne, false);
+    VG_CHECK_OK(fam->vae->decode(&ex, fam->vae->resident_model(dec), &dm, &hdst, false));
+    VG_CHECKF(memcmp(host, out, (size_t)nv * sizeof(float)) == 0, "%s: the decode to the host differs from the one on the device", set);
+    /* tiled in tiles of 2 latent pixels, 1 apart (every tile blended with its
+     * neighbours): streamed to the host, the same values as into a device video */
+    const int sf = vg_wan_vae_cfg(vae)->spatial_factor;
+    const vg_vae_tiling small = {2 * sf, 2 * sf, sf, sf};
+    VG_CHECKF(dm.ne[3] > 1 && dm.ne[4] > 2, "%s: latents %lldx%lld too small to tile", set, (long long)dm.ne[3],
+              (long long)dm.ne[4]);
+    VG_CHECK_OK(vg_wan_vae_decode(&ex, fam->vae->resident_model(dec), &dm, &dout, &small, true, NULL, NULL));
+    VG_CHECK_OK(vg_tensor_get(&dout, out));
+    hdst.clamp = true;
+    memset(host, 0xff, (size_t)nv * sizeof(float));   /* NaN: every value must be written */
+    VG_CHECK_OK(vg_wan_vae_decode_to(&ex, fam->vae->resident_model(dec), &dm, &hdst, &small, NULL, NULL));
+    VG_CHECKF(memcmp(host, out, (size_t)nv * sizeof(float)) == 0, "%s: the tiled decode to the host differs from the one on the device", set);
+    md = max_abs_diff(out, dref.data, nv, &mr);
+    printf("     %s tiled decode (%d-pixel tiles, so small that they change the values: max |diff| %.3g from the untiled reference): the same on the host\n", set, 2 * sf, md);
+    free(host);
     fam->vae->resident_free(dev, dec);
 
     vg_tensor_release(&dv);

@@ -33,6 +33,7 @@
 
 #include "io/weights.h"
 #include "ops/ops.h"
+#include "ops/video_dst.h"
 
 #define VG_COG_VAE_MAX_LEVELS 8
 
@@ -95,6 +96,12 @@ typedef void (*vg_cogvideox_vae_debug_fn)(const char *name, const vg_tensor *t, 
  * tiling NULL: untiled. */
 vg_status vg_cogvideox_vae_decode(vg_exec *ex, const vg_cogvideox_vae *v, const vg_tensor *z, vg_tensor *video,
                                   const vg_cogvideox_vae_tiling *tiling, vg_cogvideox_vae_debug_fn dbg, void *dbg_user);
+/* The same into a video destination (ops/video_dst.h): to the host, each frame batch
+ * (or each tile's crop of it) goes down as it is decoded, so the video never exists
+ * whole on the device. dst->ne must be the video's shape; no clamp (dst->clamp applies). */
+vg_status vg_cogvideox_vae_decode_to(vg_exec *ex, const vg_cogvideox_vae *v, const vg_tensor *z, const vg_video_dst *dst,
+                                     const vg_cogvideox_vae_tiling *tiling, vg_cogvideox_vae_debug_fn dbg,
+                                     void *dbg_user);
 /* video [B, in_channels, F, H, W] f32 (any strides; H, W multiples of the ratio) ->
  * the posterior's mean and log-variance (clamped to [-30, 20]), both [B,
  * latent_channels, encoded_frames(F), H/r, W/r] f32 contiguous; logvar may be NULL. */

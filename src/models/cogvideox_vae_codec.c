@@ -6,6 +6,7 @@
 
 #include "models/cogvideox_vae_internal.h"
 #include "ops/tile.h"
+#include "ops/video_dst.h"
 
 #define DEC_BATCH 2   /* num_latent_frames_batch_size */
 #define ENC_BATCH 8   /* num_sample_frames_batch_size */
@@ -13,6 +14,7 @@
 /* Where a run's pieces go: into a tensor along frames, or to the tiling helper. */
 typedef struct sink {
     vg_tensor *y;             /* untiled: the whole output */
+    const vg_video_dst *dst;  /* or an untiled decode's video */
     vg_tile_run *run;         /* tiled */
     int64_t off;              /* frames written so far */
     vg_cogvideox_vae_debug_fn dbg;
@@ -40,6 +42,8 @@ static vg_status run_batched(vg_exec *ex, const vg_cogvideox_vae *v, const cog_n
         }
         if (out->run) {
             s = vg_tile_emit(out->run, &piece);
+        } else if (out->dst) {
+            s = vg_video_dst_put(ex, out->dst, &piece, out->off, 0, 0);
         } else if (out->off + piece.ne[2] > out->y->ne[2]) {
             s = vg_err(VG_ERR_INTERNAL, "cogvideox vae: frame batches give more frames than the output holds");
         } else {
@@ -71,22 +75,23 @@ static vg_status tile_fn(void *user, vg_tile_run *run, int64_t y0, int64_t x0, i
 
 static int64_t trunc_mul(int64_t a, double f) { return (int64_t)((double)a * f); }
 
-vg_status vg_cogvideox_vae_decode(vg_exec *ex, const vg_cogvideox_vae *v, const vg_tensor *z, vg_tensor *video,
-                                  const vg_cogvideox_vae_tiling *tl, vg_cogvideox_vae_debug_fn dbg, void *dbg_user) {
+vg_status vg_cogvideox_vae_decode_to(vg_exec *ex, const vg_cogvideox_vae *v, const vg_tensor *z, const vg_video_dst *dst,
+                                     const vg_cogvideox_vae_tiling *tl, vg_cogvideox_vae_debug_fn dbg, void *dbg_user) {
     const vg_cogvideox_vae_config *c = &v->cfg;
     const int64_t r = vg_cogvideox_vae_spatial_ratio(c);
-    char s1[96], s2[96];
+    const int64_t *vn = dst->ne;
+    char s1[96];
     if (z->nd != 5 || z->type != VG_F32 || z->ne[1] != c->latent_channels || z->ne[2] < 1 || z->ne[3] < 1 ||
-        z->ne[4] < 1 || video->nd != 5 || video->type != VG_F32 || !vg_tensor_is_contiguous(video) ||
-        video->ne[0] != z->ne[0] || video->ne[1] != c->out_channels ||
-        video->ne[2] != vg_cogvideox_vae_decoded_frames(c, z->ne[2]) || video->ne[3] != r * z->ne[3] ||
-        video->ne[4] != r * z->ne[4])
+        z->ne[4] < 1 || (dst->dev && (dst->dev->nd != 5 || dst->dev->type != VG_F32 || !vg_tensor_is_contiguous(dst->dev) ||
+                                      memcmp(dst->dev->ne, vn, 5 * sizeof *vn) != 0)) ||
+        vn[0] != z->ne[0] || vn[1] != c->out_channels || vn[2] != vg_cogvideox_vae_decoded_frames(c, z->ne[2]) ||
+        vn[3] != r * z->ne[3] || vn[4] != r * z->ne[4])
         return vg_err(VG_ERR_SHAPE,
-                      "cogvideox vae decode: latents %s (want f32 [B, %d, f, h, w]) and video %s (want contiguous "
-                      "[B, %d, %lld, %lld*h, %lld*w])",
-                      vg_tensor_shape_str(z, s1, 96), c->latent_channels, vg_tensor_shape_str(video, s2, 96),
-                      c->out_channels, (long long)vg_cogvideox_vae_decoded_frames(c, z->ne[2]), (long long)r,
-                      (long long)r);
+                      "cogvideox vae decode: latents %s (want f32 [B, %d, f, h, w]) and video [%lld, %lld, %lld, %lld, "
+                      "%lld] (want contiguous [B, %d, %lld, %lld*h, %lld*w])",
+                      vg_tensor_shape_str(z, s1, 96), c->latent_channels, (long long)vn[0], (long long)vn[1],
+                      (long long)vn[2], (long long)vn[3], (long long)vn[4], c->out_channels,
+                      (long long)vg_cogvideox_vae_decoded_frames(c, z->ne[2]), (long long)r, (long long)r);
     if (tl) {
         const int64_t tlh = (int64_t)((double)tl->tile_sample_min_height / (double)r);
         const int64_t tlw = (int64_t)((double)tl->tile_sample_min_width / (double)r);
@@ -106,11 +111,20 @@ vg_status vg_cogvideox_vae_decode(vg_exec *ex, const vg_cogvideox_vae *v, const 
                 return vg_err(VG_ERR_INVALID_ARG, "cogvideox vae decode: tiles of %lldx%lld latents with this overlap "
                               "do not advance", (long long)tlh, (long long)tlw);
             tile_ctx t = {ex, v, &v->dec, z, DEC_BATCH};
-            return vg_tiled(ex, &p, video, 2, tile_fn, &t);
+            if (dst->dev) return vg_tiled(ex, &p, dst->dev, 2, tile_fn, &t);
+            vg_tensor shape = vg_tensor_wrap(VG_F32, 5, vn, NULL);   /* the crops go to the host */
+            return vg_tiled_put(ex, &p, &shape, 2, tile_fn, &t, vg_video_dst_tile_put, (void *)dst);
         }
     }
-    sink out = {.y = video, .dbg = dbg, .dbg_user = dbg_user, .dbg_name = "decoder_batch"};
+    sink out = {.dst = dst, .dbg = dbg, .dbg_user = dbg_user, .dbg_name = "decoder_batch"};
     return run_batched(ex, v, &v->dec, z, DEC_BATCH, &out);
+}
+
+vg_status vg_cogvideox_vae_decode(vg_exec *ex, const vg_cogvideox_vae *v, const vg_tensor *z, vg_tensor *video,
+                                  const vg_cogvideox_vae_tiling *tl, vg_cogvideox_vae_debug_fn dbg, void *dbg_user) {
+    if (video->nd != 5) return vg_err(VG_ERR_SHAPE, "cogvideox vae decode: the video must be [B, C, F, H, W]");
+    vg_video_dst dst = vg_video_dst_device(video);
+    return vg_cogvideox_vae_decode_to(ex, v, z, &dst, tl, dbg, dbg_user);
 }
 
 vg_status vg_cogvideox_vae_encode(vg_exec *ex, const vg_cogvideox_vae *v, const vg_tensor *video, vg_tensor *mean,

@@ -36,11 +36,7 @@ typedef struct put_ctx {
 
 static vg_status put_tile(void *user, vg_exec *ex, const vg_tensor *src, int64_t c0, int64_t row0, int64_t col0) {
     const put_ctx *pc = user;
-    const int64_t B = pc->dst->ne[0], Cp = pc->dst->ne[1] * pc->p * pc->p, len = src->ne[1];
-    vg_tensor s5 = *src;   /* split the outer dim back into [B, C*p*p] */
-    s5.ne[0] = B, s5.ne[1] = Cp, s5.ne[2] = len, s5.ne[3] = src->ne[3], s5.ne[4] = src->ne[4];
-    s5.st[0] = src->st[0] * Cp, s5.st[1] = src->st[0], s5.st[2] = src->st[1], s5.st[3] = src->st[3],
-    s5.st[4] = src->st[4];
+    vg_tensor s5 = vg_video_dst_tile_view(src, pc->dst->ne[0], pc->dst->ne[1] * pc->p * pc->p);
     return vae_put_frames(ex, pc->dst, pc->p, &s5, c0, row0 * pc->p, col0 * pc->p);
 }
 

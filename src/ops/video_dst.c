@@ -66,3 +66,19 @@ vg_status vg_video_dst_put(vg_exec *ex, const vg_video_dst *d, const vg_tensor *
     vg_tensor_release(&stage);
     return s;
 }
+
+vg_tensor vg_video_dst_tile_view(const vg_tensor *crop, int64_t B, int64_t C) {
+    vg_tensor v = *crop;   /* split the outer dim back into [B, C] */
+    v.nd = 5;
+    v.ne[0] = B, v.ne[1] = C, v.ne[2] = crop->ne[1], v.ne[3] = crop->ne[3], v.ne[4] = crop->ne[4];
+    v.st[0] = crop->st[0] * C, v.st[1] = crop->st[0], v.st[2] = crop->st[1], v.st[3] = crop->st[3], v.st[4] = crop->st[4];
+    return v;
+}
+
+vg_status vg_video_dst_tile_put(void *dst, vg_exec *ex, const vg_tensor *crop, int64_t f0, int64_t y0, int64_t x0) {
+    const vg_video_dst *d = dst;
+    if (crop->nd != 5 || crop->ne[0] != d->ne[0] * d->ne[1] || crop->ne[2] != 1)
+        return vg_err(VG_ERR_INTERNAL, "video_dst: a tile's crop is not [B * C, frames, 1, rows, columns] of the video");
+    vg_tensor v = vg_video_dst_tile_view(crop, d->ne[0], d->ne[1]);
+    return vg_video_dst_put(ex, d, &v, f0, y0, x0);
+}

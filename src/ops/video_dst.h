@@ -27,4 +27,11 @@ vg_video_dst vg_video_dst_host(float *host, const int64_t ne[5], bool clamp);
  * then downloaded. */
 vg_status vg_video_dst_put(vg_exec *ex, const vg_video_dst *d, const vg_tensor *src, int64_t f0, int64_t y0, int64_t x0);
 
+/* A tiled decode's crop (ops/tile.h, chunk dim 2 of an output [B, C, F, H, W]), handed
+ * over as [B * C, len, 1, rows, cols], seen as [B, C, len, rows, cols]. */
+vg_tensor vg_video_dst_tile_view(const vg_tensor *crop, int64_t B, int64_t C);
+/* A vg_tile_put_fn for vg_tiled_put over a video's shape: the crop into the video
+ * (user: the vg_video_dst). */
+vg_status vg_video_dst_tile_put(void *dst, vg_exec *ex, const vg_tensor *crop, int64_t f0, int64_t y0, int64_t x0);
+
 #endif

@@ -76,18 +76,12 @@ static uint64_t vae_decoder_bytes(const void *vae) { return vg_cogvideox_vae_dec
 static vg_status vae_decode(vg_exec *ex, const void *vae, const vg_tensor *latents, const vg_video_dst *dst, bool tiled) {
     const vg_cogvideox_vae_config *c = vg_cogvideox_vae_cfg(vae);
     vg_tensor perm = vg_view_permute(latents, (const int[]){0, 2, 1, 3, 4});
-    vg_tensor z = {0}, whole = {0};
+    vg_tensor z = {0};
     VG_TRY(vg_exec_scratch(ex, &z, 5, perm.ne, "cogvideox.vae_input"));
     vg_status s = vg_op_copy(ex, &z, &perm);
-    /* the decoder writes whole frame batches into a device video: to the host, that
-     * video is the decode's own and goes down once it is complete */
-    vg_tensor *video = dst->dev;
-    if (s == VG_OK && !video && (s = vg_exec_scratch(ex, &whole, 5, dst->ne, "cogvideox.video")) == VG_OK) video = &whole;
     vg_cogvideox_vae_tiling tiling = vg_cogvideox_vae_default_tiling(c);
-    if (s == VG_OK) s = vg_cogvideox_vae_decode(ex, vae, &z, video, tiled ? &tiling : NULL, NULL, NULL);
+    if (s == VG_OK) s = vg_cogvideox_vae_decode_to(ex, vae, &z, dst, tiled ? &tiling : NULL, NULL, NULL);
     vg_tensor_release(&z);
-    if (s == VG_OK && !dst->dev) s = vg_video_dst_put(ex, dst, &whole, 0, 0, 0);
-    vg_tensor_release(&whole);
     return s;
 }
 

@@ -106,6 +106,32 @@ static void decode_case(vg_golden *g, const vg_cogvideox_vae *v, vg_pool *pool, 
     vg_tensor_release(&out);
 }
 
+/* The same decode streamed to host memory (vg_cogvideox_vae_decode_to), as a pipeline
+ * run decodes: within the same tolerance, nothing left in the pool. */
+static void decode_host_case(vg_golden *g, const vg_cogvideox_vae *v, vg_pool *pool, const vg_safetensors *io,
+                             const vg_tensor *z, const char *ref_name, const vg_cogvideox_vae_tiling *tl) {
+    const vg_cogvideox_vae_config *c = vg_cogvideox_vae_cfg(v);
+    const int64_t r = vg_cogvideox_vae_spatial_ratio(c);
+    vg_tensor ref = vg_golden_tensor(g, io, SET, ref_name);
+    if (!ref.data) return;
+    const int64_t ne[5] = {z->ne[0], c->out_channels, vg_cogvideox_vae_decoded_frames(c, z->ne[2]), r * z->ne[3],
+                           r * z->ne[4]};
+    float *host = malloc((size_t)(ne[0] * ne[1] * ne[2] * ne[3] * ne[4]) * sizeof(float));
+    vg_video_dst dst = vg_video_dst_host(host, ne, false);
+    uint64_t before = vg_pool_get_stats(pool).current;
+    vg_exec ex = {.pool = pool};
+    char name[96];
+    snprintf(name, sizeof name, "%s [to the host]", ref_name);
+    if (!host || vg_cogvideox_vae_decode_to(&ex, v, z, &dst, tl, NULL, NULL) != VG_OK) {
+        vg_golden_fail(g, SET, name, host ? vg_err_msg() : "out of host memory");
+    } else {
+        vg_tensor out = vg_tensor_wrap(VG_F32, 5, ne, host);
+        vg_golden_check(g, SET, name, &out, &ref, TOL);
+    }
+    if (vg_pool_get_stats(pool).current != before) vg_golden_fail(g, SET, name, "activations left in the pool");
+    free(host);
+}
+
 static void encode_case(vg_golden *g, const vg_cogvideox_vae *v, vg_pool *pool, const vg_safetensors *io,
                         const char *prefix, const char *in_name, const char *mean_name, const char *logvar_name,
                         const vg_cogvideox_vae_tiling *tl, int expect_batches) {
@@ -194,7 +220,10 @@ void golden_cogvideox_vae(vg_golden *g, const char *dir) {
     // encode in.video, decode its mean
     encode_case(g, v, pool, io, "", "in.video", "out.latent_mean", "out.latent_logvar", NULL, 1);
     vg_tensor z = {0};
-    if (upload(g, pool, io, "out.latent_mean", &z)) decode_case(g, v, pool, io, &z, "", "out.decoded", NULL, 1);
+    if (upload(g, pool, io, "out.latent_mean", &z)) {
+        decode_case(g, v, pool, io, &z, "", "out.decoded", NULL, 1);
+        decode_host_case(g, v, pool, io, &z, "out.decoded", NULL);
+    }
     vg_tensor_release(&z);
     // decode-only cases with several frame batches
     for (int k = 0; k < 8; k++) {
@@ -223,6 +252,7 @@ void golden_cogvideox_vae(vg_golden *g, const char *dir) {
         tl.overlap_width = json_real_value(json_object_get(tk, "tile_overlap_factor_width"));
         if (upload(g, pool, io, "tiled.in.latents", &z)) {
             decode_case(g, v, pool, io, &z, "tiled.", "tiled.out.decoded_tiled", &tl, 0);
+            decode_host_case(g, v, pool, io, &z, "tiled.out.decoded_tiled", &tl);
             decode_case(g, v, pool, io, &z, "tiled.", "tiled.out.decoded_untiled", NULL, 0);
         }
         vg_tensor_release(&z);

@@ -23,6 +23,7 @@ rng = random.Random(1234)
 with tempfile.TemporaryDirectory() as tmp:
     srv = Server(vgen, os.path.join(src, "models/tiny-wan"), tmp).start()
     accepted = set()
+    lock = threading.Lock()
     down = threading.Event()
     stop = threading.Event()
 
@@ -30,34 +31,50 @@ with tempfile.TemporaryDirectory() as tmp:
         """Submits JOBS jobs, one every ~0.4 s, each retried with its id until accepted."""
         for k in range(JOBS):
             jid = "kill-%02d" % k
-            body = {"id": jid, "input": small_input(seed=k, guidance_scale=1.0)}
+            body = {"id": jid, "input": small_input(seed=k, guidance_scale=1.0, num_inference_steps=12)}
             deadline = time.time() + 120
             while not stop.is_set() and time.time() < deadline:
                 try:
                     code, j = srv.call("POST", "/run", body, timeout=10)
                     if code == 200 and j["id"] == jid:
-                        accepted.add(jid)
+                        with lock:
+                            accepted.add(jid)
                         break
                     fail("submission of %s answered %d: %s" % (jid, code, j))
                 except (urllib.error.URLError, OSError, ConnectionError):
                     time.sleep(0.05)   # the server is down: try again with the same id
             time.sleep(0.4)
 
+    def job_seconds():
+        """How long a completed job ran (kill moments are drawn within that, so that
+        they fall during jobs as fast a build as this one runs them); 1.5 before any."""
+        with lock:
+            ids = sorted(accepted)
+        for jid in ids:
+            try:
+                code, j = srv.call("GET", "/status/" + jid, timeout=5)
+                if code == 200 and j.get("status") == "COMPLETED" and j.get("executionTime", 0) > 0:
+                    return j["executionTime"] / 1000.0
+            except (urllib.error.URLError, OSError):
+                return 1.5
+        return 1.5
+
     th = threading.Thread(target=submitter)
     th.start()
     kills_in_job = 0
     for i in range(KILLS):
-        # wait for a running job (bounded), then kill at a random moment of it
+        # wait for a running job (bounded; not once every job has been submitted and
+        # none waits: then the kill finds the worker idle), then kill at a random moment of it
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
                 code, h = srv.call("GET", "/health", timeout=5)
-                if h["jobs"]["inProgress"] > 0:
+                if h["jobs"]["inProgress"] > 0 or (not th.is_alive() and h["jobs"]["inQueue"] == 0):
                     break
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 1.5))
+        time.sleep(rng.uniform(0.0, job_seconds()))
         try:
             running = srv.call("GET", "/health", timeout=5)[1]["jobs"]["inProgress"] > 0
         except (urllib.error.URLError, OSError):

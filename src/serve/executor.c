@@ -145,6 +145,21 @@ static json_t *meta_json(vg_executor *e, const vg_t2v_params *p, double fps, dou
                      "height", p->height, "width", p->width, "steps", p->steps, "gpu_memory", mem, "timings", timings);
 }
 
+/* plan_only: the plan the job would take, as vg_t2v_plan measures it before any work */
+static json_t *plan_json(const vg_t2v_params *p, const vg_plan_summary *sum) {
+    json_t *phases = json_object();
+    for (int i = 0; i < sum->n_phases; i++)
+        json_object_set_new(phases, sum->phases[i].name,
+                            json_pack("{s:o, s:o}", "planned_bytes", bytes_json(sum->phases[i].planned_bytes),
+                                      "weight_bytes", bytes_json(sum->phases[i].weight_bytes)));
+    return json_pack("{s:b, s:s, s:s, s:b, s:b, s:s, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:i}", "fits", (int)sum->fits,
+                     "offload", vg_offload_str(sum->offload), "text_encoder", sum->text_on_cpu ? "cpu" : "device",
+                     "cfg_batched", (int)sum->cfg_batched, "vae_tiling", (int)sum->vae_tiling, "activations",
+                     vg_activations_str(p->activations), "budget_bytes", bytes_json(sum->budget), "peak_bytes",
+                     bytes_json(sum->peak), "phases", phases, "explain", sum->explain, "height", p->height, "width",
+                     p->width, "frames", p->num_frames, "steps", p->steps);
+}
+
 /* The video inline (base64) or as a file in the outputs folder. */
 static bool put_video(vg_executor *e, const char *job_id, bool want_file, const uint8_t *mp4, size_t n, json_t *out,
                       char *err, size_t cap) {
@@ -214,6 +229,20 @@ void vg_executor_run(vg_executor *e, const char *job_id, const json_t *input, in
     p.progress = on_progress;
     p.progress_user_data = &r;
 
+    if (in.plan_only) {   /* an answer, fitting or not: nothing runs, nothing is uploaded */
+        vg_plan_summary sum;
+        if (vg_t2v_plan(e->ctx, e->model, &p, &sum) != VG_OK) {
+            out->status = VG_JOB_FAILED;
+            out->error = strdup(vg_ctx_last_error(e->ctx));
+            return;
+        }
+        json_t *o = json_pack("{s:o}", "plan", plan_json(&p, &sum));
+        out->output = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        out->status = out->output ? VG_JOB_COMPLETED : VG_JOB_FAILED;
+        if (!out->output) out->error = strdup("out of host memory writing the plan");
+        return;
+    }
     vg_video *v = NULL;
     uint8_t *mp4 = NULL;
     size_t mp4_cap = 0, mp4_n = 0;

@@ -123,7 +123,7 @@ static void check_seed(json_t *in, json_t *errors, bool fill) {
 
 static const char *const g_input_keys[] = {"prompt", "negative_prompt", "height", "width", "num_frames",
                                            "num_inference_steps", "guidance_scale", "flow_shift", "seed", "fps",
-                                           "output", "activations", "cfg_batch", NULL};
+                                           "output", "activations", "cfg_batch", "plan_only", NULL};
 
 static bool known(const char *const *keys, const char *k) {
     for (int i = 0; keys[i]; i++)
@@ -142,7 +142,7 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     json_object_foreach(in, k, v) {
         if (!known(g_input_keys, k)) errf(errors, "input.%.64s: unknown key (known: prompt, negative_prompt, height, width, "
                                               "num_frames, num_inference_steps, guidance_scale, flow_shift, seed, fps, output, "
-                                              "activations, cfg_batch)", k);
+                                              "activations, cfg_batch, plan_only)", k);
     }
     check_text(in, "prompt", true, errors);
     check_text(in, "negative_prompt", false, errors);
@@ -167,6 +167,8 @@ bool vg_job_input_check(json_t *in, const vg_request_limits *lim, json_t *errors
     vg_cfg_batch batch;
     if (cb && (!json_is_string(cb) || vg_cfg_batch_parse(json_string_value(cb), &batch) != VG_OK))
         errf(errors, "input.cfg_batch: must be \"auto\", \"on\" or \"off\"");
+    json_t *po = json_object_get(in, "plan_only");
+    if (po && !json_is_boolean(po)) errf(errors, "input.plan_only: must be true or false");
     json_t *o = json_object_get(in, "output");
     if (!o) {
         if (fill) json_object_set_new(in, "output", json_string("base64"));
@@ -204,6 +206,7 @@ void vg_job_input_read(const json_t *in, vg_job_input *o) {
     /* both checked by vg_job_input_check */
     const char *act = json_string_value(json_object_get(in, "activations"));
     o->has_activations = act && vg_activations_parse(act, &o->activations) == VG_OK;
+    o->plan_only = json_is_true(json_object_get(in, "plan_only"));
     const char *cb = json_string_value(json_object_get(in, "cfg_batch"));
     o->has_cfg_batch = cb && vg_cfg_batch_parse(cb, &o->cfg_batch) == VG_OK;
 }

@@ -3,7 +3,7 @@
  *   {"input": {"prompt", "negative_prompt", "height", "width", "num_frames",
  *              "num_inference_steps", "guidance_scale", "flow_shift", "seed", "fps",
  *              "output": "base64" | "file", "activations": "f32" | "bf16",
- *              "cfg_batch": "auto" | "on" | "off"},
+ *              "cfg_batch": "auto" | "on" | "off", "plan_only": false | true},
  *    "webhook"?: "http(s)://...", "policy"?: {"executionTimeout", "ttl", "lowPriority"},
  *    "id"?: "client-chosen id (idempotent)"}
  *
@@ -39,6 +39,7 @@ typedef struct vg_job_input {
     vg_activations activations;
     bool has_cfg_batch;           /* "cfg_batch" given; otherwise the server's --cfg-batch */
     vg_cfg_batch cfg_batch;
+    bool plan_only;               /* answer with the plan the job would take, run nothing */
 } vg_job_input;
 
 /* Checks one "input" object; appends a message per problem to errors (a JSON

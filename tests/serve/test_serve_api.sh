@@ -64,6 +64,25 @@ code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_sc
 json "$T/r.json" 'd["output"]["video"]' | base64 -d >"$T/g_batched.mp4"
 ok "runsync with guidance: the passes batched (meta.gpu_memory.cfg_batched)"
 
+# plan_only: the plan that job takes, without running it; its planned phases are the ones
+# the run just reported
+cp "$T/r.json" "$T/ran.json"
+code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}, \"plan_only\": true}}")
+[ "$code" = 200 ] && [ "$(json "$T/r.json" 'd["status"]')" = COMPLETED ] || fail "plan_only: $(head -c 300 "$T/r.json")"
+python3 - "$T/r.json" "$T/ran.json" <<'PY' || fail "plan_only's plan is not the run's: $(cat "$T/r.json")"
+import json, sys
+plan, ran = json.load(open(sys.argv[1]))["output"], json.load(open(sys.argv[2]))["output"]["meta"]
+assert "video" not in plan and "path" not in plan
+p, m = plan["plan"], ran["gpu_memory"]
+assert p["fits"] is True and p["cfg_batched"] is True and p["offload"] == m["offload"]
+assert set(p["phases"]) == set(m["phases"])
+for k, v in p["phases"].items():
+    assert v["planned_bytes"] == m["phases"][k]["planned_bytes"], k
+assert p["peak_bytes"] == max(v["planned_bytes"] for v in p["phases"].values())
+assert (p["frames"], p["height"], p["width"], p["steps"]) == (ran["frames"], ran["height"], ran["width"], ran["steps"])
+PY
+ok "runsync with plan_only: the plan the run took, and no video"
+
 # a request may ask for the passes one after the other: the same video
 code=$(post /runsync "{\"input\": {${SMALL/\"guidance_scale\": 1.0/\"guidance_scale\": 5.0}, \"cfg_batch\": \"off\"}}")
 [ "$code" = 200 ] && [ "$(json "$T/r.json" 'd["output"]["meta"]["gpu_memory"]["cfg_batched"]')" = False ] ||
@@ -92,7 +111,9 @@ ok "run + status: a warm job gives the same bytes"
 
 # ---- input checks: {"errors": [...]} and 400, nothing queued
 before=$(curl -s "$URL/health" | python3 -c 'import json,sys; d=json.load(sys.stdin)["jobs"]; print(sum(d.values()))')
+n400=0
 check_400() {   # body, a word the errors must name
+    n400=$((n400 + 1))
     code=$(post /run "$1")
     [ "$code" = 400 ] || fail "expected 400 for $1, got $code: $(cat "$T/r.json")"
     grep -q "$2" "$T/r.json" || fail "the errors for $1 do not name $2: $(cat "$T/r.json")"
@@ -107,6 +128,7 @@ check_400 '{"input": {"prompt": "x", "seed": "18446744073709551616"}}' 'seed'
 check_400 '{"input": {"prompt": "x", "output": "s3"}}' 'output'
 check_400 '{"input": {"prompt": "x", "activations": "fp8"}}' 'input.activations'
 check_400 '{"input": {"prompt": "x", "cfg_batch": true}}' 'input.cfg_batch'
+check_400 '{"input": {"prompt": "x", "plan_only": "yes"}}' 'input.plan_only'
 check_400 '{"input": {"prompt": ""}}' 'prompt: must not be empty'
 check_400 '{"input": {}}' 'prompt: required'
 check_400 '{"prompt": "x"}' 'input: required'
@@ -122,7 +144,7 @@ code=$(post /run "{\"input\": {\"prompt\": \"x\", \"height\": 100, \"width\": 30
 [ "$(json "$T/r.json" 'len(d["errors"])')" = 3 ] || fail "every problem is reported at once: $(cat "$T/r.json")"
 after=$(curl -s "$URL/health" | python3 -c 'import json,sys; d=json.load(sys.stdin)["jobs"]; print(sum(d.values()))')
 [ "$before" = "$after" ] || fail "refused requests were queued ($before -> $after jobs)"
-ok "input checks: 20 bad requests refused with their errors, none queued"
+ok "input checks: $n400 bad requests refused with their errors, none queued"
 
 # ---- routes and methods
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/status/no-such-job")" = 404 ] || fail "unknown id is not 404"
@@ -265,5 +287,14 @@ code=$(post "/cancel/$long" "")
 used=$(curl -s "$URL/metrics" | awk '/^vgen_device_memory_used_bytes/ {print $2}')
 [ "$used" = 0 ] || fail "after a cancel the device still holds $used bytes"
 ok "cancel frees the job's device memory (0 bytes after it on sim:20MiB)"
+# asked first, the out-of-budget job says it does not fit, and why, without failing;
+# planning takes no device memory
+code=$(post /runsync "{\"input\": {\"prompt\": \"x\", \"height\": 512, \"width\": 512, \"num_frames\": 33, \"num_inference_steps\": 1, \"plan_only\": true}}")
+[ "$(json "$T/r.json" 'd["status"]')" = COMPLETED ] && [ "$(json "$T/r.json" 'd["output"]["plan"]["fits"]')" = False ] &&
+    json "$T/r.json" 'd["output"]["plan"]["explain"]' | grep -qi "budget" ||
+    fail "plan_only of an out-of-budget job: $(head -c 400 "$T/r.json")"
+used=$(curl -s "$URL/metrics" | awk '/^vgen_device_memory_used_bytes/ {print $2}')
+[ "$used" = 0 ] || fail "after a plan_only job the device holds $used bytes"
+ok "plan_only of a job that cannot fit: fits false, with the reason; nothing on the device"
 serve_stop
 echo "all serve API checks passed"

@@ -109,24 +109,36 @@ VG_TEST(pieces_to_device_and_host) {
     vg_backend_free(dev);
 }
 
+/* the strict simulated device and a zeroed host video [B, C, F, H, W] */
+typedef struct fixture {
+    vg_backend *dev;
+    vg_exec ex;
+    float *host;
+    vg_video_dst hd;
+} fixture;
+
+static fixture setup(void) {
+    fixture x = {0};
+    VG_CHECK_OK(vg_backend_from_spec("sim:16MiB", &x.dev));
+    x.ex = (vg_exec){.pool = x.dev->pool, .be = x.dev};
+    x.host = calloc(N, sizeof(float));
+    x.hd = vg_video_dst_host(x.host, (const int64_t[]){B, C, F, H, W}, false);
+    return x;
+}
+
 /* a tile's crop as the tiling helper hands it over: [B * C, frames, 1, rows, columns] */
 VG_TEST(tile_crop_put) {
-    vg_backend *dev = NULL;
-    VG_CHECK_OK(vg_backend_from_spec("sim:16MiB", &dev));
-    vg_exec ex = {.pool = dev->pool, .be = dev};
-    const int64_t ne[5] = {B, C, F, H, W};
-    float *host = calloc(N, sizeof(float));
-    vg_video_dst hd = vg_video_dst_host(host, ne, false);
+    fixture fx = setup();
     /* the crop: rows 1..3 and columns 2..5 of a [B * C, 2, 1, 5, 6] tile buffer */
     const int64_t tne[5] = {B * C, 2, 1, 5, 6};
     float *tb = malloc((size_t)(B * C * 2 * 5 * 6) * sizeof(float));
     for (int64_t i = 0; i < B * C * 2 * 5 * 6; i++) tb[i] = (float)i;
     vg_tensor tile;
-    VG_CHECK_OK(vg_tensor_alloc(&tile, dev->pool, VG_F32, 5, tne, "test.tile"));
+    VG_CHECK_OK(vg_tensor_alloc(&tile, fx.dev->pool, VG_F32, 5, tne, "test.tile"));
     VG_CHECK_OK(vg_tensor_set(&tile, tb));
     vg_tensor crop = vg_view_slice(&tile, 3, 1, 3);
     crop = vg_view_slice(&crop, 4, 2, 4);
-    VG_CHECK_OK(vg_video_dst_tile_put(&hd, &ex, &crop, 3, 2, 1));
+    VG_CHECK_OK(vg_video_dst_tile_put(&fx.hd, &fx.ex, &crop, 3, 2, 1));
     int bad = 0;
     for (int64_t b = 0; b < B; b++)
         for (int64_t c = 0; c < C; c++)
@@ -135,46 +147,41 @@ VG_TEST(tile_crop_put) {
                     for (int64_t x = 0; x < W; x++) {
                         bool in = f >= 3 && f < 5 && y >= 2 && y < 5 && x >= 1 && x < 5;
                         float want = in ? tb[(((b * C + c) * 2 + (f - 3)) * 5 + (y - 2 + 1)) * 6 + (x - 1 + 2)] : 0.0f;
-                        bad += host[at(b, c, f, y, x)] != want;
+                        bad += fx.host[at(b, c, f, y, x)] != want;
                     }
     VG_CHECKF(bad == 0, "%d elements of the video differ after the crop", bad);
     /* a crop whose outer dim is not B * C is refused */
     vg_tensor wrong = vg_view_slice(&tile, 0, 0, B * C - 1);
-    VG_CHECK(vg_video_dst_tile_put(&hd, &ex, &wrong, 0, 0, 0) == VG_ERR_INTERNAL);
+    VG_CHECK(vg_video_dst_tile_put(&fx.hd, &fx.ex, &wrong, 0, 0, 0) == VG_ERR_INTERNAL);
     vg_tensor_release(&tile);
-    VG_CHECK(vg_pool_get_stats(dev->pool).current == 0);
+    VG_CHECK(vg_pool_get_stats(fx.dev->pool).current == 0);
     free(tb);
-    free(host);
-    vg_backend_free(dev);
+    free(fx.host);
+    vg_backend_free(fx.dev);
 }
 
 /* pieces that do not fit are refused with a message naming both shapes; nothing is written */
 VG_TEST(out_of_range_refused) {
-    vg_backend *dev = NULL;
-    VG_CHECK_OK(vg_backend_from_spec("sim:16MiB", &dev));
-    vg_exec ex = {.pool = dev->pool, .be = dev};
-    const int64_t ne[5] = {B, C, F, H, W};
-    float *host = calloc(N, sizeof(float));
-    vg_video_dst hd = vg_video_dst_host(host, ne, false);
+    fixture fx = setup();
     vg_tensor p;
-    VG_CHECK_OK(vg_tensor_alloc(&p, dev->pool, VG_F32, VG_SHAPE(B, C, 2, 3, 3), "test.piece"));
+    VG_CHECK_OK(vg_tensor_alloc(&p, fx.dev->pool, VG_F32, VG_SHAPE(B, C, 2, 3, 3), "test.piece"));
     VG_CHECK_OK(vg_tensor_set(&p, (float[B * C * 2 * 3 * 3]){[0] = 5.0f}));
     const int64_t bad[][3] = {{F - 1, 0, 0}, {0, H - 2, 0}, {0, 0, W - 2}, {-1, 0, 0}};
     for (int i = 0; i < 4; i++) {
-        VG_CHECK(vg_video_dst_put(&ex, &hd, &p, bad[i][0], bad[i][1], bad[i][2]) == VG_ERR_INTERNAL);
+        VG_CHECK(vg_video_dst_put(&fx.ex, &fx.hd, &p, bad[i][0], bad[i][1], bad[i][2]) == VG_ERR_INTERNAL);
         VG_CHECKF(strstr(vg_err_msg(), "does not fit the video") != NULL, "message: %s", vg_err_msg());
     }
     vg_tensor q = vg_view_slice(&p, 1, 0, C - 1);   /* the wrong channel count */
-    VG_CHECK(vg_video_dst_put(&ex, &hd, &q, 0, 0, 0) == VG_ERR_INTERNAL);
-    for (int64_t i = 0; i < N; i++) VG_CHECKF(host[i] == 0.0f, "element %lld written by a refused piece", (long long)i);
+    VG_CHECK(vg_video_dst_put(&fx.ex, &fx.hd, &q, 0, 0, 0) == VG_ERR_INTERNAL);
+    for (int64_t i = 0; i < N; i++) VG_CHECKF(fx.host[i] == 0.0f, "element %lld written by a refused piece", (long long)i);
     /* host NULL (plans measure this way): staged as for a run, nothing kept, nothing left */
-    vg_video_dst md = vg_video_dst_host(NULL, ne, false);
+    vg_video_dst md = vg_video_dst_host(NULL, fx.hd.ne, false);
     vg_tensor tv = vg_view_permute(&p, (const int[]){0, 1, 2, 4, 3});
-    VG_CHECK_OK(vg_video_dst_put(&ex, &md, &tv, 0, 0, 0));
+    VG_CHECK_OK(vg_video_dst_put(&fx.ex, &md, &tv, 0, 0, 0));
     vg_tensor_release(&p);
-    VG_CHECK(vg_pool_get_stats(dev->pool).current == 0);
-    free(host);
-    vg_backend_free(dev);
+    VG_CHECK(vg_pool_get_stats(fx.dev->pool).current == 0);
+    free(fx.host);
+    vg_backend_free(fx.dev);
 }
 
 int main(void) {

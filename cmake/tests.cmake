@@ -77,6 +77,9 @@ set_tests_properties(core/test_backend_ops_threads PROPERTIES ENVIRONMENT "OMP_N
 add_test(NAME core/test_backend_ops_cuda COMMAND test_backend_ops --device cuda:1GiB)
 set_tests_properties(core/test_backend_ops_cuda PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=2" SKIP_RETURN_CODE 77
   RESOURCE_LOCK gpu)
+# decoded video pieces into device memory and down to the host on the GPU
+add_test(NAME core/test_video_dst_cuda COMMAND test_video_dst --device cuda:1GiB)
+set_tests_properties(core/test_video_dst_cuda PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK gpu)
 
 # CLI behaviour tests (shell scripts driving the real binary and ffprobe)
 file(GLOB CLI_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cli/*.sh)

@@ -8,6 +8,8 @@
 #   2. op table      every op of tests/core/test_backend_ops.c on cuda against the
 #                    float64 references and the CPU backend (NMSE, NaN/Inf, guards,
 #                    measured scratch == real scratch)
+#   2b. video pieces test_video_dst on cuda: decoded pieces into a device video and
+#                    downloaded into host memory, against an element-by-element video
 #   3. golden        vgen-golden --device cuda over tests/data/golden
 #   4. DiT forward   bench_cuda: Wan2.1-1.3B shapes, 30 blocks, 480x832x81 (32760
 #                    tokens), random bf16 weights, resident and block-streamed, and
@@ -105,7 +107,7 @@ else
         echo "FFmpeg, libpng) must be installed on this machine (or prepared in .debs/); see $OUT/configure.log"
     fi
     if [ $configured -eq 1 ] && grep -q "CUDA backend ON" "$OUT/configure.log" 2>/dev/null; then
-        stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops bench_cuda \
+        stage build 240 cmake --build "$BUILD" -j "$(nproc)" --target vgen vgen-golden test_backend_ops test_video_dst bench_cuda \
             test_cuda_on_host test_cuda_bf16_on_host test_cuda_tc_attention_on_host
     else
         SUMMARY+=("$(printf '%-10s %-28s' build 'FAIL (no CUDA in the configure)')"); status=1
@@ -123,6 +125,7 @@ fi
 if [ -x "$BUILD/test_backend_ops" ]; then
     stage ops 90 env OMP_NUM_THREADS=8 "$BUILD/test_backend_ops" --device cuda:4GiB
 fi
+[ -x "$BUILD/test_video_dst" ] && stage video_dst 30 "$BUILD/test_video_dst" --device cuda:1GiB
 if [ -x "$BUILD/vgen-golden" ]; then
     # a budget, not the whole card: the pipeline set makes a second context on the device
     stage golden 120 env OMP_NUM_THREADS=8 "$BUILD/vgen-golden" --device cuda:6GiB tests/data/golden

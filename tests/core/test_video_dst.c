@@ -1,9 +1,11 @@
-/* vg_video_dst (ops/video_dst.h): pieces of a video written into a device tensor of
- * the strict simulated device and into host memory, against a video assembled here
+/* vg_video_dst (ops/video_dst.h): pieces of a video written into a device tensor and
+ * into host memory, on the strict simulated device (or the one given: test_video_dst
+ * --device cuda:1GiB, exit 77 without it), against a video assembled here
  * element by element: contiguous pieces, strided pieces (a transposed view, so the
  * host path stages them), a tile's crop handed over as [B * C, frames, 1, rows,
  * columns], the clamp, pieces outside the video refused, and nothing left in the pool. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,8 @@
 #include "core/error.h"
 #include "ops/video_dst.h"
 #include "vg_test.h"
+
+static const char *g_device = "sim:16MiB";
 
 #define B 2
 #define C 3
@@ -77,7 +81,7 @@ static void expected(float *want, bool clamp) {
 
 VG_TEST(pieces_to_device_and_host) {
     vg_backend *dev = NULL;
-    VG_CHECK_OK(vg_backend_from_spec("sim:16MiB", &dev));
+    VG_CHECK_OK(vg_backend_from_spec(g_device, &dev));
     vg_exec ex = {.pool = dev->pool, .be = dev};
     const int64_t ne[5] = {B, C, F, H, W};
     float *want = malloc(N * sizeof(float)), *got = malloc(N * sizeof(float)), *host = malloc(N * sizeof(float));
@@ -119,7 +123,7 @@ typedef struct fixture {
 
 static fixture setup(void) {
     fixture x = {0};
-    VG_CHECK_OK(vg_backend_from_spec("sim:16MiB", &x.dev));
+    VG_CHECK_OK(vg_backend_from_spec(g_device, &x.dev));
     x.ex = (vg_exec){.pool = x.dev->pool, .be = x.dev};
     x.host = calloc(N, sizeof(float));
     x.hd = vg_video_dst_host(x.host, (const int64_t[]){B, C, F, H, W}, false);
@@ -184,7 +188,16 @@ VG_TEST(out_of_range_refused) {
     vg_backend_free(fx.dev);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 2 && strcmp(argv[1], "--device") == 0) {
+        g_device = argv[2];
+        vg_backend *probe = NULL;
+        if (vg_backend_from_spec(g_device, &probe) != VG_OK) {
+            printf("skipped: no %s device (%s)\n", g_device, vg_err_msg());
+            return 77;
+        }
+        vg_backend_free(probe);
+    }
     VG_RUN(pieces_to_device_and_host);
     VG_RUN(tile_crop_put);
     VG_RUN(out_of_range_refused);

@@ -82,6 +82,14 @@ with tempfile.TemporaryDirectory() as tmp:
         rows = js("document.querySelectorAll('#recent tr').length")
         if not rows:
             fail("the recent jobs table is empty")
+        # "Will it fit?": the plan of the same job, without running it
+        js("document.getElementById('fit').click()")
+        deadline = time.time() + 30
+        while time.time() < deadline and not js("document.getElementById('plan').dataset.fits || ''"):
+            time.sleep(0.2)
+        plan = js("document.getElementById('plan').textContent")
+        if js("document.getElementById('plan').dataset.fits") != "yes" or "policy" not in plan or "denoise" not in plan:
+            fail("the page's plan: %r (error %r)" % (plan, js("document.getElementById('error').textContent")))
         ws.close()
     finally:
         br.terminate()
@@ -90,5 +98,6 @@ with tempfile.TemporaryDirectory() as tmp:
         except subprocess.TimeoutExpired:
             br.kill()
     srv.stop()
-    ok("headless Chromium: the page submitted the prompt, showed %s, and played the %dx%d MP4 (%.2f s)" %
+    ok("headless Chromium: the page submitted the prompt, showed %s, played the %dx%d MP4 (%.2f s), and "
+       "answered 'Will it fit?' with the plan" %
        (" -> ".join(s for s in ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"] if s in states), w, h, dur))

@@ -30,8 +30,8 @@ bytes — never a silent spill.
 |---|---|---|
 | `none` | every component, for the whole run | fastest |
 | `model` | only the component of the current phase | uploads each component once |
-| `block` | transformer: embeddings/head resident, blocks streamed through two device slots; block i+1 is copied while block i computes | copies hide behind compute when a block's FLOPs per byte are high (video DiTs: thousands) |
-| `leaf` | transformer: norms, biases and tables resident, every weight matrix streamed through two slots, fetched inside the matmul, next matrix prefetched | lowest memory, most copies |
+| `block` | transformer: embeddings/head resident, blocks streamed through two device slots; block i+1 is copied while block i computes. Text encoder: its embedding and final norm resident, its layers streamed the same way | copies hide behind compute when a block's FLOPs per byte are high (video DiTs: thousands) |
+| `leaf` | transformer: norms, biases and tables resident, every weight matrix streamed through two slots, fetched inside the matmul, next matrix prefetched. Text encoder: as under `block` | lowest memory, most copies |
 | `auto` (default) | the first of none, model, block, leaf that fits; then model, block, leaf with the text encoder on the CPU; at each, the guidance passes batched, then one after the other | |
 
 **VAE tiling** is part of the plan too: `--vae-tiling` forces a tiled decode; without it, a
@@ -39,9 +39,14 @@ run whose decode does not fit untiled turns tiling on by itself (the sidecar's `
 says so), and `vgen plan` prints that choice as `chosen, with VAE tiling`.
 
 **Text encoder placement** (`--text-encoder auto|device|cpu` in `vgen plan`, `text_encoder` in
-`vg_t2v_params`): UMT5-XXL alone is 10.6 GiB in bf16. On the CPU it computes from its
-memory-mapped weights and only the prompt embeddings reach the device; `auto` does this
-only when the device plan does not fit.
+`vg_t2v_params`): UMT5-XXL alone is 10.6 GiB in bf16. Under `none` and `model` it is on the
+device whole while it encodes; under `block` and `leaf` only its embedding (2.0 GiB for
+UMT5's 256k tokens, 0.25 GiB for T5 v1.1) and final norm are, and its 24 layers stream
+through two slots of the largest layer (368 MiB), the next layer copied while one computes:
+the text phase of Wan2.1 then peaks at 2.87 GiB instead of 10.77 GiB, so the prompts are
+encoded on the GPU within budgets where they used to go to the CPU (8 GiB below).
+On the CPU it computes from its memory-mapped weights and only the prompt embeddings reach
+the device; `auto` does this only when no device plan fits.
 
 **Guidance passes** (`--cfg-batch auto|on|off` in `vgen generate` and `vgen plan`,
 `cfg_batch` in `vg_t2v_params`): with classifier-free guidance each step runs the transformer

@@ -62,12 +62,22 @@ typedef struct vg_t5_layer {
     vg_tensor wo;          /* [D, F] */
 } vg_t5_layer;
 
+/* Where the forward takes each layer's weights from when they are not all in
+ * `layers` (residency streams them through device slots): acquire fills *out with
+ * layer i (its weights where the forward can use them), release hands it back. */
+typedef struct vg_t5_layer_source {
+    vg_status (*acquire)(void *user, int i, vg_t5_layer *out);
+    void (*release)(void *user, int i);
+    void *user;
+} vg_t5_layer_source;
+
 typedef struct vg_t5 {
     vg_t5_config cfg;
     vg_weights *w;         /* owns the file mapping the vg_tensor views point into */
     vg_tensor embed;       /* [vocab, D] stored dtype (shared.weight / encoder.embed_tokens.weight) */
     vg_t5_layer *layers;   /* [num_layers] */
     vg_tensor ln_final;    /* [D] encoder.final_layer_norm.weight */
+    const vg_t5_layer_source *layer_source;   /* NULL: `layers` as they are */
 } vg_t5;
 
 /* ---- config ---------------------------------------------------------------- */

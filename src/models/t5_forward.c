@@ -199,6 +199,27 @@ static vg_status scan_inputs(enc *e, const int32_t *ids, const int32_t *mask, in
     return VG_OK;
 }
 
+/* One encoder layer b on e->h: its relative-position bias when it owns a table,
+ * self-attention, the gated-GELU FFN. */
+static vg_status t5_layer(enc *e, const vg_t5_layer *ly, int b) {
+    if (ly->rel_bias.data) {
+        // bias[h, i, j] = table[bucket(j - i), h]   (UMT5: every block; T5: block 0, shared)
+        VG_TRY(fill_bias(e, &ly->rel_bias));
+        if (e->dbg) {
+            vg_tensor bl = vg_view_select(&e->bias, 0, 0);                      // [H, L, L]
+            vg_tensor values = vg_view_permute(&bl, (const int[]){1, 2, 0});  // [L, L, H]
+            vg_tensor bucket2;
+            VG_TRY(vg_view_reshape(&bucket2, &e->bucket, 2, (const int64_t[]){e->L, e->L}));
+            emit(e, "act.block%d.rel_bucket", b, &bucket2);
+            emit(e, "act.block%d.rel_bias_values", b, &values);
+        }
+    }
+    VG_TRY(attn_block(e, ly));
+    VG_TRY(ffn_block(e, ly));
+    emit(e, "act.block%d", b, &e->h);
+    return VG_OK;
+}
+
 vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const int32_t *mask, int batch, int len,
                        vg_tensor *out, vg_t5_debug_fn dbg, void *dbg_user) {
     if (!ex || !m || !ids || !out) return vg_err(VG_ERR_INVALID_ARG, "t5 encode: NULL argument");
@@ -258,22 +279,14 @@ vg_status vg_t5_encode(vg_exec *ex, const vg_t5 *m, const int32_t *ids, const in
     for (int b = 0; b < c->num_layers; b++) {
         if (vg_exec_aborted(ex)) { s = vg_err(VG_ERR_ABORTED, "text encoding aborted before layer %d of %d", b + 1, c->num_layers); goto done; }
         const vg_t5_layer *ly = &m->layers[b];
-        if (vg_exec_aborted(ex)) { s = vg_err(VG_ERR_ABORTED, "aborted before text encoder block %d", b); goto done; }
-        if (ly->rel_bias.data) {
-            // bias[h, i, j] = table[bucket(j - i), h]   (UMT5: every block; T5: block 0, shared)
-            if ((s = fill_bias(&e, &ly->rel_bias)) != VG_OK) goto done;
-            if (dbg) {
-                vg_tensor bl = vg_view_select(&e.bias, 0, 0);                       // [H, L, L]
-                vg_tensor values = vg_view_permute(&bl, (const int[]){1, 2, 0});   // [L, L, H]
-                vg_tensor bucket2;
-                if ((s = vg_view_reshape(&bucket2, &e.bucket, 2, (const int64_t[]){L, L})) != VG_OK) goto done;
-                emit(&e, "act.block%d.rel_bucket", b, &bucket2);
-                emit(&e, "act.block%d.rel_bias_values", b, &values);
-            }
+        vg_t5_layer streamed;
+        if (m->layer_source) {   /* the layer's weights brought where the ops run */
+            if ((s = m->layer_source->acquire(m->layer_source->user, b, &streamed)) != VG_OK) goto done;
+            ly = &streamed;
         }
-        if ((s = attn_block(&e, ly)) != VG_OK) goto done;
-        if ((s = ffn_block(&e, ly)) != VG_OK) goto done;
-        emit(&e, "act.block%d", b, &e.h);
+        s = t5_layer(&e, ly, b);
+        if (m->layer_source) m->layer_source->release(m->layer_source->user, b);
+        if (s != VG_OK) goto done;
     }
     // h = RMSNorm_final(h)
     s = vg_op_rms_norm(ex, &e.h, &e.h, &m->ln_final, c->eps);

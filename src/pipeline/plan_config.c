@@ -210,6 +210,12 @@ static vg_status plan_components(const vg_backend *dev, const vg_model *m, const
     in->held[VG_PHASE_DECODE] = lat;   /* the video goes to the host as it is decoded */
     /* weights, as the runtimes upload them */
     in->comp[VG_PHASE_TEXT].weight_bytes = vg_t5_resident_bytes(m->te);
+    /* under block and leaf the text encoder's layers stream through two slots too
+     * (t2v.c), its embedding and final norm resident: the same figures for both */
+    vg_plan_component *tc = &in->comp[VG_PHASE_TEXT];
+    vg_t5_stream_bytes(m->te, &tc->nonblock_bytes, &tc->block_bytes);
+    tc->small_bytes = tc->nonblock_bytes;
+    tc->leaf_bytes = tc->block_bytes;
     vg_unit_sizes ds = dn->sizes(m->dit);
     if (m->dit2) {
         /* two experts take turns: each unit is the larger of the two, and only 'none'

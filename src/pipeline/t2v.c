@@ -210,7 +210,10 @@ static vg_status phase_text(run *r, const vg_t2v_inputs *in) {
         ex.weights = NULL;
     } else {
         if (!r->st->te_up) {
-            VG_TRY(vg_t5_resident_new(r->dev, r->m->te, &r->st->te));
+            /* under block and leaf its layers stream through two slots, as the transformer's blocks do */
+            bool stream = r->plan.policy == VG_OFFLOAD_BLOCK || r->plan.policy == VG_OFFLOAD_LEAF;
+            VG_TRY(stream ? vg_t5_resident_new_streamed(r->dev, r->m->te, &r->st->te)
+                          : vg_t5_resident_new(r->dev, r->m->te, &r->st->te));
             r->st->te_up = true;
         }
         te = &r->st->te.m;

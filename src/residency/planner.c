@@ -76,8 +76,7 @@ vg_plan vg_plan_policy(const vg_plan_input *in, vg_offload policy, bool text_on_
     }
     if (text_on_host) {
         /* weights and activations of the text encoder stay on the host */
-        h.comp[VG_PHASE_TEXT].weight_bytes = 0;
-        h.comp[VG_PHASE_TEXT].act_peak = 0;
+        memset(&h.comp[VG_PHASE_TEXT], 0, sizeof h.comp[VG_PHASE_TEXT]);
     }
     vg_plan pl;
     memset(&pl, 0, sizeof pl);

@@ -55,8 +55,77 @@ vg_status vg_t5_resident_new(vg_backend *dev, const vg_t5 *host, vg_t5_resident 
     return s;
 }
 
+/* ---- layers streamed ----------------------------------------------------- */
+
+/* the present tensors of layer l, in the order of vg_t5_layer's fields */
+static int layer_tensors(vg_t5_layer *l, const vg_tensor **out) {
+    vg_tensor *t[] = {&l->ln_attn, &l->q, &l->k, &l->v, &l->o, &l->rel_bias, &l->ln_ffn, &l->wi0, &l->wi1, &l->wo};
+    int n = 0;
+    for (int j = 0; j < 10; j++)
+        if (t[j]->data) out[n++] = t[j];
+    return n;
+}
+
+void vg_t5_stream_bytes(const vg_t5 *host, uint64_t *resident, uint64_t *layer) {
+    vg_tensor *g[] = {(vg_tensor *)&host->embed, (vg_tensor *)&host->ln_final};
+    *resident = vg_tensors_device_bytes(g, 2);
+    *layer = 0;
+    for (int i = 0; i < host->cfg.num_layers; i++) {
+        const vg_tensor *t[10];
+        vg_wunit u = {.t = t, .n = layer_tensors(&host->layers[i], t)};
+        uint64_t b = vg_wunit_bytes(&u);
+        if (b > *layer) *layer = b;
+    }
+}
+
+static vg_status acquire_layer(void *user, int i, vg_t5_layer *out) {
+    vg_t5_resident *r = user;
+    vg_tensor views[10];
+    VG_TRY(vg_streamer_acquire(r->st, i, views));
+    *out = r->layers[i];
+    vg_tensor *t[] = {&out->ln_attn, &out->q, &out->k, &out->v, &out->o, &out->rel_bias, &out->ln_ffn, &out->wi0,
+                      &out->wi1, &out->wo};
+    for (int j = 0, k = 0; j < 10; j++)
+        if (t[j]->data) *t[j] = views[k++];
+    return VG_OK;
+}
+
+static void release_layer(void *user, int i) { vg_streamer_release(((vg_t5_resident *)user)->st, i); }
+
+vg_status vg_t5_resident_new_streamed(vg_backend *dev, const vg_t5 *host, vg_t5_resident *out) {
+    memset(out, 0, sizeof *out);
+    const int L = host->cfg.num_layers;
+    out->m = *host;
+    out->layers = malloc(sizeof *out->layers * (L ? L : 1));
+    out->units = calloc(L ? L : 1, sizeof *out->units);
+    out->unit_t = calloc((size_t)(L ? L : 1) * 10, sizeof *out->unit_t);
+    vg_status s = VG_OK;
+    if (!out->layers || !out->units || !out->unit_t) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
+    if (s == VG_OK) {
+        memcpy(out->layers, host->layers, sizeof *out->layers * L);
+        for (int i = 0; i < L; i++) {
+            const vg_tensor **t = out->unit_t + (size_t)i * 10;
+            out->units[i] = (vg_wunit){.t = t, .n = layer_tensors(&out->layers[i], t)};
+        }
+        vg_tensor *g[] = {&out->m.embed, &out->m.ln_final};
+        s = vg_upload_tensors(dev, g, 2, "text_encoder.resident_weights", &out->mem);
+    }
+    if (s == VG_OK) s = vg_streamer_new(dev, out->units, L, 2, true, "text_encoder.layer_slots", &out->st);
+    if (s != VG_OK) {
+        vg_t5_resident_free(dev, out);
+        return s;
+    }
+    out->m.layers = out->layers;   /* host views: the source hands out device ones */
+    out->src = (vg_t5_layer_source){.acquire = acquire_layer, .release = release_layer, .user = out};
+    out->m.layer_source = &out->src;
+    return VG_OK;
+}
+
 void vg_t5_resident_free(vg_backend *dev, vg_t5_resident *r) {
+    vg_streamer_free(r->st);
     vg_backend_release(dev, r->mem);
     free(r->layers);
+    free(r->units);
+    free(r->unit_t);
     memset(r, 0, sizeof *r);
 }

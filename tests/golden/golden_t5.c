@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "golden.h"
+#include "residency/resident.h"
 #include "vg_measure.h"
 #include "io/json_util.h"
 #include "models/t5.h"
@@ -150,6 +151,21 @@ void vg_golden_t5_family(vg_golden *g, const char *dir, const char *set) {
         if (ref.data) vg_golden_check(g, set, "out.last_hidden_state", &out, &ref, T5_TOL);
     }
     free(d);
+    if (g->dev && ref.data) {
+        /* on a device: the layers streamed through two slots, as under block and leaf */
+        vg_t5_resident r;
+        vg_tensor so = {0};
+        if (vg_t5_resident_new_streamed(g->dev, m, &r) != VG_OK) {
+            vg_golden_fail(g, set, "layers streamed", vg_err_msg());
+        } else {
+            if (vg_golden_t5_encode(g, set, "encode [layers streamed]", &r.m, pool, ids, mask, B, L, &so, NULL) != VG_OK)
+                vg_golden_fail(g, set, "encode [layers streamed]", vg_err_msg());
+            else
+                vg_golden_check(g, set, "out.last_hidden_state [layers streamed]", &so, &ref, T5_TOL);
+            vg_tensor_release(&so);
+            vg_t5_resident_free(g->dev, &r);
+        }
+    }
 done:
     vg_tensor_release(&out);
     vg_golden_pool_done(g, pool);

@@ -21,14 +21,10 @@
 
 int main(int argc, char **argv) {
     bench_name = "bench_activations";
-    int layers = argc > 1 ? atoi(argv[1]) : 2, tokens = argc > 2 ? atoi(argv[2]) : 1560, reps = argc > 3 ? atoi(argv[3]) : 2;
-    if (layers < 1 || tokens < 4 || reps < 1) {
-        fprintf(stderr, "usage: bench_activations [layers>=1] [tokens>=4] [reps>=1]\n");
-        return 2;
-    }
-    int64_t hp = 30, wp = tokens / 30;   /* one latent frame: 60 x (2*wp) latents */
-    if (wp < 1) wp = 1;
-    tokens = (int)(hp * wp);
+    const bench_dit_args a = bench_dit_args_parse(argc, argv, 2, 1);   /* one latent frame */
+    const int layers = a.layers, reps = a.reps;
+    int tokens = a.tokens;
+    const int64_t hp = a.hp, wp = a.wp;
     printf("bench_activations: %d threads; DiT %d blocks at Wan2.1-1.3B shapes (bf16 weights), %d tokens, 512 text tokens\n",
            omp_get_max_threads(), layers, tokens);
     vg_wan_dit m;

@@ -81,3 +81,15 @@ void bench_wan13b_model(vg_wan_dit *m, int layers) {
         w->ffn2_w = BENCH_R(VG_BF16, 1.0f / sqrtf((float)F), 0, D, F);
     }
 }
+
+bench_dit_args bench_dit_args_parse(int argc, char **argv, int def_layers, int min_layers) {
+    bench_dit_args a = {.layers = argc > 1 ? atoi(argv[1]) : def_layers, .tokens = argc > 2 ? atoi(argv[2]) : 1560,
+                        .reps = argc > 3 ? atoi(argv[3]) : 2, .hp = 30};
+    if (a.layers < min_layers || a.tokens < 4 || a.reps < 1) {
+        fprintf(stderr, "usage: %s [layers>=%d] [tokens>=4] [reps>=1]\n", bench_name, min_layers);
+        exit(2);
+    }
+    a.wp = a.tokens / 30 < 1 ? 1 : a.tokens / 30;
+    a.tokens = (int)(a.hp * a.wp);
+    return a;
+}

@@ -31,4 +31,14 @@ vg_tensor bench_rnd(vg_dtype t, int nd, const int64_t *ne, float a, float add);
  * text_dim 4096) with random weights. */
 void bench_wan13b_model(vg_wan_dit *m, int layers);
 
+/* The DiT benches' command line, [layers] [tokens] [reps] (defaults def_layers, 1560, 2),
+ * and the one latent frame they run: hp = 30 rows of wp patches, about `tokens` tokens
+ * (60 x 2 wp latents); tokens is what that gives. Exits 2 with a usage line when layers
+ * is below min_layers, tokens below 4 or reps below 1. */
+typedef struct bench_dit_args {
+    int layers, tokens, reps;
+    int64_t hp, wp;
+} bench_dit_args;
+bench_dit_args bench_dit_args_parse(int argc, char **argv, int def_layers, int min_layers);
+
 #endif

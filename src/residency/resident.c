@@ -7,6 +7,22 @@
 #include "core/error.h"
 #include "residency/stream.h"
 
+/* a T5 layer is a plain array of tensors, walked in field order */
+#define T5_LAYER_FIELDS ((int)(sizeof(vg_t5_layer) / sizeof(vg_tensor)))
+_Static_assert(sizeof(vg_t5_layer) % sizeof(vg_tensor) == 0, "a T5 layer is a plain array of tensors");
+
+/* the present tensors of layer l, in field order; out may be NULL to count */
+static int layer_tensors(vg_t5_layer *l, vg_tensor **out) {
+    vg_tensor *f = (vg_tensor *)l;
+    int n = 0;
+    for (int j = 0; j < T5_LAYER_FIELDS; j++)
+        if (f[j].data) {
+            if (out) out[n] = &f[j];
+            n++;
+        }
+    return n;
+}
+
 /* every weight tensor of a T5 (pointers into m and its layer array) */
 static int t5_tensors(vg_t5 *m, vg_tensor **out) {
     int n = 0;
@@ -15,15 +31,7 @@ static int t5_tensors(vg_t5 *m, vg_tensor **out) {
         if (out) out[n] = g[j];
         n++;
     }
-    for (int i = 0; i < m->cfg.num_layers; i++) {
-        vg_t5_layer *l = &m->layers[i];
-        vg_tensor *t[] = {&l->q, &l->k, &l->v, &l->o, &l->wi0, &l->wi1, &l->wo, &l->ln_attn, &l->ln_ffn, &l->rel_bias};
-        for (int j = 0; j < 10; j++) {
-            if (!t[j]->data) continue;
-            if (out) out[n] = t[j];
-            n++;
-        }
-    }
+    for (int i = 0; i < m->cfg.num_layers; i++) n += layer_tensors(&m->layers[i], out ? out + n : NULL);
     return n;
 }
 
@@ -57,22 +65,13 @@ vg_status vg_t5_resident_new(vg_backend *dev, const vg_t5 *host, vg_t5_resident 
 
 /* ---- layers streamed ----------------------------------------------------- */
 
-/* the present tensors of layer l, in the order of vg_t5_layer's fields */
-static int layer_tensors(vg_t5_layer *l, const vg_tensor **out) {
-    vg_tensor *t[] = {&l->ln_attn, &l->q, &l->k, &l->v, &l->o, &l->rel_bias, &l->ln_ffn, &l->wi0, &l->wi1, &l->wo};
-    int n = 0;
-    for (int j = 0; j < 10; j++)
-        if (t[j]->data) out[n++] = t[j];
-    return n;
-}
-
 void vg_t5_stream_bytes(const vg_t5 *host, uint64_t *resident, uint64_t *layer) {
     vg_tensor *g[] = {(vg_tensor *)&host->embed, (vg_tensor *)&host->ln_final};
     *resident = vg_tensors_device_bytes(g, 2);
     *layer = 0;
     for (int i = 0; i < host->cfg.num_layers; i++) {
-        const vg_tensor *t[10];
-        vg_wunit u = {.t = t, .n = layer_tensors(&host->layers[i], t)};
+        vg_tensor *t[T5_LAYER_FIELDS];
+        vg_wunit u = {.t = (const vg_tensor *const *)t, .n = layer_tensors(&host->layers[i], t)};
         uint64_t b = vg_wunit_bytes(&u);
         if (b > *layer) *layer = b;
     }
@@ -80,13 +79,10 @@ void vg_t5_stream_bytes(const vg_t5 *host, uint64_t *resident, uint64_t *layer) 
 
 static vg_status acquire_layer(void *user, int i, vg_t5_layer *out) {
     vg_t5_resident *r = user;
-    vg_tensor views[10];
+    vg_tensor views[T5_LAYER_FIELDS], *f[T5_LAYER_FIELDS];
     VG_TRY(vg_streamer_acquire(r->st, i, views));
     *out = r->layers[i];
-    vg_tensor *t[] = {&out->ln_attn, &out->q, &out->k, &out->v, &out->o, &out->rel_bias, &out->ln_ffn, &out->wi0,
-                      &out->wi1, &out->wo};
-    for (int j = 0, k = 0; j < 10; j++)
-        if (t[j]->data) *t[j] = views[k++];
+    for (int j = 0, n = layer_tensors(out, f); j < n; j++) *f[j] = views[j];   /* the unit's order */
     return VG_OK;
 }
 
@@ -98,14 +94,14 @@ vg_status vg_t5_resident_new_streamed(vg_backend *dev, const vg_t5 *host, vg_t5_
     out->m = *host;
     out->layers = malloc(sizeof *out->layers * (L ? L : 1));
     out->units = calloc(L ? L : 1, sizeof *out->units);
-    out->unit_t = calloc((size_t)(L ? L : 1) * 10, sizeof *out->unit_t);
+    out->unit_t = calloc((size_t)(L ? L : 1) * T5_LAYER_FIELDS, sizeof *out->unit_t);
     vg_status s = VG_OK;
     if (!out->layers || !out->units || !out->unit_t) s = vg_err(VG_ERR_NO_MEMORY, "out of memory");
     if (s == VG_OK) {
         memcpy(out->layers, host->layers, sizeof *out->layers * L);
         for (int i = 0; i < L; i++) {
-            const vg_tensor **t = out->unit_t + (size_t)i * 10;
-            out->units[i] = (vg_wunit){.t = t, .n = layer_tensors(&out->layers[i], t)};
+            const vg_tensor **t = out->unit_t + (size_t)i * T5_LAYER_FIELDS;
+            out->units[i] = (vg_wunit){.t = t, .n = layer_tensors(&out->layers[i], (vg_tensor **)t)};
         }
         vg_tensor *g[] = {&out->m.embed, &out->m.ln_final};
         s = vg_upload_tensors(dev, g, 2, "text_encoder.resident_weights", &out->mem);

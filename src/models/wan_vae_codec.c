@@ -183,9 +183,7 @@ vg_status vae_put_frames(vg_exec *ex, const vg_video_dst *dst, int p, const vg_t
     const int64_t B = piece->ne[0], C = piece->ne[1] / (p * p), n = piece->ne[2];
     const int64_t h = piece->ne[3] * p, w = piece->ne[4] * p;
     if (dst->dev) {   /* straight into the video */
-        vg_tensor d = vg_view_slice(dst->dev, 2, f0, n);
-        d = vg_view_slice(&d, 3, y0, h);
-        d = vg_view_slice(&d, 4, x0, w);
+        vg_tensor d = vg_video_dst_region(dst, f0, y0, x0, n, h, w);
         return vae_unpatchify(ex, p, piece, &d);
     }
     vg_tensor u = {0};

@@ -18,6 +18,12 @@ vg_video_dst vg_video_dst_host(float *host, const int64_t ne[5], bool clamp) {
     return d;
 }
 
+vg_tensor vg_video_dst_region(const vg_video_dst *d, int64_t f0, int64_t y0, int64_t x0, int64_t n, int64_t h, int64_t w) {
+    vg_tensor v = vg_view_slice(d->dev, 2, f0, n);
+    v = vg_view_slice(&v, 3, y0, h);
+    return vg_view_slice(&v, 4, x0, w);
+}
+
 static float clamp1(float x) { return x < -1.0f ? -1.0f : x > 1.0f ? 1.0f : x; }
 
 vg_status vg_video_dst_put(vg_exec *ex, const vg_video_dst *d, const vg_tensor *src, int64_t f0, int64_t y0, int64_t x0) {
@@ -31,9 +37,7 @@ vg_status vg_video_dst_put(vg_exec *ex, const vg_video_dst *d, const vg_tensor *
                       (long long)y0, (long long)x0, (long long)d->ne[0], (long long)d->ne[1], (long long)F,
                       (long long)H, (long long)W);
     if (d->dev) {
-        vg_tensor v = vg_view_slice(d->dev, 2, f0, n);
-        v = vg_view_slice(&v, 3, y0, h);
-        v = vg_view_slice(&v, 4, x0, w);
+        vg_tensor v = vg_video_dst_region(d, f0, y0, x0, n, h, w);
         return vg_op_copy(ex, &v, src);
     }
     /* to the host: a contiguous copy on the device, downloaded whole, placed row by row */

@@ -21,6 +21,9 @@ vg_video_dst vg_video_dst_device(vg_tensor *video);
 /* host may be NULL: pieces are staged on the device as for a real run, then dropped */
 vg_video_dst vg_video_dst_host(float *host, const int64_t ne[5], bool clamp);
 
+/* The device video's frames [f0, f0 + n), rows [y0, y0 + h), columns [x0, x0 + w) (d->dev set). */
+vg_tensor vg_video_dst_region(const vg_video_dst *d, int64_t f0, int64_t y0, int64_t x0, int64_t n, int64_t h, int64_t w);
+
 /* Writes src [B, C, n, h, w] (on ex's device, f32, any strides) at frames [f0, f0 + n),
  * rows [y0, y0 + h) and columns [x0, x0 + w) of the video. To the host, a source that
  * is not contiguous is copied into a contiguous pool tensor first ("video_dst.stage"),
